@@ -1,0 +1,90 @@
+"""Loading a program into a fresh process: images, interpreter, stack, auxv."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from pyuser.errors import LoadError
+from pyuser.loader.elf import image_span, map_image, open_image
+from pyuser.loader.stack import AT_EXECFN, AT_PLATFORM, AT_RANDOM, StackImage, build_stack
+from pyuser.memory import PROT_EXEC, PROT_READ, PROT_WRITE, OutOfMemory, page_ceil
+
+if TYPE_CHECKING:
+    from pyuser.process import Process
+
+STACK_GUARD = 0x1000
+
+
+def load_program(proc: Process, path: str, argv: list[bytes], envp: list[bytes],
+                 execfn: bytes | None = None, at_flags: int = 0,
+                 execfd: int | None = None) -> None:
+    """Map `path` (and its interpreter) into `proc` and set the first thread up to run it."""
+    target = proc.target
+    mem = proc.memory
+    image = open_image(path, target)
+    try:
+        low, _high = image_span(image)
+        bias = target.elf_et_dyn_base - low if image.is_dyn else 0
+        main = map_image(image, mem, bias)
+        interp_name = image.interpreter()
+        exec_stack = image.exec_stack(default=True)
+    finally:
+        image.close()
+
+    interp_base = 0
+    entry = main.entry
+    if interp_name:
+        host_interp = os.fsdecode(proc.vfs.resolve(os.fsencode(interp_name)))
+        if not os.path.exists(host_interp):
+            where = f" (sysroot {proc.options.sysroot})" if proc.options.sysroot else \
+                " (give the sysroot with -L or PYUSER_LD_PREFIX)"
+            raise LoadError(f"{path}: interpreter {interp_name} not found{where}")
+        interp = open_image(host_interp, target)
+        try:
+            ilow, ihigh = image_span(interp)
+            try:
+                base = mem.find_free(ihigh - ilow, target.interp_base)
+            except OutOfMemory:
+                raise LoadError(f"{host_interp}: no room for the interpreter") from None
+            loaded = map_image(interp, mem, base - ilow if interp.is_dyn else 0)
+        finally:
+            interp.close()
+        interp_base = loaded.bias
+        entry = loaded.entry
+
+    proc.brk_start = proc.brk = page_ceil(main.end)
+    proc.exe_host_path = os.path.abspath(path)
+
+    # the stack
+    top = target.stack_top
+    size = page_ceil(proc.stack_size)
+    prot = PROT_READ | PROT_WRITE | (PROT_EXEC if exec_stack else 0)
+    mem.map(top - size, size, prot, kind="stack", name="[stack]")
+    mem.mmap_top = min(mem.mmap_top, top - size - STACK_GUARD)
+
+    auxv_names = target.abi.AUXV
+    hwcap = target.hwcap(proc.options.cpu)
+    values = [
+        ("AT_HWCAP", hwcap), ("AT_PAGESZ", 4096), ("AT_CLKTCK", os.sysconf("SC_CLK_TCK")),
+        ("AT_PHDR", main.phdr), ("AT_PHENT", main.phent), ("AT_PHNUM", main.phnum),
+        ("AT_BASE", interp_base), ("AT_FLAGS", at_flags), ("AT_ENTRY", main.entry),
+        ("AT_UID", os.getuid()), ("AT_EUID", os.geteuid()), ("AT_GID", os.getgid()),
+        ("AT_EGID", os.getegid()), ("AT_SECURE", 0), ("AT_RANDOM", 0),
+        ("AT_HWCAP2", target.hwcap2(proc.options.cpu)), ("AT_EXECFN", 0), ("AT_PLATFORM", 0),
+    ]
+    if execfd is not None:
+        values.insert(0, ("AT_EXECFD", execfd))
+    auxv = [(auxv_names[name], value) for name, value in values]
+    assert auxv_names["AT_EXECFN"] == AT_EXECFN and auxv_names["AT_RANDOM"] == AT_RANDOM
+    assert auxv_names["AT_PLATFORM"] == AT_PLATFORM
+    stack = build_stack(
+        top,
+        StackImage(argv=argv, envp=envp, execfn=execfn or os.fsencode(path),
+                   platform=target.platform.encode(), random=proc.random_bytes(16), auxv=auxv),
+        target.word_size, target.little_endian,
+    )
+    mem.host[stack.sp:stack.sp + len(stack.data)] = stack.data
+    proc.auxv = stack.auxv
+    proc.cmdline = (stack.argv_start, stack.argv_end)
+    target.set_entry_state(proc.uc, entry, stack.sp)

@@ -1,0 +1,25 @@
+"""The CPUs pyuser emulates, one module each; loaded on demand."""
+
+from __future__ import annotations
+
+import importlib
+
+from pyuser.errors import UserError
+from pyuser.targets.base import Target
+
+# target name -> module under pyuser.targets
+TARGETS = {
+    "arm": "arm",
+}
+
+
+def target_names() -> list[str]:
+    return sorted(TARGETS)
+
+
+def load_target(name: str) -> Target:
+    module_name = TARGETS.get(name)
+    if module_name is None:
+        raise UserError(f"unsupported target '{name}' (supported: {', '.join(target_names())})")
+    module = importlib.import_module(f"pyuser.targets.{module_name}")
+    return module.TARGET()

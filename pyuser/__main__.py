@@ -1,0 +1,3 @@
+from pyuser.cli import main
+
+main()

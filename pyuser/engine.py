@@ -1,0 +1,115 @@
+"""Raw, allocation-free access to libunicorn for the hot paths.
+
+The Python binding's convenience calls cost ~13 µs per syscall (register
+reads build objects, hooks go through generic trampolines).  Calling the
+library directly through ctypes with preallocated buffers costs ~2 µs
+(shared UNICORN_FACTS.md).  Everything else keeps using the binding.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from collections.abc import Callable, Sequence
+
+from unicorn import Uc
+from unicorn import unicorn_const as UC
+from unicorn.unicorn_py3.unicorn import uclib
+
+# void (*)(uc_engine *uc, uint32_t intno, void *user_data)
+INTR_CALLBACK = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_void_p)
+# void (*)(uc_engine *uc, void *user_data): UC_HOOK_INSN for x86 syscall
+INSN_CALLBACK = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)
+# void (*)(uc_engine *uc, uint64_t address, uint32_t size, void *user_data)
+CODE_CALLBACK = ctypes.CFUNCTYPE(
+    None, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint32, ctypes.c_void_p
+)
+
+
+class RegisterBank:
+    """Reads a fixed list of registers with one library call.
+
+    `values` is refreshed in place by :meth:`read`; nothing is allocated
+    per call.  Unused high bytes stay zero for 32-bit registers.
+    """
+
+    def __init__(self, uc: Uc, reg_ids: Sequence[int]) -> None:
+        count = len(reg_ids)
+        self._uch = uc._uch
+        self._ids = (ctypes.c_int * count)(*reg_ids)
+        self._cells = (ctypes.c_uint64 * count)()
+        base = ctypes.addressof(self._cells)
+        self._ptrs = (ctypes.c_void_p * count)(*(base + 8 * i for i in range(count)))
+        self._count = count
+        self._read_batch = uclib.uc_reg_read_batch
+        self.values = self._cells
+
+    def read(self) -> ctypes.Array:
+        self._read_batch(self._uch, self._ids, self._ptrs, self._count)
+        return self._cells
+
+
+class RegisterWriter:
+    """Writes one register with a reused cell."""
+
+    def __init__(self, uc: Uc, reg_id: int) -> None:
+        self._uch = uc._uch
+        self._id = reg_id
+        self._cell = ctypes.c_uint64()
+        self._ref = ctypes.byref(self._cell)
+        self._write = uclib.uc_reg_write
+
+    def __call__(self, value: int) -> None:
+        self._cell.value = value
+        self._write(self._uch, self._id, self._ref)
+
+
+class RawHooks:
+    """Hooks installed straight through uc_hook_add.
+
+    The ctypes callback objects must stay alive as long as the hooks do, so
+    they are kept here.  Exceptions must never escape a ctypes callback
+    (ctypes prints and drops them): callers wrap their functions.
+    """
+
+    def __init__(self, uc: Uc) -> None:
+        self._uc = uc
+        self._keep: list[object] = []
+        self._handles: list[int] = []
+
+    def _add(self, kind: int, callback: object, *extra: int) -> int:
+        handle = ctypes.c_size_t()
+        args: list = [ctypes.c_uint64(1), ctypes.c_uint64(0)]
+        args.extend(ctypes.c_int(x) for x in extra)
+        status = uclib.uc_hook_add(
+            self._uc._uch, ctypes.byref(handle), kind, ctypes.cast(callback, ctypes.c_void_p),
+            None, *args,
+        )
+        if status != UC.UC_ERR_OK:
+            raise RuntimeError(f"uc_hook_add({kind}) failed: {status}")
+        self._keep.append(callback)
+        self._handles.append(handle.value)
+        return handle.value
+
+    def on_interrupt(self, fn: Callable[[int], None]) -> int:
+        cb = INTR_CALLBACK(lambda _uc, intno, _ud: fn(intno))
+        return self._add(UC.UC_HOOK_INTR, cb)
+
+    def on_instruction(self, insn: int, fn: Callable[[], None]) -> int:
+        cb = INSN_CALLBACK(lambda _uc, _ud: fn())
+        return self._add(UC.UC_HOOK_INSN, cb, insn)
+
+    def on_code(self, fn: Callable[[int, int], None]) -> int:
+        cb = CODE_CALLBACK(lambda _uc, addr, size, _ud: fn(addr, size))
+        return self._add(UC.UC_HOOK_CODE, cb)
+
+    def on_block(self, fn: Callable[[int, int], None]) -> int:
+        cb = CODE_CALLBACK(lambda _uc, addr, size, _ud: fn(addr, size))
+        return self._add(UC.UC_HOOK_BLOCK, cb)
+
+    def remove(self, handle: int) -> None:
+        uclib.uc_hook_del(self._uc._uch, ctypes.c_size_t(handle))
+
+
+def flush_tlb(uc: Uc) -> None:
+    """Drop Unicorn's soft TLB after the guest page tables changed."""
+    uc.ctl(UC.UC_CTL_TLB_FLUSH, UC.UC_CTL_IO_WRITE)

@@ -1,0 +1,566 @@
+"""Files, directories and descriptors.
+
+Guest file descriptors are host file descriptors (as in qemu-user): a guest
+read() is an os.read() on the same number.  Paths go through the process's
+VFS (sysroot, /proc/self) before they reach the host.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import fcntl
+import os
+import stat as st
+import struct
+from typing import TYPE_CHECKING
+
+from pyuser.syscalls import hostcalls
+from pyuser.syscalls.flags import FlagMap
+from pyuser.syscalls.table import syscall
+from pyuser.syscalls.types import (
+    CStr,
+    Fd,
+    InBuf,
+    Int64,
+    OutBuf,
+    Path,
+    Ptr,
+    SyscallError,
+    UInt,
+)
+
+if TYPE_CHECKING:
+    from pyuser.syscalls.kernel import Kernel
+
+AT_FDCWD = -100
+_OPEN_FLAG_NAMES = [
+    "O_WRONLY", "O_RDWR", "O_CREAT", "O_EXCL", "O_NOCTTY", "O_TRUNC", "O_APPEND",
+    "O_NONBLOCK", "O_DSYNC", "O_ASYNC", "O_DIRECT", "O_LARGEFILE", "O_DIRECTORY",
+    "O_NOFOLLOW", "O_NOATIME", "O_CLOEXEC", "O_PATH", "O_SYNC", "O_TMPFILE",
+]
+
+
+def _host_constants(prefix: str) -> dict[str, int]:
+    return {n: getattr(os, n) for n in dir(os) if n.startswith(prefix)}
+
+
+def dir_fd(fd: int) -> int | None:
+    return None if fd == AT_FDCWD else fd
+
+
+def encode_dev(dev: int) -> int:
+    """Linux's new_encode_dev: the 32-bit device number of stat64."""
+    major, minor = os.major(dev), os.minor(dev)
+    return (minor & 0xFF) | ((major & 0xFFF) << 8) | ((minor & ~0xFF) << 12)
+
+
+class FileCalls:
+    def setup_family(self: Kernel) -> None:
+        host = _host_constants("O_")
+        host.setdefault("O_LARGEFILE", 0)  # implied on 64-bit hosts
+        self.open_flags = FlagMap(_OPEN_FLAG_NAMES, self.abi.CONST, host)
+        c = self.abi.CONST
+        self._at_symlink_nofollow = c["AT_SYMLINK_NOFOLLOW"]
+        self._at_removedir = c["AT_REMOVEDIR"]
+        self._at_empty_path = c["AT_EMPTY_PATH"]
+        self._at_symlink_follow = c["AT_SYMLINK_FOLLOW"]
+        self._at_eaccess = c["AT_EACCESS"]
+
+    # ------------------------------------------------------------ open/close
+    @syscall
+    def open(self: Kernel, path: Path, flags: UInt, mode: UInt) -> int:
+        return self.openat(AT_FDCWD, path, flags, mode)
+
+    @syscall
+    def openat(self: Kernel, dirfd: Fd, path: Path, flags: UInt, mode: UInt) -> int:
+        special = self.proc.vfs.open_special(path, flags)
+        if special is not None:
+            return special
+        return os.open(path, self.open_flags.to_host(flags), mode, dir_fd=dir_fd(dirfd))
+
+    @syscall
+    def creat(self: Kernel, path: Path, mode: UInt) -> int:
+        return os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, mode)
+
+    @syscall
+    def close(self: Kernel, fd: Fd) -> int:
+        if self.proc.is_reserved_fd(fd):
+            raise SyscallError("EBADF")
+        os.close(fd)
+        return 0
+
+    # ------------------------------------------------------------ data
+    @syscall
+    def read(self: Kernel, fd: Fd, buf: OutBuf, count: UInt) -> int:
+        if count == 0:
+            return 0
+        return os.readv(fd, [buf])
+
+    @syscall
+    def write(self: Kernel, fd: Fd, buf: InBuf, count: UInt) -> int:
+        return os.write(fd, buf)
+
+    @syscall
+    def pread64(self: Kernel, fd: Fd, buf: OutBuf, count: UInt, offset: Int64) -> int:
+        return os.preadv(fd, [buf], offset) if count else 0
+
+    @syscall
+    def pwrite64(self: Kernel, fd: Fd, buf: InBuf, count: UInt, offset: Int64) -> int:
+        return os.pwrite(fd, buf, offset)
+
+    def _iovecs(self: Kernel, iov: int, iovcnt: int, writable: bool) -> list[memoryview]:
+        if iovcnt < 0 or iovcnt > 1024:
+            raise SyscallError("EINVAL")
+        w = self.target.word_size
+        raw = self.mem.read(iov, 2 * w * iovcnt)
+        fmt = "<" + ("I" if w == 4 else "Q") * (2 * iovcnt)
+        words = struct.unpack(fmt, raw)
+        views = []
+        for i in range(iovcnt):
+            base, length = words[2 * i], words[2 * i + 1]
+            if length:
+                views.append(self.mem.writable(base, length) if writable
+                             else self.mem.readable(base, length))
+        return views
+
+    @syscall
+    def readv(self: Kernel, fd: Fd, iov: Ptr, iovcnt: int) -> int:
+        views = self._iovecs(iov, iovcnt, True)
+        return os.readv(fd, views) if views else 0
+
+    @syscall
+    def writev(self: Kernel, fd: Fd, iov: Ptr, iovcnt: int) -> int:
+        views = self._iovecs(iov, iovcnt, False)
+        return os.writev(fd, views) if views else 0
+
+    @syscall
+    def preadv(self: Kernel, fd: Fd, iov: Ptr, iovcnt: int, pos_l: UInt, pos_h: UInt) -> int:
+        views = self._iovecs(iov, iovcnt, True)
+        return os.preadv(fd, views, pos_l | (pos_h << 32)) if views else 0
+
+    @syscall
+    def pwritev(self: Kernel, fd: Fd, iov: Ptr, iovcnt: int, pos_l: UInt, pos_h: UInt) -> int:
+        views = self._iovecs(iov, iovcnt, False)
+        return os.pwritev(fd, views, pos_l | (pos_h << 32)) if views else 0
+
+    @syscall
+    def lseek(self: Kernel, fd: Fd, offset: int, whence: UInt) -> int:
+        result = os.lseek(fd, offset, whence)
+        if result > 0x7FFFFFFF and self.target.word_size == 4:
+            raise SyscallError("EOVERFLOW")
+        return result
+
+    @syscall
+    def _llseek(self: Kernel, fd: Fd, high: UInt, low: UInt, result: Ptr, whence: UInt) -> int:
+        offset = (high << 32) | low
+        if offset & (1 << 63):
+            offset -= 1 << 64
+        position = os.lseek(fd, offset, whence)
+        self.mem.write(result, struct.pack("<q", position))
+        return 0
+
+    @syscall
+    def sendfile64(self: Kernel, out_fd: Fd, in_fd: Fd, offset: Ptr, count: UInt) -> int:
+        if offset:
+            pos = struct.unpack("<q", self.mem.read(offset, 8))[0]
+            sent = os.sendfile(out_fd, in_fd, pos, count)
+            self.mem.write(offset, struct.pack("<q", pos + sent))
+            return sent
+        return os.sendfile(out_fd, in_fd, None, count)
+
+    @syscall("copy_file_range")
+    def copy_file_range(self: Kernel, fd_in: Fd, off_in: Ptr, fd_out: Fd, off_out: Ptr,
+                        length: UInt, flags: UInt) -> int:
+        pos_in = struct.unpack("<q", self.mem.read(off_in, 8))[0] if off_in else None
+        pos_out = struct.unpack("<q", self.mem.read(off_out, 8))[0] if off_out else None
+        copied = os.copy_file_range(fd_in, fd_out, length, pos_in, pos_out)
+        if off_in:
+            self.mem.write(off_in, struct.pack("<q", pos_in + copied))
+        if off_out:
+            self.mem.write(off_out, struct.pack("<q", pos_out + copied))
+        return copied
+
+    # ------------------------------------------------------------ descriptors
+    @syscall
+    def dup(self: Kernel, fd: Fd) -> int:
+        return os.dup(fd)
+
+    @syscall
+    def dup2(self: Kernel, oldfd: Fd, newfd: Fd) -> int:
+        if self.proc.is_reserved_fd(newfd):
+            raise SyscallError("EBADF")
+        if oldfd == newfd:
+            os.fstat(oldfd)  # EBADF if not open
+            return newfd
+        return os.dup2(oldfd, newfd)
+
+    @syscall
+    def dup3(self: Kernel, oldfd: Fd, newfd: Fd, flags: UInt) -> int:
+        if oldfd == newfd:
+            raise SyscallError("EINVAL")
+        if self.proc.is_reserved_fd(newfd):
+            raise SyscallError("EBADF")
+        cloexec = bool(flags & self.abi.CONST["O_CLOEXEC"])
+        return os.dup2(oldfd, newfd, inheritable=not cloexec)
+
+    @syscall
+    def pipe(self: Kernel, fds: Ptr) -> int:
+        return self.pipe2(fds, 0)
+
+    @syscall
+    def pipe2(self: Kernel, fds: Ptr, flags: UInt) -> int:
+        r, w = os.pipe2(self.open_flags.to_host(flags))
+        try:
+            self.mem.write(fds, struct.pack("<ii", r, w))
+        except Exception:
+            os.close(r)
+            os.close(w)
+            raise
+        return 0
+
+    @syscall("fcntl64", "fcntl")
+    def fcntl64(self: Kernel, fd: Fd, cmd: int, arg: UInt) -> int:
+        c = self.abi.CONST
+        if cmd == c["F_GETFL"]:
+            return self.open_flags.to_target(fcntl.fcntl(fd, fcntl.F_GETFL))
+        if cmd == c["F_SETFL"]:
+            return fcntl.fcntl(fd, fcntl.F_SETFL, self.open_flags.to_host(arg))
+        if cmd in (c["F_GETFD"], c["F_SETFD"]):
+            return fcntl.fcntl(fd, fcntl.F_GETFD if cmd == c["F_GETFD"] else fcntl.F_SETFD,
+                               arg & 1)
+        if cmd == c["F_DUPFD"]:
+            return fcntl.fcntl(fd, fcntl.F_DUPFD, arg)
+        if cmd == c["F_DUPFD_CLOEXEC"]:
+            return fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, arg)
+        lock_cmds = {c.get("F_GETLK64"): fcntl.F_GETLK, c.get("F_SETLK64"): fcntl.F_SETLK,
+                     c.get("F_SETLKW64"): fcntl.F_SETLKW,
+                     c.get("F_OFD_GETLK"): getattr(fcntl, "F_OFD_GETLK", 36),
+                     c.get("F_OFD_SETLK"): getattr(fcntl, "F_OFD_SETLK", 37),
+                     c.get("F_OFD_SETLKW"): getattr(fcntl, "F_OFD_SETLKW", 38)}
+        if cmd in lock_cmds and cmd is not None:
+            return self._lock(fd, lock_cmds[cmd], arg)
+        simple = {"F_GETOWN": fcntl.F_GETOWN, "F_SETOWN": fcntl.F_SETOWN,
+                  "F_SETPIPE_SZ": 1031, "F_GETPIPE_SZ": 1032,
+                  "F_ADD_SEALS": 1033, "F_GET_SEALS": 1034}
+        for name, host_cmd in simple.items():
+            if cmd == c.get(name):
+                return fcntl.fcntl(fd, host_cmd, arg)
+        if cmd in (c.get("F_GETLK"), c.get("F_SETLK"), c.get("F_SETLKW")):
+            # the 32-bit struct flock; glibc uses the 64-bit commands
+            raise SyscallError("EINVAL")
+        raise SyscallError("EINVAL")
+
+    def _lock(self: Kernel, fd: int, host_cmd: int, address: int) -> int:
+        layout = self.abi.flock64
+        guest = self.mem.read_struct(address, layout)
+        host = struct.pack("hhxxxxqqixxxx", guest.l_type, guest.l_whence, guest.l_start,
+                           guest.l_len, guest.l_pid)
+        result = fcntl.fcntl(fd, host_cmd, host)
+        l_type, l_whence, l_start, l_len, l_pid = struct.unpack("hhxxxxqqixxxx", result)
+        guest.l_type, guest.l_whence, guest.l_start = l_type, l_whence, l_start
+        guest.l_len, guest.l_pid = l_len, l_pid
+        self.mem.write_struct(address, guest)
+        return 0
+
+    @syscall
+    def flock(self: Kernel, fd: Fd, operation: UInt) -> int:
+        fcntl.flock(fd, operation)
+        return 0
+
+    # ------------------------------------------------------------ stat
+    def _fill_stat64(self: Kernel, address: int, s: os.stat_result) -> int:
+        layout = self.abi.stat64
+        out = layout()
+        values = {
+            "st_dev": encode_dev(s.st_dev), "__st_ino": s.st_ino & 0xFFFFFFFF,
+            "st_ino": s.st_ino, "st_mode": s.st_mode, "st_nlink": s.st_nlink,
+            "st_uid": s.st_uid, "st_gid": s.st_gid, "st_rdev": encode_dev(s.st_rdev),
+            "st_size": s.st_size, "st_blksize": s.st_blksize, "st_blocks": s.st_blocks,
+            "st_atime": s.st_atime_ns // 10**9, "st_atime_nsec": s.st_atime_ns % 10**9,
+            "st_mtime": s.st_mtime_ns // 10**9, "st_mtime_nsec": s.st_mtime_ns % 10**9,
+            "st_ctime": s.st_ctime_ns // 10**9, "st_ctime_nsec": s.st_ctime_ns % 10**9,
+        }
+        for name, _ in layout._fields_:
+            if name in values:
+                setattr(out, name, values[name])
+        self.mem.write_struct(address, out)
+        return 0
+
+    def _stat_path(self: Kernel, dirfd: int, path: bytes, flags: int) -> os.stat_result:
+        follow = not (flags & self._at_symlink_nofollow)
+        if not path and flags & self._at_empty_path:
+            return os.fstat(dirfd if dirfd != AT_FDCWD else os.open(".", os.O_RDONLY))
+        if not path:
+            raise SyscallError("ENOENT")
+        return os.stat(path, dir_fd=dir_fd(dirfd), follow_symlinks=follow)
+
+    @syscall
+    def stat64(self: Kernel, path: Path, buf: Ptr) -> int:
+        return self._fill_stat64(buf, os.stat(path))
+
+    @syscall
+    def lstat64(self: Kernel, path: Path, buf: Ptr) -> int:
+        return self._fill_stat64(buf, os.lstat(path))
+
+    @syscall
+    def fstat64(self: Kernel, fd: Fd, buf: Ptr) -> int:
+        return self._fill_stat64(buf, os.fstat(fd))
+
+    @syscall("fstatat64", "newfstatat")
+    def fstatat64(self: Kernel, dirfd: Fd, path: Path, buf: Ptr, flags: UInt) -> int:
+        return self._fill_stat64(buf, self._stat_path(dirfd, path, flags))
+
+    @syscall
+    def statx(self: Kernel, dirfd: Fd, path: Path, flags: UInt, mask: UInt, buf: Ptr) -> int:
+        size = ctypes.sizeof(self.abi.statx)
+        self.mem.writable(buf, size)
+        return hostcalls.statx(dirfd, path, flags, mask, self.mem.host_pointer(buf))
+
+    @syscall
+    def statfs64(self: Kernel, path: Path, size: UInt, buf: Ptr) -> int:
+        return self._fill_statfs64(buf, os.statvfs(path))
+
+    @syscall
+    def fstatfs64(self: Kernel, fd: Fd, size: UInt, buf: Ptr) -> int:
+        return self._fill_statfs64(buf, os.fstatvfs(fd))
+
+    def _fill_statfs64(self: Kernel, address: int, s: os.statvfs_result) -> int:
+        out = self.abi.statfs64()
+        values = {"f_type": 0xEF53, "f_bsize": s.f_bsize, "f_blocks": s.f_blocks,
+                  "f_bfree": s.f_bfree, "f_bavail": s.f_bavail, "f_files": s.f_files,
+                  "f_ffree": s.f_ffree, "f_namelen": s.f_namemax, "f_frsize": s.f_frsize,
+                  "f_flags": s.f_flag}
+        for name, _ in out._fields_:
+            if name in values:
+                setattr(out, name, values[name])
+        self.mem.write_struct(address, out)
+        return 0
+
+    # ------------------------------------------------------------ directories
+    @syscall
+    def getdents64(self: Kernel, fd: Fd, dirp: Ptr, count: UInt) -> int:
+        # linux_dirent64 is the same on every architecture: the host fills it in place
+        self.mem.writable(dirp, count)
+        return hostcalls.getdents64(fd, self.mem.host_pointer(dirp), count)
+
+    @syscall
+    def getcwd(self: Kernel, buf: Ptr, size: UInt) -> int:
+        cwd = os.getcwdb() + b"\0"
+        if len(cwd) > size:
+            raise SyscallError("ERANGE")
+        self.mem.write(buf, cwd)
+        return len(cwd)
+
+    @syscall
+    def chdir(self: Kernel, path: Path) -> int:
+        os.chdir(path)
+        return 0
+
+    @syscall
+    def fchdir(self: Kernel, fd: Fd) -> int:
+        os.fchdir(fd)
+        return 0
+
+    @syscall
+    def mkdir(self: Kernel, path: Path, mode: UInt) -> int:
+        os.mkdir(path, mode)
+        return 0
+
+    @syscall
+    def mkdirat(self: Kernel, dirfd: Fd, path: Path, mode: UInt) -> int:
+        os.mkdir(path, mode, dir_fd=dir_fd(dirfd))
+        return 0
+
+    @syscall
+    def rmdir(self: Kernel, path: Path) -> int:
+        os.rmdir(path)
+        return 0
+
+    @syscall
+    def unlink(self: Kernel, path: Path) -> int:
+        os.unlink(path)
+        return 0
+
+    @syscall
+    def unlinkat(self: Kernel, dirfd: Fd, path: Path, flags: UInt) -> int:
+        if flags & self._at_removedir:
+            os.rmdir(path, dir_fd=dir_fd(dirfd))
+        else:
+            os.unlink(path, dir_fd=dir_fd(dirfd))
+        return 0
+
+    @syscall
+    def rename(self: Kernel, old: Path, new: Path) -> int:
+        os.rename(old, new)
+        return 0
+
+    @syscall
+    def renameat(self: Kernel, olddirfd: Fd, old: Path, newdirfd: Fd, new: Path) -> int:
+        os.rename(old, new, src_dir_fd=dir_fd(olddirfd), dst_dir_fd=dir_fd(newdirfd))
+        return 0
+
+    @syscall
+    def renameat2(self: Kernel, olddirfd: Fd, old: Path, newdirfd: Fd, new: Path,
+                  flags: UInt) -> int:
+        return hostcalls.renameat2(olddirfd, old, newdirfd, new, flags)
+
+    @syscall
+    def link(self: Kernel, old: Path, new: Path) -> int:
+        os.link(old, new, follow_symlinks=False)
+        return 0
+
+    @syscall
+    def linkat(self: Kernel, olddirfd: Fd, old: Path, newdirfd: Fd, new: Path,
+               flags: UInt) -> int:
+        os.link(old, new, src_dir_fd=dir_fd(olddirfd), dst_dir_fd=dir_fd(newdirfd),
+                follow_symlinks=bool(flags & self._at_symlink_follow))
+        return 0
+
+    @syscall
+    def symlink(self: Kernel, target: CStr, linkpath: Path) -> int:
+        os.symlink(target, linkpath)
+        return 0
+
+    @syscall
+    def symlinkat(self: Kernel, target: CStr, newdirfd: Fd, linkpath: Path) -> int:
+        os.symlink(target, linkpath, dir_fd=dir_fd(newdirfd))
+        return 0
+
+    @syscall
+    def readlink(self: Kernel, path: CStr, buf: OutBuf, size: UInt) -> int:
+        return self.readlinkat(AT_FDCWD, path, buf, size)
+
+    @syscall
+    def readlinkat(self: Kernel, dirfd: Fd, path: CStr, buf: OutBuf, size: UInt) -> int:
+        if size == 0 or size > 0x7FFFFFFF:
+            raise SyscallError("EINVAL")
+        target = self.proc.vfs.readlink_special(path)
+        if target is None:
+            target = os.readlink(self.resolve_path(path), dir_fd=dir_fd(dirfd))
+        n = min(len(target), size)
+        buf[:n] = target[:n]
+        return n
+
+    # ------------------------------------------------------------ permissions
+    @syscall
+    def access(self: Kernel, path: Path, mode: UInt) -> int:
+        return self.faccessat2(AT_FDCWD, path, mode, 0)
+
+    @syscall
+    def faccessat(self: Kernel, dirfd: Fd, path: Path, mode: UInt) -> int:
+        return self.faccessat2(dirfd, path, mode, 0)
+
+    @syscall
+    def faccessat2(self: Kernel, dirfd: Fd, path: Path, mode: UInt, flags: UInt) -> int:
+        if not os.access(path, mode, dir_fd=dir_fd(dirfd),
+                         effective_ids=bool(flags & self._at_eaccess),
+                         follow_symlinks=not (flags & self._at_symlink_nofollow)):
+            # os.access hides the reason: ask the kernel for the exact errno
+            return hostcalls.faccessat2(dirfd, path, mode, flags)
+        return 0
+
+    @syscall
+    def chmod(self: Kernel, path: Path, mode: UInt) -> int:
+        os.chmod(path, mode)
+        return 0
+
+    @syscall
+    def fchmod(self: Kernel, fd: Fd, mode: UInt) -> int:
+        os.fchmod(fd, mode)
+        return 0
+
+    @syscall
+    def fchmodat(self: Kernel, dirfd: Fd, path: Path, mode: UInt) -> int:
+        os.chmod(path, mode, dir_fd=dir_fd(dirfd))
+        return 0
+
+    @syscall("chown32", "chown")
+    def chown32(self: Kernel, path: Path, uid: int, gid: int) -> int:
+        os.chown(path, uid, gid)
+        return 0
+
+    @syscall("lchown32", "lchown")
+    def lchown32(self: Kernel, path: Path, uid: int, gid: int) -> int:
+        os.lchown(path, uid, gid)
+        return 0
+
+    @syscall("fchown32", "fchown")
+    def fchown32(self: Kernel, fd: Fd, uid: int, gid: int) -> int:
+        os.fchown(fd, uid, gid)
+        return 0
+
+    @syscall
+    def fchownat(self: Kernel, dirfd: Fd, path: Path, uid: int, gid: int, flags: UInt) -> int:
+        os.chown(path, uid, gid, dir_fd=dir_fd(dirfd),
+                 follow_symlinks=not (flags & self._at_symlink_nofollow))
+        return 0
+
+    @syscall
+    def umask(self: Kernel, mask: UInt) -> int:
+        return os.umask(mask & 0o777)
+
+    # ------------------------------------------------------------ sizes, times, sync
+    @syscall
+    def truncate64(self: Kernel, path: Path, length: Int64) -> int:
+        os.truncate(path, length)
+        return 0
+
+    @syscall
+    def ftruncate64(self: Kernel, fd: Fd, length: Int64) -> int:
+        os.ftruncate(fd, length)
+        return 0
+
+    @syscall
+    def fallocate(self: Kernel, fd: Fd, mode: int, offset: Int64, length: Int64) -> int:
+        if mode:
+            raise SyscallError("EOPNOTSUPP")
+        os.posix_fallocate(fd, offset, length)
+        return 0
+
+    @syscall
+    def utimensat_time64(self: Kernel, dirfd: Fd, path: Ptr, times: Ptr, flags: UInt) -> int:
+        host_path = self.resolve_path(self.mem.read_cstr(path)) if path else None
+        raw = self.mem.read(times, 32) if times else None
+        return hostcalls.utimensat(dirfd, host_path, raw, flags)
+
+    @syscall
+    def utimensat(self: Kernel, dirfd: Fd, path: Ptr, times: Ptr, flags: UInt) -> int:
+        raw = None
+        if times:
+            a_sec, a_nsec, m_sec, m_nsec = struct.unpack("<iiii", self.mem.read(times, 16))
+            raw = struct.pack("<qqqq", a_sec, a_nsec, m_sec, m_nsec)
+        host_path = self.resolve_path(self.mem.read_cstr(path)) if path else None
+        return hostcalls.utimensat(dirfd, host_path, raw, flags)
+
+    @syscall
+    def fsync(self: Kernel, fd: Fd) -> int:
+        os.fsync(fd)
+        return 0
+
+    @syscall
+    def fdatasync(self: Kernel, fd: Fd) -> int:
+        os.fdatasync(fd)
+        return 0
+
+    @syscall
+    def sync(self: Kernel) -> int:
+        os.sync()
+        return 0
+
+    @syscall
+    def syncfs(self: Kernel, fd: Fd) -> int:
+        os.fsync(fd)
+        return 0
+
+    @syscall
+    def mknod(self: Kernel, path: Path, mode: UInt, dev: UInt) -> int:
+        os.mknod(path, mode, dev)
+        return 0
+
+    @syscall
+    def mknodat(self: Kernel, dirfd: Fd, path: Path, mode: UInt, dev: UInt) -> int:
+        if st.S_ISFIFO(mode):
+            os.mkfifo(path, mode & 0o7777, dir_fd=dir_fd(dirfd))
+        else:
+            os.mknod(path, mode, dev, dir_fd=dir_fd(dirfd))
+        return 0

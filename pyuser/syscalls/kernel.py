@@ -1,0 +1,112 @@
+"""The Linux personality: every syscall family, and the one dispatch path.
+
+Errors are values at the ABI boundary and exceptions inside: a handler raises
+OSError (host errno), SyscallError (target errno name) or GuestFault (bad
+pointer) and :meth:`Kernel.dispatch` turns each into the target's -errno in
+this one place.
+"""
+
+from __future__ import annotations
+
+import errno as host_errno
+from typing import TYPE_CHECKING, Any
+
+from pyuser.memory import GuestFault, OutOfMemory
+from pyuser.syscalls.files import FileCalls
+from pyuser.syscalls.futex import FutexCalls
+from pyuser.syscalls.ioctl import IoctlCalls
+from pyuser.syscalls.memory import MemoryCalls
+from pyuser.syscalls.network import NetworkCalls
+from pyuser.syscalls.processes import ProcessCalls
+from pyuser.syscalls.signals import SignalCalls
+from pyuser.syscalls.table import Entry, build_table
+from pyuser.syscalls.time import TimeCalls
+from pyuser.syscalls.types import NoReturn, SyscallError
+
+if TYPE_CHECKING:
+    from pyuser.process import Process
+
+
+class Kernel(FileCalls, MemoryCalls, ProcessCalls, SignalCalls, TimeCalls, IoctlCalls,
+             FutexCalls, NetworkCalls):
+    """Holds the process state the handlers need and dispatches by number."""
+
+    def __init__(self, process: Process) -> None:
+        self.proc = process
+        self.target = process.target
+        self.abi = process.target.abi
+        self.mem = process.memory
+        self.log = process.log
+        self._setup_families()
+        self.table, self.sparse = build_table(self)
+        self._reported_unknown: set[int] = set()
+        errno_names = self.abi.ERRNO
+        self._efault = -errno_names["EFAULT"]
+        self._enomem = -errno_names["ENOMEM"]
+        self._enosys = -errno_names["ENOSYS"]
+        self._einval = -errno_names["EINVAL"]
+        self._errno_from_host = self.target.errno_from_host
+        self._errno_by_name = errno_names
+
+    def _setup_families(self) -> None:
+        for klass in type(self).__mro__:
+            setup = vars(klass).get("setup_family")
+            if setup is not None:
+                setup(self)
+
+    def entry(self, number: int) -> Entry | None:
+        table = self.table
+        if number < len(table):
+            return table[number]
+        return self.sparse.get(number)
+
+    def dispatch(self, regs: Any) -> int:
+        """Run syscall regs[0] with arguments regs[1:]; the result as the guest sees it."""
+        number = regs[0]
+        table = self.table
+        entry = table[number] if number < len(table) else self.sparse.get(number)
+        if entry is None:
+            return self.unknown(number)
+        try:
+            return entry.invoke(regs)
+        except NoReturn:
+            raise
+        except SyscallError as e:
+            return -self._errno_by_name[e.name]
+        except OSError as e:
+            return -self._errno_from_host.get(e.errno or host_errno.EINVAL, -self._einval)
+        except GuestFault:
+            return self._efault
+        except OutOfMemory:
+            return self._enomem
+
+    def unknown(self, number: int) -> int:
+        if number not in self._reported_unknown:
+            self._reported_unknown.add(number)
+            if self.log.enabled("unimp"):
+                self.log.write(f"Unsupported syscall: {number}"
+                               f" ({self.target.syscall_names.get(number, '?')})")
+        return self._enosys
+
+    # --------------------------------------------------------- helpers
+    def resolve_path(self, guest_path: bytes) -> bytes:
+        """The host path a guest path names (sysroot first, /proc/self specials)."""
+        return self.proc.vfs.resolve(guest_path)
+
+    def host_errno_result(self, err: OSError) -> int:
+        return -self._errno_from_host.get(err.errno or host_errno.EINVAL, -self._einval)
+
+
+
+_kernel_classes: dict[type, type[Kernel]] = {}
+
+
+def kernel_for(process: Process) -> Kernel:
+    """A Kernel with the target's private syscalls mixed in (the class is made once)."""
+    key = type(process.target)
+    klass = _kernel_classes.get(key)
+    if klass is None:
+        mixins = process.target.syscall_mixins
+        klass = type(f"{key.__name__}Kernel", (*mixins, Kernel), {}) if mixins else Kernel
+        _kernel_classes[key] = klass
+    return klass(process)

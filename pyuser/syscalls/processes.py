@@ -1,0 +1,356 @@
+"""Process identity, resources, and exit."""
+
+from __future__ import annotations
+
+import os
+import resource
+import struct
+import time
+from typing import TYPE_CHECKING
+
+from pyuser.syscalls.table import syscall
+from pyuser.syscalls.types import NoReturn, OutBuf, Ptr, SyscallError, UInt
+
+if TYPE_CHECKING:
+    from pyuser.syscalls.kernel import Kernel
+
+
+class ProcessExit(NoReturn):
+    """exit_group (or the last thread's exit): the process ends with `status`."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+class ThreadExit(NoReturn):
+    """exit: the calling thread ends."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+_RLIMIT_INFINITY_64 = (1 << 64) - 1
+
+
+class ProcessCalls:
+    # ------------------------------------------------------------ exit
+    @syscall
+    def exit(self: Kernel, status: int) -> int:
+        raise ThreadExit(status & 0xFF)
+
+    @syscall
+    def exit_group(self: Kernel, status: int) -> int:
+        raise ProcessExit(status & 0xFF)
+
+    # ------------------------------------------------------------ identity
+    @syscall
+    def getpid(self: Kernel) -> int:
+        return os.getpid()
+
+    @syscall
+    def getppid(self: Kernel) -> int:
+        return os.getppid()
+
+    @syscall
+    def gettid(self: Kernel) -> int:
+        return self.proc.current_tid()
+
+    @syscall("getuid32", "getuid")
+    def getuid32(self: Kernel) -> int:
+        return os.getuid()
+
+    @syscall("geteuid32", "geteuid")
+    def geteuid32(self: Kernel) -> int:
+        return os.geteuid()
+
+    @syscall("getgid32", "getgid")
+    def getgid32(self: Kernel) -> int:
+        return os.getgid()
+
+    @syscall("getegid32", "getegid")
+    def getegid32(self: Kernel) -> int:
+        return os.getegid()
+
+    @syscall("getresuid32", "getresuid")
+    def getresuid32(self: Kernel, ruid: Ptr, euid: Ptr, suid: Ptr) -> int:
+        for address, value in zip((ruid, euid, suid), os.getresuid(), strict=True):
+            self.mem.write(address, struct.pack("<I", value))
+        return 0
+
+    @syscall("getresgid32", "getresgid")
+    def getresgid32(self: Kernel, rgid: Ptr, egid: Ptr, sgid: Ptr) -> int:
+        for address, value in zip((rgid, egid, sgid), os.getresgid(), strict=True):
+            self.mem.write(address, struct.pack("<I", value))
+        return 0
+
+    @syscall("getgroups32", "getgroups")
+    def getgroups32(self: Kernel, size: int, groups: Ptr) -> int:
+        host = os.getgroups()
+        if size == 0:
+            return len(host)
+        if size < len(host):
+            raise SyscallError("EINVAL")
+        self.mem.write(groups, struct.pack(f"<{len(host)}I", *host))
+        return len(host)
+
+    @syscall("setuid32", "setuid")
+    def setuid32(self: Kernel, uid: UInt) -> int:
+        os.setuid(uid)
+        return 0
+
+    @syscall("setgid32", "setgid")
+    def setgid32(self: Kernel, gid: UInt) -> int:
+        os.setgid(gid)
+        return 0
+
+    @syscall("setresuid32", "setresuid")
+    def setresuid32(self: Kernel, r: int, e: int, s: int) -> int:
+        os.setresuid(r, e, s)
+        return 0
+
+    @syscall("setresgid32", "setresgid")
+    def setresgid32(self: Kernel, r: int, e: int, s: int) -> int:
+        os.setresgid(r, e, s)
+        return 0
+
+    @syscall
+    def getpgid(self: Kernel, pid: int) -> int:
+        return os.getpgid(pid)
+
+    @syscall
+    def setpgid(self: Kernel, pid: int, pgid: int) -> int:
+        os.setpgid(pid, pgid)
+        return 0
+
+    @syscall
+    def getpgrp(self: Kernel) -> int:
+        return os.getpgrp()
+
+    @syscall
+    def getsid(self: Kernel, pid: int) -> int:
+        return os.getsid(pid)
+
+    @syscall
+    def setsid(self: Kernel) -> int:
+        return os.setsid()
+
+    # ------------------------------------------------------------ system info
+    @syscall
+    def uname(self: Kernel, buf: Ptr) -> int:
+        host = os.uname()
+        out = self.abi.new_utsname()
+        out.sysname = host.sysname.encode()
+        out.nodename = host.nodename.encode()
+        out.release = host.release.encode()
+        out.version = host.version.encode()
+        out.machine = self.target.uname_machine.encode()
+        out.domainname = b"(none)"
+        self.mem.write_struct(buf, out)
+        return 0
+
+    @syscall
+    def sysinfo(self: Kernel, info: Ptr) -> int:
+        out = self.abi.sysinfo()
+        with open("/proc/meminfo", "rb") as f:
+            meminfo = {line.split(b":")[0]: int(line.split()[1]) * 1024 for line in f}
+        load = os.getloadavg()
+        mask = self.target.word_mask
+        unit = 1
+        total = meminfo.get(b"MemTotal", 0)
+        while total // unit > mask:
+            unit <<= 1
+        out.uptime = int(time.clock_gettime(time.CLOCK_BOOTTIME))
+        out.loads[:] = [int(x * 65536) & mask for x in load]
+        out.totalram = total // unit
+        out.freeram = meminfo.get(b"MemFree", 0) // unit
+        out.sharedram = meminfo.get(b"Shmem", 0) // unit
+        out.bufferram = meminfo.get(b"Buffers", 0) // unit
+        out.totalswap = meminfo.get(b"SwapTotal", 0) // unit
+        out.freeswap = meminfo.get(b"SwapFree", 0) // unit
+        out.procs = min(len([p for p in os.listdir("/proc") if p.isdigit()]), 0xFFFF)
+        out.mem_unit = unit
+        self.mem.write_struct(info, out)
+        return 0
+
+    @syscall
+    def getrandom(self: Kernel, buf: OutBuf, count: UInt, flags: UInt) -> int:
+        data = os.getrandom(count, flags & 3)
+        buf[:len(data)] = data
+        return len(data)
+
+    # ------------------------------------------------------------ limits, usage
+    def _guest_rlimit(self: Kernel, value: int, infinity: int) -> int:
+        return infinity if value == resource.RLIM_INFINITY or value > infinity else value
+
+    @syscall("ugetrlimit", "getrlimit")
+    def ugetrlimit(self: Kernel, which: UInt, rlim: Ptr) -> int:
+        soft, hard = self._host_rlimit(which)
+        infinity = self.target.word_mask
+        out = self.abi.rlimit()
+        out.rlim_cur = self._guest_rlimit(soft, infinity)
+        out.rlim_max = self._guest_rlimit(hard, infinity)
+        self.mem.write_struct(rlim, out)
+        return 0
+
+    def _host_rlimit(self: Kernel, which: int) -> tuple[int, int]:
+        if which == self.abi.CONST["RLIMIT_STACK"]:
+            return self.proc.stack_size, resource.getrlimit(resource.RLIMIT_STACK)[1]
+        try:
+            return resource.getrlimit(which)
+        except ValueError:
+            raise SyscallError("EINVAL") from None
+
+    @syscall
+    def setrlimit(self: Kernel, which: UInt, rlim: Ptr) -> int:
+        value = self.mem.read_struct(rlim, self.abi.rlimit)
+        infinity = self.target.word_mask
+        soft = resource.RLIM_INFINITY if value.rlim_cur == infinity else value.rlim_cur
+        hard = resource.RLIM_INFINITY if value.rlim_max == infinity else value.rlim_max
+        self._set_host_rlimit(which, soft, hard)
+        return 0
+
+    def _set_host_rlimit(self: Kernel, which: int, soft: int, hard: int) -> None:
+        if which in (self.abi.CONST["RLIMIT_STACK"], self.abi.CONST["RLIMIT_AS"],
+                     self.abi.CONST["RLIMIT_DATA"]):
+            return  # they describe the guest, not the emulator: accept and keep
+        try:
+            resource.setrlimit(which, (soft, hard))
+        except ValueError:
+            raise SyscallError("EINVAL") from None
+
+    @syscall
+    def prlimit64(self: Kernel, pid: int, which: UInt, new: Ptr, old: Ptr) -> int:
+        if pid not in (0, os.getpid()):
+            raise SyscallError("EPERM")
+        if old:
+            soft, hard = self._host_rlimit(which)
+            out = self.abi.rlimit64()
+            out.rlim_cur = _RLIMIT_INFINITY_64 if soft == resource.RLIM_INFINITY else soft
+            out.rlim_max = _RLIMIT_INFINITY_64 if hard == resource.RLIM_INFINITY else hard
+            self.mem.write_struct(old, out)
+        if new:
+            value = self.mem.read_struct(new, self.abi.rlimit64)
+            soft = resource.RLIM_INFINITY if value.rlim_cur == _RLIMIT_INFINITY_64 \
+                else value.rlim_cur
+            hard = resource.RLIM_INFINITY if value.rlim_max == _RLIMIT_INFINITY_64 \
+                else value.rlim_max
+            self._set_host_rlimit(which, soft, hard)
+        return 0
+
+    @syscall
+    def getrusage(self: Kernel, who: int, usage: Ptr) -> int:
+        host_who = {0: resource.RUSAGE_SELF, -1: resource.RUSAGE_CHILDREN,
+                    1: getattr(resource, "RUSAGE_THREAD", 1)}.get(who)
+        if host_who is None:
+            raise SyscallError("EINVAL")
+        r = resource.getrusage(host_who)
+        out = self.abi.rusage()
+        out.ru_utime.tv_sec = int(r.ru_utime)
+        out.ru_utime.tv_usec = int((r.ru_utime % 1) * 1e6)
+        out.ru_stime.tv_sec = int(r.ru_stime)
+        out.ru_stime.tv_usec = int((r.ru_stime % 1) * 1e6)
+        for name in ("ru_maxrss", "ru_ixrss", "ru_idrss", "ru_isrss", "ru_minflt", "ru_majflt",
+                     "ru_nswap", "ru_inblock", "ru_oublock", "ru_msgsnd", "ru_msgrcv",
+                     "ru_nsignals", "ru_nvcsw", "ru_nivcsw"):
+            setattr(out, name, getattr(r, name) & self.target.word_mask)
+        self.mem.write_struct(usage, out)
+        return 0
+
+    @syscall
+    def times(self: Kernel, buf: Ptr) -> int:
+        t = os.times()
+        ticks = os.sysconf("SC_CLK_TCK")
+        mask = self.target.word_mask
+        if buf:
+            self.mem.write(buf, struct.pack("<4I", *(int(x * ticks) & mask for x in t[:4])))
+        return int(t.elapsed * ticks) & mask
+
+    # ------------------------------------------------------------ thread setup
+    @syscall
+    def set_tid_address(self: Kernel, tidptr: Ptr) -> int:
+        self.proc.current_thread().clear_child_tid = tidptr
+        return self.proc.current_tid()
+
+    @syscall
+    def set_robust_list(self: Kernel, head: Ptr, length: UInt) -> int:
+        self.proc.current_thread().robust_list = head
+        return 0
+
+    @syscall
+    def get_robust_list(self: Kernel, pid: int, head_ptr: Ptr, len_ptr: Ptr) -> int:
+        w = self.target.word_size
+        fmt = "<I" if w == 4 else "<Q"
+        self.mem.write(head_ptr, struct.pack(fmt, self.proc.current_thread().robust_list))
+        self.mem.write(len_ptr, struct.pack(fmt, 3 * w))
+        return 0
+
+    @syscall
+    def rseq(self: Kernel, rseq: Ptr, length: UInt, flags: int, sig: UInt) -> int:
+        # as qemu-user does: glibc then runs without restartable sequences
+        raise SyscallError("ENOSYS")
+
+    @syscall
+    def prctl(self: Kernel, option: int, arg2: UInt, arg3: UInt, arg4: UInt, arg5: UInt) -> int:
+        c = self.abi.CONST
+        thread = self.proc.current_thread()
+        if option == c["PR_SET_NAME"]:
+            thread.name = self.mem.read(arg2, 16).split(b"\0")[0]
+            return 0
+        if option == c["PR_GET_NAME"]:
+            self.mem.write(arg2, thread.name[:15].ljust(16, b"\0"))
+            return 0
+        if option in (c["PR_SET_PDEATHSIG"], c["PR_SET_DUMPABLE"], c["PR_SET_NO_NEW_PRIVS"],
+                      c.get("PR_SET_VMA", -1)):
+            return 0
+        if option == c["PR_GET_DUMPABLE"]:
+            return 1
+        if option == c["PR_GET_NO_NEW_PRIVS"]:
+            return 0
+        if option == c.get("PR_SET_TIMERSLACK") or option == c.get("PR_GET_TIMERSLACK"):
+            return 50000 if option == c.get("PR_GET_TIMERSLACK") else 0
+        raise SyscallError("EINVAL")
+
+    @syscall
+    def personality(self: Kernel, persona: UInt) -> int:
+        return 0
+
+    @syscall
+    def sched_getaffinity(self: Kernel, pid: int, size: UInt, mask: Ptr) -> int:
+        cpus = os.sched_getaffinity(0)
+        nbytes = max(self.target.word_size, (max(cpus) // 8 + 1 + self.target.word_size - 1)
+                     // self.target.word_size * self.target.word_size)
+        if size < nbytes:
+            raise SyscallError("EINVAL")
+        bits = bytearray(nbytes)
+        for cpu in cpus:
+            bits[cpu // 8] |= 1 << (cpu % 8)
+        self.mem.write(mask, bits)
+        return nbytes
+
+    @syscall
+    def sched_setaffinity(self: Kernel, pid: int, size: UInt, mask: Ptr) -> int:
+        return 0
+
+    @syscall
+    def sched_yield(self: Kernel) -> int:
+        os.sched_yield()
+        return 0
+
+    @syscall
+    def getcpu(self: Kernel, cpu: Ptr, node: Ptr, cache: Ptr) -> int:
+        if cpu:
+            self.mem.write(cpu, struct.pack("<I", 0))
+        if node:
+            self.mem.write(node, struct.pack("<I", 0))
+        return 0
+
+    @syscall
+    def getpriority(self: Kernel, which: int, who: int) -> int:
+        return 20 - os.getpriority(which, who)
+
+    @syscall
+    def setpriority(self: Kernel, which: int, who: int, prio: int) -> int:
+        os.setpriority(which, who, prio)
+        return 0

@@ -1,0 +1,159 @@
+"""Declaring handlers, and building the per-target dispatch table from them.
+
+`@syscall` marks a method of a family class (files, memory, ...) with the
+kernel names it implements.  :func:`build_table` turns every marked method
+into an *invoker* that takes the raw register bank and calls the handler with
+marshalled arguments, and places it in a list indexed by syscall number.
+"""
+
+from __future__ import annotations
+
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pyuser.syscalls import types as T
+
+if TYPE_CHECKING:
+    from pyuser.syscalls.kernel import Kernel
+
+Handler = Callable[..., int]
+Invoker = Callable[[Any], int]
+
+
+def syscall(*names: str | Callable) -> Any:
+    """Mark a handler; `@syscall` uses the method's name, `@syscall("a", "b")` those names."""
+
+    def mark(fn: Callable, aliases: tuple[str, ...]) -> Callable:
+        fn.__syscall_names__ = aliases or (fn.__name__,)  # type: ignore[attr-defined]
+        return fn
+
+    if len(names) == 1 and callable(names[0]):
+        return mark(names[0], ())
+    return lambda fn: mark(fn, tuple(names))  # type: ignore[arg-type]
+
+
+@dataclass
+class Param:
+    name: str
+    arg: T.Arg
+    reg: int  # index into the register bank (0 is the syscall number)
+
+
+@dataclass
+class Entry:
+    name: str
+    number: int
+    params: list[Param]
+    invoke: Invoker
+
+
+def _arg_of(annotation: Any) -> T.Arg:
+    if typing.get_origin(annotation) is typing.Annotated:
+        for meta in annotation.__metadata__:
+            if isinstance(meta, T.Arg):
+                return meta
+    return T.SIGNED
+
+
+def signature_of(fn: Callable, word_size: int, pairs_aligned: bool) -> list[Param]:
+    """Register slots of each parameter, from the handler's annotations."""
+    # `self: Kernel` is only a forward reference for type checkers
+    hints = typing.get_type_hints(fn, localns={"Kernel": object}, include_extras=True)
+    hints.pop("return", None)
+    params = []
+    reg = 1
+    for name in fn.__code__.co_varnames[1:fn.__code__.co_argcount]:
+        arg = _arg_of(hints.get(name, int))
+        if arg.wide and word_size == 4 and pairs_aligned and reg % 2 == 0:
+            reg += 1  # EABI: a 64-bit value starts at an even register (r0, r2, r4)
+        params.append(Param(name, arg, reg))
+        reg += 2 if arg.wide and word_size == 4 else 1
+    return params
+
+
+def make_invoker(kernel: Kernel, fn: Callable, params: list[Param]) -> Invoker:
+    """A closure that marshals the register bank into the handler's arguments."""
+    bound = fn.__get__(kernel)
+    target = kernel.target
+    sign_bit, wrap = target.sign_bit, target.sign_bit << 1
+    mem = kernel.mem
+    wide32 = target.word_size == 4
+
+    if all(p.arg.kind in ("unsigned", "pointer") for p in params):
+        regs_used = [p.reg for p in params]
+        if not regs_used:
+            return lambda _regs: bound()
+        if regs_used == list(range(1, len(regs_used) + 1)):
+            n = len(regs_used) + 1
+            return lambda regs: bound(*regs[1:n])
+
+    converters: list[Callable[[Any], Any]] = []
+    for index, p in enumerate(params):
+        i = p.reg
+        kind = p.arg.kind
+        if kind in ("signed", "fd"):
+            converters.append(lambda r, i=i: r[i] - wrap if r[i] & sign_bit else r[i])
+        elif kind in ("unsigned", "pointer"):
+            converters.append(lambda r, i=i: r[i])
+        elif kind == "cstring":
+            converters.append(lambda r, i=i: mem.read_cstr(r[i]))
+        elif kind == "path":
+            converters.append(lambda r, i=i: kernel.resolve_path(mem.read_cstr(r[i])))
+        elif kind in ("in_buffer", "out_buffer"):
+            if index + 1 >= len(params):
+                raise TypeError(f"{fn.__name__}: buffer {p.name} needs a length after it")
+            n = params[index + 1].reg
+            if kind == "in_buffer":
+                converters.append(lambda r, i=i, n=n: mem.read(r[i], r[n]) if r[n] else b"")
+            else:
+                converters.append(lambda r, i=i, n=n: mem.writable(r[i], r[n]))
+        elif kind == "int64":
+            if wide32:
+                converters.append(lambda r, i=i: _signed64(r[i] | (r[i + 1] << 32)))
+            else:
+                converters.append(lambda r, i=i: _signed64(r[i]))
+        else:
+            raise TypeError(f"{fn.__name__}: unknown argument kind {kind}")
+
+    def invoke(regs: Any) -> int:
+        return bound(*[c(regs) for c in converters])
+
+    return invoke
+
+
+def _signed64(value: int) -> int:
+    return value - (1 << 64) if value & (1 << 63) else value
+
+
+def handlers_of(kernel_class: type) -> dict[str, Callable]:
+    """Every marked method of the kernel class, by kernel syscall name."""
+    found: dict[str, Callable] = {}
+    for klass in reversed(kernel_class.__mro__):
+        for attr in vars(klass).values():
+            for name in getattr(attr, "__syscall_names__", ()):
+                found[name] = attr
+    return found
+
+
+def build_table(kernel: Kernel) -> tuple[list[Entry | None], dict[int, Entry]]:
+    """The dispatch list indexed by number, and a dict for sparse numbers (ARM 0xf0000+)."""
+    target = kernel.target
+    handlers = handlers_of(type(kernel))
+    dense: list[Entry | None] = []
+    sparse: dict[int, Entry] = {}
+    limit = 4096
+    for name, number in target.syscall_numbers.items():
+        fn = handlers.get(name)
+        if fn is None:
+            continue
+        params = signature_of(fn, target.word_size, target.pairs_aligned)
+        entry = Entry(name, number, params, make_invoker(kernel, fn, params))
+        if number < limit:
+            if number >= len(dense):
+                dense.extend([None] * (number + 1 - len(dense)))
+            dense[number] = entry
+        else:
+            sparse[number] = entry
+    return dense, sparse

@@ -1,0 +1,126 @@
+"""Clocks, sleeping and time of day.
+
+Clock ids are the same numbers on every Linux architecture.  32-bit targets
+have two families: the old calls with a 32-bit time_t and the *_time64 calls
+with the 64-bit __kernel_timespec.
+"""
+
+from __future__ import annotations
+
+import struct
+import time
+from typing import TYPE_CHECKING
+
+from pyuser.syscalls.table import syscall
+from pyuser.syscalls.types import Ptr, SyscallError, UInt
+
+if TYPE_CHECKING:
+    from pyuser.syscalls.kernel import Kernel
+
+_NS = 1_000_000_000
+_TS32 = struct.Struct("<iI")
+_TS64 = struct.Struct("<qq")
+TIMER_ABSTIME = 1
+
+
+def _clock_ns(clock: int) -> int:
+    try:
+        return time.clock_gettime_ns(clock)
+    except OSError:
+        raise SyscallError("EINVAL") from None
+
+
+class TimeCalls:
+    def _write_ts(self: Kernel, address: int, ns: int, wide: bool) -> None:
+        sec, nsec = divmod(ns, _NS)
+        if wide:
+            self.mem.write(address, _TS64.pack(sec, nsec))
+        else:
+            self.mem.write(address, _TS32.pack(sec & 0xFFFFFFFF if sec < 0 else sec, nsec)
+                           if sec < 1 << 31 else _TS32.pack(0x7FFFFFFF, nsec))
+
+    def _read_ts(self: Kernel, address: int, wide: bool) -> int:
+        if wide:
+            sec, nsec = _TS64.unpack(self.mem.read(address, 16))
+        else:
+            sec, nsec = _TS32.unpack(self.mem.read(address, 8))
+        if not 0 <= nsec < _NS or sec < 0:
+            raise SyscallError("EINVAL")
+        return sec * _NS + nsec
+
+    @syscall
+    def clock_gettime(self: Kernel, clock: int, tp: Ptr) -> int:
+        self._write_ts(tp, _clock_ns(clock), False)
+        return 0
+
+    @syscall
+    def clock_gettime64(self: Kernel, clock: int, tp: Ptr) -> int:
+        self._write_ts(tp, _clock_ns(clock), True)
+        return 0
+
+    @syscall
+    def clock_getres(self: Kernel, clock: int, res: Ptr) -> int:
+        value = time.clock_getres(clock) if clock >= 0 else 1e-9
+        if res:
+            self._write_ts(res, round(value * _NS), False)
+        return 0
+
+    @syscall
+    def clock_getres_time64(self: Kernel, clock: int, res: Ptr) -> int:
+        value = time.clock_getres(clock) if clock >= 0 else 1e-9
+        if res:
+            self._write_ts(res, round(value * _NS), True)
+        return 0
+
+    @syscall
+    def gettimeofday(self: Kernel, tv: Ptr, tz: Ptr) -> int:
+        if tv:
+            sec, nsec = divmod(time.time_ns(), _NS)
+            self.mem.write(tv, struct.pack("<iI", sec, nsec // 1000))
+        if tz:
+            self.mem.write(tz, struct.pack("<ii", 0, 0))
+        return 0
+
+    @syscall
+    def settimeofday(self: Kernel, tv: Ptr, tz: Ptr) -> int:
+        raise SyscallError("EPERM")
+
+    @syscall
+    def time(self: Kernel, tloc: Ptr) -> int:
+        now = int(time.time())
+        if tloc:
+            self.mem.write(tloc, struct.pack("<i", now))
+        return now
+
+    def _sleep(self: Kernel, clock: int, deadline_ns: int, remain: int, wide: bool) -> int:
+        """Sleep until the clock reaches deadline_ns; EINTR leaves the rest in `remain`."""
+        while True:
+            left = deadline_ns - _clock_ns(clock)
+            if left <= 0:
+                return 0
+            interrupted = self.proc.sleep(left / _NS)
+            if interrupted:
+                if remain:
+                    self._write_ts(remain, max(0, deadline_ns - _clock_ns(clock)), wide)
+                raise SyscallError("EINTR")
+
+    @syscall
+    def nanosleep(self: Kernel, req: Ptr, rem: Ptr) -> int:
+        duration = self._read_ts(req, False)
+        return self._sleep(time.CLOCK_MONOTONIC, _clock_ns(time.CLOCK_MONOTONIC) + duration,
+                           rem, False)
+
+    @syscall
+    def clock_nanosleep(self: Kernel, clock: int, flags: UInt, req: Ptr, rem: Ptr) -> int:
+        return self._clock_nanosleep(clock, flags, req, rem, False)
+
+    @syscall
+    def clock_nanosleep_time64(self: Kernel, clock: int, flags: UInt, req: Ptr, rem: Ptr) -> int:
+        return self._clock_nanosleep(clock, flags, req, rem, True)
+
+    def _clock_nanosleep(self: Kernel, clock: int, flags: int, req: int, rem: int,
+                         wide: bool) -> int:
+        value = self._read_ts(req, wide)
+        if flags & TIMER_ABSTIME:
+            return self._sleep(clock, value, 0, wide)
+        return self._sleep(clock, _clock_ns(clock) + value, rem, wide)

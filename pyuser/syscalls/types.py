@@ -1,0 +1,60 @@
+"""Argument types a syscall handler declares in its signature.
+
+A handler reads like its man page::
+
+    @syscall
+    def openat(self, dirfd: Fd, path: Path, flags: UInt, mode: UInt) -> int:
+
+and the marshaller (pyuser.syscalls.table) turns raw registers into these
+values once per call: strings and buffers are read from guest memory (EFAULT
+when the pointer is bad), 64-bit values are joined from register pairs.
+The same declarations drive `-strace`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+
+@dataclass(frozen=True)
+class Arg:
+    """How a parameter is taken from the registers and shown by strace."""
+
+    kind: str
+    # registers consumed (2 for a 64-bit value on a 32-bit target)
+    wide: bool = False
+
+
+SIGNED = Arg("signed")
+UNSIGNED = Arg("unsigned")
+POINTER = Arg("pointer")
+FD = Arg("fd")
+CSTRING = Arg("cstring")
+PATH = Arg("path")
+IN_BUFFER = Arg("in_buffer")  # bytes; its length is the next argument
+OUT_BUFFER = Arg("out_buffer")  # writable memoryview; length is the next argument
+INT64 = Arg("int64", wide=True)
+
+UInt = Annotated[int, UNSIGNED]
+Ptr = Annotated[int, POINTER]
+Fd = Annotated[int, FD]
+CStr = Annotated[bytes, CSTRING]
+# A guest path, already mapped to the host path it means (sysroot, /proc/self)
+Path = Annotated[bytes, PATH]
+InBuf = Annotated[bytes, IN_BUFFER]
+OutBuf = Annotated[memoryview, OUT_BUFFER]
+# A 64-bit value passed in two registers on 32-bit targets (one on 64-bit)
+Int64 = Annotated[int, INT64]
+
+
+class SyscallError(Exception):
+    """A syscall fails with the target errno named here (e.g. "EINVAL")."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
+class NoReturn(Exception):  # noqa: N818 - control flow, not an error
+    """Base of exceptions that end the current syscall without a result."""

@@ -1,0 +1,274 @@
+"""32-bit ARM (EABI, little-endian, hard-float): everything that is ARM-specific.
+
+Facts used here, with their sources:
+- EABI syscalls: `svc 0`, number in r7, arguments r0-r6, result in r0; 64-bit
+  arguments start at an even register (ARM EABI procedure call standard).
+- Unicorn delivers `svc` as interrupt 2, data aborts as 4, prefetch aborts
+  as 3, undefined instructions as 1, `bkpt` as 7 (QEMU's EXCP_* numbering
+  for ARM, measured with this Unicorn build).
+- Short-descriptor page tables (ARMv7-A ARM, B3.5): a 16 KiB first-level
+  table of 4096 entries each pointing at a 1 KiB second-level table of 256
+  small-page descriptors.
+- kuser helper page at 0xffff0000 with the helpers at fixed addresses and
+  the helper count at 0xffff0ffc (Linux Documentation/arm/kernel_user_helpers).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import struct
+from array import array
+from typing import TYPE_CHECKING
+
+from unicorn import Uc
+from unicorn import arm_const as A
+
+from pyuser.engine import flush_tlb
+from pyuser.memory import PAGE_SIZE, PROT_EXEC, PROT_READ, PROT_WRITE
+from pyuser.syscalls.table import syscall
+from pyuser.syscalls.types import Ptr, UInt
+from pyuser.targets import arm_cpu
+from pyuser.targets.base import Fault, Target
+from pyuser.targets.generated import arm_abi
+
+if TYPE_CHECKING:
+    from pyuser.memory import GuestMemory
+
+# Guest physical layout outside user space (user space is [0, 0xc0000000),
+# mapped 1:1 VA == PA from the host reservation).
+PAGE_TABLE_BASE = 0xC0000000
+L1_SIZE = 0x4000
+L2_TABLE_SIZE = 0x400
+PAGE_TABLE_SIZE = L1_SIZE + 4096 * L2_TABLE_SIZE  # every L1 slot gets an L2 table
+VECTORS_PAGE = 0xFFFF0000
+
+# Small-page descriptor bits (ARMv7-A ARM, B3.5.1)
+_SMALL_PAGE = 0x2
+_XN = 0x1
+_CACHEABLE = 0xC  # C and B: normal write-back memory
+_AP_PL1_ONLY = 0x1 << 4  # AP[2:0] = 001: no user access (PROT_NONE)
+_AP_USER_RW = 0x3 << 4  # AP[2:0] = 011
+_AP_USER_RO = (0x1 << 9) | (0x3 << 4)  # AP[2:0] = 111
+_L1_COARSE = 0x1  # first-level descriptor pointing at a second-level table
+
+# The kuser helpers, hand-assembled (arm-linux-gnueabihf-as) from:
+#   cmpxchg64 @0xf60: push {r4-r7}; ldm r0,{r4,r5}; ldm r2,{r6,r7}; eor r3,r4,r6;
+#       eor ip,r5,r7; orrs r3,r3,ip; ldmeq r1,{r4,r5}; stmeq r2,{r4,r5};
+#       rsbs r0,r3,#0; pop {r4-r7}; bx lr
+#   barrier   @0xfa0: dmb ish; bx lr
+#   cmpxchg   @0xfc0: ldr r3,[r2]; subs r3,r3,r0; streq r1,[r2]; rsbs r0,r3,#0; bx lr
+#   get_tls   @0xfe0: mrc p15,0,r0,c13,c0,3; bx lr
+# Each returns 0 with C set on success, as the documented interface says.
+# Straight-line code: guest threads only switch between translated blocks.
+_KUSER_HELPERS = {
+    0xF60: (0xE92D00F0, 0xE8900030, 0xE89200C0, 0xE0243006, 0xE025C007, 0xE193300C,
+            0x08910030, 0x08820030, 0xE2730000, 0xE8BD00F0, 0xE12FFF1E),
+    0xFA0: (0xF57FF05B, 0xE12FFF1E),
+    0xFC0: (0xE5923000, 0xE0533000, 0x05821000, 0xE2730000, 0xE12FFF1E),
+    0xFE0: (0xEE1D0F70, 0xE12FFF1E),
+}
+_KUSER_VERSION = 5  # helpers present: up to and including cmpxchg64
+
+# Unicorn interrupt numbers for ARM (QEMU's EXCP_*)
+_EXCP_UDEF = 1
+_EXCP_SWI = 2
+_EXCP_PREFETCH_ABORT = 3
+_EXCP_DATA_ABORT = 4
+_EXCP_BKPT = 7
+
+
+class ArmPageTables:
+    """Keeps the guest MMU's short-descriptor tables in step with GuestMemory."""
+
+    def __init__(self, uc: Uc) -> None:
+        self._uc = uc
+        self._buffer = ctypes.create_string_buffer(PAGE_TABLE_SIZE)
+        uc.mem_map_ptr(PAGE_TABLE_BASE, PAGE_TABLE_SIZE, 1 | 2, ctypes.addressof(self._buffer))
+        words = memoryview(self._buffer).cast("B").cast("I")
+        self._l1 = words[: L1_SIZE // 4]
+        self._l2 = words[L1_SIZE // 4:]
+        l2_base = PAGE_TABLE_BASE + L1_SIZE
+        self._l1[:] = array("I", range(l2_base | _L1_COARSE,
+                                       l2_base + 4096 * L2_TABLE_SIZE, L2_TABLE_SIZE))
+        self._dirty = False
+
+    @staticmethod
+    def descriptor_bits(prot: int) -> int:
+        if not prot & (PROT_READ | PROT_WRITE | PROT_EXEC):
+            ap = _AP_PL1_ONLY
+        elif prot & PROT_WRITE:
+            ap = _AP_USER_RW
+        else:
+            ap = _AP_USER_RO  # ARM cannot express exec-only or write-only
+        xn = 0 if prot & PROT_EXEC else _XN
+        return _SMALL_PAGE | _CACHEABLE | ap | xn
+
+    def set_pages(self, start: int, end: int, prot: int) -> None:
+        bits = self.descriptor_bits(prot)
+        self._l2[start >> 12:end >> 12] = array("I", range(start | bits, end | bits, PAGE_SIZE))
+        self._dirty = True
+
+    def clear_pages(self, start: int, end: int) -> None:
+        self._l2[start >> 12:end >> 12] = array("I", bytes(4 * ((end - start) >> 12)))
+        self._dirty = True
+
+    def flush(self) -> None:
+        if self._dirty:
+            flush_tlb(self._uc)
+            self._dirty = False
+
+    def enable(self) -> None:
+        uc = self._uc
+        arm_cpu.write_cp(uc, arm_cpu.TTBR0, PAGE_TABLE_BASE)
+        arm_cpu.write_cp(uc, arm_cpu.TTBCR, 0)  # TTBR0 translates everything
+        arm_cpu.write_cp(uc, arm_cpu.DACR, 0x1)  # domain 0: client, AP bits apply
+        sctlr = arm_cpu.read_cp(uc, arm_cpu.SCTLR)
+        arm_cpu.write_cp(uc, arm_cpu.SCTLR, sctlr | arm_cpu.SCTLR_M)
+
+
+class ArmPrivateCalls:
+    """The ARM-private syscalls (__ARM_NR_*, from 0xf0000)."""
+
+    @syscall("ARM_set_tls")
+    def arm_set_tls(self, value: Ptr) -> int:
+        self.target.set_tls(self.proc.uc, value)
+        return 0
+
+    @syscall("ARM_get_tls")
+    def arm_get_tls(self) -> int:
+        return self.target.get_tls(self.proc.uc)
+
+    @syscall("ARM_cacheflush")
+    def arm_cacheflush(self, start: Ptr, end: Ptr, flags: UInt) -> int:
+        # the guest wrote code: drop what Unicorn translated from that range
+        if end > start:
+            self.proc.uc.ctl_remove_cache(start, end)
+        return 0
+
+    @syscall("ARM_breakpoint")
+    def arm_breakpoint(self) -> int:
+        self.raise_in_guest(self.abi.CONST["SIGTRAP"])
+        return 0
+
+
+class ArmTarget(Target):
+    name = "arm"
+    elf_machine = "EM_ARM"
+    elf_class = 32
+    little_endian = True
+    uname_machine = "armv7l"
+    platform = "v7l"
+    address_space_size = 0xC0000000
+    # Linux/arm's TASK_SIZE is 0xbf000000; the stack sits just below it.
+    stack_top = 0xBF000000
+    mmap_top = 0xB6000000
+    elf_et_dyn_base = 0x00400000
+    interp_base = 0xB6F00000
+    default_cpu = arm_cpu.DEFAULT_CPU_MODEL
+    cpu_models = arm_cpu.CPU_MODELS
+    abi = arm_abi
+    syscall_number_reg = A.UC_ARM_REG_R7
+    syscall_arg_regs = (A.UC_ARM_REG_R0, A.UC_ARM_REG_R1, A.UC_ARM_REG_R2, A.UC_ARM_REG_R3,
+                        A.UC_ARM_REG_R4, A.UC_ARM_REG_R5, A.UC_ARM_REG_R6)
+    syscall_return_reg = A.UC_ARM_REG_R0
+    pc_reg = A.UC_ARM_REG_PC
+    sp_reg = A.UC_ARM_REG_SP
+    pairs_aligned = True
+    word_size = 4
+    syscall_mixins = (ArmPrivateCalls,)
+
+    def create_cpu(self, model: str) -> Uc:
+        return arm_cpu.create_arm_cpu(model)
+
+    def create_page_tables(self, uc: Uc, memory: GuestMemory) -> ArmPageTables:
+        tables = ArmPageTables(uc)
+        uc.mem_map_ptr(0, memory.size, 7, memory.host_base)
+        return tables
+
+    def prepare_process(self, uc: Uc, memory: GuestMemory, tables: ArmPageTables) -> None:
+        self._map_kuser_page(uc, tables)
+        tables.enable()
+
+    def _map_kuser_page(self, uc: Uc, tables: ArmPageTables) -> None:
+        page = bytearray(PAGE_SIZE)
+        for offset, words in _KUSER_HELPERS.items():
+            struct.pack_into(f"<{len(words)}I", page, offset, *words)
+        struct.pack_into("<I", page, 0xFFC, _KUSER_VERSION)
+        uc.mem_map(VECTORS_PAGE, PAGE_SIZE, 1 | 4)
+        uc.mem_write(VECTORS_PAGE, bytes(page))
+        tables.set_pages(VECTORS_PAGE, VECTORS_PAGE + PAGE_SIZE, PROT_READ | PROT_EXEC)
+        tables.flush()
+
+    def set_entry_state(self, uc: Uc, entry: int, sp: int) -> None:
+        thumb = arm_cpu.CPSR_THUMB if entry & 1 else 0
+        # Unicorn takes the Thumb state from bit 0 of a PC write, so the PC
+        # goes first and the CPSR (with the same T bit) after it.
+        uc.reg_write(A.UC_ARM_REG_PC, entry)
+        uc.reg_write(A.UC_ARM_REG_CPSR, arm_cpu.CPSR_MODE_USR | thumb)
+        uc.reg_write(A.UC_ARM_REG_SP, sp)
+        # Linux starts a process with r0 = 0 (no atexit function for the libc).
+        uc.reg_write(A.UC_ARM_REG_R0, 0)
+
+    def resume_address(self, uc: Uc) -> int:
+        pc = uc.reg_read(A.UC_ARM_REG_PC)
+        if uc.reg_read(A.UC_ARM_REG_CPSR) & arm_cpu.CPSR_THUMB:
+            pc |= 1
+        return pc
+
+    def install_syscall_hook(self, cpu, on_syscall, on_fault) -> None:
+        uc = cpu.uc
+        sigsegv, sigill, sigtrap = (self.const(n) for n in ("SIGSEGV", "SIGILL", "SIGTRAP"))
+
+        def on_interrupt(intno: int) -> None:
+            if intno == _EXCP_SWI:
+                on_syscall()
+                return
+            pc = uc.reg_read(A.UC_ARM_REG_PC)
+            if intno in (_EXCP_DATA_ABORT, _EXCP_PREFETCH_ABORT):
+                fault = Fault(sigsegv, 1, pc if intno == _EXCP_PREFETCH_ABORT else 0, pc)
+            elif intno == _EXCP_BKPT:
+                fault = Fault(sigtrap, 1, pc, pc)
+            elif intno == _EXCP_UDEF:
+                fault = Fault(sigill, 1, pc, pc)
+            else:
+                fault = Fault(sigill, 0, pc, pc)
+            on_fault(fault)
+
+        cpu.hooks.on_interrupt(cpu.guard(on_interrupt))
+
+    def set_tls(self, uc: Uc, value: int) -> None:
+        uc.reg_write(A.UC_ARM_REG_C13_C0_3, value)
+
+    def get_tls(self, uc: Uc) -> int:
+        return uc.reg_read(A.UC_ARM_REG_C13_C0_3)
+
+    def hwcap(self, model: str) -> int:
+        # What cortex-a15 implements (qemu-arm reports the same set for it).
+        names = ["SWP", "HALF", "THUMB", "FAST_MULT", "VFP", "EDSP", "NEON", "VFPv3",
+                 "TLS", "VFPv4", "IDIVA", "IDIVT", "VFPD32", "LPAE"]
+        if model in ("cortex-a8", "cortex-a9"):
+            names = [n for n in names if n not in ("VFPv4", "IDIVA", "IDIVT", "LPAE")]
+        bits = 0
+        for n in names:
+            bits |= self.abi.HWCAP.get(f"HWCAP_{n}", 0)
+        return bits
+
+    def disassemblers(self) -> dict[str, object]:
+        import capstone
+
+        return {"arm": capstone.Cs(capstone.CS_ARCH_ARM, capstone.CS_MODE_ARM),
+                "thumb": capstone.Cs(capstone.CS_ARCH_ARM, capstone.CS_MODE_THUMB)}
+
+    def disassembly_mode(self, uc: Uc) -> str:
+        return "thumb" if uc.reg_read(A.UC_ARM_REG_CPSR) & arm_cpu.CPSR_THUMB else "arm"
+
+    def extra_maps(self) -> list[str]:
+        return ["ffff0000-ffff1000 r-xp 00000000 00:00 0" + " " * 34 + "[vectors]"]
+
+    def binfmt_magic(self) -> tuple[bytes, bytes]:
+        magic = b"\x7fELF\x01\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\x28\x00"
+        mask = b"\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff"
+        return magic, mask
+
+
+TARGET = ArmTarget

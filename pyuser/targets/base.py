@@ -1,0 +1,145 @@
+"""What every target CPU provides to the rest of pyuser.
+
+A target is data plus a few small functions: how to make a CPU, how guest
+memory permissions become page tables, where syscall numbers and arguments
+live, how faults are reported, and the ABI tables generated from its kernel
+headers.  Adding a CPU means writing one module that subclasses
+:class:`Target` (and generating its ABI tables).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno as host_errno
+import signal as host_signal
+from dataclasses import dataclass
+from types import ModuleType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from unicorn import Uc
+
+    from pyuser.memory import GuestMemory, PageTableSync
+
+
+@dataclass(frozen=True)
+class Fault:
+    """A synchronous CPU exception, as the target signal it means."""
+
+    signal: int  # target signal number
+    code: int = 0  # si_code
+    address: int = 0  # si_addr
+    pc: int = 0
+
+
+class Target:
+    """Base class of the per-CPU modules in pyuser.targets."""
+
+    name: str  # "arm"
+    elf_machine: str  # pyelftools' e_machine name, e.g. "EM_ARM"
+    elf_class: int  # 32 or 64
+    little_endian: bool
+    uname_machine: str  # what uname -m prints
+    platform: str  # AT_PLATFORM string
+    address_space_size: int  # guest user space: [0, size)
+    stack_top: int
+    mmap_top: int  # top-down mmap allocation starts below here
+    elf_et_dyn_base: int  # load bias for ET_DYN main programs
+    interp_base: int  # preferred base of the dynamic loader
+    default_cpu: str
+    cpu_models: dict[str, int]
+    abi: ModuleType  # pyuser.targets.generated.<name>_abi
+    # ABI of the syscall instruction: registers, in Unicorn ids
+    syscall_number_reg: int
+    syscall_arg_regs: tuple[int, ...]
+    syscall_return_reg: int
+    pc_reg: int
+    sp_reg: int
+    # 64-bit syscall arguments on 32-bit targets go in register pairs that
+    # start at an even register on some ABIs (ARM EABI, MIPS o32).
+    pairs_aligned: bool = False
+    word_size: int = 4
+    # classes of @syscall handlers only this target has (ARM's set_tls, ...)
+    syscall_mixins: tuple[type, ...] = ()
+
+    def __init__(self) -> None:
+        self.word_mask = (1 << (8 * self.word_size)) - 1
+        self.sign_bit = 1 << (8 * self.word_size - 1)
+        self.errno_from_host = self._build_errno_map()
+        self.signal_to_host, self.signal_from_host = self._build_signal_maps()
+        self.syscall_numbers: dict[str, int] = dict(self.abi.SYSCALLS)
+        self.syscall_names: dict[int, str] = {v: k for k, v in self.abi.SYSCALLS.items()}
+
+    # ------------------------------------------------------------ tables
+    def _build_errno_map(self) -> dict[int, int]:
+        """host errno number -> target errno number, matched by name."""
+        table = {}
+        for number, name in host_errno.errorcode.items():
+            if name in self.abi.ERRNO:
+                table[number] = self.abi.ERRNO[name]
+        return table
+
+    def _build_signal_maps(self) -> tuple[dict[int, int], dict[int, int]]:
+        to_host, from_host = {}, {}
+        for name, number in self.abi.CONST.items():
+            if name.startswith("SIG") and name[3:].isupper() and name[3:].isalpha():
+                host = getattr(host_signal, name, None)
+                if isinstance(host, int):
+                    to_host[number] = int(host)
+                    from_host[int(host)] = number
+        return to_host, from_host
+
+    def errno(self, name: str) -> int:
+        return self.abi.ERRNO[name]
+
+    def const(self, name: str) -> int:
+        return self.abi.CONST[name]
+
+    def struct(self, name: str) -> type[ctypes.Structure]:
+        return getattr(self.abi, name)
+
+    def to_signed(self, value: int) -> int:
+        return value - (self.sign_bit << 1) if value & self.sign_bit else value
+
+    # ------------------------------------------------------------ CPU
+    def create_cpu(self, model: str) -> Uc:
+        raise NotImplementedError
+
+    def create_page_tables(self, uc: Uc, memory: GuestMemory) -> PageTableSync:
+        raise NotImplementedError
+
+    def prepare_process(self, uc: Uc, memory: GuestMemory) -> None:
+        """Target-specific pages and state of a new process (e.g. ARM's kuser page)."""
+
+    def set_entry_state(self, uc: Uc, entry: int, sp: int) -> None:
+        raise NotImplementedError
+
+    def resume_address(self, uc: Uc) -> int:
+        """The address to pass to emu_start to continue where the CPU stopped."""
+        return uc.reg_read(self.pc_reg)
+
+    def install_syscall_hook(self, cpu, on_syscall, on_fault) -> None:
+        raise NotImplementedError
+
+    def set_tls(self, uc: Uc, value: int) -> None:
+        raise NotImplementedError
+
+    def hwcap(self, model: str) -> int:
+        return 0
+
+    def hwcap2(self, model: str) -> int:
+        return 0
+
+    def disassemblers(self) -> dict[str, object]:
+        """capstone instances by mode name, for -d in_asm."""
+        raise NotImplementedError
+
+    def disassembly_mode(self, uc: Uc) -> str:
+        raise NotImplementedError
+
+    def extra_maps(self) -> list[str]:
+        """/proc/self/maps lines for pages outside guest memory (e.g. ARM's vectors)."""
+        return []
+
+    def binfmt_magic(self) -> tuple[bytes, bytes]:
+        raise NotImplementedError
