@@ -50,8 +50,8 @@ class CpuLoop:
         self.write_result = RegisterWriter(self.uc, t.syscall_return_reg)
         self.word_mask = t.word_mask
         self.stop_reason: BaseException | None = None
-        t.install_syscall_hook(self, self.guard(self._on_syscall), self._on_fault)
-        self._install_debug_hooks()
+        self._install_debug_hooks()  # first: strace wraps kernel.dispatch
+        t.install_syscall_hook(self)
 
     # ------------------------------------------------------------ hooks
     def guard(self, fn: Callable[..., None]) -> Callable[..., None]:
@@ -67,13 +67,35 @@ class CpuLoop:
 
         return guarded
 
-    def _on_syscall(self) -> None:
-        result = self.kernel.dispatch(self.bank.read())
-        self.write_result(result & self.word_mask)
+    def interrupt_hook(self, syscall_interrupt: int,
+                       fault_of: Callable[[int], Fault]) -> Callable[[int, int, int], None]:
+        """The hot path for targets whose syscall instruction raises an interrupt.
 
-    def _on_fault(self, fault: Fault) -> None:
-        self.stop_reason = FaultStop(fault)
-        self.uc.emu_stop()
+        One Python frame per syscall: read the argument registers in one call,
+        dispatch, write the result.  Other interrupts are faults: stop.
+        """
+        read = self.bank.read
+        dispatch = self.kernel.dispatch
+        write = self.write_result
+        mask = self.word_mask
+        uc = self.uc
+
+        def on_interrupt(_uc: int, intno: int, _user_data: int) -> None:
+            try:
+                if intno == syscall_interrupt:
+                    write(dispatch(read()) & mask)
+                else:
+                    self.stop_reason = FaultStop(fault_of(intno))
+                    uc.emu_stop()
+            except BaseException as e:  # noqa: BLE001 - re-raised by run()
+                self.stop_reason = e
+                uc.emu_stop()
+
+        return on_interrupt
+
+    def syscall_now(self) -> None:
+        """Serve the syscall the registers describe (for hooks of other shapes)."""
+        self.write_result(self.kernel.dispatch(self.bank.read()) & self.word_mask)
 
     def _install_debug_hooks(self) -> None:
         log = self.process.log

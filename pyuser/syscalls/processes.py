@@ -141,12 +141,12 @@ class ProcessCalls:
     def uname(self: Kernel, buf: Ptr) -> int:
         host = os.uname()
         out = self.abi.new_utsname()
-        out.sysname = host.sysname.encode()
-        out.nodename = host.nodename.encode()
-        out.release = host.release.encode()
-        out.version = host.version.encode()
-        out.machine = self.target.uname_machine.encode()
-        out.domainname = b"(none)"
+        fields = {"sysname": host.sysname, "nodename": host.nodename, "release": host.release,
+                  "version": host.version, "machine": self.target.uname_machine,
+                  "domainname": "(none)"}
+        for name, text in fields.items():
+            data = text.encode()[:64]  # char[65] arrays, NUL-terminated
+            getattr(out, name)[:len(data)] = data
         self.mem.write_struct(buf, out)
         return 0
 

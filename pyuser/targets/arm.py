@@ -215,26 +215,20 @@ class ArmTarget(Target):
             pc |= 1
         return pc
 
-    def install_syscall_hook(self, cpu, on_syscall, on_fault) -> None:
+    def install_syscall_hook(self, cpu) -> None:
         uc = cpu.uc
         sigsegv, sigill, sigtrap = (self.const(n) for n in ("SIGSEGV", "SIGILL", "SIGTRAP"))
 
-        def on_interrupt(intno: int) -> None:
-            if intno == _EXCP_SWI:
-                on_syscall()
-                return
+        def fault_of(intno: int) -> Fault:
             pc = uc.reg_read(A.UC_ARM_REG_PC)
             if intno in (_EXCP_DATA_ABORT, _EXCP_PREFETCH_ABORT):
-                fault = Fault(sigsegv, 1, pc if intno == _EXCP_PREFETCH_ABORT else 0, pc)
-            elif intno == _EXCP_BKPT:
-                fault = Fault(sigtrap, 1, pc, pc)
-            elif intno == _EXCP_UDEF:
-                fault = Fault(sigill, 1, pc, pc)
-            else:
-                fault = Fault(sigill, 0, pc, pc)
-            on_fault(fault)
+                # SEGV_MAPERR; the data address is not reported by Unicorn
+                return Fault(sigsegv, 1, pc if intno == _EXCP_PREFETCH_ABORT else 0, pc)
+            if intno == _EXCP_BKPT:
+                return Fault(sigtrap, 1, pc, pc)  # TRAP_BRKPT
+            return Fault(sigill, 1 if intno == _EXCP_UDEF else 0, pc, pc)  # ILL_ILLOPC
 
-        cpu.hooks.on_interrupt(cpu.guard(on_interrupt))
+        cpu.hooks.on_interrupt(cpu.interrupt_hook(_EXCP_SWI, fault_of))
 
     def set_tls(self, uc: Uc, value: int) -> None:
         uc.reg_write(A.UC_ARM_REG_C13_C0_3, value)

@@ -118,7 +118,8 @@ class Target:
         """The address to pass to emu_start to continue where the CPU stopped."""
         return uc.reg_read(self.pc_reg)
 
-    def install_syscall_hook(self, cpu, on_syscall, on_fault) -> None:
+    def install_syscall_hook(self, cpu) -> None:
+        """Route the syscall instruction to cpu's dispatch and CPU exceptions to faults."""
         raise NotImplementedError
 
     def set_tls(self, uc: Uc, value: int) -> None:
