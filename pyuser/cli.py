@@ -9,7 +9,6 @@ sets, and its help line.  Options end at the first argument that is not one
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -172,6 +171,8 @@ def guest_environment(settings: Settings) -> list[bytes]:
 def find_program(name: str) -> str:
     if "/" in name or os.path.exists(name):
         return name
+    import shutil
+
     found = shutil.which(name)
     return found or name
 
