@@ -177,7 +177,12 @@ def find_program(name: str) -> str:
     return found or name
 
 
-def run_command(target_name: str | None, argv: list[str], prog: str) -> int:
+def run_command(target_name: str | None, argv: list[str], prog: str,
+                program_file: str | None = None) -> int:
+    """Run the command line `argv`; `program_file`, when given, is the host
+    file to load the program from (binfmt_misc's O flag), its name staying
+    the one on the command line."""
+    from pyuser.config import default_sysroot
     from pyuser.loader import load_program
     from pyuser.loader.elf import guess_target
     from pyuser.process import Process
@@ -203,16 +208,20 @@ def run_command(target_name: str | None, argv: list[str], prog: str) -> int:
     if not command:
         raise UserError("no program given (see -h)")
     program = find_program(command[0])
-    name = target_name or guess_target(program)
+    host_program = program_file or program
+    name = target_name or guess_target(host_program)
     target = load_target(name)
     options = settings.options
+    if options.sysroot is None:
+        options.sysroot = default_sysroot(name)
     if options.cpu and options.cpu not in target.cpu_models:
         raise UserError(f"unknown CPU model '{options.cpu}' (see -cpu help)")
     process = Process(target, options)
+    process.forward_host_signals()
     argv0 = options.argv0 if options.argv0 is not None else command[0]
     guest_argv = [os.fsencode(argv0)] + [os.fsencode(a) for a in command[1:]]
     process.exe_guest_path = os.path.realpath(program)
-    load_program(process, program, guest_argv, guest_environment(settings),
+    load_program(process, host_program, guest_argv, guest_environment(settings),
                  execfn=os.fsencode(program))
     if process.log.enabled("page"):
         process.log.write(process.render_maps().decode().rstrip())
@@ -221,8 +230,11 @@ def run_command(target_name: str | None, argv: list[str], prog: str) -> int:
 
 def _main(target_name: str | None) -> None:
     prog = os.path.basename(sys.argv[0]) or "pyuser"
+    from pyuser.binfmt_entry import from_kernel
+
     try:
-        status = run_command(target_name, sys.argv[1:], prog)
+        launch = from_kernel(sys.argv[1:])  # binfmt_misc passes no options
+        status = run_command(target_name, launch.argv, prog, launch.program_file)
     except UserError as e:
         sys.stderr.write(f"{prog}: {e}\n")
         sys.stderr.flush()

@@ -1,18 +1,18 @@
-"""The CPU loop: run guest code, serve syscalls, turn stops into outcomes.
+"""The CPU loop: run guest code, serve syscalls, deliver signals at safe points.
 
 Syscalls are served inside Unicorn's interrupt hook, on the emulating
 thread, without stopping emulation: read the argument registers with one
 library call, look the handler up in a list, write the result back.
 Anything that must happen between instructions (process exit, a fault, a
-signal death, later signal delivery and thread switches) stops emulation
-from the hook -- a safe point, since the hook runs at an instruction
-boundary on the emulating thread -- and is handled here after emu_start
-returns.
+signal delivery, sigreturn) stops emulation from the hook -- a safe point,
+since the hook runs at an instruction boundary on the emulating thread --
+and is handled here after emu_start returns.  The signal watcher thread may
+also stop emulation (CpuLoop.interrupt) to deliver an asynchronous signal to
+a guest that makes no syscalls.
 """
 
 from __future__ import annotations
 
-import functools
 import os
 import resource
 import signal
@@ -24,12 +24,26 @@ from unicorn import UcError
 from unicorn import unicorn_const as UC
 
 from pyuser.engine import RawHooks, RegisterBank, RegisterWriter
+from pyuser.memory import PAGE_MAPPED, GuestFault
+from pyuser.signals import SIG_DFL, SIG_IGN, SigInfo
 from pyuser.syscalls.processes import ProcessExit, ThreadExit
-from pyuser.syscalls.signals import GuestSignalDeath
+from pyuser.syscalls.signals import SigReturn
 from pyuser.targets.base import Fault
 
 if TYPE_CHECKING:
     from pyuser.process import Process
+
+# Syscalls Linux restarts after a handler with SA_RESTART (-ERESTARTSYS);
+# the others return EINTR when a handler runs (signal(7)).
+RESTARTABLE = frozenset({
+    "read", "readv", "write", "writev", "pread64", "pwrite64", "preadv", "pwritev",
+    "ioctl", "wait4", "waitid", "open", "openat", "futex", "futex_time64", "fcntl64",
+    "flock", "accept", "accept4", "connect", "recv", "recvfrom", "recvmsg", "send",
+    "sendto", "sendmsg", "sendfile64", "splice", "tee",
+})
+
+SEGV_MAPERR = 1
+SEGV_ACCERR = 2
 
 
 class FaultStop(Exception):  # noqa: N818 - control flow
@@ -50,23 +64,16 @@ class CpuLoop:
         self.write_result = RegisterWriter(self.uc, t.syscall_return_reg)
         self.word_mask = t.word_mask
         self.stop_reason: BaseException | None = None
+        self.running = False
+        # (syscall number, first argument) of a syscall that ended with EINTR
+        self.interrupted: tuple[int, int] | None = None
+        self.restore_mask_after_delivery: int | None = None
+        self.frames = t.signal_frames()
+        self._neg_eintr = (-t.errno("EINTR")) & t.word_mask
         self._install_debug_hooks()  # first: strace wraps kernel.dispatch
         t.install_syscall_hook(self)
 
     # ------------------------------------------------------------ hooks
-    def guard(self, fn: Callable[..., None]) -> Callable[..., None]:
-        """Exceptions must not escape a ctypes callback: park them and stop."""
-
-        @functools.wraps(fn)
-        def guarded(*args: object) -> None:
-            try:
-                fn(*args)
-            except BaseException as e:  # noqa: BLE001 - re-raised by run()
-                self.stop_reason = e
-                self.uc.emu_stop()
-
-        return guarded
-
     def interrupt_hook(self, syscall_interrupt: int,
                        fault_of: Callable[[int], Fault]) -> Callable[[int, int, int], None]:
         """The hot path for targets whose syscall instruction raises an interrupt.
@@ -74,16 +81,13 @@ class CpuLoop:
         One Python frame per syscall: read the argument registers in one call,
         dispatch, write the result.  Other interrupts are faults: stop.
         """
-        read = self.bank.read
-        dispatch = self.kernel.dispatch
-        write = self.write_result
-        mask = self.word_mask
+        syscall = self.syscall_now
         uc = self.uc
 
         def on_interrupt(_uc: int, intno: int, _user_data: int) -> None:
             try:
                 if intno == syscall_interrupt:
-                    write(dispatch(read()) & mask)
+                    syscall()
                 else:
                     self.stop_reason = FaultStop(fault_of(intno))
                     uc.emu_stop()
@@ -94,8 +98,26 @@ class CpuLoop:
         return on_interrupt
 
     def syscall_now(self) -> None:
-        """Serve the syscall the registers describe (for hooks of other shapes)."""
-        self.write_result(self.kernel.dispatch(self.bank.read()) & self.word_mask)
+        """Serve the syscall the registers describe."""
+        regs = self.bank.read()
+        result = self.kernel.dispatch(regs) & self.word_mask
+        self.write_result(result)
+        signals = self.process.signals
+        if result == self._neg_eintr:
+            self.interrupted = (regs[0], regs[1])
+            signals.check = True
+        if signals.check:
+            self.uc.emu_stop()
+
+    def interrupt(self) -> None:
+        """From another host thread: bring the CPU to a safe point soon.
+
+        Measured safe with this engine when no memory hooks are installed:
+        thousands of cross-thread stops never re-executed a store (see
+        docs/signals.md).  A no-op when the CPU is not running.
+        """
+        if self.running:
+            self.uc.emu_stop()
 
     def _install_debug_hooks(self) -> None:
         log = self.process.log
@@ -117,34 +139,150 @@ class CpuLoop:
         """
         uc = self.uc
         target = self.target
+        signals = self.process.signals
         while True:
+            if signals.check or self.interrupted:
+                self.deliver_signals()
             start = target.resume_address(uc)
+            self.running = True
             try:
                 uc.emu_start(start, 0)
             except UcError as e:
                 self.stop_reason = self.stop_reason or FaultStop(self._engine_fault(e))
+            finally:
+                self.running = False
             reason, self.stop_reason = self.stop_reason, None
             if reason is None:
-                # Unicorn stops by itself only when the PC reaches the `until`
-                # address 0: a jump to NULL, which is a SIGSEGV on hardware.
-                reason = FaultStop(Fault(target.const("SIGSEGV"), 1, 0, 0))
+                if uc.reg_read(target.pc_reg) == 0 and not signals.check:
+                    # Unicorn stops by itself only when the PC reaches the
+                    # `until` address 0: a jump to NULL, a SIGSEGV on hardware.
+                    reason = FaultStop(Fault(target.const("SIGSEGV"), SEGV_MAPERR, 0, 0))
+                else:
+                    continue  # stopped for a signal or by the watcher
             if isinstance(reason, ProcessExit):
                 return reason.status
             if isinstance(reason, ThreadExit):
                 if len(self.process.threads) <= 1:
                     return reason.status
-                raise NotImplementedError("multi-threaded exit")
+                raise NotImplementedError("exit of one thread among several")
+            if isinstance(reason, SigReturn):
+                continue
             if isinstance(reason, FaultStop):
-                self.die(reason.fault.signal, core=True)
-            if isinstance(reason, GuestSignalDeath):
-                self.die(reason.signum, reason.core)
+                self.force_fault(reason.fault)
+                continue
             raise reason
 
     def _engine_fault(self, error: UcError) -> Fault:
         pc = self.uc.reg_read(self.target.pc_reg)
         if error.errno in (UC.UC_ERR_INSN_INVALID, UC.UC_ERR_EXCEPTION):
             return Fault(self.target.const("SIGILL"), 1, pc, pc)
-        return Fault(self.target.const("SIGSEGV"), 1, pc, pc)
+        return Fault(self.target.const("SIGSEGV"), SEGV_MAPERR, pc, pc)
+
+    # ------------------------------------------------------------ signals
+    def force_fault(self, fault: Fault) -> None:
+        """A synchronous fault: delivered now; blocked or ignored means death."""
+        state = self.process.signals
+        thread = self.process.current
+        signo = fault.signal
+        code = fault.code
+        if signo == self.target.const("SIGSEGV") and fault.address:
+            mapped = self.process.memory.pages[fault.address >> 12] & PAGE_MAPPED \
+                if fault.address < self.process.memory.size else 0
+            code = SEGV_ACCERR if mapped else SEGV_MAPERR
+        action = state.action(signo)
+        bit = 1 << (signo - 1)
+        if thread.signals.mask & bit or action.handler == SIG_IGN:
+            # as the kernel's force_sig: the fault cannot be blocked or ignored
+            thread.signals.mask &= ~bit
+            state.actions.pop(signo, None)
+            action = state.action(signo)
+        info = SigInfo(signo, code=code, addr=fault.address, fault=True)
+        if action.handler == SIG_DFL:
+            self.die(signo, signo in state.core)
+        self._run_handler(info, action, trap_no=fault.trap_no, fault_address=fault.address)
+
+    def deliver_signals(self) -> None:
+        """Deliver every pending signal the current thread does not block."""
+        proc = self.process
+        state = proc.signals
+        thread = proc.current
+        state.check = False
+        interrupted, self.interrupted = self.interrupted, None
+        ran_handler = False
+        while True:
+            info = state.next_deliverable(thread)
+            if info is None:
+                break
+            signo = info.signo
+            action = state.action(signo)
+            if action.handler == SIG_IGN:
+                continue
+            if action.handler == SIG_DFL:
+                if signo in state.ignored_by_default:
+                    continue
+                if signo in state.stopping:
+                    os.kill(os.getpid(), signal.SIGSTOP)
+                    continue
+                self.die(signo, signo in state.core)
+            if interrupted is not None:
+                name = self.target.syscall_names.get(interrupted[0], "")
+                if action.flags & state.sa_restart and name in RESTARTABLE:
+                    self._rewind_syscall(interrupted)
+                interrupted = None
+            self._run_handler(info, action)
+            ran_handler = True
+        if interrupted is not None and not ran_handler:
+            # nothing ran in between: the syscall goes on as if uninterrupted
+            self._rewind_syscall(interrupted)
+
+    def _rewind_syscall(self, interrupted: tuple[int, int]) -> None:
+        uc = self.uc
+        uc.reg_write(self.target.syscall_arg_regs[0], interrupted[1])
+        pc = uc.reg_read(self.target.pc_reg)
+        self.target.set_pc(uc, pc - self.target.syscall_insn_size(uc))
+
+    def _run_handler(self, info: SigInfo, action, *, trap_no: int = 0,
+                     fault_address: int = 0) -> None:
+        proc = self.process
+        state = proc.signals
+        thread = proc.current
+        ts = thread.signals
+        uc = self.uc
+        rt = bool(action.flags & state.sa_siginfo)
+        sp = self.frames.interrupted_sp(uc)
+        on_alt = ts.altstack_size and ts.altstack_sp <= sp < ts.altstack_sp + ts.altstack_size
+        if action.flags & state.sa_onstack and ts.altstack_size and not on_alt:
+            sp = ts.altstack_sp + ts.altstack_size
+        frame = (sp - self.frames.frame_size(rt)) & ~15
+        old_mask = ts.mask
+        if self.restore_mask_after_delivery is not None:
+            old_mask, self.restore_mask_after_delivery = self.restore_mask_after_delivery, None
+        alt_flags = 1 if on_alt else (2 if not ts.altstack_size else 0)  # SS_ONSTACK/SS_DISABLE
+        restorer = action.restorer if action.flags & state.sa_restorer else 0
+        try:
+            self.frames.setup(
+                uc, proc.memory, frame, signo=info.signo, siginfo=proc.encode_siginfo(info),
+                rt=rt, handler=action.handler, restorer=restorer, old_mask=old_mask,
+                altstack=(ts.altstack_sp, alt_flags, ts.altstack_size),
+                fault_address=fault_address, trap_no=trap_no)
+        except GuestFault:
+            self.die(self.target.const("SIGSEGV"), True)  # no room for the frame
+        ts.mask |= action.mask
+        if not action.flags & state.sa_nodefer:
+            ts.mask |= 1 << (info.signo - 1)
+        ts.mask &= ~state.unblockable
+        if action.flags & state.sa_resethand:
+            state.actions.pop(info.signo, None)
+
+    def sigreturn(self, rt: bool) -> None:
+        """Called by the sigreturn syscalls: restore what the frame saved."""
+        proc = self.process
+        try:
+            mask, _altstack = self.frames.restore(self.uc, proc.memory, rt)
+        except GuestFault:
+            self.die(self.target.const("SIGSEGV"), True)
+        proc.current.signals.mask = mask & ~proc.signals.unblockable
+        proc.signals.check = True
 
     def die(self, target_signal: int, core: bool) -> None:
         """End the emulator the way the guest dies: message, then the same host signal."""

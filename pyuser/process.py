@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from pyuser.log import Log
 from pyuser.memory import GuestMemory
-from pyuser.syscalls.signals import SignalState
+from pyuser.signals import HostRelay, SigInfo, SignalState, ThreadSignals, encode_siginfo
 from pyuser.targets.base import Target
 from pyuser.vfs import GuestFileSystem
 
@@ -42,6 +42,7 @@ class Thread:
     robust_list: int = 0
     name: bytes = b""
     context: object | None = None  # saved CPU registers while it is not running
+    signals: ThreadSignals = field(default_factory=ThreadSignals)
 
 
 class Process:
@@ -62,7 +63,7 @@ class Process:
         self.memory.invalidate_code = self._invalidate_code
         target.prepare_process(self.uc, self.memory, self.page_tables)
 
-        self.signals = SignalState()
+        self.signals = SignalState(self)
         self.vfs = GuestFileSystem(self, options.sysroot)
         main = Thread(tid=os.getpid(), name=b"")
         self.threads: dict[int, Thread] = {main.tid: main}
@@ -114,9 +115,26 @@ class Process:
             return ""
 
     def sleep(self, seconds: float) -> bool:
-        """Block the calling thread; True if a signal interrupted the sleep."""
-        time.sleep(seconds)
-        return False
+        """Block the calling thread; True if a deliverable signal interrupted the sleep."""
+        state = self.signals
+        deadline = time.monotonic() + seconds
+        while True:
+            if state.check and state.has_deliverable(self.current):
+                return True
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            state.wakeup.wait(left)
+            state.wakeup.clear()
+
+    def forward_host_signals(self) -> None:
+        """Take the host's signals for the guest (the command line does; an
+        in-process embedding may not want its own signals taken)."""
+        self.signals.relay = HostRelay(self.signals)
+        self.signals.relay.start()
+
+    def encode_siginfo(self, info: SigInfo) -> bytes:
+        return encode_siginfo(info, self.target.word_size, self.target.const("SIGCHLD"))
 
     # ------------------------------------------------------------ /proc/self
     def render_maps(self) -> bytes:

@@ -91,14 +91,14 @@ class FileCalls:
 
     # ------------------------------------------------------------ data
     @syscall
-    def read(self: Kernel, fd: Fd, buf: OutBuf, count: UInt) -> int:
-        if count == 0:
-            return 0
-        return os.readv(fd, [buf])
+    def read(self: Kernel, fd: Fd, buf: Ptr, count: UInt) -> int:
+        self.mem.writable(buf, count)
+        return self.blocking(hostcalls.read, fd, self.mem.host_pointer(buf), count)
 
     @syscall
-    def write(self: Kernel, fd: Fd, buf: InBuf, count: UInt) -> int:
-        return os.write(fd, buf)
+    def write(self: Kernel, fd: Fd, buf: Ptr, count: UInt) -> int:
+        self.mem.readable(buf, count)
+        return self.blocking(hostcalls.write, fd, self.mem.host_pointer(buf), count)
 
     @syscall
     def pread64(self: Kernel, fd: Fd, buf: OutBuf, count: UInt, offset: Int64) -> int:
@@ -107,6 +107,22 @@ class FileCalls:
     @syscall
     def pwrite64(self: Kernel, fd: Fd, buf: InBuf, count: UInt, offset: Int64) -> int:
         return os.pwrite(fd, buf, offset)
+
+    def _host_iovecs(self: Kernel, iov: int, iovcnt: int, writable: bool) -> list[tuple[int, int]]:
+        """The guest's iovec array as (host address, length), each range checked."""
+        if iovcnt < 0 or iovcnt > 1024:
+            raise SyscallError("EINVAL")
+        w = self.target.word_size
+        words = struct.unpack("<" + ("I" if w == 4 else "Q") * (2 * iovcnt),
+                              self.mem.read(iov, 2 * w * iovcnt))
+        check = self.mem.writable if writable else self.mem.readable
+        result = []
+        for i in range(iovcnt):
+            base, length = words[2 * i], words[2 * i + 1]
+            if length:
+                check(base, length)
+                result.append((self.mem.host_pointer(base), length))
+        return result
 
     def _iovecs(self: Kernel, iov: int, iovcnt: int, writable: bool) -> list[memoryview]:
         if iovcnt < 0 or iovcnt > 1024:
@@ -125,13 +141,13 @@ class FileCalls:
 
     @syscall
     def readv(self: Kernel, fd: Fd, iov: Ptr, iovcnt: int) -> int:
-        views = self._iovecs(iov, iovcnt, True)
-        return os.readv(fd, views) if views else 0
+        buffers = self._host_iovecs(iov, iovcnt, True)
+        return self.blocking(hostcalls.readv, fd, buffers) if buffers else 0
 
     @syscall
     def writev(self: Kernel, fd: Fd, iov: Ptr, iovcnt: int) -> int:
-        views = self._iovecs(iov, iovcnt, False)
-        return os.writev(fd, views) if views else 0
+        buffers = self._host_iovecs(iov, iovcnt, False)
+        return self.blocking(hostcalls.writev, fd, buffers) if buffers else 0
 
     @syscall
     def preadv(self: Kernel, fd: Fd, iov: Ptr, iovcnt: int, pos_l: UInt, pos_h: UInt) -> int:

@@ -57,3 +57,81 @@ def utimensat(dirfd: int, path: bytes | None, times: bytes | None, flags: int) -
     return _check(_syscall(SYS_utimensat, ctypes.c_int(dirfd),
                            ctypes.c_char_p(path) if path is not None else None,
                            buf, ctypes.c_int(flags)))
+
+
+# ----------------------------------------------------------------- blocking calls
+# Python's os functions retry a system call interrupted by a signal (PEP 475),
+# so a guest blocked in read() could never see EINTR.  These go straight to
+# libc: an interruption comes back as OSError(EINTR) and the caller decides.
+_libc.read.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t]
+_libc.read.restype = ctypes.c_ssize_t
+_libc.write.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t]
+_libc.write.restype = ctypes.c_ssize_t
+_libc.readv.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_int]
+_libc.readv.restype = ctypes.c_ssize_t
+_libc.writev.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_int]
+_libc.writev.restype = ctypes.c_ssize_t
+
+
+def read(fd: int, host_address: int, count: int) -> int:
+    return _check(_libc.read(fd, host_address, count))
+
+
+def write(fd: int, host_address: int, count: int) -> int:
+    return _check(_libc.write(fd, host_address, count))
+
+
+def _iovec_array(buffers: list[tuple[int, int]]) -> ctypes.Array:
+    array = (ctypes.c_size_t * (2 * len(buffers)))()
+    for i, (address, length) in enumerate(buffers):
+        array[2 * i], array[2 * i + 1] = address, length
+    return array
+
+
+def readv(fd: int, buffers: list[tuple[int, int]]) -> int:
+    return _check(_libc.readv(fd, _iovec_array(buffers), len(buffers)))
+
+
+def writev(fd: int, buffers: list[tuple[int, int]]) -> int:
+    return _check(_libc.writev(fd, _iovec_array(buffers), len(buffers)))
+
+
+# ----------------------------------------------------------------- children, exec
+# wait4/waitid through libc too: they block, and os.wait4 would retry EINTR.
+_libc.wait4.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p]
+_libc.wait4.restype = ctypes.c_int
+_libc.waitid.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_void_p, ctypes.c_int]
+_libc.waitid.restype = ctypes.c_int
+_libc.execve.argtypes = [ctypes.c_char_p, ctypes.c_void_p, ctypes.c_void_p]
+_libc.execve.restype = ctypes.c_int
+
+# the host's struct rusage: two struct timeval, then 14 longs (x86_64: 144 bytes)
+HOST_RUSAGE_SIZE = 144
+HOST_SIGINFO_SIZE = 128
+
+
+def wait4(pid: int, options: int) -> tuple[int, int, bytes]:
+    """(pid, status, host struct rusage bytes); pid 0 with WNOHANG and nothing to report."""
+    status = ctypes.c_int(0)
+    usage = ctypes.create_string_buffer(HOST_RUSAGE_SIZE)
+    pid = _check(_libc.wait4(pid, ctypes.byref(status), options, usage))
+    return pid, status.value, usage.raw
+
+
+def waitid(idtype: int, ident: int, options: int) -> bytes:
+    """The host siginfo_t the call filled in (all zeros when WNOHANG found nothing)."""
+    info = ctypes.create_string_buffer(HOST_SIGINFO_SIZE)
+    _check(_libc.waitid(idtype, ident, info, options))
+    return info.raw
+
+
+def _string_array(items: list[bytes]) -> ctypes.Array:
+    return (ctypes.c_char_p * (len(items) + 1))(*items, None)
+
+
+def execve(path: bytes, argv: list[bytes], envp: list[bytes]) -> None:
+    """execve(2) with the exact argument and environment strings (no dict, no
+    reordering, entries without '=' kept); returns only by raising OSError."""
+    _libc.execve(path, _string_array(argv), _string_array(envp))
+    err = ctypes.get_errno()
+    raise OSError(err, os.strerror(err))

@@ -93,6 +93,21 @@ class Kernel(FileCalls, MemoryCalls, ProcessCalls, SignalCalls, TimeCalls, Ioctl
         """The host path a guest path names (sysroot first, /proc/self specials)."""
         return self.proc.vfs.resolve(guest_path)
 
+    def blocking(self, call, *args):
+        """Run a host call that may block; a guest signal ends it with EINTR.
+
+        The watcher thread interrupts the call with the kick signal; if no
+        signal is deliverable to the guest by then (it was blocked, ignored,
+        or the kick was stale), the call simply goes on.
+        """
+        signals = self.proc.signals
+        while True:
+            try:
+                return call(*args)
+            except InterruptedError:
+                if signals.has_deliverable(self.proc.current):
+                    raise SyscallError("EINTR") from None
+
     def host_errno_result(self, err: OSError) -> int:
         return -self._errno_from_host.get(err.errno or host_errno.EINVAL, -self._einval)
 

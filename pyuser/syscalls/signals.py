@@ -1,177 +1,187 @@
-"""Signal dispositions, masks, and sending signals.
+"""Signal syscalls: dispositions, masks, sending, waiting, sigreturn, timers.
 
-This module keeps the guest's signal state (handlers, mask, alternate stack)
-and applies default actions.  Running guest handlers (frames, sigreturn) is
-the target's signal-frame code; until a target provides it, a signal whose
-disposition is a guest handler is left pending.
+The state and the delivery machinery live in pyuser.signals; these handlers
+only read and write it.  A handler that makes a signal deliverable sets
+`signals.check`, and the CPU loop delivers at the next safe point.
 """
 
 from __future__ import annotations
 
 import os
+import signal as host_signal
 import struct
-from dataclasses import dataclass, field
+import time
 from typing import TYPE_CHECKING
 
+from pyuser.signals import SI_TKILL, SI_USER, Action, SigInfo
 from pyuser.syscalls.table import syscall
-from pyuser.syscalls.types import Ptr, SyscallError, UInt
+from pyuser.syscalls.types import NoReturn, Ptr, SyscallError, UInt
 
 if TYPE_CHECKING:
     from pyuser.syscalls.kernel import Kernel
 
-SIG_DFL = 0
-SIG_IGN = 1
-
-CORE_SIGNALS = ("SIGQUIT", "SIGILL", "SIGTRAP", "SIGABRT", "SIGBUS", "SIGFPE", "SIGSEGV",
-                "SIGXCPU", "SIGXFSZ", "SIGSYS")
-IGNORED_BY_DEFAULT = ("SIGCHLD", "SIGURG", "SIGWINCH", "SIGCONT")
-STOP_SIGNALS = ("SIGSTOP", "SIGTSTP", "SIGTTIN", "SIGTTOU")
+_NS = 1_000_000_000
 
 
-@dataclass
-class Disposition:
-    handler: int = SIG_DFL
-    flags: int = 0
-    restorer: int = 0
-    mask: int = 0
-
-
-@dataclass
-class SignalState:
-    """Per-process dispositions; the mask and pending set are per thread in Linux,
-    kept here for the single-threaded case and moved to Thread by the threads work."""
-
-    actions: dict[int, Disposition] = field(default_factory=dict)
-    mask: int = 0
-    pending: set[int] = field(default_factory=set)
-    altstack: tuple[int, int, int] = (0, 2, 0)  # sp, flags (SS_DISABLE), size
-
-    def action(self, signum: int) -> Disposition:
-        return self.actions.get(signum) or Disposition()
-
-
-class GuestSignalDeath(Exception):  # noqa: N818 - control flow
-    """The process dies of a target signal (default action)."""
-
-    def __init__(self, signum: int, core: bool) -> None:
-        super().__init__(signum)
-        self.signum = signum
-        self.core = core
+class SigReturn(NoReturn):
+    """sigreturn restored every register: the CPU loop must not write a result."""
 
 
 class SignalCalls:
     def setup_family(self: Kernel) -> None:
         c = self.abi.CONST
-        self._nsig = c.get("_NSIG", 65)
-        self._core_signals = {c[n] for n in CORE_SIGNALS if n in c}
-        self._ignored_signals = {c[n] for n in IGNORED_BY_DEFAULT if n in c}
-        self._stop_signals = {c[n] for n in STOP_SIGNALS if n in c}
-        self._uncatchable = {c["SIGKILL"], c["SIGSTOP"]}
+        self._sig_block, self._sig_unblock, self._sig_setmask = (
+            c["SIG_BLOCK"], c["SIG_UNBLOCK"], c["SIG_SETMASK"])
+        self._ss_disable = c["SS_DISABLE"]
+        self._ss_onstack = c["SS_ONSTACK"]
+        self._minsigstksz = c.get("MINSIGSTKSZ", 2048)
+
+    # ------------------------------------------------------------ helpers
+    def _check_signo(self: Kernel, signo: int, allow_zero: bool = False) -> None:
+        if signo == 0 and allow_zero:
+            return
+        if not 1 <= signo < self.proc.signals.nsig:
+            raise SyscallError("EINVAL")
+
+    def _sigset(self: Kernel, address: int, size: int) -> int:
+        if size != 8:
+            raise SyscallError("EINVAL")
+        return struct.unpack("<Q", self.mem.read(address, 8))[0]
+
+    def raise_in_guest(self: Kernel, signo: int, code: int = SI_USER,
+                       thread: object = None) -> None:
+        """A signal from the guest to itself (kill, tgkill, raise)."""
+        info = SigInfo(signo, code=code, pid=os.getpid(), uid=os.getuid())
+        self.proc.signals.raise_signal(info, thread)  # type: ignore[arg-type]
 
     # ------------------------------------------------------------ dispositions
-    @syscall
-    def rt_sigaction(self: Kernel, signum: int, act: Ptr, oldact: Ptr, sigsetsize: UInt) -> int:
-        if sigsetsize != 8:
-            raise SyscallError("EINVAL")
-        if not 1 <= signum < self._nsig or (act and signum in self._uncatchable):
-            raise SyscallError("EINVAL")
+    def _sigaction(self: Kernel, signo: int, act: int, oldact: int, old_layout: bool) -> int:
         state = self.proc.signals
-        old = state.action(signum)
+        self._check_signo(signo)
+        if act and signo in (state.sigkill, state.sigstop):
+            raise SyscallError("EINVAL")
         w = self.target.word_size
-        fmt = "<IIIQ" if w == 4 else "<QQQQ"  # handler, flags, restorer, mask
+        old = state.action(signo)
         new = None
         if act:
-            handler, flags, restorer, mask = struct.unpack(fmt, self.mem.read(act, 3 * w + 8))
-            new = Disposition(handler, flags, restorer, mask)
+            if old_layout:  # struct old_sigaction: handler, mask (one word), flags, restorer
+                handler, mask, flags, restorer = struct.unpack("<4I", self.mem.read(act, 16))
+            else:  # kernel struct sigaction: handler, flags, restorer, mask (64 bits)
+                handler, flags, restorer, mask = struct.unpack(
+                    "<IIIQ" if w == 4 else "<QQQQ", self.mem.read(act, 3 * w + 8))
+            new = Action(handler, flags, restorer, mask)
         if oldact:
-            self.mem.write(oldact, struct.pack(fmt, old.handler, old.flags, old.restorer,
-                                               old.mask))
+            if old_layout:
+                data = struct.pack("<4I", old.handler, old.mask & 0xFFFFFFFF, old.flags,
+                                   old.restorer)
+            else:
+                data = struct.pack("<IIIQ" if w == 4 else "<QQQQ", old.handler, old.flags,
+                                   old.restorer, old.mask)
+            self.mem.write(oldact, data)
         if new is not None:
-            state.actions[signum] = new
-            if new.handler == SIG_IGN:
-                state.pending.discard(signum)
+            state.set_action(signo, new)
         return 0
+
+    @syscall
+    def rt_sigaction(self: Kernel, signo: int, act: Ptr, oldact: Ptr, sigsetsize: UInt) -> int:
+        if sigsetsize != 8:
+            raise SyscallError("EINVAL")
+        return self._sigaction(signo, act, oldact, False)
+
+    @syscall
+    def sigaction(self: Kernel, signo: int, act: Ptr, oldact: Ptr) -> int:
+        return self._sigaction(signo, act, oldact, True)
+
+    def _change_mask(self: Kernel, how: int, value: int | None) -> int:
+        thread = self.proc.current_thread()
+        state = self.proc.signals
+        old = thread.signals.mask
+        if value is not None:
+            value &= ~state.unblockable
+            if how == self._sig_block:
+                thread.signals.mask = old | value
+            elif how == self._sig_unblock:
+                thread.signals.mask = old & ~value
+            elif how == self._sig_setmask:
+                thread.signals.mask = value
+            else:
+                raise SyscallError("EINVAL")
+            if thread.signals.mask != old:
+                state.check = True
+        return old
 
     @syscall
     def rt_sigprocmask(self: Kernel, how: int, set_: Ptr, oldset: Ptr, sigsetsize: UInt) -> int:
         if sigsetsize != 8:
             raise SyscallError("EINVAL")
-        state = self.proc.signals
-        old = state.mask
-        if set_:
-            (value,) = struct.unpack("<Q", self.mem.read(set_, 8))
-            value &= ~((1 << (self.abi.CONST["SIGKILL"] - 1)) |
-                       (1 << (self.abi.CONST["SIGSTOP"] - 1)))
-            c = self.abi.CONST
-            if how == c["SIG_BLOCK"]:
-                state.mask = old | value
-            elif how == c["SIG_UNBLOCK"]:
-                state.mask = old & ~value
-            elif how == c["SIG_SETMASK"]:
-                state.mask = value
-            else:
-                raise SyscallError("EINVAL")
+        value = struct.unpack("<Q", self.mem.read(set_, 8))[0] if set_ else None
+        if oldset:
+            self.mem.writable(oldset, 8)
+        old = self._change_mask(how, value)
         if oldset:
             self.mem.write(oldset, struct.pack("<Q", old))
-        self.deliver_pending()
+        return 0
+
+    @syscall
+    def sigprocmask(self: Kernel, how: int, set_: Ptr, oldset: Ptr) -> int:
+        value = None
+        if set_:
+            low = struct.unpack("<I", self.mem.read(set_, 4))[0]
+            current = self.proc.current_thread().signals.mask
+            value = low if how != self._sig_setmask else (current & ~0xFFFFFFFF) | low
+        old = self._change_mask(how, value)
+        if oldset:
+            self.mem.write(oldset, struct.pack("<I", old & 0xFFFFFFFF))
         return 0
 
     @syscall
     def rt_sigpending(self: Kernel, set_: Ptr, sigsetsize: UInt) -> int:
-        bits = 0
-        for s in self.proc.signals.pending:
-            bits |= 1 << (s - 1)
-        self.mem.write(set_, struct.pack("<Q", bits))
+        if sigsetsize > 8:
+            raise SyscallError("EINVAL")
+        bits = self.proc.signals.pending_bits(self.proc.current_thread())
+        self.mem.write(set_, struct.pack("<Q", bits)[:sigsetsize])
         return 0
 
     @syscall
     def sigaltstack(self: Kernel, ss: Ptr, old_ss: Ptr) -> int:
-        state = self.proc.signals
+        thread = self.proc.current_thread().signals
         w = self.target.word_size
         fmt = "<IiI" if w == 4 else "<QixxxxQ"
         size = struct.calcsize(fmt)
+        sp = self.cpu_sp()
+        on_stack = thread.altstack_size and \
+            thread.altstack_sp <= sp < thread.altstack_sp + thread.altstack_size
         if old_ss:
-            self.mem.write(old_ss, struct.pack(fmt, *state.altstack))
+            flags = self._ss_onstack if on_stack else thread.altstack_flags
+            self.mem.write(old_ss, struct.pack(fmt, thread.altstack_sp, flags,
+                                               thread.altstack_size))
         if ss:
-            sp, flags, length = struct.unpack(fmt, self.mem.read(ss, size))
-            state.altstack = (sp, flags, length)
+            new_sp, flags, new_size = struct.unpack(fmt, self.mem.read(ss, size))
+            if on_stack:
+                raise SyscallError("EPERM")
+            if flags & ~(self._ss_disable | (1 << 31)):
+                raise SyscallError("EINVAL")
+            if flags & self._ss_disable:
+                thread.altstack_sp, thread.altstack_size = 0, 0
+                thread.altstack_flags = self._ss_disable
+            else:
+                if new_size < self._minsigstksz:
+                    raise SyscallError("ENOMEM")
+                thread.altstack_sp, thread.altstack_size = new_sp, new_size
+                thread.altstack_flags = 0
         return 0
 
+    def cpu_sp(self: Kernel) -> int:
+        return self.proc.uc.reg_read(self.target.sp_reg)
+
     # ------------------------------------------------------------ sending
-    def raise_in_guest(self: Kernel, signum: int) -> None:
-        """A signal aimed at this process: default action, ignore, or leave pending."""
-        state = self.proc.signals
-        action = state.action(signum)
-        if action.handler == SIG_IGN:
-            return
-        if action.handler == SIG_DFL:
-            if signum in self._ignored_signals:
-                return
-            if signum in self._stop_signals:
-                os.kill(os.getpid(), self.target.signal_to_host.get(signum, signum))
-                return
-            if state.mask & (1 << (signum - 1)):
-                state.pending.add(signum)
-                return
-            raise GuestSignalDeath(signum, signum in self._core_signals)
-        state.pending.add(signum)
-
-    def deliver_pending(self: Kernel) -> None:
-        state = self.proc.signals
-        for signum in sorted(state.pending):
-            if not state.mask & (1 << (signum - 1)) and state.action(signum).handler == SIG_DFL:
-                state.pending.discard(signum)
-                self.raise_in_guest(signum)
-
-    def _send(self: Kernel, pid: int, signum: int) -> int:
-        """kill(2) semantics; a signal for ourselves goes through the guest's dispositions."""
-        if signum < 0 or signum >= self._nsig:
-            raise SyscallError("EINVAL")
+    def _send(self: Kernel, pid: int, signo: int) -> int:
+        self._check_signo(signo, allow_zero=True)
         if pid == os.getpid():
-            if signum:
-                self.raise_in_guest(signum)
+            if signo:
+                self.raise_in_guest(signo)
             return 0
-        host = self.target.signal_to_host.get(signum, signum) if signum else 0
+        host = self.target.signal_to_host.get(signo, signo) if signo else 0
         if pid > 0 or pid == -1:
             os.kill(pid, host)
         else:
@@ -180,21 +190,166 @@ class SignalCalls:
         return 0
 
     @syscall
-    def kill(self: Kernel, pid: int, signum: int) -> int:
-        return self._send(pid, signum)
+    def kill(self: Kernel, pid: int, signo: int) -> int:
+        return self._send(pid, signo)
 
     @syscall
-    def tkill(self: Kernel, tid: int, signum: int) -> int:
-        if tid <= 0:
-            raise SyscallError("EINVAL")
-        if self.proc.has_thread(tid):
-            return self._send(os.getpid(), signum)
-        raise SyscallError("ESRCH")
+    def tkill(self: Kernel, tid: int, signo: int) -> int:
+        return self.tgkill(os.getpid(), tid, signo)
 
     @syscall
-    def tgkill(self: Kernel, tgid: int, tid: int, signum: int) -> int:
+    def tgkill(self: Kernel, tgid: int, tid: int, signo: int) -> int:
+        self._check_signo(signo, allow_zero=True)
         if tgid <= 0 or tid <= 0:
             raise SyscallError("EINVAL")
-        if tgid == os.getpid() and self.proc.has_thread(tid):
-            return self._send(tgid, signum)
-        raise SyscallError("ESRCH")
+        thread = self.proc.threads.get(tid)
+        if tgid != os.getpid() or thread is None:
+            raise SyscallError("ESRCH")
+        if signo:
+            self.raise_in_guest(signo, SI_TKILL, thread)
+        return 0
+
+    @syscall
+    def rt_sigqueueinfo(self: Kernel, pid: int, signo: int, uinfo: Ptr) -> int:
+        return self._queue(pid, None, signo, uinfo)
+
+    @syscall
+    def rt_tgsigqueueinfo(self: Kernel, tgid: int, tid: int, signo: int, uinfo: Ptr) -> int:
+        return self._queue(tgid, tid, signo, uinfo)
+
+    def _queue(self: Kernel, pid: int, tid: int | None, signo: int, uinfo: int) -> int:
+        self._check_signo(signo)
+        raw = self.mem.read(uinfo, 128)
+        (code,) = struct.unpack_from("<i", raw, 8)
+        w = self.target.word_size
+        base = 12 if w == 4 else 16
+        sender_pid, sender_uid = struct.unpack_from("<iI", raw, base)
+        (value,) = struct.unpack_from("<I" if w == 4 else "<Q", raw, base + 8)
+        if code >= 0 or code == SI_TKILL:
+            raise SyscallError("EPERM")
+        if pid != os.getpid():
+            host = self.target.signal_to_host.get(signo, signo)
+            os.kill(pid, host)  # the value cannot cross to another process here
+            return 0
+        thread = self.proc.threads.get(tid) if tid is not None else None
+        if tid is not None and thread is None:
+            raise SyscallError("ESRCH")
+        info = SigInfo(signo, code=code, pid=sender_pid, uid=sender_uid, value=value)
+        self.proc.signals.raise_signal(info, thread)
+        return 0
+
+    # ------------------------------------------------------------ waiting
+    def _wait_for_signal(self: Kernel, deadline: float | None = None) -> bool:
+        """Block until a signal is deliverable to this thread; False on timeout."""
+        state = self.proc.signals
+        thread = self.proc.current_thread()
+        while not state.has_deliverable(thread):
+            timeout = None if deadline is None else deadline - time.monotonic()
+            if timeout is not None and timeout <= 0:
+                return False
+            state.wakeup.wait(timeout)
+            state.wakeup.clear()
+        return True
+
+    @syscall
+    def pause(self: Kernel) -> int:
+        self._wait_for_signal()
+        raise SyscallError("EINTR")
+
+    @syscall
+    def rt_sigsuspend(self: Kernel, mask: Ptr, sigsetsize: UInt) -> int:
+        new = self._sigset(mask, sigsetsize) & ~self.proc.signals.unblockable
+        thread = self.proc.current_thread()
+        saved = thread.signals.mask
+        thread.signals.mask = new
+        self._wait_for_signal()
+        # the handler runs with the temporary mask; sigreturn brings back `saved`
+        self.proc.cpu.restore_mask_after_delivery = saved
+        raise SyscallError("EINTR")
+
+    @syscall
+    def rt_sigtimedwait(self: Kernel, set_: Ptr, info: Ptr, timeout: Ptr, size: UInt) -> int:
+        return self._sigtimedwait(set_, info, timeout, size, False)
+
+    @syscall
+    def rt_sigtimedwait_time64(self: Kernel, set_: Ptr, info: Ptr, timeout: Ptr,
+                               size: UInt) -> int:
+        return self._sigtimedwait(set_, info, timeout, size, True)
+
+    def _sigtimedwait(self: Kernel, set_: int, info_ptr: int, timeout: int, size: int,
+                      wide: bool) -> int:
+        wanted = self._sigset(set_, size) & ~self.proc.signals.unblockable
+        deadline = None
+        if timeout:
+            deadline = time.monotonic() + self._read_ts(timeout, wide) / _NS
+        state = self.proc.signals
+        thread = self.proc.current_thread()
+        while True:
+            state.drain_incoming()
+            for signo in sorted(thread.signals.pending.queues) + sorted(state.shared.queues):
+                if wanted & (1 << (signo - 1)):
+                    got = thread.signals.pending.take(signo) or state.shared.take(signo)
+                    if got is None:
+                        continue
+                    if info_ptr:
+                        self.mem.write(info_ptr, self.proc.encode_siginfo(got))
+                    return signo
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                raise SyscallError("EAGAIN")
+            if state.has_deliverable(thread):
+                raise SyscallError("EINTR")
+            state.wakeup.wait(remaining)
+            state.wakeup.clear()
+
+    # ------------------------------------------------------------ returning
+    @syscall
+    def rt_sigreturn(self: Kernel) -> int:
+        self.proc.cpu.sigreturn(rt=True)
+        raise SigReturn()
+
+    @syscall
+    def sigreturn(self: Kernel) -> int:
+        self.proc.cpu.sigreturn(rt=False)
+        raise SigReturn()
+
+    @syscall
+    def restart_syscall(self: Kernel) -> int:
+        raise SyscallError("EINTR")
+
+    # ------------------------------------------------------------ timers
+    @syscall
+    def alarm(self: Kernel, seconds: UInt) -> int:
+        return host_signal.alarm(seconds)
+
+    def _itimer_which(self: Kernel, which: int) -> int:
+        table = {0: host_signal.ITIMER_REAL, 1: host_signal.ITIMER_VIRTUAL,
+                 2: host_signal.ITIMER_PROF}
+        if which not in table:
+            raise SyscallError("EINVAL")
+        return table[which]
+
+    def _write_itimerval(self: Kernel, address: int, value: tuple[float, float]) -> None:
+        interval, current = value
+        fields = []
+        for seconds in (interval, current):
+            whole = int(seconds)
+            fields += [whole, int(round((seconds - whole) * 1e6))]
+        self.mem.write(address, struct.pack("<4i", *fields))
+
+    @syscall
+    def setitimer(self: Kernel, which: int, new: Ptr, old: Ptr) -> int:
+        host_which = self._itimer_which(which)
+        i_sec, i_usec, v_sec, v_usec = struct.unpack("<4i", self.mem.read(new, 16))
+        if not (0 <= i_usec < 1_000_000 and 0 <= v_usec < 1_000_000):
+            raise SyscallError("EINVAL")
+        previous = host_signal.setitimer(host_which, v_sec + v_usec / 1e6, i_sec + i_usec / 1e6)
+        if old:
+            self._write_itimerval(old, (previous[1], previous[0]))
+        return 0
+
+    @syscall
+    def getitimer(self: Kernel, which: int, value: Ptr) -> int:
+        current, interval = host_signal.getitimer(self._itimer_which(which))
+        self._write_itimerval(value, (interval, current))
+        return 0

@@ -28,6 +28,7 @@ from pyuser.memory import PAGE_SIZE, PROT_EXEC, PROT_READ, PROT_WRITE
 from pyuser.syscalls.table import syscall
 from pyuser.syscalls.types import Ptr, UInt
 from pyuser.targets import arm_cpu
+from pyuser.targets.arm_signal import ArmSignalFrames
 from pyuser.targets.base import Fault, Target
 from pyuser.targets.generated import arm_abi
 
@@ -68,6 +69,10 @@ _KUSER_HELPERS = {
     0xFE0: (0xEE1D0F70, 0xE12FFF1E),
 }
 _KUSER_VERSION = 5  # helpers present: up to and including cmpxchg64
+# Signal return trampolines (ARM state) in the same page, where Linux keeps
+# its [sigpage]: mov r7, #NR; svc 0.  Used when SA_RESTORER is not given.
+SIGRETURN_TRAMPOLINE = VECTORS_PAGE + 0x500
+RT_SIGRETURN_TRAMPOLINE = VECTORS_PAGE + 0x508
 
 # Unicorn interrupt numbers for ARM (QEMU's EXCP_*)
 _EXCP_UDEF = 1
@@ -124,6 +129,52 @@ class ArmPageTables:
         arm_cpu.write_cp(uc, arm_cpu.DACR, 0x1)  # domain 0: client, AP bits apply
         sctlr = arm_cpu.read_cp(uc, arm_cpu.SCTLR)
         arm_cpu.write_cp(uc, arm_cpu.SCTLR, sctlr | arm_cpu.SCTLR_M)
+
+
+def data_abort_address(uc: Uc, memory: GuestMemory) -> int:
+    """The data address an aborted load/store at the PC was accessing (capstone)."""
+    import capstone
+    from capstone import arm_const as C
+
+    pc = uc.reg_read(A.UC_ARM_REG_PC)
+    thumb = uc.reg_read(A.UC_ARM_REG_CPSR) & arm_cpu.CPSR_THUMB
+    mode = capstone.CS_MODE_THUMB if thumb else capstone.CS_MODE_ARM
+    disassembler = capstone.Cs(capstone.CS_ARCH_ARM, mode)
+    disassembler.detail = True
+    try:
+        code = memory.read(pc, 4)
+    except Exception:  # noqa: BLE001 - an unreadable PC has no data address
+        return 0
+    for insn in disassembler.disasm(code, pc, 1):
+        for op in insn.operands:
+            if op.type == C.ARM_OP_MEM:
+                base = _read_cs_reg(uc, insn, op.mem.base, pc, thumb)
+                index = _read_cs_reg(uc, insn, op.mem.index, pc, thumb) if op.mem.index else 0
+                if op.subtracted:
+                    index = -index
+                if op.shift.type == C.ARM_SFT_LSL and op.shift.value:
+                    index <<= op.shift.value
+                # post-indexed forms access the base itself
+                address = base if insn.post_index else base + op.mem.disp + index
+                return address & 0xFFFFFFFF
+        if insn.mnemonic.startswith(("push", "stmdb", "vpush")):
+            count = len([op for op in insn.operands if op.type == C.ARM_OP_REG])
+            return (uc.reg_read(A.UC_ARM_REG_SP) - 4 * count) & 0xFFFFFFFF
+        regs = [op for op in insn.operands if op.type == C.ARM_OP_REG]
+        if regs:  # ldm/stm/pop: the base register
+            return _read_cs_reg(uc, insn, regs[0].reg, pc, thumb)
+    return 0
+
+
+def _read_cs_reg(uc: Uc, insn, cs_reg: int, pc: int, thumb: int) -> int:
+    from capstone import arm_const as C
+
+    if cs_reg == C.ARM_REG_PC:
+        return (pc + (4 if thumb else 8)) & ~3
+    name = insn.reg_name(cs_reg).upper()
+    aliases = {"SB": "R9", "SL": "R10", "FP": "R11", "IP": "R12"}
+    name = aliases.get(name, name)
+    return uc.reg_read(getattr(A, f"UC_ARM_REG_{name}"))
 
 
 class ArmPrivateCalls:
@@ -194,6 +245,11 @@ class ArmTarget(Target):
         for offset, words in _KUSER_HELPERS.items():
             struct.pack_into(f"<{len(words)}I", page, offset, *words)
         struct.pack_into("<I", page, 0xFFC, _KUSER_VERSION)
+        for address, name in ((SIGRETURN_TRAMPOLINE, "sigreturn"),
+                              (RT_SIGRETURN_TRAMPOLINE, "rt_sigreturn")):
+            number = self.abi.SYSCALLS[name]
+            assert number < 256  # encodable as an ARM immediate
+            struct.pack_into("<II", page, address - VECTORS_PAGE, 0xE3A07000 | number, 0xEF000000)
         uc.mem_map(VECTORS_PAGE, PAGE_SIZE, 1 | 4)
         uc.mem_write(VECTORS_PAGE, bytes(page))
         tables.set_pages(VECTORS_PAGE, VECTORS_PAGE + PAGE_SIZE, PROT_READ | PROT_EXEC)
@@ -221,17 +277,31 @@ class ArmTarget(Target):
 
         def fault_of(intno: int) -> Fault:
             pc = uc.reg_read(A.UC_ARM_REG_PC)
-            if intno in (_EXCP_DATA_ABORT, _EXCP_PREFETCH_ABORT):
-                # SEGV_MAPERR; the data address is not reported by Unicorn
-                return Fault(sigsegv, 1, pc if intno == _EXCP_PREFETCH_ABORT else 0, pc)
+            if intno == _EXCP_DATA_ABORT:
+                # Unicorn does not fill in the fault address register: derive
+                # the address from the faulting instruction.  trap_no 14 is
+                # what Linux/arm records for an abort.
+                return Fault(sigsegv, 1, data_abort_address(uc, cpu.process.memory), pc, 14)
+            if intno == _EXCP_PREFETCH_ABORT:
+                return Fault(sigsegv, 1, pc, pc, 14)
             if intno == _EXCP_BKPT:
-                return Fault(sigtrap, 1, pc, pc)  # TRAP_BRKPT
-            return Fault(sigill, 1 if intno == _EXCP_UDEF else 0, pc, pc)  # ILL_ILLOPC
+                return Fault(sigtrap, 1, pc, pc, 6)  # TRAP_BRKPT
+            return Fault(sigill, 1 if intno == _EXCP_UDEF else 0, pc, pc, 6)  # ILL_ILLOPC
 
         cpu.hooks.on_interrupt(cpu.interrupt_hook(_EXCP_SWI, fault_of))
 
     def set_tls(self, uc: Uc, value: int) -> None:
         uc.reg_write(A.UC_ARM_REG_C13_C0_3, value)
+
+    def signal_frames(self) -> ArmSignalFrames:
+        return ArmSignalFrames(SIGRETURN_TRAMPOLINE, RT_SIGRETURN_TRAMPOLINE)
+
+    def syscall_insn_size(self, uc: Uc) -> int:
+        return 2 if uc.reg_read(A.UC_ARM_REG_CPSR) & arm_cpu.CPSR_THUMB else 4
+
+    def set_pc(self, uc: Uc, pc: int) -> None:
+        thumb = uc.reg_read(A.UC_ARM_REG_CPSR) & arm_cpu.CPSR_THUMB
+        uc.reg_write(A.UC_ARM_REG_PC, pc | (1 if thumb else 0))
 
     def get_tls(self, uc: Uc) -> int:
         return uc.reg_read(A.UC_ARM_REG_C13_C0_3)

@@ -30,6 +30,7 @@ class Fault:
     code: int = 0  # si_code
     address: int = 0  # si_addr
     pc: int = 0
+    trap_no: int = 0  # the architecture's trap number, saved in the signal frame
 
 
 class Target:
@@ -124,6 +125,18 @@ class Target:
 
     def set_tls(self, uc: Uc, value: int) -> None:
         raise NotImplementedError
+
+    def signal_frames(self):
+        """The object that builds and unwinds this target's signal frames."""
+        raise NotImplementedError
+
+    def syscall_insn_size(self, uc: Uc) -> int:
+        """Bytes of the syscall instruction just executed (to restart it)."""
+        raise NotImplementedError
+
+    def set_pc(self, uc: Uc, pc: int) -> None:
+        """Move the PC within the current instruction set."""
+        uc.reg_write(self.pc_reg, pc)
 
     def hwcap(self, model: str) -> int:
         return 0

@@ -1,0 +1,404 @@
+"""Guest signals: dispositions, pending queues, host forwarding, delivery.
+
+How a signal reaches a guest handler:
+
+1. It is *raised*: by the guest (kill/tgkill/raise to itself), by a CPU fault
+   (SIGSEGV, SIGILL, ... with si_addr), or by the host: every forwardable host
+   signal is blocked in all host threads and taken by one watcher thread with
+   sigwaitinfo, which queues it with its real siginfo.
+2. It waits in a pending queue (per process or per thread; standard signals
+   coalesce, real-time signals queue).
+3. It is *delivered* at a safe point only: when emu_start has returned (the
+   CPU stopped at an instruction boundary), never in the middle of a syscall
+   handler.  The watcher stops the CPU with emu_stop when it queues a signal
+   (measured safe with no memory hooks installed, see docs/signals.md) and
+   kicks a blocking host call with a reserved host signal so it ends with
+   EINTR.
+4. Delivery applies the disposition: ignore, default action (terminate, core,
+   stop, continue) or a guest handler, for which the target builds its frame
+   (pyuser.targets.<arch>_signal) and sigreturn restores it.
+"""
+
+from __future__ import annotations
+
+import collections
+import ctypes
+import os
+import signal as host_signal
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pyuser.process import Process, Thread
+
+SIG_DFL = 0
+SIG_IGN = 1
+
+# si_code values (include/uapi/asm-generic/siginfo.h)
+SI_USER = 0
+SI_KERNEL = 0x80
+SI_QUEUE = -1
+SI_TIMER = -2
+SI_TKILL = -6
+
+# The host signal pyuser keeps for itself: it interrupts a blocking host call
+# of the emulating thread when a guest signal arrives.  (Guest signal 64 is
+# still usable inside the guest; it is not forwarded from the host.)
+KICK_SIGNAL = host_signal.SIGRTMAX
+
+CORE_NAMES = ("SIGQUIT", "SIGILL", "SIGTRAP", "SIGABRT", "SIGBUS", "SIGFPE", "SIGSEGV",
+              "SIGXCPU", "SIGXFSZ", "SIGSYS")
+IGNORE_NAMES = ("SIGCHLD", "SIGURG", "SIGWINCH", "SIGCONT")
+STOP_NAMES = ("SIGSTOP", "SIGTSTP", "SIGTTIN", "SIGTTOU")
+# Signals the host would raise for the emulator's own faults: never blocked.
+_SYNCHRONOUS_HOST = {host_signal.SIGSEGV, host_signal.SIGBUS, host_signal.SIGILL,
+                     host_signal.SIGFPE, host_signal.SIGKILL, host_signal.SIGSTOP,
+                     host_signal.SIGABRT, KICK_SIGNAL, 32, 33}
+# Signals the host kernel sends to the thread whose system call caused them
+# (a write to a broken pipe, a file over RLIMIT_FSIZE).  Blocked, they would
+# stay pending on the emulating thread where the watcher cannot take them, so
+# they stay unblocked and their host disposition follows the guest's.
+_THREAD_DIRECTED = {host_signal.SIGPIPE, host_signal.SIGXFSZ}
+
+
+@dataclass
+class SigInfo:
+    """A siginfo_t, in target signal numbers; encoded per target when delivered."""
+
+    signo: int
+    code: int = SI_USER
+    errno: int = 0
+    pid: int = 0
+    uid: int = 0
+    addr: int = 0  # SIGSEGV/SIGBUS/SIGILL/SIGFPE/SIGTRAP
+    status: int = 0  # SIGCHLD
+    value: int = 0  # sigqueue / timers
+    timerid: int = 0
+    overrun: int = 0
+    utime: int = 0
+    stime: int = 0
+    band: int = 0
+    fd: int = 0
+    fault: bool = False  # a synchronous CPU fault
+
+
+@dataclass
+class Action:
+    handler: int = SIG_DFL
+    flags: int = 0
+    restorer: int = 0
+    mask: int = 0
+
+
+class PendingSet:
+    """Pending signals: standard ones coalesce, real-time ones queue in order."""
+
+    def __init__(self) -> None:
+        self.queues: dict[int, collections.deque[SigInfo]] = {}
+
+    def add(self, info: SigInfo, realtime: bool) -> None:
+        queue = self.queues.setdefault(info.signo, collections.deque())
+        if queue and not realtime:
+            return
+        queue.append(info)
+
+    def take(self, signo: int) -> SigInfo | None:
+        queue = self.queues.get(signo)
+        if not queue:
+            return None
+        info = queue.popleft()
+        if not queue:
+            del self.queues[signo]
+        return info
+
+    def discard(self, signo: int) -> None:
+        self.queues.pop(signo, None)
+
+    def bits(self) -> int:
+        mask = 0
+        for signo in self.queues:
+            mask |= 1 << (signo - 1)
+        return mask
+
+    def __bool__(self) -> bool:
+        return bool(self.queues)
+
+
+@dataclass
+class ThreadSignals:
+    """What Linux keeps per thread: the blocked mask, pending, the alternate stack."""
+
+    mask: int = 0
+    pending: PendingSet = field(default_factory=PendingSet)
+    altstack_sp: int = 0
+    altstack_size: int = 0
+    altstack_flags: int = 2  # SS_DISABLE
+
+
+class SignalState:
+    """Per-process signal state and the host side of forwarding."""
+
+    def __init__(self, process: Process) -> None:
+        self.process = process
+        target = process.target
+        c = target.abi.CONST
+        self.nsig = c.get("_NSIG", 65)
+        self.sigrtmin = c.get("SIGRTMIN", 32)
+        self.actions: dict[int, Action] = {}
+        self.shared = PendingSet()
+        self.core = {c[n] for n in CORE_NAMES if n in c}
+        self.ignored_by_default = {c[n] for n in IGNORE_NAMES if n in c}
+        self.stopping = {c[n] for n in STOP_NAMES if n in c}
+        self.sigkill, self.sigstop = c["SIGKILL"], c["SIGSTOP"]
+        self.sigcont = c["SIGCONT"]
+        self.sa_nodefer = c["SA_NODEFER"]
+        self.sa_resethand = c["SA_RESETHAND"]
+        self.sa_restart = c["SA_RESTART"]
+        self.sa_onstack = c["SA_ONSTACK"]
+        self.sa_siginfo = c["SA_SIGINFO"]
+        self.sa_restorer = c.get("SA_RESTORER", 0x04000000)
+        self.unblockable = (1 << (self.sigkill - 1)) | (1 << (self.sigstop - 1))
+        # set by any thread when something may now be deliverable; read on the
+        # syscall path, so it is a plain attribute
+        self.check = False
+        self._incoming: collections.deque[SigInfo] = collections.deque()
+        self.wakeup = threading.Event()
+        self.relay: HostRelay | None = None
+
+    # ------------------------------------------------------------ dispositions
+    def action(self, signo: int) -> Action:
+        return self.actions.get(signo) or Action()
+
+    def set_action(self, signo: int, action: Action) -> None:
+        self.actions[signo] = action
+        host = self.process.target.signal_to_host.get(signo)
+        if action.handler == SIG_IGN or (action.handler == SIG_DFL
+                                          and signo in self.ignored_by_default):
+            self.shared.discard(signo)
+            for thread in self.process.threads.values():
+                thread.signals.pending.discard(signo)
+        if host is not None and self.relay is not None:
+            self.relay.mirror(host, action.handler)
+
+    def is_ignored(self, signo: int) -> bool:
+        action = self.action(signo)
+        if action.handler == SIG_IGN:
+            return True
+        return action.handler == SIG_DFL and signo in self.ignored_by_default
+
+    # ------------------------------------------------------------ raising
+    def raise_signal(self, info: SigInfo, thread: Thread | None = None) -> None:
+        """Make a signal pending (for one thread, or the process) on the emulating thread."""
+        signo = info.signo
+        if signo == self.sigcont:
+            pass  # a stopped emulator is continued by the host itself
+        if self.is_ignored(signo) and not info.fault:
+            return
+        realtime = signo >= self.sigrtmin
+        if thread is not None:
+            thread.signals.pending.add(info, realtime)
+        else:
+            self.shared.add(info, realtime)
+        self.check = True
+
+    def post_from_host(self, info: SigInfo) -> None:
+        """From the watcher thread: queue, then bring the CPU to a safe point."""
+        self._incoming.append(info)
+        self.check = True
+        self.wakeup.set()
+        self.process.cpu.interrupt()
+
+    def drain_incoming(self) -> None:
+        while self._incoming:
+            self.raise_signal(self._incoming.popleft())
+
+    # ------------------------------------------------------------ choosing
+    def next_deliverable(self, thread: Thread) -> SigInfo | None:
+        """Take the next pending signal the thread does not block (lowest first)."""
+        self.drain_incoming()
+        blocked = thread.signals.mask & ~self.unblockable
+        candidates = [s for s in thread.signals.pending.queues if not blocked & (1 << (s - 1))]
+        candidates += [s for s in self.shared.queues if not blocked & (1 << (s - 1))]
+        if not candidates:
+            return None
+        signo = min(candidates)
+        info = thread.signals.pending.take(signo)
+        return info if info is not None else self.shared.take(signo)
+
+    def has_deliverable(self, thread: Thread) -> bool:
+        self.drain_incoming()
+        blocked = thread.signals.mask & ~self.unblockable
+        pending = thread.signals.pending.bits() | self.shared.bits()
+        return bool(pending & ~blocked)
+
+    def pending_bits(self, thread: Thread) -> int:
+        self.drain_incoming()
+        return thread.signals.pending.bits() | self.shared.bits()
+
+
+class HostRelay:
+    """Takes forwardable host signals in a watcher thread and queues them for the guest.
+
+    All forwardable signals are blocked in every host thread (the mask is set
+    before the watcher starts, so it inherits it), and only the watcher waits
+    for them; a guest SIG_IGN is mirrored on the host so it also holds across
+    execve, as Linux keeps ignored dispositions.
+    """
+
+    def __init__(self, state: SignalState) -> None:
+        self.state = state
+        self.target = state.process.target
+        self.forwarded = {s for s in range(1, host_signal.NSIG)
+                          if s not in _SYNCHRONOUS_HOST | _THREAD_DIRECTED
+                          and s in self.target.signal_from_host}
+        self.main_thread = threading.get_ident()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        host_signal.signal(KICK_SIGNAL, _ignore_kick)
+        # Signals the emulator inherited as ignored are ignored for the guest too.
+        for host in list(self.forwarded):
+            target = self.target.signal_from_host[host]
+            try:
+                if host_signal.getsignal(host) == host_signal.SIG_IGN and \
+                        host not in (host_signal.SIGPIPE,):
+                    self.state.actions[target] = Action(SIG_IGN)
+            except ValueError:
+                self.forwarded.discard(host)
+        # Python ignores SIGPIPE and catches SIGINT for itself; the guest
+        # starts with the defaults, as under the kernel.
+        for host in (host_signal.SIGPIPE, host_signal.SIGINT):
+            if host_signal.getsignal(host) != host_signal.SIG_IGN or host == host_signal.SIGPIPE:
+                host_signal.signal(host, host_signal.SIG_DFL)
+        host_signal.pthread_sigmask(host_signal.SIG_BLOCK, self.forwarded)
+        self._thread = threading.Thread(target=self._watch, name="pyuser-signals", daemon=True)
+        self._thread.start()
+
+    def restart_after_fork(self) -> None:
+        """The child of a fork has the mask but not the watcher thread."""
+        self.main_thread = threading.get_ident()
+        self._thread = threading.Thread(target=self._watch, name="pyuser-signals", daemon=True)
+        self._thread.start()
+
+    def mirror(self, host: int, handler: int) -> None:
+        """Give the host signal the disposition that has the guest's effect."""
+        if host in _SYNCHRONOUS_HOST:
+            return
+        try:
+            if handler == SIG_IGN:
+                host_signal.signal(host, host_signal.SIG_IGN)
+            elif host in _THREAD_DIRECTED and handler != SIG_DFL:
+                host_signal.signal(host, self._on_thread_directed)
+            elif host in _THREAD_DIRECTED or host_signal.getsignal(host) == host_signal.SIG_IGN:
+                host_signal.signal(host, host_signal.SIG_DFL)
+        except (OSError, ValueError):
+            pass  # not a signal the host lets us change (e.g. reserved by libc)
+
+    def _on_thread_directed(self, host: int, _frame: object) -> None:
+        """Python runs this on the emulating thread, between bytecodes: only queue."""
+        target = self.target.signal_from_host.get(host)
+        if target is not None:
+            self.state._incoming.append(SigInfo(target, code=SI_USER, pid=os.getpid(),
+                                                uid=os.getuid()))
+            self.state.check = True
+
+    def host_mask_for_exec(self, guest_mask: int) -> set[int]:
+        """The host mask a directly exec'd host program should start with."""
+        return {self.target.signal_to_host[s] for s in range(1, 65)
+                if guest_mask & (1 << (s - 1)) and s in self.target.signal_to_host}
+
+    def kick(self) -> None:
+        """End a blocking host call of the emulating thread with EINTR."""
+        try:
+            host_signal.pthread_kill(self.main_thread, KICK_SIGNAL)
+        except (ProcessLookupError, OSError):
+            pass
+
+    def _watch(self) -> None:
+        waiter = _SigWaiter(self.forwarded)
+        while True:
+            host_info = waiter.wait()
+            if host_info is None:
+                continue
+            signo, code, pid, uid, status, value, addr = host_info
+            target = self.target.signal_from_host.get(signo)
+            if target is None:
+                continue
+            info = SigInfo(target, code=code, pid=pid, uid=uid, status=status, value=value,
+                           addr=addr)
+            self.state.post_from_host(info)
+            self.kick()
+
+
+def _ignore_kick(_signum: int, _frame: object) -> None:
+    """The kick only has to interrupt a system call; nothing to do here."""
+
+
+class _SigWaiter:
+    """sigwaitinfo through libc, for the fields Python's wrapper drops (si_value)."""
+
+    def __init__(self, signals: set[int]) -> None:
+        self._libc = ctypes.CDLL(None, use_errno=True)
+        self._set = ctypes.create_string_buffer(128)
+        self._libc.sigemptyset(self._set)
+        for s in signals:
+            self._libc.sigaddset(self._set, s)
+        self._info = ctypes.create_string_buffer(128)
+
+    def wait(self) -> tuple[int, int, int, int, int, int, int] | None:
+        result = self._libc.sigwaitinfo(self._set, self._info)
+        if result < 0:
+            return None
+        raw = self._info.raw
+        # x86_64 siginfo_t: signo, errno, code (ints), padding, then the union
+        # at offset 16: pid, uid, then status (SIGCHLD) or value (sigqueue/timer)
+        signo, _errno, code = (int.from_bytes(raw[i:i + 4], "little", signed=True)
+                               for i in (0, 4, 8))
+        pid = int.from_bytes(raw[16:20], "little", signed=True)
+        uid = int.from_bytes(raw[20:24], "little")
+        status = int.from_bytes(raw[24:28], "little", signed=True)
+        value = int.from_bytes(raw[24:32], "little")
+        addr = int.from_bytes(raw[16:24], "little")
+        return signo, code, pid, uid, status, value, addr
+
+
+def encode_siginfo(info: SigInfo, word_size: int, chld_code: int) -> bytes:
+    """siginfo_t in the target's layout (128 bytes): fields placed by union member.
+
+    Offsets for 32-bit targets: signo 0, errno 4, code 8, then the union at 12
+    (pid/addr/timerid at 12, uid/overrun at 16, status/value at 20); on 64-bit
+    targets the union starts at 16 and pointers are 8 bytes.
+    """
+    buf = bytearray(128)
+    w = word_size
+    base = 12 if w == 4 else 16
+
+    def put(offset: int, value: int, size: int = 4) -> None:
+        buf[offset:offset + size] = (value & ((1 << (8 * size)) - 1)).to_bytes(size, "little")
+
+    put(0, info.signo)
+    put(4, info.errno)
+    put(8, info.code)
+    if info.fault:
+        put(base, info.addr, w)
+    elif info.code == SI_TIMER:
+        put(base, info.timerid)
+        put(base + 4, info.overrun)
+        put(base + 8, info.value, w)
+    elif info.signo == chld_code and info.code > 0:
+        put(base, info.pid)
+        put(base + 4, info.uid)
+        put(base + 8, info.status)
+        put(base + 8 + w, info.utime, w)
+        put(base + 8 + 2 * w, info.stime, w)
+    else:
+        put(base, info.pid)
+        put(base + 4, info.uid)
+        if info.code in (SI_QUEUE, SI_TIMER) or info.code < 0:
+            put(base + 8, info.value, w)
+    return bytes(buf)
+
+
+def current_uid_pid() -> tuple[int, int]:
+    return os.getuid(), os.getpid()

@@ -1,0 +1,346 @@
+/* signals: guest signal handling, one scenario per argument.
+ *
+ *   segv-mprotect  SIGSEGV handler mprotects the page and returns; the store retries
+ *   siglongjmp     leave a SIGSEGV handler with siglongjmp
+ *   altstack       recursion overflows the stack; the handler runs on sigaltstack
+ *   alarm          alarm(1) handler ends a pause()
+ *   itimer         setitimer(ITIMER_REAL) 20 ms, 5 ticks while spinning (no syscalls)
+ *   restart        a pipe read interrupted by SIGALRM: SA_RESTART resumes, else EINTR
+ *   siginfo        handler sees si_addr, si_code and the saved PC in the ucontext
+ *   mask-vfp       sigreturn restores the blocked mask and the VFP registers
+ *   sigpipe        write to a pipe with no reader: SIGPIPE default, then EPIPE if ignored
+ *   raise N        raise(N) with the default action (the emulator dies of it)
+ *   queue          sigqueue() to self with a value, RT signals queue in order
+ *   sigsuspend     a blocked signal becomes pending; sigsuspend lets it in
+ *   thumb          a handler compiled as Thumb and one as ARM
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/time.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t hits;
+static char *volatile page; /* volatile: the store to it must precede the fault */
+static sigjmp_buf jump;
+
+static void on_segv_fix(int sig, siginfo_t *info, void *uc)
+{
+    (void)uc;
+    hits++;
+    printf("handler: sig=%d code=%d addr_is_page=%d\n", sig, info->si_code,
+           (char *)info->si_addr == page + 16);
+    mprotect(page, 4096, PROT_READ | PROT_WRITE);
+}
+
+static int segv_mprotect(void)
+{
+    struct sigaction sa = {0};
+    sa.sa_sigaction = on_segv_fix;
+    sa.sa_flags = SA_SIGINFO;
+    sigaction(SIGSEGV, &sa, NULL);
+    page = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    page[16] = 42; /* faults once, retried after the handler */
+    printf("after store: %d hits=%d\n", page[16], hits);
+    return 0;
+}
+
+static void on_segv_jump(int sig)
+{
+    siglongjmp(jump, sig);
+}
+
+static int do_siglongjmp(void)
+{
+    signal(SIGSEGV, on_segv_jump);
+    for (volatile int i = 0; i < 3; i++) {
+        int got = sigsetjmp(jump, 1);
+        if (got == 0) {
+            *(volatile int *)(uintptr_t)(0x10 + i) = i;
+            printf("not reached\n");
+        } else {
+            sigset_t now;
+            sigprocmask(SIG_BLOCK, NULL, &now);
+            printf("jumped out %d with %d, SIGSEGV blocked=%d\n", i, got,
+                   sigismember(&now, SIGSEGV));
+        }
+    }
+    return 0;
+}
+
+static void on_overflow(int sig)
+{
+    char here;
+    stack_t ss;
+    sigaltstack(NULL, &ss);
+    int on_alt = &here >= (char *)ss.ss_sp && &here < (char *)ss.ss_sp + ss.ss_size;
+    printf("overflow caught: sig=%d on altstack=%d flags_onstack=%d\n", sig, on_alt,
+           (ss.ss_flags & SS_ONSTACK) != 0);
+    fflush(stdout);
+    _exit(0);
+}
+
+static int recurse(int n)
+{
+    volatile char buf[256];
+    buf[0] = (char)n;
+    return recurse(n + 1) + buf[0];
+}
+
+static int altstack(void)
+{
+    stack_t ss = {0};
+    ss.ss_size = 64 * 1024;
+    ss.ss_sp = malloc(ss.ss_size);
+    sigaltstack(&ss, NULL);
+    struct sigaction sa = {0};
+    sa.sa_handler = on_overflow;
+    sa.sa_flags = SA_ONSTACK;
+    sigaction(SIGSEGV, &sa, NULL);
+    return recurse(0);
+}
+
+static void on_alarm(int sig)
+{
+    (void)sig;
+    hits++;
+}
+
+static int do_alarm(void)
+{
+    signal(SIGALRM, on_alarm);
+    alarm(1);
+    int r = pause();
+    printf("pause returned %d errno=%s hits=%d\n", r, strerrorname_np(errno), hits);
+    return 0;
+}
+
+static int itimer(void)
+{
+    signal(SIGALRM, on_alarm);
+    struct itimerval tv = {{0, 20000}, {0, 20000}};
+    setitimer(ITIMER_REAL, &tv, NULL);
+    while (hits < 5)
+        ; /* no syscalls: delivery must preempt the loop */
+    struct itimerval off = {0};
+    setitimer(ITIMER_REAL, &off, NULL);
+    printf("ticks=%d\n", hits);
+    return 0;
+}
+
+static int restart_pipe = -1;
+
+static void on_tick_feed(int sig)
+{
+    (void)sig;
+    /* the second tick feeds the pipe, so a restarted read finally gets data */
+    if (++hits == 2 && restart_pipe >= 0)
+        write(restart_pipe, "x", 1);
+}
+
+static int restart(void)
+{
+    for (int with_restart = 0; with_restart < 2; with_restart++) {
+        int fds[2];
+        pipe(fds);
+        restart_pipe = fds[1];
+        hits = 0;
+        struct sigaction sa = {0};
+        sa.sa_handler = on_tick_feed;
+        sa.sa_flags = with_restart ? SA_RESTART : 0;
+        sigaction(SIGALRM, &sa, NULL);
+        struct itimerval tv = {{0, 50000}, {0, 50000}};
+        setitimer(ITIMER_REAL, &tv, NULL);
+        char c;
+        ssize_t n = read(fds[0], &c, 1);
+        struct itimerval off = {0};
+        setitimer(ITIMER_REAL, &off, NULL);
+        printf("SA_RESTART=%d read=%zd errno=%s hits=%d\n", with_restart, n,
+               n < 0 ? strerrorname_np(errno) : "-", hits);
+        close(fds[0]);
+        close(fds[1]);
+    }
+    return 0;
+}
+
+__attribute__((target("thumb"))) static void on_info(int sig, siginfo_t *info, void *ucv)
+{
+    ucontext_t *uc = ucv;
+    extern char fault_insn[];
+    printf("sig=%d code=%d addr=%#lx pc_is_fault_insn=%d\n", sig, info->si_code,
+           (unsigned long)info->si_addr, uc->uc_mcontext.arm_pc == (unsigned long)fault_insn);
+    /* skip the faulting instruction (a 32-bit Thumb-2 str.w) */
+    uc->uc_mcontext.arm_pc += 4;
+}
+
+__attribute__((target("thumb"))) static int siginfo_test(void)
+{
+    struct sigaction sa = {0};
+    sa.sa_sigaction = on_info;
+    sa.sa_flags = SA_SIGINFO;
+    sigaction(SIGSEGV, &sa, NULL);
+    __asm__ volatile(
+        "movw r0, #0x1234\n"
+        ".global fault_insn\n"
+        "fault_insn: str.w r0, [r0]\n"
+        : : : "r0", "memory");
+    printf("resumed after the faulting instruction\n");
+    return 0;
+}
+
+static void on_usr1_clobber(int sig)
+{
+    (void)sig;
+    sigset_t now;
+    sigprocmask(SIG_BLOCK, NULL, &now);
+    printf("in handler: USR1 blocked=%d USR2 blocked=%d\n", sigismember(&now, SIGUSR1),
+           sigismember(&now, SIGUSR2));
+    volatile double x = 12345.0;
+    __asm__ volatile("vmov.f64 d8, #2.0\n vmov.f64 d0, #3.0" : : : "d0", "d8");
+    (void)x;
+}
+
+static int mask_vfp(void)
+{
+    struct sigaction sa = {0};
+    sa.sa_handler = on_usr1_clobber;
+    sigemptyset(&sa.sa_mask);
+    sigaddset(&sa.sa_mask, SIGUSR2);
+    sigaction(SIGUSR1, &sa, NULL);
+    double before, after;
+    __asm__ volatile("vmov.f64 d8, #0.5" : : : "d8");
+    raise(SIGUSR1);
+    __asm__ volatile("vmov.f64 %P0, d8" : "=w"(after));
+    before = 0.5;
+    sigset_t now;
+    sigprocmask(SIG_BLOCK, NULL, &now);
+    printf("after: USR1 blocked=%d USR2 blocked=%d d8 kept=%d\n", sigismember(&now, SIGUSR1),
+           sigismember(&now, SIGUSR2), after == before);
+    return 0;
+}
+
+static int sigpipe(void)
+{
+    int fds[2];
+    pipe(fds);
+    close(fds[0]);
+    signal(SIGPIPE, SIG_IGN);
+    ssize_t n = write(fds[1], "x", 1);
+    printf("ignored: write=%zd errno=%s\n", n, strerrorname_np(errno));
+    fflush(stdout);
+    signal(SIGPIPE, SIG_DFL);
+    write(fds[1], "x", 1);
+    printf("not reached\n");
+    return 0;
+}
+
+static int queue(void)
+{
+    int order[8], count = 0;
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGRTMIN + 1);
+    sigaddset(&set, SIGRTMIN + 2);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    for (int i = 0; i < 3; i++) {
+        union sigval v = {.sival_int = 100 + i};
+        sigqueue(getpid(), SIGRTMIN + 2, v);
+        sigqueue(getpid(), SIGRTMIN + 1, v);
+    }
+    siginfo_t info;
+    while (count < 6) {
+        int s = sigwaitinfo(&set, &info);
+        order[count++] = (s - SIGRTMIN) * 1000 + info.si_value.sival_int;
+    }
+    for (int i = 0; i < count; i++)
+        printf("%d ", order[i]);
+    printf("\ncode_is_queue=%d\n", info.si_code == SI_QUEUE);
+    return 0;
+}
+
+static int do_sigsuspend(void)
+{
+    signal(SIGUSR1, on_alarm);
+    sigset_t block, old;
+    sigemptyset(&block);
+    sigaddset(&block, SIGUSR1);
+    sigprocmask(SIG_BLOCK, &block, &old);
+    raise(SIGUSR1);
+    printf("pending before: hits=%d\n", hits);
+    sigset_t pend;
+    sigpending(&pend);
+    printf("sigpending has USR1=%d\n", sigismember(&pend, SIGUSR1));
+    int r = sigsuspend(&old);
+    sigset_t now;
+    sigprocmask(SIG_BLOCK, NULL, &now);
+    printf("sigsuspend=%d errno=%s hits=%d USR1 blocked again=%d\n", r,
+           strerrorname_np(errno), hits, sigismember(&now, SIGUSR1));
+    return 0;
+}
+
+__attribute__((target("thumb"))) static void thumb_handler(int sig)
+{
+    printf("thumb handler sig=%d\n", sig);
+}
+
+__attribute__((target("arm"))) static void arm_handler(int sig)
+{
+    printf("arm handler sig=%d\n", sig);
+}
+
+static int thumb(void)
+{
+    signal(SIGUSR1, thumb_handler);
+    signal(SIGUSR2, arm_handler);
+    raise(SIGUSR1);
+    raise(SIGUSR2);
+    kill(getpid(), SIGUSR1);
+    printf("back in main\n");
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    setvbuf(stdout, NULL, _IONBF, 0);
+    if (argc < 2)
+        return 2;
+    const char *what = argv[1];
+    if (!strcmp(what, "segv-mprotect"))
+        return segv_mprotect();
+    if (!strcmp(what, "siglongjmp"))
+        return do_siglongjmp();
+    if (!strcmp(what, "altstack"))
+        return altstack();
+    if (!strcmp(what, "alarm"))
+        return do_alarm();
+    if (!strcmp(what, "itimer"))
+        return itimer();
+    if (!strcmp(what, "restart"))
+        return restart();
+    if (!strcmp(what, "siginfo"))
+        return siginfo_test();
+    if (!strcmp(what, "mask-vfp"))
+        return mask_vfp();
+    if (!strcmp(what, "sigpipe"))
+        return sigpipe();
+    if (!strcmp(what, "raise") && argc > 2) {
+        printf("raising %s\n", argv[2]);
+        raise(atoi(argv[2]));
+        printf("survived\n");
+        return 0;
+    }
+    if (!strcmp(what, "queue"))
+        return queue();
+    if (!strcmp(what, "sigsuspend"))
+        return do_sigsuspend();
+    if (!strcmp(what, "thumb"))
+        return thumb();
+    return 2;
+}

@@ -1,0 +1,81 @@
+"""Guest signal handling (tests/guest_bins/signals.c), each scenario compared with
+qemu-arm-static and checked against the literal output it must print."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+
+import pytest
+
+SCENARIOS = {
+    "segv-mprotect": (
+        "handler: sig=11 code=2 addr_is_page=1\nafter store: 42 hits=0\n", 0),
+    "siglongjmp": (
+        "".join(f"jumped out {i} with 11, SIGSEGV blocked=0\n" for i in range(3)), 0),
+    "altstack": ("overflow caught: sig=11 on altstack=1 flags_onstack=1\n", 0),
+    "alarm": ("pause returned -1 errno=EINTR hits=1\n", 0),
+    "itimer": ("ticks=5\n", 0),
+    "restart": ("SA_RESTART=0 read=-1 errno=EINTR hits=1\n"
+                "SA_RESTART=1 read=1 errno=- hits=2\n", 0),
+    "siginfo": ("sig=11 code=1 addr=0x1234 pc_is_fault_insn=1\n"
+                "resumed after the faulting instruction\n", 0),
+    "mask-vfp": ("in handler: USR1 blocked=1 USR2 blocked=1\n"
+                 "after: USR1 blocked=0 USR2 blocked=0 d8 kept=1\n", 0),
+    "sigpipe": ("ignored: write=-1 errno=EPIPE\n", -signal.SIGPIPE),
+    "queue": ("1100 1101 1102 2100 2101 2102 \ncode_is_queue=1\n", 0),
+    "sigsuspend": ("pending before: hits=0\nsigpending has USR1=1\n"
+                   "sigsuspend=-1 errno=EINTR hits=1 USR1 blocked again=1\n", 0),
+    "thumb": ("thumb handler sig=10\narm handler sig=12\nthumb handler sig=10\n"
+              "back in main\n", 0),
+}
+
+
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+def test_signal_scenario(guest_bins, assert_same_as_qemu, scenario):
+    stdout, status = SCENARIOS[scenario]
+    assert_same_as_qemu([guest_bins / "signals", scenario], stdout=stdout, returncode=status,
+                        timeout=60)
+
+
+CORE = {signal.SIGQUIT: "Quit", signal.SIGILL: "Illegal instruction",
+        signal.SIGTRAP: "Trace/breakpoint trap", signal.SIGABRT: "Aborted",
+        signal.SIGBUS: "Bus error", signal.SIGFPE: "Floating point exception",
+        signal.SIGSEGV: "Segmentation fault"}
+
+
+@pytest.mark.parametrize("signo", sorted(CORE))
+def test_default_core_death(guest_bins, assert_same_as_qemu, run_qemu, tmp_path, signo):
+    """raise() of a core-dumping signal with the default action: the message, then
+    the emulator dies of the same signal (status 128+N in a shell)."""
+    prog = [guest_bins / "signals", "raise", str(int(signo))]
+    ref = run_qemu(prog, cwd=tmp_path)
+    assert ref.stderr == f"qemu: uncaught target signal {int(signo)} ({CORE[signo]}) - core dumped\n"
+    assert_same_as_qemu(
+        prog, cwd=tmp_path, stdout=f"raising {int(signo)}\n", returncode=-signo,
+        stderr=f"pyuser: uncaught target signal {int(signo)} ({CORE[signo]}) - core dumped\n")
+
+
+@pytest.mark.parametrize("signo", [signal.SIGTERM, signal.SIGUSR1, signal.SIGHUP])
+def test_default_terminating_death(guest_bins, assert_same_as_qemu, signo):
+    """Terminating, non-core signals end the process quietly, by that signal."""
+    assert_same_as_qemu([guest_bins / "signals", "raise", str(int(signo))],
+                        stdout=f"raising {int(signo)}\n", returncode=-signo, stderr="")
+
+
+@pytest.mark.parametrize("signo", [signal.SIGCHLD, signal.SIGWINCH, signal.SIGURG])
+def test_default_ignored(guest_bins, assert_same_as_qemu, signo):
+    assert_same_as_qemu([guest_bins / "signals", "raise", str(int(signo))],
+                        stdout=f"raising {int(signo)}\nsurvived\n", returncode=0)
+
+
+def test_host_signal_reaches_a_spinning_guest(guest_bins, emulator_command):
+    """A SIGTERM from outside ends a guest that computes without syscalls."""
+    proc = subprocess.Popen([*emulator_command("pyuser"), str(guest_bins / "cpuloop"),
+                             "100000000000"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == -signal.SIGTERM
+    assert err == b""
