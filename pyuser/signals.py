@@ -325,8 +325,11 @@ class HostRelay:
             target = self.target.signal_from_host.get(signo)
             if target is None:
                 continue
-            info = SigInfo(target, code=code, pid=pid, uid=uid, status=status, value=value,
-                           addr=addr)
+            if code == SI_TIMER:  # the union holds timer id and overrun there
+                info = SigInfo(target, code=code, timerid=pid, overrun=uid, value=value)
+            else:
+                info = SigInfo(target, code=code, pid=pid, uid=uid, status=status, value=value,
+                               addr=addr)
             self.state.post_from_host(info)
             self.kick()
 

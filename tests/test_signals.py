@@ -29,6 +29,8 @@ SCENARIOS = {
                    "sigsuspend=-1 errno=EINTR hits=1 USR1 blocked again=1\n", 0),
     "thumb": ("thumb handler sig=10\narm handler sig=12\nthumb handler sig=10\n"
               "back in main\n", 0),
+    # 2,000 one-shot POSIX timer expirations, each a real-time signal with its value
+    "rt-timer": ("rt timer: 2000 signals, bad values=0\n", 0),
 }
 
 

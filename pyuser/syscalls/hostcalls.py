@@ -135,3 +135,49 @@ def execve(path: bytes, argv: list[bytes], envp: list[bytes]) -> None:
     _libc.execve(path, _string_array(argv), _string_array(envp))
     err = ctypes.get_errno()
     raise OSError(err, os.strerror(err))
+
+
+# ----------------------------------------------------------------- POSIX timers
+_librt = _libc  # glibc 2.34+ has the timer functions in libc itself
+
+
+class _HostSigevent(ctypes.Structure):
+    """x86_64 struct sigevent: sigval, signo, notify, then a 48-byte union (tid first)."""
+
+    _fields_ = [("value", ctypes.c_uint64), ("signo", ctypes.c_int), ("notify", ctypes.c_int),
+                ("tid", ctypes.c_int), ("_pad", ctypes.c_int * 11)]
+
+
+class _HostItimerspec(ctypes.Structure):
+    _fields_ = [("interval_sec", ctypes.c_int64), ("interval_nsec", ctypes.c_int64),
+                ("value_sec", ctypes.c_int64), ("value_nsec", ctypes.c_int64)]
+
+
+def timer_create(clock: int, signo: int, notify: int, value: int, tid: int) -> int:
+    event = _HostSigevent(value=value, signo=signo, notify=notify, tid=tid)
+    timer = ctypes.c_void_p()
+    _check(_librt.timer_create(ctypes.c_int(clock), ctypes.byref(event), ctypes.byref(timer)))
+    return timer.value or 0
+
+
+def timer_settime(timer: int, flags: int, spec: tuple[int, int, int, int]
+                  ) -> tuple[int, int, int, int]:
+    new = _HostItimerspec(*spec)
+    old = _HostItimerspec()
+    _check(_librt.timer_settime(ctypes.c_void_p(timer), ctypes.c_int(flags), ctypes.byref(new),
+                                ctypes.byref(old)))
+    return old.interval_sec, old.interval_nsec, old.value_sec, old.value_nsec
+
+
+def timer_gettime(timer: int) -> tuple[int, int, int, int]:
+    cur = _HostItimerspec()
+    _check(_librt.timer_gettime(ctypes.c_void_p(timer), ctypes.byref(cur)))
+    return cur.interval_sec, cur.interval_nsec, cur.value_sec, cur.value_nsec
+
+
+def timer_getoverrun(timer: int) -> int:
+    return _check(_librt.timer_getoverrun(ctypes.c_void_p(timer)))
+
+
+def timer_delete(timer: int) -> int:
+    return _check(_librt.timer_delete(ctypes.c_void_p(timer)))

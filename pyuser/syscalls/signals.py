@@ -353,3 +353,94 @@ class SignalCalls:
         current, interval = host_signal.getitimer(self._itimer_which(which))
         self._write_itimerval(value, (interval, current))
         return 0
+
+    # ------------------------------------------------------------ POSIX timers
+    # Each guest timer is a host timer that raises the same (host) signal with
+    # the guest's sigev_value; the watcher forwards it with si_code SI_TIMER.
+    # The guest's timer id is the host kernel's (glibc hands the kernel id out
+    # as timer_t), so si_timerid in the forwarded siginfo matches it.
+    def _read_itimerspec(self: Kernel, address: int, wide: bool) -> tuple[int, int, int, int]:
+        fmt = "<4q" if wide else "<4i"
+        values = struct.unpack(fmt, self.mem.read(address, struct.calcsize(fmt)))
+        if not all(0 <= ns < _NS for ns in (values[1], values[3])):
+            raise SyscallError("EINVAL")
+        return values  # type: ignore[return-value]
+
+    def _write_itimerspec(self: Kernel, address: int, spec: tuple[int, int, int, int],
+                          wide: bool) -> None:
+        self.mem.write(address, struct.pack("<4q" if wide else "<4i", *spec))
+
+    @syscall
+    def timer_create(self: Kernel, clock: int, sevp: Ptr, timerid: Ptr) -> int:
+        from pyuser.syscalls import hostcalls
+
+        c = self.abi.CONST
+        signo, notify, value, tid = self.abi.CONST["SIGALRM"], 0, 0, 0
+        if sevp:
+            w = self.target.word_size
+            raw = self.mem.read(sevp, 16 if w == 4 else 24)
+            if w == 4:
+                value, signo, notify, tid = struct.unpack("<Iiii", raw)
+            else:
+                value, signo, notify, tid = struct.unpack("<Qiii4x", raw)
+        sigev_none = c.get("SIGEV_NONE", 1)
+        if notify not in (0, sigev_none, c.get("SIGEV_THREAD_ID", 4)):
+            raise SyscallError("EINVAL")
+        host_signo = self.target.signal_to_host.get(signo, signo) if notify != sigev_none else 0
+        host_tid = os.getpid() if notify == c.get("SIGEV_THREAD_ID", 4) else 0
+        timer = hostcalls.timer_create(clock, host_signo, notify, value, host_tid)
+        self.proc.timers[timer] = timer
+        self.mem.write(timerid, struct.pack("<i", timer))
+        return 0
+
+    def _host_timer(self: Kernel, timerid: int) -> int:
+        timer = self.proc.timers.get(timerid)
+        if timer is None:
+            raise SyscallError("EINVAL")
+        return timer
+
+    def _timer_settime(self: Kernel, timerid: int, flags: int, new: int, old: int,
+                       wide: bool) -> int:
+        from pyuser.syscalls import hostcalls
+
+        spec = self._read_itimerspec(new, wide)
+        previous = hostcalls.timer_settime(self._host_timer(timerid), flags & 1, spec)
+        if old:
+            self._write_itimerspec(old, previous, wide)
+        return 0
+
+    @syscall
+    def timer_settime(self: Kernel, timerid: int, flags: int, new: Ptr, old: Ptr) -> int:
+        return self._timer_settime(timerid, flags, new, old, False)
+
+    @syscall
+    def timer_settime64(self: Kernel, timerid: int, flags: int, new: Ptr, old: Ptr) -> int:
+        return self._timer_settime(timerid, flags, new, old, True)
+
+    @syscall
+    def timer_gettime(self: Kernel, timerid: int, value: Ptr) -> int:
+        from pyuser.syscalls import hostcalls
+
+        self._write_itimerspec(value, hostcalls.timer_gettime(self._host_timer(timerid)), False)
+        return 0
+
+    @syscall
+    def timer_gettime64(self: Kernel, timerid: int, value: Ptr) -> int:
+        from pyuser.syscalls import hostcalls
+
+        self._write_itimerspec(value, hostcalls.timer_gettime(self._host_timer(timerid)), True)
+        return 0
+
+    @syscall
+    def timer_getoverrun(self: Kernel, timerid: int) -> int:
+        from pyuser.syscalls import hostcalls
+
+        return hostcalls.timer_getoverrun(self._host_timer(timerid))
+
+    @syscall
+    def timer_delete(self: Kernel, timerid: int) -> int:
+        from pyuser.syscalls import hostcalls
+
+        hostcalls.timer_delete(self._host_timer(timerid))
+        del self.proc.timers[timerid]
+        return 0

@@ -82,7 +82,15 @@ class Target:
 
     def _build_signal_maps(self) -> tuple[dict[int, int], dict[int, int]]:
         to_host, from_host = {}, {}
+        # Real-time signals go by number (the kernel's 32.._NSIG-1 on both
+        # sides); the C library's SIGRTMIN (34 in glibc) is not the kernel's.
+        first_rt = self.abi.CONST.get("SIGRTMIN", 32)
+        for number in range(first_rt, min(self.abi.CONST.get("_NSIG", 65), 65)):
+            to_host[number] = number
+            from_host[number] = number
         for name, number in self.abi.CONST.items():
+            if name in ("SIGRTMIN", "SIGRTMAX"):
+                continue
             if name.startswith("SIG") and name[3:].isupper() and name[3:].isalpha():
                 host = getattr(host_signal, name, None)
                 if isinstance(host, int):

@@ -13,6 +13,7 @@
  *   queue          sigqueue() to self with a value, RT signals queue in order
  *   sigsuspend     a blocked signal becomes pending; sigsuspend lets it in
  *   thumb          a handler compiled as Thumb and one as ARM
+ *   rt-timer       a POSIX timer sends 2,000 real-time signals; all are delivered
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -24,6 +25,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/time.h>
+#include <time.h>
 #include <ucontext.h>
 #include <unistd.h>
 
@@ -306,6 +308,52 @@ static int thumb(void)
     return 0;
 }
 
+static volatile sig_atomic_t rt_count, rt_bad_value;
+
+static void on_rt_timer(int sig, siginfo_t *info, void *uc)
+{
+    (void)sig;
+    (void)uc;
+    if (info->si_code != SI_TIMER || info->si_value.sival_int != 777)
+        rt_bad_value++;
+    rt_count++;
+}
+
+static int rt_timer(void)
+{
+    struct sigaction sa = {0};
+    sa.sa_sigaction = on_rt_timer;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigaction(SIGRTMIN, &sa, NULL);
+    struct sigevent sev = {0};
+    sev.sigev_notify = SIGEV_SIGNAL;
+    sev.sigev_signo = SIGRTMIN;
+    sev.sigev_value.sival_int = 777;
+    timer_t timer;
+    if (timer_create(CLOCK_MONOTONIC, &sev, &timer) != 0) {
+        perror("timer_create");
+        return 1;
+    }
+    /* 2,000 one-shot expirations, each waited for with sigsuspend: every one
+       must reach the handler (a lost signal would hang the loop) */
+    sigset_t block, old;
+    sigemptyset(&block);
+    sigaddset(&block, SIGRTMIN);
+    sigprocmask(SIG_BLOCK, &block, &old);
+    for (int i = 0; i < 2000; i++) {
+        struct itimerspec its = {{0, 0}, {0, 50000}};
+        timer_settime(timer, 0, &its, NULL);
+        while (rt_count == i)
+            sigsuspend(&old);
+    }
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    struct itimerspec off = {0};
+    timer_settime(timer, 0, &off, NULL);
+    timer_delete(timer);
+    printf("rt timer: %d signals, bad values=%d\n", rt_count, rt_bad_value);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IONBF, 0);
@@ -342,5 +390,7 @@ int main(int argc, char **argv)
         return do_sigsuspend();
     if (!strcmp(what, "thumb"))
         return thumb();
+    if (!strcmp(what, "rt-timer"))
+        return rt_timer();
     return 2;
 }
