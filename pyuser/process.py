@@ -69,6 +69,7 @@ class Process:
         self.threads: dict[int, Thread] = {main.tid: main}
         self.current = main
         self.brk_start = self.brk = 0
+        self.timers: dict[int, int] = {}  # guest POSIX timer id -> host timer
         self.exe_host_path = ""
         self.exe_guest_path = ""
         self.auxv = b""
