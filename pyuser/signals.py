@@ -163,6 +163,9 @@ class SignalState:
         # syscall path, so it is a plain attribute
         self.check = False
         self._incoming: collections.deque[SigInfo] = collections.deque()
+        # signalfd descriptors: host eventfd -> signals it reports; the
+        # eventfd is made readable while one of them is pending
+        self.signalfds: dict[int, int] = {}
         self.wakeup = threading.Event()
         self.relay: HostRelay | None = None
 
@@ -201,6 +204,9 @@ class SignalState:
         else:
             self.shared.add(info, realtime)
         self.check = True
+        for fd, mask in self.signalfds.items():
+            if mask & (1 << (signo - 1)):
+                os.eventfd_write(fd, 1)
 
     def post_from_host(self, info: SigInfo) -> None:
         """From the watcher thread: queue, then bring the CPU to a safe point."""

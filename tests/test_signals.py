@@ -31,6 +31,9 @@ SCENARIOS = {
               "back in main\n", 0),
     # 2,000 one-shot POSIX timer expirations, each a real-time signal with its value
     "rt-timer": ("rt timer: 2000 signals, bad values=0\n", 0),
+    "signalfd": ("empty read=-1 errno=EAGAIN\npoll=1 revents_in=1\n"
+                 "signo=10 is_usr1=1 code_is_queue=0 int=0 pid_ok=1\n"
+                 "signo=37 is_usr1=0 code_is_queue=1 int=31337 pid_ok=1\npoll after=0\n", 0),
 }
 
 

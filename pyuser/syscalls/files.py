@@ -87,11 +87,14 @@ class FileCalls:
         if self.proc.is_reserved_fd(fd):
             raise SyscallError("EBADF")
         os.close(fd)
+        self.proc.signals.signalfds.pop(fd, None)
         return 0
 
     # ------------------------------------------------------------ data
     @syscall
     def read(self: Kernel, fd: Fd, buf: Ptr, count: UInt) -> int:
+        if fd in self.proc.signals.signalfds:
+            return self.read_signalfd(fd, buf, count)
         self.mem.writable(buf, count)
         return self.blocking(hostcalls.read, fd, self.mem.host_pointer(buf), count)
 

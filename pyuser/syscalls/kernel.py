@@ -17,6 +17,7 @@ from pyuser.syscalls.futex import FutexCalls
 from pyuser.syscalls.ioctl import IoctlCalls
 from pyuser.syscalls.memory import MemoryCalls
 from pyuser.syscalls.network import NetworkCalls
+from pyuser.syscalls.polling import PollingCalls
 from pyuser.syscalls.processes import ProcessCalls
 from pyuser.syscalls.signals import SignalCalls
 from pyuser.syscalls.table import Entry, build_table
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
 
 
 class Kernel(FileCalls, MemoryCalls, ProcessCalls, SignalCalls, TimeCalls, IoctlCalls,
-             FutexCalls, NetworkCalls):
+             FutexCalls, NetworkCalls, PollingCalls):
     """Holds the process state the handlers need and dispatches by number."""
 
     def __init__(self, process: Process) -> None:

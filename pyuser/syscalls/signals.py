@@ -444,3 +444,86 @@ class SignalCalls:
         hostcalls.timer_delete(self._host_timer(timerid))
         del self.proc.timers[timerid]
         return 0
+
+    # ------------------------------------------------------------ signalfd
+    # A guest signalfd is a host eventfd that pyuser keeps readable while a
+    # signal of its mask is pending; reading it takes those signals off the
+    # pending queues as struct signalfd_siginfo records (128 bytes, the same
+    # layout on every architecture).
+    @syscall
+    def signalfd4(self: Kernel, fd: int, mask: Ptr, sizemask: UInt, flags: UInt) -> int:
+        c = self.abi.CONST
+        if flags & ~(c["O_NONBLOCK"] | c["O_CLOEXEC"]):
+            raise SyscallError("EINVAL")
+        wanted = self._sigset(mask, sizemask) & ~self.proc.signals.unblockable
+        state = self.proc.signals
+        if fd != -1:
+            if fd not in state.signalfds:
+                raise SyscallError("EINVAL")
+            state.signalfds[fd] = wanted
+        else:
+            host_flags = os.EFD_NONBLOCK | (os.EFD_CLOEXEC if flags & c["O_CLOEXEC"] else 0)
+            fd = os.eventfd(0, host_flags)
+            state.signalfds[fd] = wanted
+            self.proc.signalfd_blocking[fd] = not flags & c["O_NONBLOCK"]
+        if state.pending_bits(self.proc.current_thread()) & wanted:
+            os.eventfd_write(fd, 1)
+        return fd
+
+    @syscall
+    def signalfd(self: Kernel, fd: int, mask: Ptr, sizemask: UInt) -> int:
+        return self.signalfd4(fd, mask, sizemask, 0)
+
+    def read_signalfd(self: Kernel, fd: int, buf: int, count: int) -> int:
+        state = self.proc.signals
+        thread = self.proc.current_thread()
+        if count < 128:
+            raise SyscallError("EINVAL")
+        self.mem.writable(buf, count)
+        while True:
+            records = []
+            wanted = state.signalfds[fd]
+            state.drain_incoming()
+            while len(records) < count // 128:
+                candidates = [s for s in (*thread.signals.pending.queues, *state.shared.queues)
+                              if wanted & (1 << (s - 1))]
+                if not candidates:
+                    break
+                signo = min(candidates)
+                info = thread.signals.pending.take(signo) or state.shared.take(signo)
+                if info is not None:
+                    records.append(_signalfd_record(info))
+            if not state.pending_bits(thread) & wanted:
+                try:
+                    os.eventfd_read(fd)
+                except BlockingIOError:
+                    pass
+            if records:
+                data = b"".join(records)
+                self.mem.write(buf, data)
+                return len(data)
+            if not self.proc.signalfd_blocking.get(fd, True):
+                raise SyscallError("EAGAIN")
+            if not self._wait_for_signal_or(wanted):
+                raise SyscallError("EINTR")
+
+    def _wait_for_signal_or(self: Kernel, wanted: int) -> bool:
+        """Wait until a signal of `wanted` is pending (True) or one is deliverable (False)."""
+        state = self.proc.signals
+        thread = self.proc.current_thread()
+        while True:
+            if state.pending_bits(thread) & wanted:
+                return True
+            if state.has_deliverable(thread):
+                return False
+            state.wakeup.wait()
+            state.wakeup.clear()
+
+
+def _signalfd_record(info: SigInfo) -> bytes:
+    """struct signalfd_siginfo (include/uapi/linux/signalfd.h)."""
+    record = struct.pack("<IiiIIiIIIIiiQQQQ", info.signo, info.errno, info.code, info.pid,
+                         info.uid, info.fd, info.timerid, info.band, info.overrun, 0,
+                         info.status, info.value & 0xFFFFFFFF, info.value, info.utime,
+                         info.stime, info.addr)
+    return record.ljust(128, b"\0")

@@ -14,6 +14,7 @@
  *   sigsuspend     a blocked signal becomes pending; sigsuspend lets it in
  *   thumb          a handler compiled as Thumb and one as ARM
  *   rt-timer       a POSIX timer sends 2,000 real-time signals; all are delivered
+ *   signalfd       blocked signals read from a signalfd, in order, with their siginfo
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -24,6 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/signalfd.h>
+#include <poll.h>
 #include <sys/time.h>
 #include <time.h>
 #include <ucontext.h>
@@ -354,6 +357,30 @@ static int rt_timer(void)
     return 0;
 }
 
+static int do_signalfd(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGUSR1);
+    sigaddset(&set, SIGRTMIN + 3);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    int fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    struct signalfd_siginfo si;
+    ssize_t n = read(fd, &si, sizeof si);
+    printf("empty read=%zd errno=%s\n", n, strerrorname_np(errno));
+    raise(SIGUSR1);
+    union sigval v = {.sival_int = 31337};
+    sigqueue(getpid(), SIGRTMIN + 3, v);
+    struct pollfd p = {fd, POLLIN, 0};
+    printf("poll=%d revents_in=%d\n", poll(&p, 1, 1000), (p.revents & POLLIN) != 0);
+    while ((n = read(fd, &si, sizeof si)) == sizeof si)
+        printf("signo=%u is_usr1=%d code_is_queue=%d int=%d pid_ok=%d\n", si.ssi_signo,
+               si.ssi_signo == SIGUSR1, si.ssi_code == SI_QUEUE, si.ssi_int,
+               si.ssi_pid == (unsigned)getpid());
+    printf("poll after=%d\n", poll(&p, 1, 0));
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IONBF, 0);
@@ -392,5 +419,7 @@ int main(int argc, char **argv)
         return thumb();
     if (!strcmp(what, "rt-timer"))
         return rt_timer();
+    if (!strcmp(what, "signalfd"))
+        return do_signalfd();
     return 2;
 }

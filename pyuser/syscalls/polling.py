@@ -1,0 +1,229 @@
+"""Waiting on descriptors: poll, select, epoll, eventfd.
+
+struct pollfd and fd_set have the same bytes on every little-endian Linux
+target as on the host, so the host fills the guest's arrays in place.
+struct epoll_event differs (ARM EABI aligns its 64-bit data to 8 bytes; the
+x86_64 host packs it), so it is converted.  Waits go through libc directly,
+so a guest signal ends them with EINTR (see Kernel.blocking).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import struct
+import time
+from typing import TYPE_CHECKING
+
+from pyuser.syscalls.table import syscall
+from pyuser.syscalls.types import Fd, Ptr, SyscallError, UInt
+
+if TYPE_CHECKING:
+    from pyuser.syscalls.kernel import Kernel
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.poll.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_int]
+_libc.select.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
+                         ctypes.c_void_p]
+_libc.epoll_wait.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.c_int]
+_libc.epoll_ctl.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_void_p]
+_NS = 1_000_000_000
+
+
+class _Timeval(ctypes.Structure):
+    _fields_ = [("sec", ctypes.c_long), ("usec", ctypes.c_long)]
+
+
+def _check(result: int) -> int:
+    if result < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+    return result
+
+
+class PollingCalls:
+    # ------------------------------------------------------------ helpers
+    def _timeout_ms(self: Kernel, deadline: float | None) -> int:
+        if deadline is None:
+            return -1
+        return max(0, int((deadline - time.monotonic()) * 1000 + 0.999))
+
+    def _with_mask(self: Kernel, sigmask: int, size: int, wait):
+        """Run `wait` with the thread's signal mask replaced, as ppoll/pselect do."""
+        if not sigmask:
+            return wait()
+        if size != 8:
+            raise SyscallError("EINVAL")
+        thread = self.proc.current_thread()
+        saved = thread.signals.mask
+        thread.signals.mask = struct.unpack("<Q", self.mem.read(sigmask, 8))[0] & \
+            ~self.proc.signals.unblockable
+        try:
+            return wait()
+        except SyscallError as e:
+            if e.name == "EINTR":  # the handler runs with the temporary mask
+                self.proc.cpu.restore_mask_after_delivery = saved
+                saved = thread.signals.mask
+            raise
+        finally:
+            thread.signals.mask = saved
+
+    # ------------------------------------------------------------ poll
+    def _poll(self: Kernel, fds: int, nfds: int, deadline: float | None) -> int:
+        if nfds > 65536:
+            raise SyscallError("EINVAL")
+        if nfds:
+            self.mem.writable(fds, 8 * nfds)
+        host = self.mem.host_pointer(fds) if nfds else None
+        return self.blocking(
+            lambda: _check(_libc.poll(host, nfds, self._timeout_ms(deadline))))
+
+    @syscall
+    def poll(self: Kernel, fds: Ptr, nfds: UInt, timeout: int) -> int:
+        deadline = None if timeout < 0 else time.monotonic() + timeout / 1000
+        return self._poll(fds, nfds, deadline)
+
+    def _ppoll(self: Kernel, fds: int, nfds: int, tsp: int, sigmask: int, size: int,
+               wide: bool) -> int:
+        deadline = time.monotonic() + self._read_ts(tsp, wide) / _NS if tsp else None
+        return self._with_mask(sigmask, size, lambda: self._poll(fds, nfds, deadline))
+
+    @syscall
+    def ppoll(self: Kernel, fds: Ptr, nfds: UInt, tsp: Ptr, sigmask: Ptr, size: UInt) -> int:
+        return self._ppoll(fds, nfds, tsp, sigmask, size, False)
+
+    @syscall
+    def ppoll_time64(self: Kernel, fds: Ptr, nfds: UInt, tsp: Ptr, sigmask: Ptr,
+                     size: UInt) -> int:
+        return self._ppoll(fds, nfds, tsp, sigmask, size, True)
+
+    # ------------------------------------------------------------ select
+    def _select(self: Kernel, n: int, sets: tuple[int, int, int], deadline: float | None) -> int:
+        if n < 0 or n > 1024:
+            raise SyscallError("EINVAL")
+        size = (n + 31) // 32 * 4
+        pointers = []
+        for address in sets:
+            if address and size:
+                self.mem.writable(address, size)
+                # the host reads whole 64-bit words: give it a copy it may over-read
+                pointers.append((address, ctypes.create_string_buffer(
+                    self.mem.read(address, size), (size + 7) // 8 * 8)))
+            else:
+                pointers.append((0, None))
+
+        def wait() -> int:
+            timeout = None
+            if deadline is not None:
+                left = max(0.0, deadline - time.monotonic())
+                timeout = _Timeval(int(left), int((left % 1) * 1e6))
+            return _check(_libc.select(n, *(buf for _, buf in pointers),
+                                       ctypes.byref(timeout) if timeout else None))
+
+        ready = self.blocking(wait)
+        for address, buf in pointers:
+            if buf is not None:
+                self.mem.write(address, buf.raw[:size])
+        return ready
+
+    @syscall("_newselect")
+    def newselect(self: Kernel, n: int, readfds: Ptr, writefds: Ptr, exceptfds: Ptr,
+                  timeout: Ptr) -> int:
+        deadline = None
+        if timeout:
+            sec, usec = struct.unpack("<ii", self.mem.read(timeout, 8))
+            if sec < 0 or not 0 <= usec < 1_000_000:
+                raise SyscallError("EINVAL")
+            deadline = time.monotonic() + sec + usec / 1e6
+        result = self._select(n, (readfds, writefds, exceptfds), deadline)
+        if timeout:
+            left = max(0.0, deadline - time.monotonic())
+            self.mem.write(timeout, struct.pack("<ii", int(left), int((left % 1) * 1e6)))
+        return result
+
+    def _pselect(self: Kernel, n: int, sets: tuple[int, int, int], tsp: int, sigdata: int,
+                 wide: bool) -> int:
+        deadline = time.monotonic() + self._read_ts(tsp, wide) / _NS if tsp else None
+        mask, size = 0, 8
+        if sigdata:
+            w = self.target.word_size
+            mask, size = struct.unpack("<II" if w == 4 else "<QQ", self.mem.read(sigdata, 2 * w))
+        return self._with_mask(mask, size, lambda: self._select(n, sets, deadline))
+
+    @syscall
+    def pselect6(self: Kernel, n: int, r: Ptr, w: Ptr, e: Ptr, tsp: Ptr, sig: Ptr) -> int:
+        return self._pselect(n, (r, w, e), tsp, sig, False)
+
+    @syscall
+    def pselect6_time64(self: Kernel, n: int, r: Ptr, w: Ptr, e: Ptr, tsp: Ptr, sig: Ptr) -> int:
+        return self._pselect(n, (r, w, e), tsp, sig, True)
+
+    # ------------------------------------------------------------ epoll
+    @syscall
+    def epoll_create1(self: Kernel, flags: UInt) -> int:
+        cloexec = flags & self.abi.CONST["O_CLOEXEC"]
+        return _check(_libc.epoll_create1(os.O_CLOEXEC if cloexec else 0))
+
+    @syscall
+    def epoll_create(self: Kernel, size: int) -> int:
+        if size <= 0:
+            raise SyscallError("EINVAL")
+        return _check(_libc.epoll_create1(0))
+
+    def _guest_event_format(self: Kernel) -> str:
+        # ARM EABI and other 32-bit ABIs align the 64-bit data member
+        return "<I4xQ" if ctypes.sizeof(self.abi.epoll_event) == 16 else "<IQ"
+
+    @syscall
+    def epoll_ctl(self: Kernel, epfd: Fd, op: int, fd: Fd, event: Ptr) -> int:
+        host = None
+        if event:
+            fmt = self._guest_event_format()
+            events, data = struct.unpack(fmt, self.mem.read(event, struct.calcsize(fmt)))
+            host = struct.pack("<IQ", events, data)
+        return _check(_libc.epoll_ctl(epfd, op, fd, host))
+
+    def _epoll_wait(self: Kernel, epfd: int, events: int, maxevents: int,
+                    deadline: float | None) -> int:
+        if maxevents <= 0 or maxevents > 65536:
+            raise SyscallError("EINVAL")
+        fmt = self._guest_event_format()
+        size = struct.calcsize(fmt)
+        self.mem.writable(events, size * maxevents)
+        buffer = ctypes.create_string_buffer(12 * maxevents)
+        count = self.blocking(lambda: _check(_libc.epoll_wait(
+            epfd, buffer, maxevents, self._timeout_ms(deadline))))
+        raw = buffer.raw
+        out = b"".join(struct.pack(fmt, *struct.unpack_from("<IQ", raw, 12 * i))
+                       for i in range(count))
+        self.mem.write(events, out)
+        return count
+
+    @syscall
+    def epoll_wait(self: Kernel, epfd: Fd, events: Ptr, maxevents: int, timeout: int) -> int:
+        deadline = None if timeout < 0 else time.monotonic() + timeout / 1000
+        return self._epoll_wait(epfd, events, maxevents, deadline)
+
+    @syscall
+    def epoll_pwait(self: Kernel, epfd: Fd, events: Ptr, maxevents: int, timeout: int,
+                    sigmask: Ptr, size: UInt) -> int:
+        deadline = None if timeout < 0 else time.monotonic() + timeout / 1000
+        return self._with_mask(sigmask, size,
+                               lambda: self._epoll_wait(epfd, events, maxevents, deadline))
+
+    # ------------------------------------------------------------ eventfd
+    @syscall
+    def eventfd2(self: Kernel, initval: UInt, flags: UInt) -> int:
+        c = self.abi.CONST
+        host = 0
+        if flags & c["O_NONBLOCK"]:
+            host |= os.EFD_NONBLOCK
+        if flags & c["O_CLOEXEC"]:
+            host |= os.EFD_CLOEXEC
+        if flags & c.get("EFD_SEMAPHORE", 1):
+            host |= os.EFD_SEMAPHORE
+        return os.eventfd(initval, host)
+
+    @syscall
+    def eventfd(self: Kernel, initval: UInt) -> int:
+        return os.eventfd(initval, 0)
