@@ -1,0 +1,110 @@
+"""The `virt` board: QEMU's Arm virt memory map and interrupt map, 32-bit, one CPU.
+
+Addresses and SPI numbers from QEMU's hw/arm/virt.c (base_memmap and
+a15irqmap): GIC distributor 0x08000000 and CPU interface 0x08010000 (0x10000
+each), PL011 UART 0x09000000 SPI 1, PL031 RTC 0x09010000 SPI 2, platform bus
+0x0c000000 (SPIs 112-175), RAM from 0x40000000.  No virtio-mmio transports
+are modelled.
+
+The tree::
+
+    /machine                      (owns RAM)
+      main-system-bus
+        gic                       arm_gic, publishes interrupt inputs 16..287
+        timer                     arm-generic-timer -> PPIs 14 (phys), 11 (virt)
+        uart0                     pl011 @ 0x09000000, SPI 1, chardev serial0
+        rtc                       pl031 @ 0x09010000, SPI 2
+        platform-bus              platform-bus-device
+          platform-bus.0          hotplug: device_add lands here
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from .chardev import Chardev, NullChardev
+from .cpu import ArmCpu
+from .devices.gic import GICv2
+from .devices.pl011 import PL011
+from .devices.pl031 import PL031
+from .devices.platform import PlatformBusDevice
+from .devices.timer import GenericTimer
+from .memory import MemoryRegion, UnicornListener
+from .qdev import Machine
+
+RAM_BASE = 0x40000000
+GIC_DIST, GIC_CPU = 0x08000000, 0x08010000
+UART_BASE, UART_SPI = 0x09000000, 1
+RTC_BASE, RTC_SPI = 0x09010000, 2
+NUM_IRQS = 256  # SPIs, as QEMU virt's NUM_IRQS
+APB_PCLK_HZ = 24_000_000  # QEMU virt's fixed "apb-pclk" clock
+
+
+class VirtMachine(Machine):
+    type_name = "virt-machine"
+
+    def __init__(self, ram_size: int = 128 << 20, cpu: ArmCpu | None = None,
+                 serial: Chardev | None = None) -> None:
+        super().__init__()
+        self.cpu = cpu
+        self.ram = MemoryRegion("ram", ram_size)
+        self.ctx.backends["null"] = NullChardev("null")
+        self.ctx.backends["serial0"] = serial or NullChardev("serial0")
+        if cpu is not None:
+            self.ctx.memory.listeners.append(UnicornListener(cpu.uc))
+
+        self.gic = GICv2()
+        self.gic.set_prop("num-irq", NUM_IRQS + 32)
+        self.add(self.gic, "gic")
+        self.timer = GenericTimer(cpu)
+        self.add(self.timer, "timer")
+        self.uart = PL011()
+        for name, value in (("addr", UART_BASE), ("irq", UART_SPI), ("chardev", "serial0")):
+            self.uart.set_prop(name, value)
+        self.add(self.uart, "uart0")
+        self.rtc = PL031()
+        self.rtc.set_prop("addr", RTC_BASE)
+        self.rtc.set_prop("irq", RTC_SPI)
+        self.add(self.rtc, "rtc")
+        self.platform_bus = PlatformBusDevice()
+        self.add(self.platform_bus, "platform-bus")
+
+        if cpu is not None:
+            self.gic.cpu_irq.connect(cpu.set_irq)
+        self.gic.refresh = lambda: self.poll_devices(time.monotonic_ns())
+
+    def mappings(self) -> list[tuple[MemoryRegion, int]]:
+        return [(self.ram, RAM_BASE)]
+
+    def poll_devices(self, now_ns: int) -> int | None:
+        """Bring every time- or host-driven device up to date; the earliest deadline."""
+        deadline: int | None = None
+        for dev in list(self.ctx.pollers.values()):
+            due = dev.poll(now_ns)
+            if due is not None and (deadline is None or due < deadline):
+                deadline = due
+        return deadline
+
+    def fdt_root(self, tree: Any) -> None:
+        tree.set_root({
+            "compatible": "linux,dummy-virt",
+            "#address-cells": 2,
+            "#size-cells": 2,
+            "interrupt-parent": tree.phandle("intc"),
+            "model": "pyuser virt",
+        })
+        tree.add_node("chosen", {"stdout-path": f"/pl011@{UART_BASE:x}"})
+        tree.add_node(f"memory@{RAM_BASE:x}", {
+            "device_type": "memory",
+            "reg": [0, RAM_BASE, self.ram.size >> 32, self.ram.size & 0xFFFFFFFF],
+        })
+        tree.add_node("cpus", {"#address-cells": 1, "#size-cells": 0})
+        tree.add_node("cpus/cpu@0", {"device_type": "cpu", "compatible": "arm,cortex-a15", "reg": 0})
+        tree.add_node("apb-pclk", {
+            "compatible": "fixed-clock",
+            "#clock-cells": 0,
+            "clock-frequency": APB_PCLK_HZ,
+            "clock-output-names": "clk24mhz",
+            "phandle": tree.phandle("apb-pclk"),
+        })

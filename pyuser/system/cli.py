@@ -1,0 +1,181 @@
+"""pyuser-system-arm: the command line, QEMU-style.
+
+Options are one table (name, takes a value, help), as QEMU keeps its own.
+Every error a user can cause is printed as one line and exits with status 1.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import dataclass, field
+
+from .errors import SystemError_, UsageError
+
+PROG = "pyuser-system-arm"
+
+OPTIONS: dict[str, tuple[bool, str]] = {
+    "-M": (True, "machine type (only 'virt')"),
+    "-machine": (True, "same as -M"),
+    "-cpu": (True, "CPU model (default cortex-a15)"),
+    "-kernel": (True, "bare-metal ELF image to run"),
+    "-m": (True, "RAM size, e.g. 128M (default 128M)"),
+    "-nographic": (False, "serial port on stdio (Ctrl-A x quits)"),
+    "-serial": (True, "serial back end: stdio, null, none, file:PATH"),
+    "-semihosting": (False, "enable ARM semihosting"),
+    "-semihosting-config": (True, "enable=on|off[,...]"),
+    "-qmp": (True, "QMP server: unix:PATH,server[,wait=off]"),
+    "-device": (True, "DRIVER[,id=ID][,prop=value...] (repeatable)"),
+    "-dtb": (True, "write the generated device tree blob to this file"),
+    "-S": (False, "do not start the CPU until 'cont' (QMP)"),
+    "-display": (True, "accepted and ignored (only 'none' makes sense)"),
+    "-monitor": (True, "accepted and ignored"),
+    "-no-reboot": (False, "accepted and ignored"),
+    "-h": (False, "this help"),
+    "-help": (False, "this help"),
+}
+
+
+@dataclass
+class Config:
+    machine: str = ""
+    cpu: str = "cortex-a15"
+    kernel: str = ""
+    ram: int = 128 << 20
+    serial: str | None = None
+    nographic: bool = False
+    semihosting: bool = False
+    qmp: str | None = None
+    qmp_wait: bool = True
+    devices: list[tuple[str, dict[str, str]]] = field(default_factory=list)
+    dtb_out: str | None = None
+    start_paused: bool = False
+
+
+def parse_size(text: str) -> int:
+    m = re.fullmatch(r"(\d+)([KMGT]?)i?B?", text.strip(), re.IGNORECASE)
+    if not m:
+        raise UsageError(f"Invalid RAM size: {text}")
+    scale = {"": 1 << 20, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}[m.group(2).upper()]
+    return int(m.group(1)) * scale
+
+
+def parse_keyvals(text: str, first: str) -> tuple[str, dict[str, str]]:
+    """QEMU's "value,key=value,..." option syntax."""
+    head, *rest = text.split(",")
+    out: dict[str, str] = {}
+    for item in rest:
+        key, sep, value = item.partition("=")
+        out[key] = value if sep else "on"
+    if "=" in head:
+        key, _, value = head.partition("=")
+        out[key] = value
+        head = out.pop(first, "")
+    return head, out
+
+
+def parse_args(argv: list[str]) -> Config:
+    cfg = Config()
+    i = 0
+    while i < len(argv):
+        opt = argv[i]
+        if opt.startswith("--"):
+            opt = opt[1:]
+        if opt not in OPTIONS:
+            raise UsageError(f"{argv[i]}: invalid option")
+        takes_value, _ = OPTIONS[opt]
+        value = ""
+        if takes_value:
+            if i + 1 >= len(argv):
+                raise UsageError(f"{argv[i]}: requires an argument")
+            value = argv[i + 1]
+            i += 1
+        i += 1
+        if opt in ("-h", "-help"):
+            raise _Help()
+        if opt in ("-M", "-machine"):
+            name, extra = parse_keyvals(value, "type")
+            if name != "virt":
+                raise UsageError(f"unsupported machine type '{name}' (only 'virt')")
+            if extra:
+                raise UsageError(f"unsupported machine option '{next(iter(extra))}'")
+            cfg.machine = name
+        elif opt == "-cpu":
+            from ..targets.arm_cpu import CPU_MODELS
+
+            if value not in CPU_MODELS:
+                raise UsageError(f"unable to find CPU model '{value}'")
+            cfg.cpu = value
+        elif opt == "-kernel":
+            cfg.kernel = value
+        elif opt == "-m":
+            cfg.ram = parse_size(value.split(",")[0].removeprefix("size="))
+        elif opt == "-nographic":
+            cfg.nographic = True
+        elif opt == "-serial":
+            cfg.serial = value
+        elif opt == "-semihosting":
+            cfg.semihosting = True
+        elif opt == "-semihosting-config":
+            _, kv = parse_keyvals(value, "enable")
+            cfg.semihosting = kv.get("enable", "on") in ("on", "true", "yes")
+        elif opt == "-qmp":
+            cfg.qmp, cfg.qmp_wait = parse_qmp(value)
+        elif opt == "-device":
+            driver, props = parse_keyvals(value, "driver")
+            if not driver:
+                raise UsageError("-device: missing driver name")
+            cfg.devices.append((driver, props))
+        elif opt == "-dtb":
+            cfg.dtb_out = value
+        elif opt == "-S":
+            cfg.start_paused = True
+    if not cfg.machine:
+        raise UsageError("no machine specified (use -M virt)")
+    if not cfg.kernel:
+        raise UsageError("no kernel specified (use -kernel FILE)")
+    if cfg.ram < 1 << 20 or cfg.ram > 0xC0000000:
+        raise UsageError(f"RAM size {cfg.ram:#x} does not fit the virt board's 32-bit map")
+    return cfg
+
+
+def parse_qmp(value: str) -> tuple[str, bool]:
+    if not value.startswith("unix:"):
+        raise UsageError(f"-qmp {value}: only unix:PATH,server[,wait=off] is supported")
+    path, opts = parse_keyvals(value[5:], "path")
+    if "server" not in opts:
+        raise UsageError("-qmp: only server mode is supported (add ',server')")
+    return path, opts.get("wait", "on") not in ("off", "false", "no")
+
+
+class _Help(Exception):
+    pass
+
+
+def usage() -> str:
+    lines = [f"usage: {PROG} -M virt -kernel FILE [options]"]
+    lines += [f"  {name:<20} {text}" for name, (_, text) in OPTIONS.items()]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        cfg = parse_args(argv)
+        from .runner import run
+
+        return run(cfg)
+    except _Help:
+        sys.stdout.write(usage())
+        return 0
+    except (SystemError_, OSError) as exc:
+        sys.stdout.flush()
+        message = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        sys.stderr.write(f"{PROG}: {message}\n")
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,137 @@
+"""The Arm generic timer's interrupt outputs.
+
+Unicorn implements the timer *registers* (CNTFRQ, CNTPCT/CNTVCT, CNTx_CTL,
+CNTx_CVAL/TVAL) but never raises their interrupts, because it has no
+interrupt API.  This device samples those registers at safe points (and when
+the GIC is asked for the highest pending interrupt) and drives the timer
+PPIs from them.
+
+Measured on Unicorn 2.1.4: CNTPCT and CNTVCT read CLOCK_MONOTONIC in units of
+16 ns (62.5 MHz, the CNTFRQ value it reports), so deadlines convert to host
+time exactly.  There is no EL2 or EL3 on this CPU (SCR access is undefined),
+so CNTVOFF is 0 and only the EL1 physical and virtual timers exist.
+
+Also measured: writes to CNTP_CTL/CNTV_CTL are dropped (the guest reads 0
+back), while CVAL/TVAL are kept.  So the CTL registers are shadowed here: the
+loaded image is scanned for ``mcr``/``mrc p15, 0, Rt, c14, c2|c3, 1`` (ARM and
+Thumb-2 encodings) and a one-instruction code hook on each records writes and
+answers reads (setting Rt and stepping over the instruction).  Code that is
+not in the image (copied or generated at run time) is not covered.
+"""
+
+from __future__ import annotations
+
+import struct
+import time
+from typing import Any
+
+from unicorn import UC_HOOK_CODE
+from unicorn import arm_const as A
+
+from ..irq import IrqLine
+from ..qdev import Device, device_type
+
+TICK_NS = 16
+# Interrupt IDs of the timer PPIs on QEMU's virt board (hw/arm/virt.h:
+# ARCH_TIMER_NS_EL1_IRQ 14, ARCH_TIMER_VIRT_IRQ 11; PPI n is interrupt ID 16 + n).
+PHYS_PPI, VIRT_PPI = 14, 11
+# (cp, is64, sec, crn, crm, opc1, opc2) selectors, ARMv7-A ARM B4.1.
+CNTP_CVAL = (15, 1, 0, 0, 14, 2, 0)
+CNTV_CVAL = (15, 1, 0, 0, 14, 3, 0)
+CTL_ENABLE, CTL_IMASK, CTL_ISTATUS = 1, 2, 4
+# mcr/mrc p15, 0, Rt, c14, cN, 1 with the condition/Thumb prefix 0xE: bits that
+# must match, ignoring L (bit 20), Rt (15:12) and CRm (3:0).  ARMv7-A ARM A8.8.98.
+CP14_CTL_MASK, CP14_CTL_BITS = 0xFFEF0FF0, 0xEE0E0F30
+CRM_TIMER = {2: 0, 3: 1}  # CNTP_CTL -> physical (0), CNTV_CTL -> virtual (1)
+
+
+@device_type
+class GenericTimer(Device):
+    type_name = "arm-generic-timer"
+
+    def __init__(self, cpu: Any = None) -> None:
+        super().__init__()
+        self.cpu = cpu  # pyuser.system.cpu.ArmCpu; None in tests without a CPU
+        self.phys = IrqLine("timer.phys")
+        self.virt = IrqLine("timer.virt")
+        self.ctl = [0, 0]  # shadow CNTP_CTL, CNTV_CTL (ENABLE, IMASK)
+        self._hooks: list[int] = []
+
+    # -- CTL shadowing
+
+    def trap_ctl_accesses(self, segments: list[tuple[int, bytes]]) -> int:
+        """Hook every CTL access found in the executable `segments`; returns how many."""
+        if self.cpu is None:
+            return 0
+        found: dict[int, tuple[bool, int, int, int]] = {}  # addr -> (thumb, L, Rt, CRm)
+        for base, data in segments:
+            for off in range(0, len(data) - 3, 2):
+                hw1, hw2 = struct.unpack_from("<HH", data, off)
+                for thumb, word in ((True, hw1 << 16 | hw2), (False, hw2 << 16 | hw1)):
+                    if not thumb and off % 4:
+                        continue
+                    if word & CP14_CTL_MASK == CP14_CTL_BITS and word & 0xF in CRM_TIMER:
+                        found[base + off] = (thumb, word >> 20 & 1, word >> 12 & 0xF, word & 0xF)
+        for addr, (thumb, load, rt, crm) in found.items():
+            if rt == 15:
+                continue
+            hook = self.cpu.uc.hook_add(UC_HOOK_CODE, self._on_ctl_access, (thumb, load, rt, crm), addr, addr)
+            self._hooks.append(hook)
+        return len(self._hooks)
+
+    def _on_ctl_access(self, uc, address: int, size: int, info: tuple[bool, int, int, int]) -> None:
+        thumb, load, rt, crm = info
+        if size != 4:
+            return  # decoded differently at run time (e.g. data, or other-state code)
+        reg = A.UC_ARM_REG_R0 + rt
+        index = CRM_TIMER[crm]
+        if not load:
+            self.ctl[index] = uc.reg_read(reg) & (CTL_ENABLE | CTL_IMASK)
+            return
+        value = self.ctl[index]
+        if value & CTL_ENABLE and self._count() >= self.cpu.read_cp((CNTP_CVAL, CNTV_CVAL)[index]):
+            value |= CTL_ISTATUS
+        uc.reg_write(reg, value)
+        uc.reg_write(A.UC_ARM_REG_PC, (address + 4) | (1 if thumb else 0))  # the read is done
+
+    @staticmethod
+    def _count() -> int:
+        return time.monotonic_ns() // TICK_NS
+
+    def unrealize_hook(self) -> None:
+        for hook in self._hooks:
+            self.cpu.uc.hook_del(hook)
+        self._hooks.clear()
+
+    def reset(self) -> None:
+        self.ctl = [0, 0]
+
+    def irq_routes(self) -> list[tuple[IrqLine, int]]:
+        return [(self.phys, 16 + PHYS_PPI), (self.virt, 16 + VIRT_PPI)]
+
+    def poll(self, now_ns: int) -> int | None:
+        if self.cpu is None:
+            return None
+        count = now_ns // TICK_NS
+        deadline: int | None = None
+        for line, ctl, cval_reg in ((self.phys, self.ctl[0], CNTP_CVAL), (self.virt, self.ctl[1], CNTV_CVAL)):
+            if not ctl & CTL_ENABLE:
+                line.set(False)
+                continue
+            cval = self.cpu.read_cp(cval_reg)
+            fired = count >= cval
+            line.set(fired and not ctl & CTL_IMASK)
+            if not fired:
+                due = cval * TICK_NS
+                deadline = due if deadline is None else min(deadline, due)
+        return deadline
+
+    def fdt_node(self, tree: Any) -> None:
+        # Secure, non-secure, virtual, hypervisor PPIs, level-high, CPU 0
+        # (the order of the arm,armv7-timer binding; QEMU virt uses 13,14,11,10).
+        flags = (1 << 8) | 4
+        tree.add_node("timer", {
+            "compatible": ["arm,armv7-timer"],
+            "interrupts": [1, 13, flags, 1, 14, flags, 1, 11, flags, 1, 10, flags],
+            "always-on": None,
+        })

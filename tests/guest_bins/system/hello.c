@@ -1,0 +1,27 @@
+/* Hello over the PL011, a look at the board, and a semihosting exit. */
+#include "lib.h"
+
+int main(void)
+{
+	mmu_enable();
+	uart_puts("Hello from the virt board!\n");
+	/* The DTB sits at the start of RAM, big-endian magic 0xd00dfeed. */
+	uart_puts(REG(0x40000000) == 0xedfe0dd0u ? "dtb: present\n" : "dtb: missing\n");
+	uart_puts("pl011 id:");
+	for (uint32_t off = 0xfe0; off < 0x1000; off += 4) {
+		uart_putc(' ');
+		put_hex(REG(UART0 + off) & 0xff);
+	}
+	uart_puts("\npl031 id:");
+	for (uint32_t off = 0xfe0; off < 0x1000; off += 4) {
+		uart_putc(' ');
+		put_hex(REG(RTC + off) & 0xff);
+	}
+	uart_puts("\ngic lines: ");
+	put_dec(REG(GICD + 0x004) & 0x1f);
+	uart_puts("\nrtc running: ");
+	uart_puts(REG(RTC + 0x0) > 1000000000u ? "yes\n" : "no\n");
+	sh_write0("semihosting: SYS_WRITE0\n");
+	uart_puts("bye\n");
+	return 0;
+}

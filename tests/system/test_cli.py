@@ -1,0 +1,50 @@
+"""Command-line errors: one line on stderr, status 1, no traceback."""
+
+from __future__ import annotations
+
+import pytest
+
+from .conftest import run_pyuser
+
+
+@pytest.mark.parametrize("args, message", [
+    ([], "no machine specified"),
+    (["-M", "virt"], "no kernel specified"),
+    (["-M", "versatilepb", "-kernel", "x.elf"], "unsupported machine type"),
+    (["-M", "virt", "-kernel", "/nonexistent/fw.elf"], "No such file or directory"),
+    (["-M", "virt", "-kernel"], "requires an argument"),
+    (["-M", "virt", "-kernel", "x", "-bogus"], "invalid option"),
+    (["-M", "virt", "-kernel", "x", "-m", "lots"], "Invalid RAM size"),
+    (["-M", "virt", "-kernel", "x", "-cpu", "pentium"], "unable to find CPU model"),
+    (["-M", "virt", "-kernel", "x", "-qmp", "tcp:1234"], "only unix:"),
+    (["-M", "virt", "-kernel", "x", "-serial", "pty"], "not a supported serial"),
+])
+def test_bad_usage_is_one_line(args: list[str], message: str) -> None:
+    result = run_pyuser(args, timeout=10)
+    err = result.stderr.decode()
+    assert result.returncode == 1
+    assert message in err
+    assert err.count("\n") == 1 and err.startswith("pyuser-system-arm: ")
+    assert "Traceback" not in err
+
+
+def test_not_an_elf(tmp_path) -> None:
+    bogus = tmp_path / "fw.elf"
+    bogus.write_bytes(b"not an elf at all")
+    result = run_pyuser(["-M", "virt", "-kernel", str(bogus)], timeout=10)
+    assert result.returncode == 1
+    assert result.stderr.decode().count("\n") == 1
+
+
+def test_bad_device_option_is_one_line(firmware) -> None:
+    # A -device that fails to realize (address clash with the board's UART).
+    result = run_pyuser(["-M", "virt", "-kernel", str(firmware / "hello.elf"),
+                         "-device", "pl011,id=u9,addr=0x09000000"], timeout=10)
+    err = result.stderr.decode()
+    assert result.returncode == 1 and err.count("\n") == 1, err
+    assert "clashes with /machine/uart0" in err
+
+
+def test_help() -> None:
+    result = run_pyuser(["-h"], timeout=10)
+    assert result.returncode == 0 and b"-kernel" in result.stdout

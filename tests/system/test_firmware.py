@@ -1,0 +1,87 @@
+"""Bare-metal programs print the same bytes and exit the same way as under QEMU."""
+
+from __future__ import annotations
+
+import subprocess
+
+import fdt
+import pytest
+
+from .conftest import run_pyuser, run_qemu
+
+RUN = ["-M", "virt", "-nographic", "-semihosting", "-kernel"]
+
+CASES = {
+    "hello": b"",
+    "tick": b"",
+    "echo": b"hello world\r\nq",
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_same_as_qemu(firmware, name: str) -> None:
+    kernel = firmware / f"{name}.elf"
+    ours = run_pyuser(RUN + [str(kernel)], stdin=CASES[name])
+    theirs = run_qemu(kernel, stdin=CASES[name])
+    assert theirs.stdout, "qemu-system-arm printed nothing"
+    assert ours.stdout == theirs.stdout
+    assert ours.stderr == theirs.stderr
+    assert ours.returncode == theirs.returncode
+
+
+def test_expected_output(firmware) -> None:
+    hello = run_pyuser(RUN + [str(firmware / "hello.elf")])
+    assert hello.returncode == 0
+    assert b"Hello from the virt board!\n" in hello.stdout
+    assert b"dtb: present\n" in hello.stdout
+    assert hello.stderr == b"semihosting: SYS_WRITE0\n"
+    tick = run_pyuser(RUN + [str(firmware / "tick.elf")])
+    assert tick.returncode == 6 and tick.stdout.count(b"tick ") == 6
+    echo = run_pyuser(RUN + [str(firmware / "echo.elf")], stdin=b"abc q")
+    assert echo.returncode == 4
+    assert echo.stdout == b"echo ready\nABC \nechoed 4\n"
+
+
+def test_serial_stdio_and_file(firmware, tmp_path) -> None:
+    out = tmp_path / "serial.txt"
+    result = run_pyuser(["-M", "virt", "-semihosting", "-serial", f"file:{out}", "-kernel",
+                         str(firmware / "hello.elf")])
+    assert result.returncode == 0 and result.stdout == b""
+    assert b"Hello from the virt board!" in out.read_bytes()
+    echo = run_pyuser(["-M", "virt", "-semihosting", "-serial", "stdio", "-kernel",
+                       str(firmware / "echo.elf")], stdin=b"xy\x01q")  # no Ctrl-A escape without -nographic
+    assert echo.returncode == 3
+
+
+def test_without_semihosting_the_trap_is_an_ordinary_svc(firmware) -> None:
+    # The firmware's SVC vector reports fault 2 and tries to exit, which again traps: it hangs
+    # in its fault loop, so bound it and just check the guest reached its vector.
+    try:
+        result = run_pyuser(["-M", "virt", "-nographic", "-kernel", str(firmware / "hello.elf")], timeout=5)
+        output = result.stdout
+    except subprocess.TimeoutExpired as exc:
+        output = exc.stdout or b""
+    assert b"FAULT 2" in output
+
+
+def test_dtb_is_written_and_readable_by_dtc(firmware, tmp_path) -> None:
+    out = tmp_path / "virt.dtb"
+    result = run_pyuser(RUN + [str(firmware / "hello.elf"), "-dtb", str(out)])
+    assert result.returncode == 0
+    dts = subprocess.run(["dtc", "-I", "dtb", "-O", "dts", str(out)], capture_output=True, check=True,
+                         timeout=10).stdout.decode()
+    for needle in ("pl011@9000000", "pl031@9010000", "intc@8000000", "arm,cortex-a15-gic",
+                   "arm,armv7-timer", "memory@40000000", 'stdout-path = "/pl011@9000000"'):
+        assert needle in dts
+    tree = fdt.parse_dtb(out.read_bytes())
+    uart = tree.get_node("pl011@9000000")
+    assert list(uart.get_property("interrupts").data) == [0, 1, 4]
+    assert list(tree.get_node("memory@40000000").get_property("reg").data) == [0, 0x40000000, 0, 128 << 20]
+
+
+def test_device_on_the_command_line_is_in_the_dtb(firmware, tmp_path) -> None:
+    out = tmp_path / "virt.dtb"
+    result = run_pyuser(RUN + [str(firmware / "hello.elf"), "-device", "pl011,id=uart1", "-dtb", str(out)])
+    assert result.returncode == 0, result.stderr
+    tree = fdt.parse_dtb(out.read_bytes())
+    assert list(tree.get_node("pl011@c000000").get_property("interrupts").data) == [0, 112, 4]

@@ -1,0 +1,140 @@
+"""The QMP monitor, driven by the real qemu.qmp client library."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import fdt
+import pytest
+from qemu.qmp.legacy import QEMUMonitorProtocol
+
+from .conftest import PYUSER_SYSTEM, ROOT
+
+
+@pytest.fixture()
+def machine(firmware, tmp_path):
+    """echo.elf idles in wfi waiting for input: a running guest to poke at."""
+    sock = tmp_path / "qmp.sock"
+    proc = subprocess.Popen(
+        PYUSER_SYSTEM + ["-M", "virt", "-nographic", "-semihosting", "-kernel", str(firmware / "echo.elf"),
+                         "-qmp", f"unix:{sock},server,wait=off"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    deadline = time.monotonic() + 10
+    while not sock.exists():
+        assert proc.poll() is None, proc.stderr.read()
+        assert time.monotonic() < deadline, "QMP socket never appeared"
+        time.sleep(0.02)
+    qmp = QEMUMonitorProtocol(str(sock))
+    qmp.settimeout(10)
+    greeting = qmp.connect(negotiate=True)
+    yield proc, qmp, greeting, tmp_path
+    qmp.close()
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait(timeout=10)
+
+
+def dtb_nodes(qmp: QEMUMonitorProtocol, path: Path) -> list[str]:
+    assert qmp.cmd("dumpdtb", filename=str(path)) == {}
+    tree = fdt.parse_dtb(path.read_bytes())
+    return sorted(node.name for node in tree.root.nodes)
+
+
+def names(entries: list[dict[str, str]]) -> list[str]:
+    return sorted(e["name"] for e in entries)
+
+
+def test_greeting_status_version(machine) -> None:
+    _proc, qmp, greeting, _tmp = machine
+    assert "version" in greeting["QMP"] and "capabilities" in greeting["QMP"]
+    assert qmp.cmd("query-status") == {"status": "running", "running": True, "singlestep": False}
+    assert set(qmp.cmd("query-version")["qemu"]) == {"major", "minor", "micro"}
+
+
+def test_stop_and_cont(machine) -> None:
+    _proc, qmp, _greeting, _tmp = machine
+    qmp.cmd("stop")
+    assert qmp.cmd("query-status")["status"] == "paused"
+    assert any(e["event"] == "STOP" for e in qmp.get_events(wait=5))
+    qmp.cmd("cont")
+    assert qmp.cmd("query-status")["status"] == "running"
+    assert any(e["event"] == "RESUME" for e in qmp.get_events(wait=5))
+
+
+def test_unknown_command(machine) -> None:
+    _proc, qmp, _greeting, _tmp = machine
+    reply = qmp.cmd_raw("no-such-command")
+    assert reply["error"]["class"] == "CommandNotFound"
+
+
+def test_failed_device_add_leaves_the_machine_unchanged(machine) -> None:
+    _proc, qmp, _greeting, tmp = machine
+    qom_before = qmp.cmd("qom-list", path="/machine")
+    peripherals_before = qmp.cmd("qom-list", path="/machine/peripheral")
+    dtb_before = dtb_nodes(qmp, tmp / "before.dtb")
+    # Address clash with the board's UART.
+    reply = qmp.cmd_raw("device_add", {"driver": "pl011", "id": "uart1", "addr": 0x09000000})
+    assert reply["error"]["class"] == "GenericError"
+    assert "clashes with /machine/uart0" in reply["error"]["desc"]
+    # IRQ clash with the RTC (SPI 2), on a free address.
+    reply = qmp.cmd_raw("device_add", {"driver": "pl011", "id": "uart1", "irq": 2})
+    assert "already driven by /machine/rtc" in reply["error"]["desc"]
+    # A chardev that does not exist.
+    reply = qmp.cmd_raw("device_add", {"driver": "pl011", "id": "uart1", "chardev": "nope"})
+    assert "can't find value 'nope'" in reply["error"]["desc"]
+    assert "error" in qmp.cmd_raw("device_add", {"driver": "no-such-device"})
+    assert qmp.cmd("qom-list", path="/machine") == qom_before
+    assert qmp.cmd("qom-list", path="/machine/peripheral") == peripherals_before == []
+    assert dtb_nodes(qmp, tmp / "after.dtb") == dtb_before
+    assert qmp.cmd("query-status")["status"] == "running"
+
+
+def test_device_add_and_device_del(machine) -> None:
+    _proc, qmp, _greeting, tmp = machine
+    assert "pl011@c000000" not in dtb_nodes(qmp, tmp / "a.dtb")
+    qmp.cmd("device_add", driver="pl011", id="uart1")
+    assert names(qmp.cmd("qom-list", path="/machine/peripheral")) == ["uart1"]
+    props = names(qmp.cmd("qom-list", path="/machine/peripheral/uart1"))
+    assert {"type", "realized", "addr", "irq", "chardev"} <= set(props)
+    assert qmp.cmd("qom-get", path="/machine/peripheral/uart1", property="addr") == 0x0C000000
+    assert "pl011@c000000" in dtb_nodes(qmp, tmp / "b.dtb")
+    # The same id again fails and changes nothing.
+    assert "error" in qmp.cmd_raw("device_add", {"driver": "pl011", "id": "uart1"})
+    assert names(qmp.cmd("qom-list", path="/machine/peripheral")) == ["uart1"]
+
+    qmp.clear_events()
+    qmp.cmd("device_del", id="uart1")
+    events = [e for e in qmp.get_events(wait=5) if e["event"] == "DEVICE_DELETED"]
+    assert events and events[0]["data"] == {"device": "uart1", "path": "/machine/peripheral/uart1"}
+    assert qmp.cmd("qom-list", path="/machine/peripheral") == []
+    assert "pl011@c000000" not in dtb_nodes(qmp, tmp / "c.dtb")
+    assert qmp.cmd_raw("device_del", {"id": "uart1"})["error"]["class"] == "GenericError"
+    # The slot is free again.
+    qmp.cmd("device_add", driver="pl011", id="uart2")
+    assert qmp.cmd("qom-get", path="/machine/peripheral/uart2", property="addr") == 0x0C000000
+
+
+def test_board_devices_cannot_be_unplugged(machine) -> None:
+    _proc, qmp, _greeting, _tmp = machine
+    reply = qmp.cmd_raw("device_del", {"id": "/machine/uart0"})
+    assert "does not support hotplugging" in reply["error"]["desc"]
+
+
+def test_guest_keeps_running_across_hotplug(machine) -> None:
+    proc, qmp, _greeting, _tmp = machine
+    qmp.cmd("device_add", driver="pl011", id="uart1")
+    qmp.cmd("device_del", id="uart1")
+    proc.stdin.write(b"ok q")
+    proc.stdin.flush()
+    assert proc.wait(timeout=10) == 3
+    assert proc.stdout.read() == b"echo ready\nOK \nechoed 3\n"
+
+
+def test_quit(machine) -> None:
+    proc, qmp, _greeting, _tmp = machine
+    qmp.cmd("quit")
+    assert proc.wait(timeout=10) == 0
