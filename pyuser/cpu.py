@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from unicorn import UcError
 from unicorn import unicorn_const as UC
 
-from pyuser.engine import RawHooks, RegisterBank, RegisterWriter
+from pyuser.engine import AsyncStop, RawHooks, RegisterBank, RegisterWriter
 from pyuser.memory import PAGE_MAPPED, GuestFault
 from pyuser.signals import SIG_DFL, SIG_IGN, SigInfo
 from pyuser.syscalls.processes import ProcessExit, ThreadExit
@@ -31,7 +31,9 @@ from pyuser.syscalls.signals import SigReturn
 from pyuser.targets.base import Fault
 
 if TYPE_CHECKING:
-    from pyuser.process import Process
+    from unicorn import Uc
+
+    from pyuser.process import Process, Thread
 
 # Syscalls Linux restarts after a handler with SA_RESTART (-ERESTARTSYS);
 # the others return EINTR when a handler runs (signal(7)).
@@ -53,10 +55,13 @@ class FaultStop(Exception):  # noqa: N818 - control flow
 
 
 class CpuLoop:
-    def __init__(self, process: Process) -> None:
+    """One guest thread's engine and the loop that runs it."""
+
+    def __init__(self, process: Process, thread: Thread, uc: Uc) -> None:
         self.process = process
+        self.thread = thread
         self.target = process.target
-        self.uc = process.uc
+        self.uc = uc
         self.kernel = process.kernel
         self.hooks = RawHooks(self.uc)
         t = self.target
@@ -65,6 +70,7 @@ class CpuLoop:
         self.word_mask = t.word_mask
         self.stop_reason: BaseException | None = None
         self.running = False
+        self.async_stop: AsyncStop | None = None
         # (syscall number, first argument) of a syscall that ended with EINTR
         self.interrupted: tuple[int, int] | None = None
         self.restore_mask_after_delivery: int | None = None
@@ -110,18 +116,22 @@ class CpuLoop:
             self.uc.emu_stop()
 
     def interrupt(self) -> None:
-        """From another host thread: bring the CPU to a safe point soon.
+        """From another host thread: bring the CPU to a block boundary soon.
 
-        Measured safe with this engine when no memory hooks are installed:
-        thousands of cross-thread stops never re-executed a store (see
-        docs/signals.md).  A no-op when the CPU is not running.
+        Needs the AsyncStop hook, which the process installs once it has a
+        second thread or a signal handler (pyuser.engine.AsyncStop explains
+        why uc_emu_stop from another thread is not used).
         """
-        if self.running:
-            self.uc.emu_stop()
+        stop = self.async_stop
+        if stop is not None:
+            stop.request()
+
+    # the preemption ticker stops a thread the same way
+    preempt = interrupt
 
     def _install_debug_hooks(self) -> None:
         log = self.process.log
-        if log.enabled("strace"):
+        if log.enabled("strace") and not getattr(self.kernel, "traced", False):
             from pyuser.strace import install_strace
 
             install_strace(self.kernel, log)
@@ -132,15 +142,24 @@ class CpuLoop:
 
     # ------------------------------------------------------------ the loop
     def run(self) -> int:
-        """Run until the process exits; returns its exit status.
+        """Run this thread until it or the process exits; returns the exit status.
 
         A death by signal does not return: it ends the emulator with the same
         signal, as the guest would have died.
         """
         uc = self.uc
         target = self.target
-        signals = self.process.signals
+        process = self.process
+        signals = process.signals
+        scheduler = process.scheduler
+        thread = self.thread
+        if scheduler.active:
+            scheduler.acquire(thread)
         while True:
+            if self.async_stop is not None:
+                self.async_stop.clear()  # before the checks: no request is lost
+            elif process.async_stops_wanted:
+                self.async_stop = AsyncStop(uc)
             if signals.check or self.interrupted:
                 self.deliver_signals()
             start = target.resume_address(uc)
@@ -158,13 +177,14 @@ class CpuLoop:
                     # `until` address 0: a jump to NULL, a SIGSEGV on hardware.
                     reason = FaultStop(Fault(target.const("SIGSEGV"), SEGV_MAPERR, 0, 0))
                 else:
-                    continue  # stopped for a signal or by the watcher
+                    # stopped for a signal, by the watcher or by the ticker
+                    if scheduler.active:
+                        scheduler.yield_cpu(thread)
+                    continue
             if isinstance(reason, ProcessExit):
-                return reason.status
+                return process.exit_process(reason.status)
             if isinstance(reason, ThreadExit):
-                if len(self.process.threads) <= 1:
-                    return reason.status
-                raise NotImplementedError("exit of one thread among several")
+                return process.exit_thread(thread, reason.status)
             if isinstance(reason, SigReturn):
                 continue
             if isinstance(reason, FaultStop):
@@ -182,7 +202,7 @@ class CpuLoop:
     def force_fault(self, fault: Fault) -> None:
         """A synchronous fault: delivered now; blocked or ignored means death."""
         state = self.process.signals
-        thread = self.process.current
+        thread = self.thread
         signo = fault.signal
         code = fault.code
         if signo == self.target.const("SIGSEGV") and fault.address:
@@ -205,7 +225,7 @@ class CpuLoop:
         """Deliver every pending signal the current thread does not block."""
         proc = self.process
         state = proc.signals
-        thread = proc.current
+        thread = self.thread
         state.check = False
         interrupted, self.interrupted = self.interrupted, None
         ran_handler = False
@@ -245,8 +265,7 @@ class CpuLoop:
                      fault_address: int = 0) -> None:
         proc = self.process
         state = proc.signals
-        thread = proc.current
-        ts = thread.signals
+        ts = self.thread.signals
         uc = self.uc
         rt = bool(action.flags & state.sa_siginfo)
         sp = self.frames.interrupted_sp(uc)
@@ -281,24 +300,34 @@ class CpuLoop:
             mask, _altstack = self.frames.restore(self.uc, proc.memory, rt)
         except GuestFault:
             self.die(self.target.const("SIGSEGV"), True)
-        proc.current.signals.mask = mask & ~proc.signals.unblockable
+        self.thread.signals.mask = mask & ~proc.signals.unblockable
         proc.signals.check = True
 
     def die(self, target_signal: int, core: bool) -> None:
         """End the emulator the way the guest dies: message, then the same host signal."""
-        host_signal = self.target.signal_to_host.get(target_signal, target_signal)
-        if core:
-            try:
-                name = signal.strsignal(host_signal) or f"signal {host_signal}"
-            except ValueError:
-                name = f"signal {host_signal}"
-            sys.stderr.write(f"pyuser: uncaught target signal {target_signal} ({name})"
-                             " - core dumped\n")
-        sys.stdout.flush()
-        sys.stderr.flush()
-        # the guest's core is not ours to write: no core file of the emulator
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        kill_process_with(self.target.signal_to_host.get(target_signal, target_signal),
+                          target_signal, core)
+
+
+def kill_process_with(host_signal: int, target_signal: int, core: bool) -> None:
+    """Die of `host_signal` (from any host thread), with qemu's message for core signals."""
+    import threading
+
+    if core:
+        try:
+            name = signal.strsignal(host_signal) or f"signal {host_signal}"
+        except ValueError:
+            name = f"signal {host_signal}"
+        sys.stderr.write(f"pyuser: uncaught target signal {target_signal} ({name})"
+                         " - core dumped\n")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # the guest's core is not ours to write: no core file of the emulator
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    try:
         signal.signal(host_signal, signal.SIG_DFL)
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {host_signal})
-        os.kill(os.getpid(), host_signal)
-        os._exit(128 + target_signal)
+    except ValueError:
+        pass  # not the main thread: the disposition is already the default
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {host_signal})
+    signal.pthread_kill(threading.get_ident(), host_signal)
+    os._exit(128 + target_signal)

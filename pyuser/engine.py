@@ -125,3 +125,67 @@ class RawHooks:
 def flush_tlb(uc: Uc) -> None:
     """Drop Unicorn's soft TLB after the guest page tables changed."""
     uc.ctl(UC.UC_CTL_TLB_FLUSH, UC.UC_CTL_IO_WRITE)
+
+
+# Offsets in Unicorn 2.1.4's struct hook (include/uc_priv.h: int type, insn,
+# refs, op, op_flags; bool to_delete; uint64_t begin, end; void *callback;
+# ...).  pyproject pins unicorn==2.1.4; AsyncStop checks the layout when it
+# installs its hooks and tests/test_threads.py checks that stops land.
+_HOOK_END_OFFSET = 32
+_HOOK_CALLBACK_OFFSET = 40
+_NOWHERE = (1 << 64) - 1  # a block address no guest ever has
+
+
+class AsyncStop:
+    """Stop the CPU from another host thread, at a translated-block boundary.
+
+    uc_emu_stop from another thread is not safe with this engine: Unicorn
+    checks for an exit request after every guest memory access and restores
+    the PC to that instruction, so e.g. a strex whose store was done runs
+    again, fails, and the guest's retry loop increments twice (measured:
+    about one extra increment per 10^5-10^6 preemptions; docs/threads.md).
+
+    Instead two block hooks are installed.  A *carrier* covering every
+    address, whose callback is a native no-op (uc_arch_supported ignores the
+    extra arguments), makes Unicorn put a hook call at the start of every
+    translated block, before its first instruction.  A *stopper* whose
+    callback is uc_emu_stop covers no address at all (begin = end = an
+    impossible PC); a request widens it to every address with one aligned
+    8-byte store (end := 0 makes begin > end, "all addresses"), so the CPU
+    stops at its next block boundary, on its own thread.  Two hooks, because
+    with a single block hook Unicorn bakes a direct call to its callback
+    into each block (qemu/include/tcg/tcg-op.h gen_uc_tracecode) and never
+    looks at the hook again.  Cost: a helper call per block, paid only by
+    processes with a second thread or a signal handler.
+    """
+
+    def __init__(self, uc: Uc) -> None:
+        lib = ctypes.CDLL(uclib._name)
+        noop = ctypes.cast(lib.uc_arch_supported, ctypes.c_void_p).value
+        stop = ctypes.cast(lib.uc_emu_stop, ctypes.c_void_p).value
+        self._add_hook(uc, noop, 1, 0)
+        stopper = self._add_hook(uc, stop, _NOWHERE, _NOWHERE)
+        self._end = ctypes.c_uint64.from_address(stopper + _HOOK_END_OFFSET)
+        callback = ctypes.c_void_p.from_address(stopper + _HOOK_CALLBACK_OFFSET)
+        if self._end.value != _NOWHERE or callback.value != stop:
+            raise RuntimeError("unexpected Unicorn hook layout (pyuser needs unicorn 2.1.4)")
+        # blocks translated before now have no call to the hooks
+        uc.ctl_flush_tb()
+
+    @staticmethod
+    def _add_hook(uc: Uc, callback: int, begin: int, end: int) -> int:
+        handle = ctypes.c_size_t()
+        status = uclib.uc_hook_add(uc._uch, ctypes.byref(handle), UC.UC_HOOK_BLOCK,
+                                   ctypes.c_void_p(callback), None,
+                                   ctypes.c_uint64(begin), ctypes.c_uint64(end))
+        if status != UC.UC_ERR_OK:
+            raise RuntimeError(f"uc_hook_add(block) failed: {status}")
+        return handle.value
+
+    def request(self) -> None:
+        """Any thread: stop at the next block boundary."""
+        self._end.value = 0
+
+    def clear(self) -> None:
+        """The emulating thread, between runs."""
+        self._end.value = _NOWHERE

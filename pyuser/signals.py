@@ -166,7 +166,6 @@ class SignalState:
         # signalfd descriptors: host eventfd -> signals it reports; the
         # eventfd is made readable while one of them is pending
         self.signalfds: dict[int, int] = {}
-        self.wakeup = threading.Event()
         self.relay: HostRelay | None = None
 
     # ------------------------------------------------------------ dispositions
@@ -183,6 +182,8 @@ class SignalState:
                 thread.signals.pending.discard(signo)
         if host is not None and self.relay is not None:
             self.relay.mirror(host, action.handler)
+        if action.handler not in (SIG_DFL, SIG_IGN):
+            self.process.want_async_stops()  # a handler may have to interrupt a loop
 
     def is_ignored(self, signo: int) -> bool:
         action = self.action(signo)
@@ -204,15 +205,39 @@ class SignalState:
         else:
             self.shared.add(info, realtime)
         self.check = True
+        self.wake(thread)
         for fd, mask in self.signalfds.items():
             if mask & (1 << (signo - 1)):
                 os.eventfd_write(fd, 1)
 
+    def wake(self, thread: Thread | None) -> None:
+        """End the in-emulator wait of `thread` (of every thread: None)."""
+        threads = [thread] if thread is not None else list(self.process.threads.values())
+        for t in threads:
+            t.wakeup.set()
+
     def post_from_host(self, info: SigInfo) -> None:
-        """From the watcher thread: queue, then bring the CPU to a safe point."""
+        """From the watcher thread: apply a default action now, or queue and
+        bring the CPU to a safe point for the guest's handler."""
+        signo = info.signo
+        action = self.action(signo)
+        if action.handler == SIG_IGN:
+            return
+        if action.handler == SIG_DFL and any(
+                not t.signals.mask & (1 << (signo - 1)) for t in self.process.threads.values()):
+            if signo in self.ignored_by_default:
+                return
+            if signo in self.stopping:
+                os.kill(os.getpid(), host_signal.SIGSTOP)
+                return
+            # terminate, as the kernel would, whatever the CPU is doing
+            from pyuser.cpu import kill_process_with
+
+            kill_process_with(self.process.target.signal_to_host.get(signo, signo), signo,
+                              signo in self.core)
         self._incoming.append(info)
         self.check = True
-        self.wakeup.set()
+        self.wake(None)
         self.process.cpu.interrupt()
 
     def drain_incoming(self) -> None:
@@ -315,11 +340,13 @@ class HostRelay:
                 if guest_mask & (1 << (s - 1)) and s in self.target.signal_to_host}
 
     def kick(self) -> None:
-        """End a blocking host call of the emulating thread with EINTR."""
-        try:
-            host_signal.pthread_kill(self.main_thread, KICK_SIGNAL)
-        except (ProcessLookupError, OSError):
-            pass
+        """End the blocking host calls of guest threads with EINTR."""
+        for thread in list(self.state.process.threads.values()):
+            if thread.in_host_call:
+                try:
+                    host_signal.pthread_kill(thread.host_thread, KICK_SIGNAL)
+                except (ProcessLookupError, OSError):
+                    pass
 
     def _watch(self) -> None:
         waiter = _SigWaiter(self.forwarded)

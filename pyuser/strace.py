@@ -70,7 +70,6 @@ def format_result(kernel: Kernel, result: int) -> str:
 
 def install_strace(kernel: Kernel, log: Log) -> None:
     plain = kernel.dispatch
-    pid = os.getpid()
 
     def traced(regs: Any) -> int:
         number = regs[0]
@@ -84,9 +83,11 @@ def install_strace(kernel: Kernel, log: Log) -> None:
         try:
             result = plain(regs)
         except NoReturn:
-            log.write(f"{pid} {name}({args}) = ?")
+            log.write(f"{kernel.proc.current.tid} {name}({args}) = ?")
             raise
-        log.write(f"{pid} {name}({args}) = {format_result(kernel, result)}")
+        # the thread's id, as strace -f shows it (after a fork, the child's pid)
+        log.write(f"{kernel.proc.current.tid} {name}({args}) = {format_result(kernel, result)}")
         return result
 
     kernel.dispatch = traced  # type: ignore[method-assign]
+    kernel.traced = True  # one wrapper for all the threads' engines

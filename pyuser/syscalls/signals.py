@@ -241,15 +241,7 @@ class SignalCalls:
     # ------------------------------------------------------------ waiting
     def _wait_for_signal(self: Kernel, deadline: float | None = None) -> bool:
         """Block until a signal is deliverable to this thread; False on timeout."""
-        state = self.proc.signals
-        thread = self.proc.current_thread()
-        while not state.has_deliverable(thread):
-            timeout = None if deadline is None else deadline - time.monotonic()
-            if timeout is not None and timeout <= 0:
-                return False
-            state.wakeup.wait(timeout)
-            state.wakeup.clear()
-        return True
+        return self.proc.block(None, deadline) == "signal"
 
     @syscall
     def pause(self: Kernel) -> int:
@@ -294,13 +286,12 @@ class SignalCalls:
                     if info_ptr:
                         self.mem.write(info_ptr, self.proc.encode_siginfo(got))
                     return signo
-            remaining = None if deadline is None else deadline - time.monotonic()
-            if remaining is not None and remaining <= 0:
+            outcome = self.proc.block(lambda: bool(state.pending_bits(thread) & wanted),
+                                      deadline)
+            if outcome == "timeout":
                 raise SyscallError("EAGAIN")
-            if state.has_deliverable(thread):
+            if outcome == "signal" and not state.pending_bits(thread) & wanted:
                 raise SyscallError("EINTR")
-            state.wakeup.wait(remaining)
-            state.wakeup.clear()
 
     # ------------------------------------------------------------ returning
     @syscall
@@ -511,13 +502,8 @@ class SignalCalls:
         """Wait until a signal of `wanted` is pending (True) or one is deliverable (False)."""
         state = self.proc.signals
         thread = self.proc.current_thread()
-        while True:
-            if state.pending_bits(thread) & wanted:
-                return True
-            if state.has_deliverable(thread):
-                return False
-            state.wakeup.wait()
-            state.wakeup.clear()
+        return self.proc.block(lambda: bool(state.pending_bits(thread) & wanted),
+                               None) == "ready"
 
 
 def _signalfd_record(info: SigInfo) -> bytes:

@@ -83,12 +83,17 @@ _EXCP_BKPT = 7
 
 
 class ArmPageTables:
-    """Keeps the guest MMU's short-descriptor tables in step with GuestMemory."""
+    """Keeps the guest MMU's short-descriptor tables in step with GuestMemory.
+
+    One host buffer holds the tables; every engine of the process (one per
+    guest thread) maps it, so a change is seen by all and only their TLBs
+    need flushing.
+    """
 
     def __init__(self, uc: Uc) -> None:
-        self._uc = uc
+        self._ucs: list[Uc] = []
         self._buffer = ctypes.create_string_buffer(PAGE_TABLE_SIZE)
-        uc.mem_map_ptr(PAGE_TABLE_BASE, PAGE_TABLE_SIZE, 1 | 2, ctypes.addressof(self._buffer))
+        self.vectors = ctypes.create_string_buffer(PAGE_SIZE)
         words = memoryview(self._buffer).cast("B").cast("I")
         self._l1 = words[: L1_SIZE // 4]
         self._l2 = words[L1_SIZE // 4:]
@@ -96,6 +101,17 @@ class ArmPageTables:
         self._l1[:] = array("I", range(l2_base | _L1_COARSE,
                                        l2_base + 4096 * L2_TABLE_SIZE, L2_TABLE_SIZE))
         self._dirty = False
+        self.attach(uc)
+
+    def attach(self, uc: Uc) -> None:
+        """Map the tables and the vectors page into an engine of this process."""
+        uc.mem_map_ptr(PAGE_TABLE_BASE, PAGE_TABLE_SIZE, 1 | 2, ctypes.addressof(self._buffer))
+        uc.mem_map_ptr(VECTORS_PAGE, PAGE_SIZE, 1 | 4, ctypes.addressof(self.vectors))
+        self._ucs.append(uc)
+
+    def detach(self, uc: Uc) -> None:
+        if uc in self._ucs:
+            self._ucs.remove(uc)
 
     @staticmethod
     def descriptor_bits(prot: int) -> int:
@@ -119,11 +135,11 @@ class ArmPageTables:
 
     def flush(self) -> None:
         if self._dirty:
-            flush_tlb(self._uc)
+            for uc in self._ucs:
+                flush_tlb(uc)
             self._dirty = False
 
-    def enable(self) -> None:
-        uc = self._uc
+    def enable(self, uc: Uc) -> None:
         arm_cpu.write_cp(uc, arm_cpu.TTBR0, PAGE_TABLE_BASE)
         arm_cpu.write_cp(uc, arm_cpu.TTBCR, 0)  # TTBR0 translates everything
         arm_cpu.write_cp(uc, arm_cpu.DACR, 0x1)  # domain 0: client, AP bits apply
@@ -237,10 +253,30 @@ class ArmTarget(Target):
         return tables
 
     def prepare_process(self, uc: Uc, memory: GuestMemory, tables: ArmPageTables) -> None:
-        self._map_kuser_page(uc, tables)
-        tables.enable()
+        self._fill_vectors_page(tables)
+        tables.enable(uc)
 
-    def _map_kuser_page(self, uc: Uc, tables: ArmPageTables) -> None:
+    def attach_cpu(self, uc: Uc, memory: GuestMemory, tables: ArmPageTables) -> None:
+        """A further engine (a new guest thread) sharing the process's memory."""
+        uc.mem_map_ptr(0, memory.size, 7, memory.host_base)
+        tables.attach(uc)
+        tables.enable(uc)
+
+    # Registers a new thread starts with, copied from the thread that cloned it.
+    THREAD_REGS = (tuple(A.UC_ARM_REG_R0 + i for i in range(13))
+                   + (A.UC_ARM_REG_SP, A.UC_ARM_REG_LR)
+                   + tuple(A.UC_ARM_REG_D0 + i for i in range(32))
+                   + (A.UC_ARM_REG_FPSCR, A.UC_ARM_REG_C13_C0_3))
+
+    def copy_thread_state(self, source: Uc, dest: Uc) -> None:
+        values = source.reg_read_batch(list(self.THREAD_REGS))
+        dest.reg_write_batch(list(zip(self.THREAD_REGS, values, strict=True)))
+        cpsr = source.reg_read(A.UC_ARM_REG_CPSR)
+        pc = source.reg_read(A.UC_ARM_REG_PC)
+        dest.reg_write(A.UC_ARM_REG_PC, pc | (1 if cpsr & arm_cpu.CPSR_THUMB else 0))
+        dest.reg_write(A.UC_ARM_REG_CPSR, cpsr)
+
+    def _fill_vectors_page(self, tables: ArmPageTables) -> None:
         page = bytearray(PAGE_SIZE)
         for offset, words in _KUSER_HELPERS.items():
             struct.pack_into(f"<{len(words)}I", page, offset, *words)
@@ -250,8 +286,7 @@ class ArmTarget(Target):
             number = self.abi.SYSCALLS[name]
             assert number < 256  # encodable as an ARM immediate
             struct.pack_into("<II", page, address - VECTORS_PAGE, 0xE3A07000 | number, 0xEF000000)
-        uc.mem_map(VECTORS_PAGE, PAGE_SIZE, 1 | 4)
-        uc.mem_write(VECTORS_PAGE, bytes(page))
+        ctypes.memmove(tables.vectors, bytes(page), PAGE_SIZE)
         tables.set_pages(VECTORS_PAGE, VECTORS_PAGE + PAGE_SIZE, PROT_READ | PROT_EXEC)
         tables.flush()
 
@@ -328,6 +363,12 @@ class ArmTarget(Target):
 
     def extra_maps(self) -> list[str]:
         return ["ffff0000-ffff1000 r-xp 00000000 00:00 0" + " " * 34 + "[vectors]"]
+
+    def cpuinfo(self, uc: Uc, model: str) -> bytes:
+        """/proc/cpuinfo for the emulated CPU (pyuser.procfs)."""
+        from pyuser.targets.arm_procfs import cpuinfo
+
+        return cpuinfo(uc, self.hwcap(model), self.hwcap2(model), self.platform)
 
     def binfmt_magic(self) -> tuple[bytes, bytes]:
         magic = b"\x7fELF\x01\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\x28\x00"

@@ -1,0 +1,170 @@
+"""Guest threads: one host thread and one Unicorn CPU each, one running at a time.
+
+Why one at a time: this Unicorn build compiles guest atomics (ldrex/strex,
+barriers, the kuser cmpxchg) to plain loads and stores, so two CPUs running
+in parallel on shared memory lose updates (shared UNICORN_FACTS.md).  A
+guest thread therefore runs guest code only while it holds the *CPU token*
+(:class:`Scheduler`); it hands the token on when it blocks in the host (a
+read on a pipe, a futex wait, a sleep), when it exits, and when the
+preemption ticker stops it after a time slice because another thread is
+waiting.
+
+Why a CPU each: a guest thread blocked in a host call sits inside its own
+emu_start (in a syscall hook), so another guest thread cannot use that same
+engine; separate engines share the guest memory and the page tables (one
+host buffer each, mapped into every engine) and differ only in registers.
+
+What a single-threaded program pays: nothing on its hot paths.  The token
+is only taken and handed on once a second thread exists, and the ticker
+thread only starts then.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import threading
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pyuser.process import Process, Thread
+
+import os
+
+# seconds a guest thread may run while another waits (PYUSER_TIME_SLICE
+# overrides it, for tests that want many preemptions)
+TIME_SLICE = float(os.environ.get("PYUSER_TIME_SLICE", "0.01"))
+
+
+class Scheduler:
+    """The CPU token, handed on in FIFO order (fair, so no thread starves)."""
+
+    def __init__(self, process: Process) -> None:
+        self.process = process
+        self._cond = threading.Condition()
+        self.owner: Thread | None = None
+        self._queue: collections.deque[Thread] = collections.deque()
+        self.active = False  # becomes True with the second guest thread
+        self._ticker: threading.Thread | None = None
+
+    # ------------------------------------------------------------ the token
+    def acquire(self, thread: Thread) -> None:
+        with self._cond:
+            if self.owner is None and not self._queue:
+                self.owner = thread
+            else:
+                self._queue.append(thread)
+                while self.owner is not thread:
+                    self._cond.wait()
+        self.process.current = thread
+
+    def release(self, thread: Thread) -> None:
+        with self._cond:
+            if self.owner is thread:
+                self.owner = self._queue.popleft() if self._queue else None
+                self._cond.notify_all()
+
+    def contended(self) -> bool:
+        return bool(self._queue)
+
+    def yield_cpu(self, thread: Thread) -> None:
+        """Let a waiting thread run first (sched_yield, the end of a time slice)."""
+        if self._queue:
+            self.release(thread)
+            self.acquire(thread)
+
+    @contextlib.contextmanager
+    def released(self, thread: Thread) -> Iterator[None]:
+        """Hand the token on around a host call that may block."""
+        if not self.active:
+            yield
+            return
+        self.release(thread)
+        try:
+            yield
+        finally:
+            self.acquire(thread)
+
+    # ------------------------------------------------------------ preemption
+    def activate(self) -> None:
+        """The second guest thread exists: start handing the token around."""
+        if self.active:
+            return
+        self.owner = self.process.current  # the thread creating the second one runs
+        self.active = True
+        self._ticker = threading.Thread(target=self._tick, name="pyuser-ticker", daemon=True)
+        self._ticker.start()
+
+    def _tick(self) -> None:
+        while True:
+            time.sleep(TIME_SLICE)
+            owner = self.owner
+            if owner is not None and self._queue and owner.cpu is not None:
+                owner.cpu.preempt()
+
+
+class Waiter:
+    """A thread waiting in a futex queue."""
+
+    __slots__ = ("thread", "address", "bitset", "woken", "pi")
+
+    def __init__(self, thread: Thread, address: int, bitset: int, pi: bool = False) -> None:
+        self.thread = thread
+        self.address = address
+        self.bitset = bitset
+        self.woken = False
+        self.pi = pi
+
+
+class FutexTable:
+    """Futex wait queues by guest address; used only with the CPU token held."""
+
+    def __init__(self) -> None:
+        self.queues: dict[int, list[Waiter]] = {}
+
+    def enqueue(self, waiter: Waiter) -> None:
+        self.queues.setdefault(waiter.address, []).append(waiter)
+
+    def dequeue(self, waiter: Waiter) -> None:
+        queue = self.queues.get(waiter.address)
+        if queue and waiter in queue:
+            queue.remove(waiter)
+            if not queue:
+                del self.queues[waiter.address]
+
+    def wake(self, address: int, count: int, bitset: int = 0xFFFFFFFF, *,
+             pi: bool = False) -> int:
+        """Wake up to `count` waiters whose bitset matches, oldest first."""
+        queue = self.queues.get(address)
+        woken = 0
+        if not queue:
+            return 0
+        for waiter in list(queue):
+            if woken >= count:
+                break
+            if waiter.bitset & bitset and waiter.pi == pi:
+                queue.remove(waiter)
+                waiter.woken = True
+                waiter.thread.wakeup.set()
+                woken += 1
+        if not queue:
+            del self.queues[address]
+        return woken
+
+    def requeue(self, address: int, target: int, count: int) -> int:
+        """Move up to `count` waiters from `address` to the queue of `target`."""
+        queue = self.queues.get(address)
+        moved = 0
+        while queue and moved < count:
+            waiter = queue.pop(0)
+            waiter.address = target
+            self.enqueue(waiter)
+            moved += 1
+        if queue is not None and not queue:
+            self.queues.pop(address, None)
+        return moved
+
+    def waiters(self, address: int, *, pi: bool = False) -> list[Waiter]:
+        return [w for w in self.queues.get(address, ()) if w.pi == pi]

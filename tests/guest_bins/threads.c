@@ -1,0 +1,310 @@
+/* threads: pthreads under the emulator; every line is deterministic.
+ *
+ *   mutex      8 threads x 100,000 mutex-protected increments (exact total)
+ *   atomic     4 threads x 200,000 __atomic_fetch_add (exact total)
+ *   condvar    producer/consumer over a bounded buffer with condition variables
+ *   spin       a thread spins on an atomic flag another thread sets (needs preemption)
+ *   join       pthread_join return values, thread-local variables
+ *   blockread  a thread blocked in read() while another writes the pipe
+ *   cancel     pthread_cancel of a thread blocked in pause()/sleep
+ *   count      10 threads created and counted, each with its own gettid
+ *   kill       pthread_kill of one thread: the handler runs on that thread
+ *   pi         PTHREAD_PRIO_INHERIT mutex contention (FUTEX_LOCK_PI/UNLOCK_PI)
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static long counter;
+
+static void *mutex_worker(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 100000; i++) {
+        pthread_mutex_lock(&lock);
+        counter++;
+        pthread_mutex_unlock(&lock);
+    }
+    return NULL;
+}
+
+static int run_mutex(void)
+{
+    pthread_t t[8];
+    for (int i = 0; i < 8; i++)
+        pthread_create(&t[i], NULL, mutex_worker, NULL);
+    for (int i = 0; i < 8; i++)
+        pthread_join(t[i], NULL);
+    printf("mutex counter=%ld\n", counter);
+    return 0;
+}
+
+static long acounter;
+
+static void *atomic_worker(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 200000; i++)
+        __atomic_fetch_add(&acounter, 1, __ATOMIC_SEQ_CST);
+    return NULL;
+}
+
+static int run_atomic(void)
+{
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++)
+        pthread_create(&t[i], NULL, atomic_worker, NULL);
+    for (int i = 0; i < 4; i++)
+        pthread_join(t[i], NULL);
+    printf("atomic counter=%ld\n", acounter);
+    return 0;
+}
+
+#define SLOTS 4
+static int buffer[SLOTS], head, tail, filled;
+static pthread_cond_t not_full = PTHREAD_COND_INITIALIZER, not_empty = PTHREAD_COND_INITIALIZER;
+
+static void *producer(void *arg)
+{
+    (void)arg;
+    for (int i = 1; i <= 1000; i++) {
+        pthread_mutex_lock(&lock);
+        while (filled == SLOTS)
+            pthread_cond_wait(&not_full, &lock);
+        buffer[head] = i;
+        head = (head + 1) % SLOTS;
+        filled++;
+        pthread_cond_signal(&not_empty);
+        pthread_mutex_unlock(&lock);
+    }
+    return NULL;
+}
+
+static int run_condvar(void)
+{
+    pthread_t t;
+    pthread_create(&t, NULL, producer, NULL);
+    long sum = 0;
+    for (int i = 0; i < 1000; i++) {
+        pthread_mutex_lock(&lock);
+        while (filled == 0)
+            pthread_cond_wait(&not_empty, &lock);
+        sum += buffer[tail];
+        tail = (tail + 1) % SLOTS;
+        filled--;
+        pthread_cond_signal(&not_full);
+        pthread_mutex_unlock(&lock);
+    }
+    pthread_join(t, NULL);
+    printf("condvar sum=%ld\n", sum);
+    return 0;
+}
+
+static atomic_int flag;
+
+static void *setter(void *arg)
+{
+    (void)arg;
+    atomic_store(&flag, 1);
+    return NULL;
+}
+
+static int run_spin(void)
+{
+    pthread_t t;
+    pthread_create(&t, NULL, setter, NULL);
+    long spins = 0;
+    while (!atomic_load(&flag))
+        spins++; /* no syscall: the setter only runs if this loop is preempted */
+    pthread_join(t, NULL);
+    printf("spin: flag seen\n");
+    return 0;
+}
+
+static __thread int tls_value = 5;
+
+static void *joined(void *arg)
+{
+    tls_value += (int)(long)arg;
+    return (void *)(long)(tls_value * 10);
+}
+
+static int run_join(void)
+{
+    pthread_t t[3];
+    for (long i = 0; i < 3; i++)
+        pthread_create(&t[i], NULL, joined, (void *)i);
+    for (int i = 0; i < 3; i++) {
+        void *ret;
+        pthread_join(t[i], &ret);
+        printf("thread %d returned %ld\n", i, (long)ret);
+    }
+    printf("main tls_value=%d\n", tls_value);
+    return 0;
+}
+
+static int pipefd[2];
+
+static void *reader(void *arg)
+{
+    (void)arg;
+    char buf[16] = {0};
+    ssize_t n = read(pipefd[0], buf, sizeof buf - 1);
+    printf("reader got %zd bytes: %s\n", n, buf);
+    return NULL;
+}
+
+static int run_blockread(void)
+{
+    pipe(pipefd);
+    pthread_t t;
+    pthread_create(&t, NULL, reader, NULL);
+    usleep(100000); /* the reader blocks meanwhile; this thread must still run */
+    write(pipefd[1], "hello", 5);
+    pthread_join(t, NULL);
+    printf("writer done\n");
+    return 0;
+}
+
+static void *sleeper(void *arg)
+{
+    (void)arg;
+    for (;;)
+        pause();
+    return NULL;
+}
+
+static int run_cancel(void)
+{
+    pthread_t t;
+    pthread_create(&t, NULL, sleeper, NULL);
+    usleep(50000);
+    pthread_cancel(t);
+    void *ret;
+    pthread_join(t, &ret);
+    printf("cancelled=%d\n", ret == PTHREAD_CANCELED);
+    return 0;
+}
+
+static atomic_int started;
+static pid_t tids[10];
+
+static void *counted(void *arg)
+{
+    tids[(long)arg] = (pid_t)syscall(SYS_gettid);
+    atomic_fetch_add(&started, 1);
+    return NULL;
+}
+
+static int run_count(void)
+{
+    pthread_t t[10];
+    for (long i = 0; i < 10; i++)
+        pthread_create(&t[i], NULL, counted, (void *)i);
+    for (int i = 0; i < 10; i++)
+        pthread_join(t[i], NULL);
+    int distinct = 1;
+    for (int i = 0; i < 10; i++)
+        for (int j = 0; j < i; j++)
+            if (tids[i] == tids[j] || tids[i] == getpid())
+                distinct = 0;
+    printf("started=%d distinct tids=%d\n", atomic_load(&started), distinct);
+    return 0;
+}
+
+static pid_t handled_on;
+static pid_t target_tid;
+static atomic_int ready;
+
+static void on_usr1(int sig)
+{
+    (void)sig;
+    handled_on = (pid_t)syscall(SYS_gettid);
+}
+
+static void *kill_target(void *arg)
+{
+    (void)arg;
+    target_tid = (pid_t)syscall(SYS_gettid);
+    atomic_store(&ready, 1);
+    while (!handled_on)
+        usleep(1000);
+    return NULL;
+}
+
+static int run_kill(void)
+{
+    signal(SIGUSR1, on_usr1);
+    pthread_t t;
+    pthread_create(&t, NULL, kill_target, NULL);
+    while (!atomic_load(&ready))
+        usleep(1000);
+    pthread_kill(t, SIGUSR1);
+    pthread_join(t, NULL);
+    printf("handled on the target thread=%d\n", handled_on == target_tid);
+    return 0;
+}
+
+static pthread_mutex_t pi_lock;
+
+static void *pi_worker(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 20000; i++) {
+        pthread_mutex_lock(&pi_lock);
+        counter++;
+        pthread_mutex_unlock(&pi_lock);
+    }
+    return NULL;
+}
+
+static int run_pi(void)
+{
+    pthread_mutexattr_t attr;
+    pthread_mutexattr_init(&attr);
+    pthread_mutexattr_setprotocol(&attr, PTHREAD_PRIO_INHERIT);
+    pthread_mutex_init(&pi_lock, &attr);
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++)
+        pthread_create(&t[i], NULL, pi_worker, NULL);
+    for (int i = 0; i < 4; i++)
+        pthread_join(t[i], NULL);
+    printf("pi counter=%ld\n", counter);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    setvbuf(stdout, NULL, _IONBF, 0);
+    if (argc < 2)
+        return 2;
+    const char *w = argv[1];
+    if (!strcmp(w, "mutex"))
+        return run_mutex();
+    if (!strcmp(w, "atomic"))
+        return run_atomic();
+    if (!strcmp(w, "condvar"))
+        return run_condvar();
+    if (!strcmp(w, "spin"))
+        return run_spin();
+    if (!strcmp(w, "join"))
+        return run_join();
+    if (!strcmp(w, "blockread"))
+        return run_blockread();
+    if (!strcmp(w, "cancel"))
+        return run_cancel();
+    if (!strcmp(w, "count"))
+        return run_count();
+    if (!strcmp(w, "kill"))
+        return run_kill();
+    if (!strcmp(w, "pi"))
+        return run_pi();
+    return 2;
+}
