@@ -103,6 +103,26 @@ class CpuLoop:
 
         return on_interrupt
 
+    def spin_hint_hook(self, is_spin_hint: Callable[[], bool]) -> Callable[[], bool]:
+        """For engines that stop at spin-wait hints (yield, wfe) as at an invalid
+        instruction: go on, and let a waiting guest thread have the CPU."""
+        scheduler = self.process.scheduler
+        uc = self.uc
+
+        def on_invalid() -> bool:
+            try:
+                if not is_spin_hint():
+                    return False  # a real undefined instruction: SIGILL
+                if scheduler.contended():
+                    uc.emu_stop()  # outside any block: a safe point
+                return True
+            except BaseException as e:  # noqa: BLE001 - re-raised by run()
+                self.stop_reason = e
+                uc.emu_stop()
+                return True
+
+        return on_invalid
+
     def syscall_now(self) -> None:
         """Serve the syscall the registers describe."""
         regs = self.bank.read()
@@ -326,8 +346,8 @@ def kill_process_with(host_signal: int, target_signal: int, core: bool) -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     try:
         signal.signal(host_signal, signal.SIG_DFL)
-    except ValueError:
-        pass  # not the main thread: the disposition is already the default
+    except (ValueError, OSError):
+        pass  # not the main thread, or SIGKILL/SIGSTOP: already the default
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {host_signal})
     signal.pthread_kill(threading.get_ident(), host_signal)
     os._exit(128 + target_signal)

@@ -19,6 +19,8 @@ from unicorn.unicorn_py3.unicorn import uclib
 INTR_CALLBACK = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_void_p)
 # void (*)(uc_engine *uc, void *user_data): UC_HOOK_INSN for x86 syscall
 INSN_CALLBACK = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)
+# bool (*)(uc_engine *uc, void *user_data): UC_HOOK_INSN_INVALID
+INVALID_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_bool, ctypes.c_void_p, ctypes.c_void_p)
 # void (*)(uc_engine *uc, uint64_t address, uint32_t size, void *user_data)
 CODE_CALLBACK = ctypes.CFUNCTYPE(
     None, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint32, ctypes.c_void_p
@@ -105,6 +107,10 @@ class RawHooks:
     def on_interrupt(self, fn: Callable[[int, int, int], None]) -> int:
         """fn(uc_handle, intno, user_data), called straight from C."""
         return self._add(UC.UC_HOOK_INTR, INTR_CALLBACK(fn))
+
+    def on_invalid_instruction(self, fn: Callable[[], bool]) -> int:
+        """fn() -> True when it handled the instruction (execution goes on)."""
+        return self._add(UC.UC_HOOK_INSN_INVALID, INVALID_CALLBACK(lambda _uc, _ud: fn()))
 
     def on_instruction(self, insn: int, fn: Callable[[], None]) -> int:
         cb = INSN_CALLBACK(lambda _uc, _ud: fn())

@@ -46,6 +46,7 @@ BENCHES = [
     Bench("sieve", [], "sieve over 32 MB"),
     Bench("qsort", [], "qsort of 1M ints"),
     Bench("getppid", [str(GETPPID_CALLS)], f"{GETPPID_CALLS:,} syscalls"),
+    Bench("threads4", [], "cpuloop's work over 4 threads"),
 ]
 
 

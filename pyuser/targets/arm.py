@@ -24,7 +24,7 @@ from unicorn import Uc
 from unicorn import arm_const as A
 
 from pyuser.engine import flush_tlb
-from pyuser.memory import PAGE_SIZE, PROT_EXEC, PROT_READ, PROT_WRITE
+from pyuser.memory import PAGE_SIZE, PROT_EXEC, PROT_READ, PROT_WRITE, GuestFault
 from pyuser.syscalls.table import syscall
 from pyuser.syscalls.types import Ptr, UInt
 from pyuser.targets import arm_cpu
@@ -80,6 +80,12 @@ _EXCP_SWI = 2
 _EXCP_PREFETCH_ABORT = 3
 _EXCP_DATA_ABORT = 4
 _EXCP_BKPT = 7
+# `yield` and `wfe` stop Unicorn as *invalid instructions* (its ARM
+# stop_interrupt lumps EXCP_YIELD with EXCP_UDEF, qemu/target/arm/unicorn_arm.c);
+# they are spin-wait hints, recognised by their encodings with the PC past them.
+_SPIN_HINTS_ARM = (0xE320F001, 0xE320F002)  # yield, wfe
+_SPIN_HINTS_THUMB = (0xBF10, 0xBF20)  # yield, wfe
+_SPIN_HINTS_THUMB2 = (0xF3AF8001, 0xF3AF8002)  # yield.w, wfe.w
 
 
 class ArmPageTables:
@@ -324,6 +330,21 @@ class ArmTarget(Target):
             return Fault(sigill, 1 if intno == _EXCP_UDEF else 0, pc, pc, 6)  # ILL_ILLOPC
 
         cpu.hooks.on_interrupt(cpu.interrupt_hook(_EXCP_SWI, fault_of))
+        memory = cpu.process.memory
+
+        def after_spin_hint() -> bool:
+            """True when the instruction just before the PC is yield/wfe."""
+            pc = uc.reg_read(A.UC_ARM_REG_PC)
+            try:
+                if uc.reg_read(A.UC_ARM_REG_CPSR) & arm_cpu.CPSR_THUMB:
+                    narrow = struct.unpack("<H", memory.read(pc - 2, 2))[0]
+                    hw1, hw2 = struct.unpack("<HH", memory.read(pc - 4, 4))
+                    return narrow in _SPIN_HINTS_THUMB or (hw1 << 16 | hw2) in _SPIN_HINTS_THUMB2
+                return struct.unpack("<I", memory.read(pc - 4, 4))[0] in _SPIN_HINTS_ARM
+            except GuestFault:
+                return False
+
+        cpu.hooks.on_invalid_instruction(cpu.spin_hint_hook(after_spin_hint))
 
     def set_tls(self, uc: Uc, value: int) -> None:
         uc.reg_write(A.UC_ARM_REG_C13_C0_3, value)

@@ -1,0 +1,3 @@
+module pyuser.test/guestgo
+
+go 1.19
