@@ -302,7 +302,14 @@ class HostRelay:
         for host in (host_signal.SIGPIPE, host_signal.SIGINT):
             if host_signal.getsignal(host) != host_signal.SIG_IGN or host == host_signal.SIGPIPE:
                 host_signal.signal(host, host_signal.SIG_DFL)
-        host_signal.pthread_sigmask(host_signal.SIG_BLOCK, self.forwarded)
+        inherited = host_signal.pthread_sigmask(host_signal.SIG_BLOCK, self.forwarded)
+        # the mask the emulator was started with is the guest's (execve keeps it)
+        mask = 0
+        for host in inherited:
+            target = self.target.signal_from_host.get(int(host))
+            if target is not None:
+                mask |= 1 << (target - 1)
+        self.state.process.current.signals.mask = mask & ~self.state.unblockable
         self._thread = threading.Thread(target=self._watch, name="pyuser-signals", daemon=True)
         self._thread.start()
 

@@ -31,6 +31,8 @@ SCENARIOS = {
               "back in main\n", 0),
     # 2,000 one-shot POSIX timer expirations, each a real-time signal with its value
     "rt-timer": ("rt timer: 2000 signals, bad values=0\n", 0),
+    "fork-kill": ("child: got signal 10 from the parent\nparent: child exited=1 status=7\n"
+                  "parent: child signaled=1 by 15\nparent: child signaled=1 by 11\n", 0),
     "signalfd": ("empty read=-1 errno=EAGAIN\npoll=1 revents_in=1\n"
                  "signo=10 is_usr1=1 code_is_queue=0 int=0 pid_ok=1\n"
                  "signo=37 is_usr1=0 code_is_queue=1 int=31337 pid_ok=1\npoll after=0\n", 0),
@@ -84,3 +86,12 @@ def test_host_signal_reaches_a_spinning_guest(guest_bins, emulator_command):
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == -signal.SIGTERM
     assert err == b""
+
+
+def test_exec_keeps_mask_and_ignored(guest_bins, run_pyuser):
+    """execve (of the guest itself, through /proc/self/exe: pyuser runs it with no
+    binfmt_misc, which qemu-user cannot) keeps the blocked mask and SIG_IGN, and
+    resets handlers to the default."""
+    r = run_pyuser([guest_bins / "signals", "exec-mask"])
+    assert (r.stdout, r.returncode) == (
+        "before exec\nafter exec: USR1 blocked=1 USR2 ignored=1 TERM default=1\n", 0)

@@ -91,7 +91,7 @@ class Target:
         for name, number in self.abi.CONST.items():
             if name in ("SIGRTMIN", "SIGRTMAX"):
                 continue
-            if name.startswith("SIG") and name[3:].isupper() and name[3:].isalpha():
+            if name.startswith("SIG") and name[3:].isupper() and name[3:].isalnum():
                 host = getattr(host_signal, name, None)
                 if isinstance(host, int):
                     to_host[number] = int(host)

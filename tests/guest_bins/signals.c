@@ -32,6 +32,16 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+/* The thumb scenario and the Thumb siginfo code are ARM's; other arches run
+ * the same scenarios with plain functions and their own faulting store. */
+#if defined(__arm__)
+#define THUMB_FN __attribute__((target("thumb")))
+#define ARM_FN __attribute__((target("arm")))
+#else
+#define THUMB_FN
+#define ARM_FN
+#endif
+
 static volatile sig_atomic_t hits;
 static char *volatile page; /* volatile: the store to it must precede the fault */
 static sigjmp_buf jump;
@@ -175,30 +185,106 @@ static int restart(void)
     return 0;
 }
 
-__attribute__((target("thumb"))) static void on_info(int sig, siginfo_t *info, void *ucv)
+/* Per arch: the saved PC in the ucontext, the faulting store's length, and
+ * the store itself (to 0x1234, at the global label fault_insn). */
+#if defined(__arm__)
+#define UC_PC(uc) ((uc)->uc_mcontext.arm_pc)
+#define FAULT_INSN_LEN 4 /* a 32-bit Thumb-2 str.w */
+#define FAULTING_STORE() __asm__ volatile("movw r0, #0x1234\n"                \
+                                          ".global fault_insn\n"              \
+                                          "fault_insn: str.w r0, [r0]\n"      \
+                                          : : : "r0", "memory")
+#elif defined(__aarch64__)
+#define UC_PC(uc) ((uc)->uc_mcontext.pc)
+#define FAULT_INSN_LEN 4
+#define FAULTING_STORE() __asm__ volatile("mov x0, #0x1234\n"                 \
+                                          ".global fault_insn\n"              \
+                                          "fault_insn: str x0, [x0]\n"        \
+                                          : : : "x0", "memory")
+#elif defined(__x86_64__)
+#define UC_PC(uc) ((uc)->uc_mcontext.gregs[REG_RIP])
+#define FAULT_INSN_LEN 2 /* 89 00: mov %eax, (%rax) */
+#define FAULTING_STORE() __asm__ volatile("mov $0x1234, %%eax\n"              \
+                                          ".global fault_insn\n"              \
+                                          "fault_insn: movl %%eax, (%%rax)\n" \
+                                          : : : "rax", "memory")
+#elif defined(__i386__)
+#define UC_PC(uc) ((uc)->uc_mcontext.gregs[REG_EIP])
+#define FAULT_INSN_LEN 2 /* 89 00: mov %eax, (%eax) */
+#define FAULTING_STORE() __asm__ volatile("mov $0x1234, %%eax\n"              \
+                                          ".global fault_insn\n"              \
+                                          "fault_insn: movl %%eax, (%%eax)\n" \
+                                          : : : "eax", "memory")
+#elif defined(__riscv)
+#define UC_PC(uc) ((uc)->uc_mcontext.__gregs[REG_PC])
+#define FAULT_INSN_LEN 4
+#define FAULTING_STORE() __asm__ volatile(".option push\n.option norvc\n"      \
+                                          "li a0, 0x1234\n"                   \
+                                          ".global fault_insn\n"              \
+                                          "fault_insn: sw a0, 0(a0)\n"        \
+                                          ".option pop\n"                     \
+                                          : : : "a0", "memory")
+#elif defined(__mips__)
+#define UC_PC(uc) ((uc)->uc_mcontext.pc)
+#define FAULT_INSN_LEN 4
+#define FAULTING_STORE() __asm__ volatile(".set push\n.set noreorder\n"        \
+                                          "li $a0, 0x1234\n"                  \
+                                          ".global fault_insn\n"              \
+                                          "fault_insn: sw $a0, 0($a0)\n"      \
+                                          "nop\n.set pop\n"                  \
+                                          : : : "a0", "memory")
+#else
+#error "signals.c: add the faulting store for this architecture"
+#endif
+
+THUMB_FN static void on_info(int sig, siginfo_t *info, void *ucv)
 {
     ucontext_t *uc = ucv;
     extern char fault_insn[];
     printf("sig=%d code=%d addr=%#lx pc_is_fault_insn=%d\n", sig, info->si_code,
-           (unsigned long)info->si_addr, uc->uc_mcontext.arm_pc == (unsigned long)fault_insn);
-    /* skip the faulting instruction (a 32-bit Thumb-2 str.w) */
-    uc->uc_mcontext.arm_pc += 4;
+           (unsigned long)info->si_addr, UC_PC(uc) == (unsigned long)fault_insn);
+    /* skip the faulting instruction */
+    UC_PC(uc) += FAULT_INSN_LEN;
 }
 
-__attribute__((target("thumb"))) static int siginfo_test(void)
+THUMB_FN static int siginfo_test(void)
 {
     struct sigaction sa = {0};
     sa.sa_sigaction = on_info;
     sa.sa_flags = SA_SIGINFO;
     sigaction(SIGSEGV, &sa, NULL);
-    __asm__ volatile(
-        "movw r0, #0x1234\n"
-        ".global fault_insn\n"
-        "fault_insn: str.w r0, [r0]\n"
-        : : : "r0", "memory");
+    FAULTING_STORE();
     printf("resumed after the faulting instruction\n");
     return 0;
 }
+
+/* A callee-saved FP register the handler clobbers and sigreturn must restore
+ * (x86 has none callee-saved: xmm8 / xmm7 are caller-saved but the handler's
+ * clobber happens behind the compiler's back, so only sigreturn restores it). */
+#if defined(__arm__)
+#define FP_SET_CLOBBER() __asm__ volatile("vmov.f64 d8, #2.0\n vmov.f64 d0, #3.0" : : : "d0", "d8")
+#define FP_SET_HALF() __asm__ volatile("vmov.f64 d8, #0.5" : : : "d8")
+#define FP_GET(v) __asm__ volatile("vmov.f64 %P0, d8" : "=w"(v))
+#elif defined(__aarch64__)
+#define FP_SET_CLOBBER() __asm__ volatile("fmov d8, #2.0\n fmov d0, #3.0" : : : "d0", "d8")
+#define FP_SET_HALF() __asm__ volatile("fmov d8, #0.5" : : : "d8")
+#define FP_GET(v) __asm__ volatile("fmov %d0, d8" : "=w"(v))
+#elif defined(__x86_64__) || defined(__i386__)
+static const double fp_two = 2.0, fp_half = 0.5;
+#define FP_SET_CLOBBER() __asm__ volatile("movsd %0, %%xmm7" : : "m"(fp_two) : "xmm7")
+#define FP_SET_HALF() __asm__ volatile("movsd %0, %%xmm7" : : "m"(fp_half) : "xmm7")
+#define FP_GET(v) __asm__ volatile("movsd %%xmm7, %0" : "=m"(v))
+#elif defined(__riscv)
+static const double fp_two = 2.0, fp_half = 0.5;
+#define FP_SET_CLOBBER() __asm__ volatile("fld fs0, %0" : : "m"(fp_two) : "fs0")
+#define FP_SET_HALF() __asm__ volatile("fld fs0, %0" : : "m"(fp_half) : "fs0")
+#define FP_GET(v) __asm__ volatile("fsd fs0, %0" : "=m"(v))
+#elif defined(__mips__)
+static const double fp_two = 2.0, fp_half = 0.5;
+#define FP_SET_CLOBBER() __asm__ volatile("ldc1 $f20, %0" : : "m"(fp_two) : "$f20")
+#define FP_SET_HALF() __asm__ volatile("ldc1 $f20, %0" : : "m"(fp_half) : "$f20")
+#define FP_GET(v) __asm__ volatile("sdc1 $f20, %0" : "=m"(v))
+#endif
 
 static void on_usr1_clobber(int sig)
 {
@@ -208,7 +294,7 @@ static void on_usr1_clobber(int sig)
     printf("in handler: USR1 blocked=%d USR2 blocked=%d\n", sigismember(&now, SIGUSR1),
            sigismember(&now, SIGUSR2));
     volatile double x = 12345.0;
-    __asm__ volatile("vmov.f64 d8, #2.0\n vmov.f64 d0, #3.0" : : : "d0", "d8");
+    FP_SET_CLOBBER();
     (void)x;
 }
 
@@ -220,9 +306,9 @@ static int mask_vfp(void)
     sigaddset(&sa.sa_mask, SIGUSR2);
     sigaction(SIGUSR1, &sa, NULL);
     double before, after;
-    __asm__ volatile("vmov.f64 d8, #0.5" : : : "d8");
+    FP_SET_HALF();
     raise(SIGUSR1);
-    __asm__ volatile("vmov.f64 %P0, d8" : "=w"(after));
+    FP_GET(after);
     before = 0.5;
     sigset_t now;
     sigprocmask(SIG_BLOCK, NULL, &now);
@@ -290,12 +376,12 @@ static int do_sigsuspend(void)
     return 0;
 }
 
-__attribute__((target("thumb"))) static void thumb_handler(int sig)
+THUMB_FN static void thumb_handler(int sig)
 {
     printf("thumb handler sig=%d\n", sig);
 }
 
-__attribute__((target("arm"))) static void arm_handler(int sig)
+ARM_FN static void arm_handler(int sig)
 {
     printf("arm handler sig=%d\n", sig);
 }
@@ -381,6 +467,89 @@ static int do_signalfd(void)
     return 0;
 }
 
+static void on_term(int sig)
+{
+    (void)sig;
+}
+
+/* execve keeps the mask and ignored dispositions, and resets handlers */
+static int exec_mask(char **argv, int child)
+{
+    if (!child) {
+        sigset_t b;
+        sigemptyset(&b);
+        sigaddset(&b, SIGUSR1);
+        sigprocmask(SIG_BLOCK, &b, NULL);
+        signal(SIGUSR2, SIG_IGN);
+        signal(SIGTERM, on_term);
+        printf("before exec\n");
+        execl("/proc/self/exe", argv[0], "exec-mask-child", (char *)0);
+        perror("execl");
+        return 1;
+    }
+    sigset_t s;
+    sigprocmask(SIG_BLOCK, NULL, &s);
+    struct sigaction usr2, term;
+    sigaction(SIGUSR2, NULL, &usr2);
+    sigaction(SIGTERM, NULL, &term);
+    printf("after exec: USR1 blocked=%d USR2 ignored=%d TERM default=%d\n",
+           sigismember(&s, SIGUSR1), usr2.sa_handler == SIG_IGN, term.sa_handler == SIG_DFL);
+    return 0;
+}
+
+#include <sys/wait.h>
+
+static volatile sig_atomic_t child_got;
+
+static void on_child_usr1(int sig, siginfo_t *info, void *uc)
+{
+    (void)uc;
+    child_got = sig;
+    (void)info;
+}
+
+/* kill between a parent and forked children: a handled signal, then a default death */
+static int fork_kill(void)
+{
+    int ready[2];
+    pipe(ready);
+    pid_t child = fork();
+    if (child == 0) {
+        struct sigaction sa = {0};
+        sa.sa_sigaction = on_child_usr1;
+        sa.sa_flags = SA_SIGINFO;
+        sigaction(SIGUSR1, &sa, NULL);
+        write(ready[1], "r", 1);
+        while (!child_got)
+            pause();
+        printf("child: got signal %d from the parent\n", child_got);
+        _exit(7);
+    }
+    char c;
+    read(ready[0], &c, 1);
+    kill(child, SIGUSR1);
+    int status;
+    waitpid(child, &status, 0);
+    printf("parent: child exited=%d status=%d\n", WIFEXITED(status), WEXITSTATUS(status));
+    child = fork();
+    if (child == 0) {
+        write(ready[1], "r", 1);
+        for (;;)
+            pause();
+    }
+    read(ready[0], &c, 1);
+    kill(child, SIGTERM);
+    waitpid(child, &status, 0);
+    printf("parent: child signaled=%d by %d\n", WIFSIGNALED(status), WTERMSIG(status));
+    /* a child killed by SIGSEGV, reported with its core flag */
+    child = fork();
+    if (child == 0)
+        *(volatile int *)0 = 1;
+    waitpid(child, &status, 0);
+    printf("parent: child signaled=%d by %d\n", WIFSIGNALED(status), WTERMSIG(status));
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IONBF, 0);
@@ -421,5 +590,9 @@ int main(int argc, char **argv)
         return rt_timer();
     if (!strcmp(what, "signalfd"))
         return do_signalfd();
+    if (!strcmp(what, "fork-kill"))
+        return fork_kill();
+    if (!strcmp(what, "exec-mask") || !strcmp(what, "exec-mask-child"))
+        return exec_mask(argv, !strcmp(what, "exec-mask-child"));
     return 2;
 }
