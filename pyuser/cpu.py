@@ -87,13 +87,26 @@ class CpuLoop:
         One Python frame per syscall: read the argument registers in one call,
         dispatch, write the result.  Other interrupts are faults: stop.
         """
-        syscall = self.syscall_now
+        read = self.bank.read
+        kernel = self.kernel  # kernel.dispatch is looked up per call: tracers wrap it
+        write = self.write_result
+        mask = self.word_mask
+        neg_eintr = self._neg_eintr
+        signals = self.process.signals
         uc = self.uc
 
         def on_interrupt(_uc: int, intno: int, _user_data: int) -> None:
             try:
                 if intno == syscall_interrupt:
-                    syscall()
+                    # syscall_now, inlined: this is the hottest path there is
+                    regs = read()
+                    result = kernel.dispatch(regs) & mask
+                    write(result)
+                    if result == neg_eintr:
+                        self.interrupted = (regs[0], regs[1])
+                        signals.check = True
+                    if signals.check:
+                        uc.emu_stop()
                 else:
                     self.stop_reason = FaultStop(fault_of(intno))
                     uc.emu_stop()
