@@ -80,6 +80,18 @@ class CpuLoop:
         t.install_syscall_hook(self)
 
     # ------------------------------------------------------------ hooks
+    def guard(self, fn: Callable[..., None]) -> Callable[..., None]:
+        """Exceptions must not escape a ctypes callback: park them and stop."""
+
+        def guarded(*args: object) -> None:
+            try:
+                fn(*args)
+            except BaseException as e:  # noqa: BLE001 - re-raised by run()
+                self.stop_reason = e
+                self.uc.emu_stop()
+
+        return guarded
+
     def interrupt_hook(self, syscall_interrupt: int,
                        fault_of: Callable[[int], Fault]) -> Callable[[int, int, int], None]:
         """The hot path for targets whose syscall instruction raises an interrupt.

@@ -39,11 +39,11 @@ def format_args(kernel: Kernel, entry: Entry, regs: Any) -> str:
                 shown.append(str(target.to_signed(raw)))
             elif kind == "unsigned":
                 shown.append(str(raw))
-            elif kind == "pointer" or kind == "out_buffer":
+            elif kind in ("pointer", "out_buffer", "out_pointer"):
                 shown.append(f"{raw:#x}" if raw else "NULL")
             elif kind in ("cstring", "path"):
                 shown.append(_quote(kernel.mem.read_cstr(raw)) if raw else "NULL")
-            elif kind == "in_buffer":
+            elif kind in ("in_buffer", "in_pointer"):
                 length = regs[entry.params[index + 1].reg]
                 shown.append(_quote(kernel.mem.read(raw, min(length, _SHOWN_BYTES + 1))))
             elif kind == "int64":

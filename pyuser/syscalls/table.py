@@ -81,7 +81,8 @@ def make_invoker(kernel: Kernel, fn: Callable, params: list[Param]) -> Invoker:
     mem = kernel.mem
     wide32 = target.word_size == 4
 
-    if all(p.arg.kind in ("unsigned", "pointer") for p in params):
+    raw = ("unsigned", "pointer", "in_pointer", "out_pointer")
+    if all(p.arg.kind in raw for p in params):
         regs_used = [p.reg for p in params]
         if not regs_used:
             return lambda _regs: bound()
@@ -93,9 +94,13 @@ def make_invoker(kernel: Kernel, fn: Callable, params: list[Param]) -> Invoker:
     for index, p in enumerate(params):
         i = p.reg
         kind = p.arg.kind
-        if kind in ("signed", "fd"):
+        if kind == "fd" and not wide32:
+            # an int in a 64-bit register: its upper half is undefined (x86_64
+            # `mov $-100, %edi` leaves AT_FDCWD zero-extended)
+            converters.append(lambda r, i=i: ((r[i] & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000)
+        elif kind in ("signed", "fd"):
             converters.append(lambda r, i=i: r[i] - wrap if r[i] & sign_bit else r[i])
-        elif kind in ("unsigned", "pointer"):
+        elif kind in raw:
             converters.append(lambda r, i=i: r[i])
         elif kind == "cstring":
             converters.append(lambda r, i=i: mem.read_cstr(r[i]))

@@ -35,6 +35,11 @@ PATH = Arg("path")
 IN_BUFFER = Arg("in_buffer")  # bytes; its length is the next argument
 OUT_BUFFER = Arg("out_buffer")  # writable memoryview; length is the next argument
 INT64 = Arg("int64", wide=True)
+# Raw guest addresses of buffers whose length is the next argument: passed as
+# ints (the handler hands the host pointer to libc) yet shown by -strace as
+# the bytes they hold.
+IN_POINTER = Arg("in_pointer")
+OUT_POINTER = Arg("out_pointer")
 
 UInt = Annotated[int, UNSIGNED]
 Ptr = Annotated[int, POINTER]
@@ -44,6 +49,8 @@ CStr = Annotated[bytes, CSTRING]
 Path = Annotated[bytes, PATH]
 InBuf = Annotated[bytes, IN_BUFFER]
 OutBuf = Annotated[memoryview, OUT_BUFFER]
+InPtr = Annotated[int, IN_POINTER]
+OutPtr = Annotated[int, OUT_POINTER]
 # A 64-bit value passed in two registers on 32-bit targets (one on 64-bit)
 Int64 = Annotated[int, INT64]
 
