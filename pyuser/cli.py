@@ -156,8 +156,26 @@ def usage(prog: str) -> str:
     return "\n".join(lines)
 
 
+def initial_environment() -> list[bytes]:
+    """The environment the emulator was started with, exactly as the kernel
+    gave it (order, duplicates and all).  Not os.environ: Python adds
+    LC_CTYPE to it when it coerces the C locale (PEP 538), which the guest
+    must not see (a guest `env` would print it)."""
+    try:
+        with open("/proc/self/environ", "rb") as f:
+            data = f.read()
+    except OSError:
+        return [k + b"=" + v for k, v in os.environb.items()]
+    return data.split(b"\0")[:-1] if data else []
+
+
 def guest_environment(settings: Settings) -> list[bytes]:
-    env = dict(os.environb)
+    if not settings.set_env and not settings.unset_env:
+        return initial_environment()
+    env: dict[bytes, bytes] = {}
+    for entry in initial_environment():
+        name, _, value = entry.partition(b"=")
+        env.setdefault(name, value)
     for item in settings.set_env:
         if not item:
             continue
@@ -175,6 +193,17 @@ def find_program(name: str) -> str:
 
     found = shutil.which(name)
     return found or name
+
+
+def sysroot_file(sysroot: str | None, program: str) -> str:
+    """The host file of the program: an absolute path is looked up in the
+    sysroot first, as every guest path is (docs/userland.md)."""
+    if not sysroot:
+        return program
+    from pyuser.vfs import under_sysroot
+
+    root = os.fsencode(os.path.abspath(sysroot))
+    return os.fsdecode(under_sysroot(root, os.fsencode(program)))
 
 
 def run_command(target_name: str | None, argv: list[str], prog: str,
@@ -208,19 +237,20 @@ def run_command(target_name: str | None, argv: list[str], prog: str,
     if not command:
         raise UserError("no program given (see -h)")
     program = find_program(command[0])
-    host_program = program_file or program
+    options = settings.options
+    host_program = program_file or sysroot_file(options.sysroot, program)
     name = target_name or guess_target(host_program)
     target = load_target(name)
-    options = settings.options
     if options.sysroot is None:
         options.sysroot = default_sysroot(name)
+        host_program = program_file or sysroot_file(options.sysroot, program)
     if options.cpu and options.cpu not in target.cpu_models:
         raise UserError(f"unknown CPU model '{options.cpu}' (see -cpu help)")
     process = Process(target, options)
     process.forward_host_signals()
     argv0 = options.argv0 if options.argv0 is not None else command[0]
     guest_argv = [os.fsencode(argv0)] + [os.fsencode(a) for a in command[1:]]
-    process.exe_guest_path = os.path.realpath(program)
+    process.exe_guest_path = os.fsdecode(process.vfs.guest_realpath(os.fsencode(program)))
     load_program(process, host_program, guest_argv, guest_environment(settings),
                  execfn=os.fsencode(program))
     if process.log.enabled("page"):
@@ -255,3 +285,27 @@ def main() -> None:
 
 def main_arm() -> None:
     _main("arm")
+
+
+def main_aarch64() -> None:
+    _main("aarch64")
+
+
+def main_x86_64() -> None:
+    _main("x86_64")
+
+
+def main_i386() -> None:
+    _main("i386")
+
+
+def main_riscv64() -> None:
+    _main("riscv64")
+
+
+def main_mipsel() -> None:
+    _main("mipsel")
+
+
+def main_mips() -> None:
+    _main("mips")

@@ -52,6 +52,20 @@ ARCHES: dict[str, dict[str, str]] = {
         "qemu_cpu": "cortex-a15",
         "debian": "armhf",
     },
+    # Issue 6's targets (tests/test_targets.py); qemu runs the CPU model that
+    # is pyuser's default for the arch where qemu has it.
+    "aarch64": {"cross": "aarch64-linux-gnu-", "qemu": "qemu-aarch64-static",
+                "qemu_cpu": "cortex-a72", "debian": "arm64"},
+    "x86_64": {"cross": "x86_64-linux-gnu-", "qemu": "qemu-x86_64-static",
+               "qemu_cpu": "max", "debian": "amd64"},
+    "i386": {"cross": "i686-linux-gnu-", "qemu": "qemu-i386-static",
+             "qemu_cpu": "max", "debian": "i386"},
+    "riscv64": {"cross": "riscv64-linux-gnu-", "qemu": "qemu-riscv64-static",
+                "qemu_cpu": "rv64", "debian": "riscv64"},
+    "mipsel": {"cross": "mipsel-linux-gnu-", "qemu": "qemu-mipsel-static",
+               "qemu_cpu": "24Kf", "debian": "mipsel"},
+    "mips": {"cross": "mips-linux-gnu-", "qemu": "qemu-mips-static",
+             "qemu_cpu": "24Kf", "debian": "mips"},
 }
 
 
@@ -280,3 +294,26 @@ def busybox() -> Path:
     if not path.is_file():
         pytest.fail(f"busybox-static did not provide {path}", pytrace=False)
     return path
+
+
+def build_sysroot(arch: str = "arm") -> Path:
+    """The Debian 12 sysroot of tools/make-sysroot.sh (.cache/sysroot-<debian
+    arch>/), built on first use and reused while its package list holds."""
+    deb_arch = ARCHES[arch]["debian"]
+    proc = subprocess.run(
+        ["bash", str(REPO / "tools" / "make-sysroot.sh"), deb_arch],
+        capture_output=True, text=True, timeout=1800,
+    )
+    if proc.returncode != 0:
+        pytest.fail(
+            f"tools/make-sysroot.sh {deb_arch} failed (status {proc.returncode}):\n{proc.stderr}",
+            pytrace=False,
+        )
+    return Path(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="session")
+def sysroot() -> Path:
+    """A Debian 12 armhf sysroot: libc, coreutils, busybox, python3, sqlite3,
+    lua5.4, grep, sed, gawk (docs/userland.md)."""
+    return build_sysroot("arm")

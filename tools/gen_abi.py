@@ -372,6 +372,14 @@ struct linux_dirent64 {
 };
 """
 
+# MIPS: the kernel's struct sigaction has sa_flags first and no sa_restorer
+# (arch/mips/include/asm/signal.h, include/linux/signal_types.h).
+MIPS_SYNTHETIC_C = SYNTHETIC_C.replace(
+    "\t__sighandler_t sa_handler;\n\tunsigned long sa_flags;\n",
+    "\tunsigned int sa_flags;\n\t__sighandler_t sa_handler;\n",
+)
+assert MIPS_SYNTHETIC_C != SYNTHETIC_C
+
 STRUCTS: tuple[StructSpec, ...] = (
     StructSpec("stat", "struct stat"),
     StructSpec("stat64", "struct stat64"),
@@ -443,6 +451,8 @@ class Arch:
     omit_structs: frozenset[str] = frozenset()
     synthetic_c: str = SYNTHETIC_C
     required: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # pyelftools cannot apply this arch's DWARF relocations: link the struct object first
+    link_debug: bool = False
 
     @property
     def include_dir(self) -> str:
@@ -467,6 +477,69 @@ ARCHS: dict[str, Arch] = {
         # ARM private syscalls (set_tls, cacheflush, ...), keyed "ARM_set_tls".
         syscall_rules=(Rule(("asm/unistd.h",), r"__ARM_NR_(?P<key>[a-z0-9_]+)", prefix="ARM_"),),
         required={"SYSCALLS": ("ARM_set_tls", "ARM_cacheflush", "ARM_breakpoint")},
+    ),
+    # The rows below are issue 6's targets.  64-bit arches have no stat64/statfs64/
+    # flock64 in their UAPI headers (struct stat is already 64-bit): omitted.
+    "aarch64": Arch(
+        name="aarch64",
+        triplet="aarch64-linux-gnu",
+        kernel_package="linux-libc-dev-arm64-cross",
+        libc_package="libc6-dev-arm64-cross",
+        endian="little",
+        nsig_header="asm-generic/signal.h",
+        omit_structs=frozenset({"stat64", "statfs64", "flock64"}),
+    ),
+    "x86_64": Arch(
+        name="x86_64",
+        triplet="x86_64-linux-gnu",
+        kernel_package="linux-libc-dev-amd64-cross",
+        libc_package="libc6-dev-amd64-cross",
+        endian="little",
+        # x86's UAPI asm/signal.h has only the legacy NSIG; the kernel uses 64.
+        nsig_header="asm-generic/signal.h",
+        hwcap_headers=("asm/hwcap2.h",),
+        omit_structs=frozenset({"stat64", "statfs64", "flock64"}),
+    ),
+    "i386": Arch(
+        name="i386",
+        triplet="i686-linux-gnu",
+        kernel_package="linux-libc-dev-i386-cross",
+        libc_package="libc6-dev-i386-cross",
+        endian="little",
+        nsig_header="asm-generic/signal.h",
+        hwcap_headers=("asm/hwcap2.h",),
+    ),
+    "riscv64": Arch(
+        name="riscv64",
+        triplet="riscv64-linux-gnu",
+        kernel_package="linux-libc-dev-riscv64-cross",
+        libc_package="libc6-dev-riscv64-cross",
+        endian="little",
+        nsig_header="asm-generic/signal.h",
+        # riscv private syscalls (flush_icache, hwprobe), keyed "riscv_flush_icache".
+        syscall_rules=(
+            Rule(("asm/unistd.h",), r"__NR_riscv_(?P<key>[a-z0-9_]+)", prefix="riscv_"),
+        ),
+        omit_structs=frozenset({"stat64", "statfs64", "flock64"}),
+        link_debug=True,
+    ),
+    "mipsel": Arch(
+        name="mipsel",
+        triplet="mipsel-linux-gnu",
+        kernel_package="linux-libc-dev-mipsel-cross",
+        libc_package="libc6-dev-mipsel-cross",
+        endian="little",
+        nsig_header="asm/signal.h",
+        synthetic_c=MIPS_SYNTHETIC_C,
+    ),
+    "mips": Arch(
+        name="mips",
+        triplet="mips-linux-gnu",
+        kernel_package="linux-libc-dev-mips-cross",
+        libc_package="libc6-dev-mips-cross",
+        endian="big",
+        nsig_header="asm/signal.h",
+        synthetic_c=MIPS_SYNTHETIC_C,
     ),
 }
 
@@ -540,7 +613,20 @@ class Compiler:
         result = self.compile(name, source, debug=debug)
         if result.returncode != 0:
             raise GenError(f"{self.arch.cc} failed on {name}:\n{result.stderr}")
+        if debug and self.arch.link_debug:
+            return self._link(result.obj)
         return result.obj
+
+    def _link(self, obj: Path) -> Path:
+        """Link a debug object so its DWARF needs no relocations (Arch.link_debug)."""
+        linked = obj.with_suffix(".so")
+        proc = subprocess.run(
+            [self.arch.cc, "-nostdlib", "-shared", obj.name, "-o", linked.name],
+            cwd=self.workdir, env=C_LOCALE_ENV, capture_output=True, text=True,
+        )
+        if proc.returncode != 0:
+            raise GenError(f"{self.arch.cc} could not link {obj.name}:\n{proc.stderr}")
+        return linked
 
 
 def include_block(includes: Iterable[str]) -> str:

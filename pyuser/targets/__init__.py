@@ -10,6 +10,8 @@ from pyuser.targets.base import Target
 # target name -> module under pyuser.targets
 TARGETS = {
     "arm": "arm",
+    "aarch64": "aarch64",
+    "x86_64": "x86_64",
 }
 
 

@@ -46,6 +46,9 @@ int main(void)
 
     printf("getuid == geteuid: %s\n", yesno(getuid() == geteuid()));
     printf("getgid == getegid: %s\n", yesno(getgid() == getegid()));
+#ifndef SYS_getuid32 /* 64-bit ABIs have only the 32-bit-uid getuid */
+#define SYS_getuid32 SYS_getuid
+#endif
     printf("getuid == syscall(SYS_getuid32): %s\n", yesno(syscall(SYS_getuid32) == (long)getuid()));
 
     mode_t old = umask(027);

@@ -1,0 +1,241 @@
+"""x86_64 (amd64): everything that is x86_64-specific.
+
+Facts used here, with their sources:
+- Syscalls: `syscall`, number in rax, arguments rdi, rsi, rdx, r10, r8, r9,
+  result in rax (syscall(2)).  Unicorn reports `syscall` through
+  UC_HOOK_INSN (UC_X86_INS_SYSCALL) with RIP already past it.
+- TLS: arch_prctl(ARCH_SET_FS) sets the FS base (arch/x86/include/uapi/asm/prctl.h:
+  ARCH_SET_GS 0x1001, ARCH_SET_FS 0x1002, ARCH_GET_FS 0x1003, ARCH_GET_GS 0x1004).
+- 4-level paging (Intel SDM vol. 3, 4.5): PML4 -> PDPT -> PD -> PT, 4 KiB
+  pages; PTE bits P(0) RW(1) US(2) A(5) D(6) NX(63); CR0.WP makes read-only
+  pages read-only for ring 0 too, EFER.NXE enables NX.  Unicorn runs the guest
+  at CPL 0 in long mode; with these tables stores take the fast path
+  (measured: 4 ns per store vs 44 ns with paging off), page faults arrive as
+  interrupt 14 with CR2 holding the address, and a 64 GiB space works.
+- Exceptions: #DE 0, #DB 1, #BP 3, #UD 6 (Unicorn reports UC_ERR_INSN_INVALID
+  instead), #GP 13, #PF 14.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import mmap
+from array import array
+from typing import TYPE_CHECKING
+
+from unicorn import UC_ARCH_X86, UC_MODE_64, Uc
+from unicorn import unicorn_const as UC
+from unicorn import x86_const as X
+
+from pyuser.engine import INSN_CALLBACK, flush_tlb
+from pyuser.memory import PAGE_SIZE, PROT_EXEC, PROT_READ, PROT_WRITE
+from pyuser.syscalls.table import syscall
+from pyuser.syscalls.types import Ptr, SyscallError
+from pyuser.targets.base import Fault, Target
+from pyuser.targets.generated import x86_64_abi
+from pyuser.targets.linux64 import Wide64Calls
+from pyuser.targets.x86_64_signal import X86_64SignalFrames
+
+if TYPE_CHECKING:
+    from pyuser.memory import GuestMemory
+
+ADDRESS_SPACE = 64 << 30
+PAGE_TABLE_BASE = ADDRESS_SPACE  # guest-physical, above user space (PA == VA below it)
+_PD_COUNT = ADDRESS_SPACE >> 30
+_PDPT = PAGE_TABLE_BASE + PAGE_SIZE
+_PD_BASE = _PDPT + PAGE_SIZE
+_PT_BASE = _PD_BASE + _PD_COUNT * PAGE_SIZE
+PAGE_TABLE_SIZE = _PT_BASE - PAGE_TABLE_BASE + (ADDRESS_SPACE >> 12) * 8
+
+CPU_MODELS = {"qemu64": X.UC_CPU_X86_QEMU64, "core2duo": X.UC_CPU_X86_CORE2DUO,
+              "nehalem": X.UC_CPU_X86_NEHALEM, "haswell": X.UC_CPU_X86_HASWELL,
+              "skylake-client": X.UC_CPU_X86_SKYLAKE_CLIENT, "epyc": X.UC_CPU_X86_EPYC}
+
+_P, _RW, _US, _A, _D = 1, 2, 4, 0x20, 0x40
+_NX = 1 << 63
+_TABLE = _P | _RW | _US
+_EFER = 0xC0000080
+_EFER_NXE = 1 << 11
+_CR0_PG, _CR0_WP = 1 << 31, 1 << 16
+_CR4_PAE = 1 << 5
+_CR4_OSFXSR_OSXMMEXCPT = (1 << 9) | (1 << 10)
+
+ARCH_SET_GS, ARCH_SET_FS, ARCH_GET_FS, ARCH_GET_GS = 0x1001, 0x1002, 0x1003, 0x1004
+
+
+class X86PageTables:
+    """Keeps 4-level x86_64 page tables in step with GuestMemory."""
+
+    def __init__(self, uc: Uc) -> None:
+        self._uc = uc
+        self._buffer = mmap.mmap(-1, PAGE_TABLE_SIZE,
+                                 flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | 0x4000)
+        address = ctypes.addressof(ctypes.c_char.from_buffer(self._buffer))
+        uc.mem_map_ptr(PAGE_TABLE_BASE, PAGE_TABLE_SIZE, 1 | 2, address)
+        q = memoryview(self._buffer).cast("Q")
+        q[0] = _PDPT | _TABLE
+        q[512:512 + _PD_COUNT] = array("Q", range(_PD_BASE | _TABLE, _PT_BASE, PAGE_SIZE))
+        pds = _PD_COUNT * 512
+        q[1024:1024 + pds] = array("Q", range(_PT_BASE | _TABLE,
+                                              _PT_BASE + pds * PAGE_SIZE, PAGE_SIZE))
+        self._pte = q[(_PT_BASE - PAGE_TABLE_BASE) // 8:]
+        self._dirty = False
+
+    @staticmethod
+    def entry_bits(prot: int) -> int:
+        if not prot & (PROT_READ | PROT_WRITE | PROT_EXEC):
+            return 0
+        return (_P | _US | _A | _D | (_RW if prot & PROT_WRITE else 0)
+                | (0 if prot & PROT_EXEC else _NX))
+
+    def set_pages(self, start: int, end: int, prot: int) -> None:
+        bits = self.entry_bits(prot)
+        if bits:
+            self._pte[start >> 12:end >> 12] = array("Q", range(start | bits, end | bits,
+                                                                PAGE_SIZE))
+        else:
+            self.clear_pages(start, end)
+        self._dirty = True
+
+    def clear_pages(self, start: int, end: int) -> None:
+        self._pte[start >> 12:end >> 12] = array("Q", bytes(8 * ((end - start) >> 12)))
+        self._dirty = True
+
+    def flush(self) -> None:
+        if self._dirty:
+            flush_tlb(self._uc)
+            self._dirty = False
+
+    def enable(self) -> None:
+        uc = self._uc
+        uc.reg_write(X.UC_X86_REG_CR3, PAGE_TABLE_BASE)
+        uc.reg_write(X.UC_X86_REG_CR4, uc.reg_read(X.UC_X86_REG_CR4) | _CR4_PAE
+                     | _CR4_OSFXSR_OSXMMEXCPT)
+        uc.reg_write(X.UC_X86_REG_MSR, (_EFER, uc.reg_read(X.UC_X86_REG_MSR, _EFER) | _EFER_NXE))
+        uc.reg_write(X.UC_X86_REG_CR0, uc.reg_read(X.UC_X86_REG_CR0) | _CR0_PG | _CR0_WP)
+
+
+class X86_64PrivateCalls:  # noqa: N801 - the architecture's name
+    """arch_prctl: the FS/GS bases (thread pointers)."""
+
+    @syscall
+    def arch_prctl(self, code: int, address: Ptr) -> int:
+        uc = self.proc.uc  # the current thread's CPU
+        if code == ARCH_SET_FS:
+            uc.reg_write(X.UC_X86_REG_FS_BASE, address)
+            return 0
+        if code == ARCH_SET_GS:
+            uc.reg_write(X.UC_X86_REG_GS_BASE, address)
+            return 0
+        if code in (ARCH_GET_FS, ARCH_GET_GS):
+            reg = X.UC_X86_REG_FS_BASE if code == ARCH_GET_FS else X.UC_X86_REG_GS_BASE
+            self.mem.write(address, uc.reg_read(reg).to_bytes(8, "little"))
+            return 0
+        raise SyscallError("EINVAL")
+
+
+class X86_64Target(Target):  # noqa: N801 - the architecture's name
+    name = "x86_64"
+    elf_machine = "EM_X86_64"
+    elf_class = 64
+    little_endian = True
+    uname_machine = "x86_64"
+    platform = "x86_64"
+    address_space_size = ADDRESS_SPACE
+    stack_top = ADDRESS_SPACE - 0x10000
+    mmap_top = ADDRESS_SPACE - 0x100000000
+    elf_et_dyn_base = 0x555554000
+    interp_base = ADDRESS_SPACE - 0x110000000
+    default_cpu = "qemu64"
+    cpu_models = CPU_MODELS
+    abi = x86_64_abi
+    syscall_number_reg = X.UC_X86_REG_RAX
+    syscall_arg_regs = (X.UC_X86_REG_RDI, X.UC_X86_REG_RSI, X.UC_X86_REG_RDX,
+                        X.UC_X86_REG_R10, X.UC_X86_REG_R8, X.UC_X86_REG_R9)
+    syscall_return_reg = X.UC_X86_REG_RAX
+    pc_reg = X.UC_X86_REG_RIP
+    sp_reg = X.UC_X86_REG_RSP
+    word_size = 8
+    syscall_mixins = (Wide64Calls, X86_64PrivateCalls)
+
+    def create_cpu(self, model: str) -> Uc:
+        uc = Uc(UC_ARCH_X86, UC_MODE_64)
+        uc.ctl_set_cpu_model(CPU_MODELS[model])
+        return uc
+
+    def create_page_tables(self, uc: Uc, memory: GuestMemory) -> X86PageTables:
+        tables = X86PageTables(uc)
+        uc.mem_map_ptr(0, memory.size, 7, memory.host_base)
+        return tables
+
+    def prepare_process(self, uc: Uc, memory: GuestMemory, tables: X86PageTables) -> None:
+        tables.enable()
+
+    def set_entry_state(self, uc: Uc, entry: int, sp: int) -> None:
+        uc.reg_write(X.UC_X86_REG_RSP, sp)
+        uc.reg_write(X.UC_X86_REG_RIP, entry)
+        uc.reg_write(X.UC_X86_REG_RDX, 0)  # no atexit function for the libc
+
+    def install_syscall_hook(self, cpu) -> None:
+        uc = cpu.uc
+        syscall_now = cpu.syscall_now
+        c = self.const
+        sigsegv, sigill, sigtrap, sigfpe = (c(n) for n in ("SIGSEGV", "SIGILL", "SIGTRAP",
+                                                           "SIGFPE"))
+
+        def on_syscall(_uc: int, _user_data: int) -> None:
+            # one Python frame per syscall, as CpuLoop.interrupt_hook
+            try:
+                syscall_now()
+            except BaseException as e:  # noqa: BLE001 - re-raised by CpuLoop.run
+                cpu.stop_reason = e
+                uc.emu_stop()
+
+        def fault_of(intno: int) -> Fault:
+            pc = uc.reg_read(X.UC_X86_REG_RIP)
+            if intno == 14:
+                return Fault(sigsegv, 1, uc.reg_read(X.UC_X86_REG_CR2), pc, 14)
+            if intno == 13:
+                return Fault(sigsegv, 0x80, 0, pc, 13)  # SI_KERNEL
+            if intno == 0:
+                return Fault(sigfpe, 1, pc, pc, 0)  # FPE_INTDIV
+            if intno in (1, 3):
+                return Fault(sigtrap, 0x80 if intno == 3 else 2, 0, pc, intno)
+            return Fault(sigill, 2, pc, pc, 6)  # ILL_ILLOPN
+
+        cpu.hooks._add(UC.UC_HOOK_INSN, INSN_CALLBACK(on_syscall), X.UC_X86_INS_SYSCALL)
+        cpu.hooks.on_interrupt(cpu.interrupt_hook(-1, fault_of))
+
+    def set_tls(self, uc: Uc, value: int) -> None:
+        uc.reg_write(X.UC_X86_REG_FS_BASE, value)
+
+    def get_tls(self, uc: Uc) -> int:
+        return uc.reg_read(X.UC_X86_REG_FS_BASE)
+
+    def signal_frames(self) -> X86_64SignalFrames:
+        return X86_64SignalFrames()
+
+    def syscall_insn_size(self, uc: Uc) -> int:
+        return 2
+
+    def hwcap(self, model: str) -> int:
+        # AT_HWCAP on x86 is CPUID.1:EDX (arch/x86/include/asm/elf.h ELF_HWCAP):
+        # the qemu64 model's features
+        return 0x078BFBFD
+
+    def disassemblers(self) -> dict[str, object]:
+        import capstone
+
+        return {"x86_64": capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)}
+
+    def disassembly_mode(self, uc: Uc) -> str:
+        return "x86_64"
+
+    def binfmt_magic(self) -> tuple[bytes, bytes]:
+        # ELFCLASS64, little-endian, EM_X86_64 (62)
+        magic = b"\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\x3e\x00"
+        mask = b"\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff"
+        return magic, mask
+
+
+TARGET = X86_64Target
