@@ -71,6 +71,7 @@ class CpuLoop:
         self.stop_reason: BaseException | None = None
         self.running = False
         self.async_stop: AsyncStop | None = None
+        self.unsafe_stopped = False
         # (syscall number, first argument) of a syscall that ended with EINTR
         self.interrupted: tuple[int, int] | None = None
         self.restore_mask_after_delivery: int | None = None
@@ -174,6 +175,18 @@ class CpuLoop:
     # the preemption ticker stops a thread the same way
     preempt = interrupt
 
+    def unsafe_interrupt(self) -> None:
+        """From another host thread, once, when no AsyncStop exists: uc_emu_stop.
+
+        The CPU may stop right after a memory access with the PC restored to
+        that instruction (see AsyncStop); the loop asks the target to repair
+        the instruction that cannot simply run again (ARM: a strex that has
+        already stored) and then installs AsyncStop, so this happens at most
+        once per process."""
+        if self.running and self.async_stop is None:
+            self.unsafe_stopped = True
+            self.uc.emu_stop()
+
     def _install_debug_hooks(self) -> None:
         log = self.process.log
         if log.enabled("strace") and not getattr(self.kernel, "traced", False):
@@ -216,6 +229,10 @@ class CpuLoop:
             finally:
                 self.running = False
             reason, self.stop_reason = self.stop_reason, None
+            if self.unsafe_stopped:
+                self.unsafe_stopped = False
+                target.repair_after_stop(uc, process.memory)
+                process.want_async_stops()
             if reason is None:
                 if uc.reg_read(target.pc_reg) == 0 and not signals.check:
                     # Unicorn stops by itself only when the PC reaches the
@@ -337,6 +354,7 @@ class CpuLoop:
         ts.mask &= ~state.unblockable
         if action.flags & state.sa_resethand:
             state.actions.pop(info.signo, None)
+        state.delivered += 1
 
     def sigreturn(self, rt: bool) -> None:
         """Called by the sigreturn syscalls: restore what the frame saved."""

@@ -46,6 +46,8 @@ SI_TKILL = -6
 # of the emulating thread when a guest signal arrives.  (Guest signal 64 is
 # still usable inside the guest; it is not forwarded from the host.)
 KICK_SIGNAL = host_signal.SIGRTMAX
+# seconds a forwarded signal may wait for a safe point before the fallback
+FALLBACK_DELAY = 0.3
 
 CORE_NAMES = ("SIGQUIT", "SIGILL", "SIGTRAP", "SIGABRT", "SIGBUS", "SIGFPE", "SIGSEGV",
               "SIGXCPU", "SIGXFSZ", "SIGSYS")
@@ -167,6 +169,7 @@ class SignalState:
         # eventfd is made readable while one of them is pending
         self.signalfds: dict[int, int] = {}
         self.relay: HostRelay | None = None
+        self.delivered = 0  # handlers run so far (the watcher's fallback watches it)
 
     # ------------------------------------------------------------ dispositions
     def action(self, signo: int) -> Action:
@@ -182,8 +185,7 @@ class SignalState:
                 thread.signals.pending.discard(signo)
         if host is not None and self.relay is not None:
             self.relay.mirror(host, action.handler)
-        if action.handler not in (SIG_DFL, SIG_IGN):
-            self.process.want_async_stops()  # a handler may have to interrupt a loop
+
 
     def is_ignored(self, signo: int) -> bool:
         action = self.action(signo)
@@ -239,6 +241,23 @@ class SignalState:
         self.check = True
         self.wake(None)
         self.process.cpu.interrupt()
+        if not self.process.async_stops_wanted:
+            self._fallback_later()
+
+    def _fallback_later(self) -> None:
+        """No AsyncStop yet (no thread, no timer): a guest that computes without
+        syscalls would not see the signal.  If nothing was delivered within
+        FALLBACK_DELAY, stop it the unsafe way once (CpuLoop.unsafe_interrupt
+        repairs the one replay that matters) and install AsyncStop."""
+        before = self.delivered
+
+        def check() -> None:
+            if self.delivered == before and not self.process.async_stops_wanted:
+                self.process.cpu.unsafe_interrupt()
+
+        timer = threading.Timer(FALLBACK_DELAY, check)
+        timer.daemon = True
+        timer.start()
 
     def drain_incoming(self) -> None:
         while self._incoming:

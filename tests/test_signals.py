@@ -95,3 +95,16 @@ def test_exec_keeps_mask_and_ignored(guest_bins, run_pyuser):
     r = run_pyuser([guest_bins / "signals", "exec-mask"])
     assert (r.stdout, r.returncode) == (
         "before exec\nafter exec: USR1 blocked=1 USR2 ignored=1 TERM default=1\n", 0)
+
+
+def test_signal_reaches_a_computing_guest_without_timers(guest_bins, emulator_command):
+    """A handler, no timer, no thread: pyuser installs no block hooks (speed), so
+    an outside signal reaches a loop without syscalls through the one-time
+    fallback stop (pyuser.signals.FALLBACK_DELAY)."""
+    proc = subprocess.Popen([*emulator_command("pyuser"), str(guest_bins / "signals"),
+                             "spin-usr1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    assert proc.stdout.readline() == "spinning\n"
+    proc.send_signal(signal.SIGUSR1)
+    out, err = proc.communicate(timeout=30)
+    assert (out, err, proc.returncode) == ("handler ran, loop left\n", "", 0)

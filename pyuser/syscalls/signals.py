@@ -311,6 +311,8 @@ class SignalCalls:
     # ------------------------------------------------------------ timers
     @syscall
     def alarm(self: Kernel, seconds: UInt) -> int:
+        if seconds:
+            self.proc.want_async_stops()  # the signal may find a loop to interrupt
         return host_signal.alarm(seconds)
 
     def _itimer_which(self: Kernel, which: int) -> int:
@@ -334,6 +336,8 @@ class SignalCalls:
         i_sec, i_usec, v_sec, v_usec = struct.unpack("<4i", self.mem.read(new, 16))
         if not (0 <= i_usec < 1_000_000 and 0 <= v_usec < 1_000_000):
             raise SyscallError("EINVAL")
+        if v_sec or v_usec:
+            self.proc.want_async_stops()
         previous = host_signal.setitimer(host_which, v_sec + v_usec / 1e6, i_sec + i_usec / 1e6)
         if old:
             self._write_itimerval(old, (previous[1], previous[0]))
@@ -395,6 +399,8 @@ class SignalCalls:
         from pyuser.syscalls import hostcalls
 
         spec = self._read_itimerspec(new, wide)
+        if spec[2] or spec[3]:
+            self.proc.want_async_stops()
         previous = hostcalls.timer_settime(self._host_timer(timerid), flags & 1, spec)
         if old:
             self._write_itimerspec(old, previous, wide)

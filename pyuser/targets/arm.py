@@ -355,6 +355,46 @@ class ArmTarget(Target):
     def syscall_insn_size(self, uc: Uc) -> int:
         return 2 if uc.reg_read(A.UC_ARM_REG_CPSR) & arm_cpu.CPSR_THUMB else 4
 
+    def repair_after_stop(self, uc: Uc, memory: GuestMemory) -> None:
+        """A stop right after a strex's store leaves the PC on the strex; run
+        again, it would fail (the monitor is gone) and the guest's loop would
+        store twice.  If memory already holds what it stores, finish it: status
+        0, PC past it.  (Any other ARM instruction stopped after a memory
+        access can run again, except ldrd whose first register is its base.)"""
+        import capstone
+        from capstone import arm_const as C
+
+        pc = uc.reg_read(A.UC_ARM_REG_PC)
+        thumb = bool(uc.reg_read(A.UC_ARM_REG_CPSR) & arm_cpu.CPSR_THUMB)
+        disassembler = capstone.Cs(capstone.CS_ARCH_ARM,
+                                   capstone.CS_MODE_THUMB if thumb else capstone.CS_MODE_ARM)
+        disassembler.detail = True
+        try:
+            insn = next(disassembler.disasm(memory.read(pc, 4), pc, 1), None)
+        except GuestFault:
+            return
+        if insn is None or not insn.mnemonic.startswith("strex"):
+            return
+        regs = [op.reg for op in insn.operands if op.type == C.ARM_OP_REG]
+        mems = [op for op in insn.operands if op.type == C.ARM_OP_MEM]
+        if len(regs) < 2 or not mems:
+            return
+        address = _read_cs_reg(uc, insn, mems[0].mem.base, pc, thumb)
+        suffix = insn.mnemonic[5:6]
+        size = {"b": 1, "h": 2, "d": 8}.get(suffix, 4)
+        stored = _read_cs_reg(uc, insn, regs[1], pc, thumb)
+        if size == 8 and len(regs) >= 3:
+            stored |= _read_cs_reg(uc, insn, regs[2], pc, thumb) << 32
+        try:
+            current = int.from_bytes(memory.read(address, size), "little")
+        except GuestFault:
+            return
+        if current == stored & ((1 << (8 * size)) - 1):
+            status = insn.reg_name(regs[0]).upper()
+            status = {"SB": "R9", "SL": "R10", "FP": "R11", "IP": "R12"}.get(status, status)
+            uc.reg_write(getattr(A, f"UC_ARM_REG_{status}"), 0)
+            self.set_pc(uc, pc + insn.size)
+
     def set_pc(self, uc: Uc, pc: int) -> None:
         thumb = uc.reg_read(A.UC_ARM_REG_CPSR) & arm_cpu.CPSR_THUMB
         uc.reg_write(A.UC_ARM_REG_PC, pc | (1 if thumb else 0))

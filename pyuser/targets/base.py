@@ -142,6 +142,10 @@ class Target:
         """Bytes of the syscall instruction just executed (to restart it)."""
         raise NotImplementedError
 
+    def repair_after_stop(self, uc: Uc, memory: GuestMemory) -> None:
+        """After a stop that may have landed mid-instruction (CpuLoop.unsafe_interrupt):
+        make the instruction at the PC safe to run again.  Nothing by default."""
+
     def set_pc(self, uc: Uc, pc: int) -> None:
         """Move the PC within the current instruction set."""
         uc.reg_write(self.pc_reg, pc)

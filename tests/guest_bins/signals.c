@@ -550,6 +550,25 @@ static int fork_kill(void)
     return 0;
 }
 
+static volatile sig_atomic_t usr1_seen;
+
+static void on_usr1_flag(int sig)
+{
+    usr1_seen = sig;
+}
+
+/* a loop without syscalls that only a delivered SIGUSR1 ends */
+static int spin_usr1(void)
+{
+    signal(SIGUSR1, on_usr1_flag);
+    printf("spinning\n");
+    long n = 0;
+    while (!usr1_seen)
+        n++;
+    printf("handler ran, loop left\n");
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IONBF, 0);
@@ -590,6 +609,8 @@ int main(int argc, char **argv)
         return rt_timer();
     if (!strcmp(what, "signalfd"))
         return do_signalfd();
+    if (!strcmp(what, "spin-usr1"))
+        return spin_usr1();
     if (!strcmp(what, "fork-kill"))
         return fork_kill();
     if (!strcmp(what, "exec-mask") || !strcmp(what, "exec-mask-child"))
