@@ -16,6 +16,7 @@ SCENARIOS = {
     "count": "started=10 distinct tids=1\n",
     "kill": "handled on the target thread=1\n",
     "pi": "pi counter=80000\n",
+    "membarrier": "membarrier: global=1 expedited=1 register=0 run=0\n",
 }
 
 

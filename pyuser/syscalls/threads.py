@@ -16,6 +16,7 @@ import traceback
 from typing import TYPE_CHECKING
 
 from pyuser.syscalls.table import syscall
+from pyuser.syscalls.types import SyscallError, UInt
 
 if TYPE_CHECKING:
     from pyuser.syscalls.kernel import Kernel
@@ -70,6 +71,20 @@ class ThreadCalls:
         if flags & c["CLONE_CHILD_CLEARTID"]:
             child.clear_child_tid = child_tid
         return child.tid
+
+    @syscall
+    def membarrier(self: Kernel, cmd: int, flags: UInt, cpu_id: int) -> int:
+        """Guest threads run one at a time, so every barrier already holds.
+
+        MEMBARRIER_CMD_QUERY (0) answers the commands of include/uapi/linux/
+        membarrier.h that need no registration semantics beyond that: GLOBAL
+        (1), PRIVATE_EXPEDITED (8) and its REGISTER (16), as a kernel would."""
+        supported = 1 | 8 | 16
+        if cmd == 0:
+            return supported
+        if cmd & supported != cmd or bin(cmd).count("1") != 1:
+            raise SyscallError("EINVAL")
+        return 0
 
     @syscall
     def sched_yield(self: Kernel) -> int:

@@ -10,6 +10,7 @@
  *   count      10 threads created and counted, each with its own gettid
  *   kill       pthread_kill of one thread: the handler runs on that thread
  *   pi         PTHREAD_PRIO_INHERIT mutex contention (FUTEX_LOCK_PI/UNLOCK_PI)
+ *   membarrier the membarrier commands glibc and runtimes query
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -280,6 +281,18 @@ static int run_pi(void)
     return 0;
 }
 
+#include <linux/membarrier.h>
+
+static int run_membarrier(void)
+{
+    long q = syscall(__NR_membarrier, MEMBARRIER_CMD_QUERY, 0);
+    printf("membarrier: global=%d expedited=%d register=%ld run=%ld\n",
+           !!(q & MEMBARRIER_CMD_GLOBAL), !!(q & MEMBARRIER_CMD_PRIVATE_EXPEDITED),
+           syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0),
+           syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0));
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IONBF, 0);
@@ -306,5 +319,7 @@ int main(int argc, char **argv)
         return run_kill();
     if (!strcmp(w, "pi"))
         return run_pi();
+    if (!strcmp(w, "membarrier"))
+        return run_membarrier();
     return 2;
 }
