@@ -320,6 +320,8 @@ class CpuLoop:
     def _rewind_syscall(self, interrupted: tuple[int, int]) -> None:
         uc = self.uc
         uc.reg_write(self.target.syscall_arg_regs[0], interrupted[1])
+        if self.target.syscall_return_reg == self.target.syscall_number_reg:
+            uc.reg_write(self.target.syscall_number_reg, interrupted[0])  # x86: rax
         pc = uc.reg_read(self.target.pc_reg)
         self.target.set_pc(uc, pc - self.target.syscall_insn_size(uc))
 

@@ -120,6 +120,7 @@ class GuestMemory:
         self._starts: list[int] = []
         self.mmu: PageTableSync | None = None
         self.mmap_top = size  # top-down allocation starts below this
+        self._search_from = size  # where find_free looks first
         self.mmap_floor = 0x10000
 
     # ----------------------------------------------------------- accesses
@@ -205,47 +206,64 @@ class GuestMemory:
         return i == 0 or self.mappings[i - 1].end <= start
 
     def find_free(self, length: int, hint: int = 0) -> int:
-        """A free range of `length` bytes: at `hint` if free, else top-down."""
+        """A free range of `length` bytes: at `hint` if free, else top-down.
+
+        The search starts below the last range it found (raised again when
+        something above is unmapped), like Linux's old free_area_cache, so
+        that thousands of mmaps do not each walk every mapping; only when
+        nothing fits there does it search from the top.
+        """
         length = page_ceil(length)
         if hint and hint + length <= self.size and self.is_free(hint, hint + length):
             if hint >= self.mmap_floor:
                 return hint
-        top = self.mmap_top
-        for m in reversed(self.mappings):
-            if m.start >= top:
-                continue
-            if m.end <= top - length:
-                if top - length >= self.mmap_floor:
-                    return top - length
-                break
-            top = min(top, m.start)
-        else:
-            if top - length >= self.mmap_floor:
-                return top - length
+        for top in (min(self._search_from, self.mmap_top), self.mmap_top):
+            found = self._gap_below(top, length)
+            if found is not None:
+                self._search_from = found
+                return found
         raise OutOfMemory()
+
+    def _gap_below(self, top: int, length: int) -> int | None:
+        """The highest free range of `length` bytes that ends at or below `top`."""
+        i = bisect.bisect_left(self._starts, top)  # mappings[:i] start below top
+        while True:
+            below = self.mappings[i - 1] if i > 0 else None
+            if below is not None and below.end > top:  # top is inside it
+                top = below.start
+                i -= 1
+                continue
+            floor = max(below.end if below is not None else 0, self.mmap_floor)
+            if top - length >= floor:
+                return top - length
+            if below is None:
+                return None
+            top = below.start
+            i -= 1
 
     def _carve(self, start: int, end: int) -> None:
         """Remove [start, end) from the mapping list, splitting neighbours."""
         i = max(bisect.bisect_right(self._starts, start) - 1, 0)
-        kept: list[Mapping] = []
-        while i < len(self.mappings) and self.mappings[i].start < end:
-            m = self.mappings.pop(i)
-            if m.end <= start:
-                kept.append(m)
-                continue
+        if i < len(self.mappings) and self.mappings[i].end <= start:
+            i += 1
+        j = bisect.bisect_left(self._starts, end, lo=i)  # mappings[i:j] overlap
+        if i >= j:
+            return
+        pieces: list[Mapping] = []
+        for m in self.mappings[i:j]:
             if m.start < start:
                 upper = m.split_at(start)
-                kept.append(m)
+                pieces.append(m)
                 m = upper
             if m.end > end:
-                kept.append(m.split_at(end))
-        for m in kept:
-            bisect.insort(self.mappings, m, key=lambda x: x.start)
-        self._starts = [m.start for m in self.mappings]
+                pieces.append(m.split_at(end))
+        self.mappings[i:j] = pieces
+        self._starts[i:j] = [m.start for m in pieces]
 
     def _insert(self, mapping: Mapping) -> None:
-        bisect.insort(self.mappings, mapping, key=lambda x: x.start)
-        self._starts = [m.start for m in self.mappings]
+        i = bisect.bisect_left(self._starts, mapping.start)
+        self.mappings.insert(i, mapping)
+        self._starts.insert(i, mapping.start)
 
     def _set_page_flags(self, start: int, end: int, prot: int) -> None:
         n = (end - start) >> 12
@@ -260,7 +278,9 @@ class GuestMemory:
         start = page_floor(start)
         self._carve(start, end)
         if zero:
-            self._restore_anonymous(start, end)
+            # a shared anonymous mapping is a shared host mapping, so that it
+            # stays shared with the children of a fork (pyuser.syscalls.fork)
+            self._restore_anonymous(start, end, shared=shared)
         mapping = Mapping(start, end, prot, shared, name, kind=kind)
         self._insert(mapping)
         self._set_page_flags(start, end, prot)
@@ -297,11 +317,12 @@ class GuestMemory:
         self._flush()
         return mapping
 
-    def _restore_anonymous(self, start: int, end: int) -> None:
-        """Put private zero pages back under [start, end) of the reservation."""
+    def _restore_anonymous(self, start: int, end: int, shared: bool = False) -> None:
+        """Put private (or shared) zero pages back under [start, end) of the reservation."""
         if end <= start:
             return
-        flags = _HOST_MAP_FIXED | _HOST_MAP_PRIVATE | _HOST_MAP_ANONYMOUS | MAP_NORESERVE
+        kind = _HOST_MAP_SHARED if shared else _HOST_MAP_PRIVATE
+        flags = _HOST_MAP_FIXED | kind | _HOST_MAP_ANONYMOUS | MAP_NORESERVE
         result = _libc.mmap(self.host_base + start, end - start,
                             mmap.PROT_READ | mmap.PROT_WRITE, flags, -1, 0)
         if result == _HOST_MAP_FAILED:
@@ -310,8 +331,11 @@ class GuestMemory:
 
     def unmap(self, start: int, length: int) -> None:
         end = page_ceil(start + length)
-        had_file = any(m.kind == "file" for m in self._overlapping(start, end))
+        # file and shared pages are host mappings of their own: replace them
+        # (MADV_DONTNEED would leave a shared page's contents in place)
+        had_file = any(m.kind == "file" or m.shared for m in self._overlapping(start, end))
         self._carve(start, end)
+        self._search_from = max(self._search_from, end)
         if had_file:
             self._restore_anonymous(start, end)
         else:

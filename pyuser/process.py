@@ -8,14 +8,23 @@ from __future__ import annotations
 
 import os
 import random
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from pyuser.log import Log
 from pyuser.memory import GuestMemory
 from pyuser.signals import HostRelay, SigInfo, SignalState, ThreadSignals, encode_siginfo
 from pyuser.targets.base import Target
+from pyuser.threads import FutexTable, Scheduler
 from pyuser.vfs import GuestFileSystem
+
+if TYPE_CHECKING:
+    from unicorn import Uc
+
+    from pyuser.cpu import CpuLoop
 
 DEFAULT_STACK_SIZE = 8 * 1024 * 1024
 
@@ -41,8 +50,12 @@ class Thread:
     clear_child_tid: int = 0
     robust_list: int = 0
     name: bytes = b""
-    context: object | None = None  # saved CPU registers while it is not running
     signals: ThreadSignals = field(default_factory=ThreadSignals)
+    cpu: CpuLoop | None = None  # its own engine (pyuser.threads explains why)
+    # set to end a wait inside the emulator (futex, sigsuspend, sleep)
+    wakeup: threading.Event = field(default_factory=threading.Event)
+    host_thread: int = 0  # threading.get_ident() of the host thread running it
+    in_host_call: bool = False  # blocked in a host call a kick may interrupt
 
 
 class Process:
@@ -57,23 +70,31 @@ class Process:
 
         self.memory = GuestMemory(target.address_space_size)
         self.memory.mmap_top = target.mmap_top
-        self.uc = target.create_cpu(options.cpu)
-        self.page_tables = target.create_page_tables(self.uc, self.memory)
+        main_uc = target.create_cpu(options.cpu)
+        self.page_tables = target.create_page_tables(main_uc, self.memory)
         self.memory.mmu = self.page_tables
         self.memory.invalidate_code = self._invalidate_code
-        target.prepare_process(self.uc, self.memory, self.page_tables)
+        target.prepare_process(main_uc, self.memory, self.page_tables)
 
         self.signals = SignalState(self)
         self.vfs = GuestFileSystem(self, options.sysroot)
-        main = Thread(tid=os.getpid(), name=b"")
+        main = Thread(tid=os.getpid(), name=b"", host_thread=threading.get_ident())
         self.threads: dict[int, Thread] = {main.tid: main}
-        self.current = main
+        self.current = main  # the thread holding the CPU token
+        self.scheduler = Scheduler(self)
+        self.main_host_thread = threading.get_ident()
+        self.futexes = FutexTable()
+        # once True, every CPU installs its AsyncStop hook at its next run
+        self.async_stops_wanted = False
         self.brk_start = self.brk = 0
         self.timers: dict[int, int] = {}  # guest POSIX timer id -> host timer
+        self.signalfd_blocking: dict[int, bool] = {}  # signalfd -> reads may block
         self.exe_host_path = ""
         self.exe_guest_path = ""
         self.auxv = b""
         self.cmdline = (0, 0)
+        self.layout = None  # pyuser.loader.ImageLayout, for /proc/self/stat
+        self.is_fork_child = False  # made by a guest fork (pyuser.syscalls.fork)
         self.proc_files = {
             b"maps": self.render_maps,
             b"auxv": lambda: self.auxv,
@@ -84,11 +105,22 @@ class Process:
         from pyuser.syscalls.kernel import kernel_for
 
         self.kernel = kernel_for(self)
-        self.cpu = CpuLoop(self)
+        main.cpu = CpuLoop(self, main, main_uc)
+
+    @property
+    def cpu(self) -> CpuLoop:
+        """The CPU of the thread now running guest code (or serving its syscall)."""
+        return self.current.cpu  # type: ignore[return-value]
+
+    @property
+    def uc(self) -> Uc:
+        return self.current.cpu.uc  # type: ignore[union-attr]
 
     # ------------------------------------------------------------ helpers for handlers
     def _invalidate_code(self, start: int, end: int) -> None:
-        self.uc.ctl_remove_cache(start, end)
+        for thread in list(self.threads.values()):
+            if thread.cpu is not None:
+                thread.cpu.uc.ctl_remove_cache(start, end)
 
     def random_bytes(self, n: int) -> bytes:
         if self._random is not None:
@@ -117,22 +149,66 @@ class Process:
 
     def sleep(self, seconds: float) -> bool:
         """Block the calling thread; True if a deliverable signal interrupted the sleep."""
+        return self.block(None, time.monotonic() + seconds) == "signal"
+
+    def block(self, ready: Callable[[], bool] | None, deadline: float | None, *,
+              interruptible: bool = True) -> str:
+        """Wait inside the emulator with the CPU token handed on.
+
+        Returns "ready" once `ready()` holds, "signal" when a signal is
+        deliverable to the thread, "timeout" at the (monotonic) deadline.
+        The checks run with the token held; wakers (futex wake, a signal,
+        the watcher) set the thread's wakeup event, which is cleared before
+        the checks so that no wake-up is lost in between.
+        """
+        thread = self.current
         state = self.signals
-        deadline = time.monotonic() + seconds
         while True:
-            if state.check and state.has_deliverable(self.current):
-                return True
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return False
-            state.wakeup.wait(left)
-            state.wakeup.clear()
+            thread.wakeup.clear()
+            if ready is not None and ready():
+                return "ready"
+            if interruptible and state.has_deliverable(thread):
+                return "signal"
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                return "timeout"
+            with self.scheduler.released(thread):
+                thread.wakeup.wait(left)
+
+    def want_async_stops(self) -> None:
+        """A second thread or an armed timer: CPUs must be stoppable from outside.
+
+        The calling CPU is stopped (from its own syscall hook: safe) so that
+        its loop installs the AsyncStop hooks before it runs on.  Called from a
+        syscall, or from the CPU loop between runs."""
+        if not self.async_stops_wanted:
+            self.async_stops_wanted = True
+            if self.cpu.running:
+                self.cpu.uc.emu_stop()
 
     def forward_host_signals(self) -> None:
         """Take the host's signals for the guest (the command line does; an
         in-process embedding may not want its own signals taken)."""
         self.signals.relay = HostRelay(self.signals)
         self.signals.relay.start()
+
+    def after_fork_child(self) -> None:
+        """In the child of a host fork (pyuser.syscalls.fork): its own pid as
+        the thread id and in /proc/<pid>, and a signal watcher of its own.
+
+        Only the forking thread exists in the child (as under Linux): the
+        scheduler and the futex table start afresh, in place (hooks hold
+        them), since their locks may have been held by threads now gone.
+        """
+        pid = os.getpid()
+        self.is_fork_child = True
+        self.current.tid = pid
+        self.threads = {pid: self.current}
+        type(self.scheduler).__init__(self.scheduler, self)
+        type(self.futexes).__init__(self.futexes)
+        self.vfs.refresh_pid()
+        if self.signals.relay is not None:
+            self.signals.relay.restart_after_fork()
 
     def encode_siginfo(self, info: SigInfo) -> bytes:
         return encode_siginfo(info, self.target.word_size, self.target.const("SIGCHLD"))
@@ -155,4 +231,49 @@ class Process:
 
     # ------------------------------------------------------------ running
     def run(self) -> int:
-        return self.cpu.run()
+        """Run the main thread (on this host thread) until the process exits."""
+        self.main_host_thread = threading.get_ident()
+        status = self.threads[next(iter(self.threads))].cpu.run()  # type: ignore[union-attr]
+        if self.is_fork_child:
+            # the child of a guest fork must not return into whoever called
+            # run() in the parent (an embedding Python program): it ends here
+            import sys
+
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(status)
+        return status
+
+    def exit_process(self, status: int) -> int:
+        """exit_group, or the last thread's exit: the process ends with `status`.
+
+        On the host thread that called run() the status is returned; on a
+        thread's own host thread the emulator ends here, as the whole
+        process does on Linux.
+        """
+        if threading.get_ident() == self.main_host_thread:
+            return status
+        import sys
+
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+
+    def exit_thread(self, thread: Thread, status: int) -> int:
+        """exit of one thread: its clear_child_tid wake, then the next thread runs."""
+        if thread.clear_child_tid:
+            try:
+                self.memory.write(thread.clear_child_tid, b"\0\0\0\0")
+                self.kernel.futex_wake_address(thread.clear_child_tid, 1)
+            except Exception:  # noqa: BLE001 - a bad pointer is the guest's business
+                pass
+        self.kernel.release_robust_list(thread)
+        self.threads.pop(thread.tid, None)
+        if not self.threads:
+            return self.exit_process(status)
+        self.scheduler.release(thread)
+        if threading.get_ident() == self.main_host_thread:
+            # the main thread ended (pthread_exit); the process lives on in
+            # the others, and the last of them ends the emulator
+            threading.Event().wait()
+        return status

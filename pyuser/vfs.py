@@ -3,7 +3,8 @@
 The rule (as qemu-user's -L): an absolute guest path is looked up under the
 sysroot first; if nothing exists there, the host path is used.  Relative
 paths are relative to the (shared) working directory.  /proc/self/exe names
-the guest program, not the emulator.
+the guest program, not the emulator; a few /proc files are made up
+(pyuser.procfs).  docs/userland.md describes the rule for users.
 """
 
 from __future__ import annotations
@@ -11,8 +12,19 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
+from pyuser import procfs
+
 if TYPE_CHECKING:
     from pyuser.process import Process
+
+
+def under_sysroot(sysroot: bytes | None, path: bytes) -> bytes:
+    """The host path for a guest path by the sysroot rule (no /proc specials)."""
+    if sysroot is not None and path.startswith(b"/"):
+        candidate = sysroot + path
+        if os.path.lexists(candidate):
+            return candidate
+    return path
 
 
 class GuestFileSystem:
@@ -39,11 +51,37 @@ class GuestFileSystem:
         entry = self._proc_self_entry(path)
         if entry == b"exe":
             return os.fsencode(self.process.exe_host_path)
-        if self.sysroot is not None:
-            candidate = self.sysroot + path
-            if os.path.lexists(candidate):
-                return candidate
-        return path
+        return under_sysroot(self.sysroot, path)
+
+    def guest_realpath(self, path: bytes) -> bytes:
+        """realpath(3) in the guest's view: each symbolic link on the way is
+        read through the sysroot rule, so a path inside the sysroot comes out
+        as the guest names it.  Used for /proc/self/exe."""
+        if not path.startswith(b"/"):
+            path = os.path.join(os.getcwdb(), path)
+        pending = [p for p in path.split(b"/") if p][::-1]
+        resolved = b""
+        hops = 0
+        while pending:
+            part = pending.pop()
+            if part == b".":
+                continue
+            if part == b"..":
+                resolved = resolved.rpartition(b"/")[0]
+                continue
+            candidate = resolved + b"/" + part
+            try:
+                link = os.readlink(self.resolve(candidate))
+            except OSError:
+                resolved = candidate  # not a link (or missing): keep the name
+                continue
+            hops += 1
+            if hops > 40:  # ELOOP: give the path as it was
+                return path
+            if link.startswith(b"/"):
+                resolved = b""
+            pending.extend([p for p in link.split(b"/") if p][::-1])
+        return resolved or b"/"
 
     def readlink_special(self, path: bytes) -> bytes | None:
         """readlink of /proc/self/exe gives the guest program's path."""
@@ -55,11 +93,18 @@ class GuestFileSystem:
         """Files whose contents the emulator must make up; None for ordinary ones."""
         entry = self._proc_self_entry(path)
         if entry is None:
-            return None
-        maker = self.process.proc_files.get(entry)
-        if maker is None:
-            return None
-        data = maker()
+            render = procfs.GLOBAL_FILES.get(path)
+            if render is None:
+                return None
+            data = render(self.process)
+        else:
+            maker = self.process.proc_files.get(entry)
+            if maker is not None:
+                data = maker()
+            elif entry in procfs.SELF_FILES:
+                data = procfs.SELF_FILES[entry](self.process)
+            else:
+                return None
         read_end, write_end = os.pipe()
         # small synthesized files fit in the pipe buffer (64 KiB); bigger ones
         # go through an unlinked temporary file

@@ -9,8 +9,9 @@
 #   DESTDIR  where the packages' contents are unpacked (dpkg -x), created if
 #            needed; files already there are overwritten.
 #   PKG      package names, optionally PKG=VERSION.
-#   --deps   also fetch the packages' Depends/Pre-Depends, recursively (for
-#            building a sysroot); without it only the named packages.
+#   --deps   also fetch the packages' Depends/Pre-Depends, recursively, as
+#            apt's resolver picks them for an install onto an empty system
+#            (for building a sysroot); without it only the named packages.
 #
 # How: apt gets a private state directory, .cache/apt-ARCH/ under the
 # repository (or $DEBFETCH_CACHE/apt-ARCH), with its own package lists, an
@@ -186,20 +187,21 @@ fi
 
 # --- which packages ---------------------------------------------------------
 if [[ $with_deps -eq 1 ]]; then
-    names=()
-    for p in "${pkgs[@]}"; do names+=("${p%%=*}"); done
-    # Recursive hard dependencies; virtual packages come out as <name> and
-    # are left to the real package that provides them.
+    # apt's own resolver, simulating an install onto the empty private
+    # status: one choice per "a | b" alternative and per virtual package
+    # (what `apt-get install` on an empty system would pick), Depends and
+    # Pre-Depends only.  Each "Inst NAME (VERSION ...)" line is one package.
     mapfile -t resolved < <(
-        apt-cache "${apt_opts[@]}" depends --recurse --no-recommends --no-suggests \
-            --no-conflicts --no-breaks --no-replaces --no-enhances "${names[@]}" |
-            grep -E '^[a-z0-9]' | sed 's/:.*//' | sort -u
+        apt-get "${apt_opts[@]}" -q -s install "${pkgs[@]}" |
+            sed -n 's/^Inst \([^ ]*\) (\([^ ]*\) .*/\1=\2/p'
     )
-    [[ ${#resolved[@]} -gt 0 ]] || die "dependency resolution found nothing for: ${names[*]}"
+    [[ ${#resolved[@]} -gt 0 ]] || die "dependency resolution found nothing for: ${pkgs[*]}"
     # Keep an explicit =VERSION the caller gave.
     declare -A wanted=()
-    for p in "${resolved[@]}"; do wanted[$p]=$p; done
-    for p in "${pkgs[@]}"; do wanted[${p%%=*}]=$p; done
+    for p in "${resolved[@]}"; do wanted[${p%%=*}]=$p; done
+    for p in "${pkgs[@]}"; do
+        if [[ $p == *=* ]]; then wanted[${p%%=*}]=$p; fi
+    done
     pkgs=("${wanted[@]}")
 fi
 

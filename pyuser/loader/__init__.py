@@ -3,17 +3,52 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pyuser.errors import LoadError
-from pyuser.loader.elf import image_span, map_image, open_image
+from pyuser.loader.elf import PF_X, ElfImage, image_span, map_image, open_image
 from pyuser.loader.stack import AT_EXECFN, AT_PLATFORM, AT_RANDOM, StackImage, build_stack
 from pyuser.memory import PROT_EXEC, PROT_READ, PROT_WRITE, OutOfMemory, page_ceil
+from pyuser.procfs import comm_of
 
 if TYPE_CHECKING:
     from pyuser.process import Process
 
 STACK_GUARD = 0x1000
+
+
+@dataclass
+class ImageLayout:
+    """The addresses /proc/self/stat reports (the kernel's mm_struct fields)."""
+
+    start_code: int = 0
+    end_code: int = 0
+    start_data: int = 0
+    end_data: int = 0
+    start_stack: int = 0
+    arg_start: int = 0
+    arg_end: int = 0
+    env_start: int = 0
+    env_end: int = 0
+
+
+def _code_and_data(image: ElfImage, bias: int) -> ImageLayout:
+    """As fs/binfmt_elf.c load_elf_binary computes them: code from the PF_X
+    segments, data up to the highest segment's file end."""
+    layout = ImageLayout(start_code=(1 << 64) - 1)
+    for seg in image.loads():
+        h = seg.header
+        if h.p_flags & PF_X:
+            layout.start_code = min(layout.start_code, h.p_vaddr)
+            layout.end_code = max(layout.end_code, h.p_vaddr + h.p_filesz)
+        layout.start_data = max(layout.start_data, h.p_vaddr)
+        layout.end_data = max(layout.end_data, h.p_vaddr + h.p_filesz)
+    if layout.start_code > layout.end_code:
+        layout.start_code = 0
+    for name in ("start_code", "end_code", "start_data", "end_data"):
+        setattr(layout, name, getattr(layout, name) + bias)
+    return layout
 
 
 def load_program(proc: Process, path: str, argv: list[bytes], envp: list[bytes],
@@ -27,6 +62,7 @@ def load_program(proc: Process, path: str, argv: list[bytes], envp: list[bytes],
         low, _high = image_span(image)
         bias = target.elf_et_dyn_base - low if image.is_dyn else 0
         main = map_image(image, mem, bias)
+        layout = _code_and_data(image, bias)
         interp_name = image.interpreter()
         exec_stack = image.exec_stack(default=True)
     finally:
@@ -73,6 +109,8 @@ def load_program(proc: Process, path: str, argv: list[bytes], envp: list[bytes],
         ("AT_EGID", os.getegid()), ("AT_SECURE", 0), ("AT_RANDOM", 0),
         ("AT_HWCAP2", target.hwcap2(proc.options.cpu)), ("AT_EXECFN", 0), ("AT_PLATFORM", 0),
     ]
+    if not target.platform:  # e.g. Linux/riscv passes no AT_PLATFORM
+        values.remove(("AT_PLATFORM", 0))
     if execfd is not None:
         values.insert(0, ("AT_EXECFD", execfd))
     auxv = [(auxv_names[name], value) for name, value in values]
@@ -87,4 +125,10 @@ def load_program(proc: Process, path: str, argv: list[bytes], envp: list[bytes],
     mem.host[stack.sp:stack.sp + len(stack.data)] = stack.data
     proc.auxv = stack.auxv
     proc.cmdline = (stack.argv_start, stack.argv_end)
+    layout.start_stack = stack.sp
+    layout.arg_start, layout.arg_end = stack.argv_start, stack.argv_end
+    layout.env_start, layout.env_end = stack.env_start, stack.env_end
+    proc.layout = layout
+    # the task name (PR_GET_NAME, /proc/self/stat) is the file name exec'd
+    proc.current_thread().name = comm_of(execfn or os.fsencode(path))
     target.set_entry_state(proc.uc, entry, stack.sp)

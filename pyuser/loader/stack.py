@@ -29,6 +29,8 @@ class BuiltStack:
     auxv: bytes  # the auxiliary vector as written (for /proc/self/auxv)
     argv_start: int  # address of the argument strings (for /proc/self/cmdline)
     argv_end: int
+    env_start: int  # the environment strings, right after the arguments (/proc/self/environ)
+    env_end: int
 
 
 # auxv tags whose value is the address of a string/bytes we place on the stack
@@ -72,4 +74,6 @@ def build_stack(top: int, image: StackImage, word_size: int, little_endian: bool
     data = table_bytes + b"\0" * gap + bytes(strings)
     return BuiltStack(sp=sp, data=data, auxv=auxv_bytes,
                       argv_start=top - arg_at[0] if arg_at else top - execfn_at,
-                      argv_end=top - argv_end_off)
+                      argv_end=top - argv_end_off,
+                      env_start=top - env_at[0] if env_at else top - execfn_at,
+                      env_end=top - execfn_at)

@@ -21,8 +21,10 @@ from pyuser.syscalls.types import (
     CStr,
     Fd,
     InBuf,
+    InPtr,
     Int64,
     OutBuf,
+    OutPtr,
     Path,
     Ptr,
     SyscallError,
@@ -46,6 +48,18 @@ def _host_constants(prefix: str) -> dict[str, int]:
 
 def dir_fd(fd: int) -> int | None:
     return None if fd == AT_FDCWD else fd
+
+
+def guest_fd(fd: int, cloexec: bool) -> int:
+    """A new host descriptor handed to the guest, close-on-exec as the guest asked.
+
+    Python makes the descriptors it opens close-on-exec (PEP 446); a guest
+    descriptor must survive the guest's execve unless the guest said
+    otherwise, since pyuser's execve is a host execve (pyuser.syscalls.exec).
+    """
+    if not cloexec:
+        os.set_inheritable(fd, True)
+    return fd
 
 
 def encode_dev(dev: int) -> int:
@@ -73,14 +87,15 @@ class FileCalls:
 
     @syscall
     def openat(self: Kernel, dirfd: Fd, path: Path, flags: UInt, mode: UInt) -> int:
-        special = self.proc.vfs.open_special(path, flags)
-        if special is not None:
-            return special
-        return os.open(path, self.open_flags.to_host(flags), mode, dir_fd=dir_fd(dirfd))
+        host_flags = self.open_flags.to_host(flags)
+        fd = self.proc.vfs.open_special(path, flags)
+        if fd is None:
+            fd = os.open(path, host_flags, mode, dir_fd=dir_fd(dirfd))
+        return guest_fd(fd, bool(host_flags & os.O_CLOEXEC))
 
     @syscall
     def creat(self: Kernel, path: Path, mode: UInt) -> int:
-        return os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, mode)
+        return guest_fd(os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, mode), False)
 
     @syscall
     def close(self: Kernel, fd: Fd) -> int:
@@ -90,16 +105,36 @@ class FileCalls:
         self.proc.signals.signalfds.pop(fd, None)
         return 0
 
+    @syscall
+    def close_range(self: Kernel, first: UInt, last: UInt, flags: UInt) -> int:
+        c = self.abi.CONST
+        cloexec = c["CLOSE_RANGE_CLOEXEC"]
+        if first > last or flags & ~(cloexec | c["CLOSE_RANGE_UNSHARE"]):
+            raise SyscallError("EINVAL")
+        for name in os.listdir("/proc/self/fd"):
+            fd = int(name)
+            if not first <= fd <= last or self.proc.is_reserved_fd(fd):
+                continue
+            try:
+                if flags & cloexec:
+                    os.set_inheritable(fd, False)
+                else:
+                    os.close(fd)
+                    self.proc.signals.signalfds.pop(fd, None)
+            except OSError:
+                pass  # the listing's own descriptor, already closed
+        return 0
+
     # ------------------------------------------------------------ data
     @syscall
-    def read(self: Kernel, fd: Fd, buf: Ptr, count: UInt) -> int:
+    def read(self: Kernel, fd: Fd, buf: OutPtr, count: UInt) -> int:
         if fd in self.proc.signals.signalfds:
             return self.read_signalfd(fd, buf, count)
         self.mem.writable(buf, count)
         return self.blocking(hostcalls.read, fd, self.mem.host_pointer(buf), count)
 
     @syscall
-    def write(self: Kernel, fd: Fd, buf: Ptr, count: UInt) -> int:
+    def write(self: Kernel, fd: Fd, buf: InPtr, count: UInt) -> int:
         self.mem.readable(buf, count)
         return self.blocking(hostcalls.write, fd, self.mem.host_pointer(buf), count)
 
@@ -202,7 +237,7 @@ class FileCalls:
     # ------------------------------------------------------------ descriptors
     @syscall
     def dup(self: Kernel, fd: Fd) -> int:
-        return os.dup(fd)
+        return fcntl.fcntl(fd, fcntl.F_DUPFD, 0)  # os.dup would set close-on-exec
 
     @syscall
     def dup2(self: Kernel, oldfd: Fd, newfd: Fd) -> int:
@@ -527,6 +562,13 @@ class FileCalls:
     @syscall
     def ftruncate64(self: Kernel, fd: Fd, length: Int64) -> int:
         os.ftruncate(fd, length)
+        return 0
+
+    @syscall("arm_fadvise64_64", "fadvise64_64")
+    def fadvise64_64(self: Kernel, fd: Fd, advice: int, offset: Int64, length: Int64) -> int:
+        # ARM puts the advice second so that the 64-bit values fall on even
+        # register pairs; POSIX_FADV_* are the generic numbers
+        os.posix_fadvise(fd, offset, length, advice)
         return 0
 
     @syscall

@@ -181,3 +181,20 @@ def timer_getoverrun(timer: int) -> int:
 
 def timer_delete(timer: int) -> int:
     return _check(_librt.timer_delete(ctypes.c_void_p(timer)))
+
+
+# ----------------------------------------------------------------- sockets
+_libc.connect.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+_libc.connect.restype = ctypes.c_int
+
+
+def connect(fd: int, address: bytes) -> int:
+    """connect(2) with a raw sockaddr (its layout is the same on every Linux
+    architecture for AF_UNIX, AF_INET and AF_INET6)."""
+    return _check(_libc.connect(fd, address, len(address)))
+
+
+def libc(name: str, *args: object) -> int:
+    """Call a libc function that returns -1 on error with errno (sockets and
+    such); pass pointers as ctypes.c_void_p, sizes as ctypes.c_size_t."""
+    return _check(getattr(_libc, name)(*args))

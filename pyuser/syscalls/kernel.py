@@ -12,7 +12,9 @@ import errno as host_errno
 from typing import TYPE_CHECKING, Any
 
 from pyuser.memory import GuestFault, OutOfMemory
+from pyuser.syscalls.exec import ExecCalls
 from pyuser.syscalls.files import FileCalls
+from pyuser.syscalls.fork import ForkCalls
 from pyuser.syscalls.futex import FutexCalls
 from pyuser.syscalls.ioctl import IoctlCalls
 from pyuser.syscalls.memory import MemoryCalls
@@ -21,15 +23,18 @@ from pyuser.syscalls.polling import PollingCalls
 from pyuser.syscalls.processes import ProcessCalls
 from pyuser.syscalls.signals import SignalCalls
 from pyuser.syscalls.table import Entry, build_table
+from pyuser.syscalls.threads import ThreadCalls
 from pyuser.syscalls.time import TimeCalls
 from pyuser.syscalls.types import NoReturn, SyscallError
+from pyuser.syscalls.xattr import XattrCalls
 
 if TYPE_CHECKING:
     from pyuser.process import Process
 
 
 class Kernel(FileCalls, MemoryCalls, ProcessCalls, SignalCalls, TimeCalls, IoctlCalls,
-             FutexCalls, NetworkCalls, PollingCalls):
+             FutexCalls, NetworkCalls, PollingCalls, ForkCalls, ExecCalls, XattrCalls,
+             ThreadCalls):
     """Holds the process state the handlers need and dispatches by number."""
 
     def __init__(self, process: Process) -> None:
@@ -101,12 +106,18 @@ class Kernel(FileCalls, MemoryCalls, ProcessCalls, SignalCalls, TimeCalls, Ioctl
         signal is deliverable to the guest by then (it was blocked, ignored,
         or the kick was stale), the call simply goes on.
         """
-        signals = self.proc.signals
+        proc = self.proc
+        thread = proc.current
         while True:
             try:
-                return call(*args)
+                with proc.scheduler.released(thread):
+                    thread.in_host_call = True
+                    try:
+                        return call(*args)
+                    finally:
+                        thread.in_host_call = False
             except InterruptedError:
-                if signals.has_deliverable(self.proc.current):
+                if proc.signals.has_deliverable(thread):
                     raise SyscallError("EINTR") from None
 
     def host_errno_result(self, err: OSError) -> int:

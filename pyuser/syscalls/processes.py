@@ -134,7 +134,8 @@ class ProcessCalls:
 
     @syscall
     def setsid(self: Kernel) -> int:
-        return os.setsid()
+        os.setsid()  # returns None; the new session's id is the caller's pid
+        return os.getpid()
 
     # ------------------------------------------------------------ system info
     @syscall
@@ -331,11 +332,6 @@ class ProcessCalls:
 
     @syscall
     def sched_setaffinity(self: Kernel, pid: int, size: UInt, mask: Ptr) -> int:
-        return 0
-
-    @syscall
-    def sched_yield(self: Kernel) -> int:
-        os.sched_yield()
         return 0
 
     @syscall

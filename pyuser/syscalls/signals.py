@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from pyuser.signals import SI_TKILL, SI_USER, Action, SigInfo
 from pyuser.syscalls.table import syscall
-from pyuser.syscalls.types import NoReturn, Ptr, SyscallError, UInt
+from pyuser.syscalls.types import Fd, NoReturn, Ptr, SyscallError, UInt
 
 if TYPE_CHECKING:
     from pyuser.syscalls.kernel import Kernel
@@ -448,7 +448,7 @@ class SignalCalls:
     # pending queues as struct signalfd_siginfo records (128 bytes, the same
     # layout on every architecture).
     @syscall
-    def signalfd4(self: Kernel, fd: int, mask: Ptr, sizemask: UInt, flags: UInt) -> int:
+    def signalfd4(self: Kernel, fd: Fd, mask: Ptr, sizemask: UInt, flags: UInt) -> int:
         c = self.abi.CONST
         if flags & ~(c["O_NONBLOCK"] | c["O_CLOEXEC"]):
             raise SyscallError("EINVAL")
@@ -468,7 +468,7 @@ class SignalCalls:
         return fd
 
     @syscall
-    def signalfd(self: Kernel, fd: int, mask: Ptr, sizemask: UInt) -> int:
+    def signalfd(self: Kernel, fd: Fd, mask: Ptr, sizemask: UInt) -> int:
         return self.signalfd4(fd, mask, sizemask, 0)
 
     def read_signalfd(self: Kernel, fd: int, buf: int, count: int) -> int:
