@@ -152,7 +152,11 @@ class Emulator:
         return status
 
     def _install_hooks(self, process: Process) -> None:
+        real_die = process.cpu.die
+
         def die(target_signal: int, core: bool) -> None:
+            if getattr(process, "is_fork_child", False):
+                real_die(target_signal, core)  # a forked guest child dies for real
             raise _GuestDied(process.target.signal_to_host.get(target_signal, target_signal))
 
         process.cpu.die = die  # type: ignore[method-assign]

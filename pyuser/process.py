@@ -202,8 +202,18 @@ class Process:
         """
         pid = os.getpid()
         self.is_fork_child = True
+        gone = [t for t in self.threads.values() if t is not self.current]
+        detach = getattr(self.page_tables, "detach", None)
+        for thread in gone:  # their engines stay behind, unused: stop flushing them
+            if thread.cpu is not None and detach is not None:
+                detach(thread.cpu.uc)
         self.current.tid = pid
+        self.current.host_thread = threading.get_ident()
         self.threads = {pid: self.current}
+        # Linux: the child starts with no pending signals and no POSIX timers
+        self.signals.clear_pending()
+        self.current.signals.pending.queues.clear()
+        self.timers.clear()
         type(self.scheduler).__init__(self.scheduler, self)
         type(self.futexes).__init__(self.futexes)
         self.vfs.refresh_pid()

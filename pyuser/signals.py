@@ -259,6 +259,12 @@ class SignalState:
         timer.daemon = True
         timer.start()
 
+    def clear_pending(self) -> None:
+        """The child of a fork: nothing inherited is pending."""
+        self._incoming.clear()
+        self.shared.queues.clear()
+        self.check = False
+
     def drain_incoming(self) -> None:
         while self._incoming:
             self.raise_signal(self._incoming.popleft())
