@@ -57,15 +57,35 @@ def _arg_of(annotation: Any) -> T.Arg:
     return T.SIGNED
 
 
+# The argument types by the names handlers use for them: with postponed
+# annotations these names are what __annotations__ holds, and looking them up
+# here is much cheaper than typing.get_type_hints (which evaluates every one;
+# it costs ~10 ms of start-up over all the handlers).  Any other annotation
+# still goes through get_type_hints.
+_BY_NAME = {name: _arg_of(getattr(T, name)) for name in (
+    "UInt", "Ptr", "Fd", "CStr", "Path", "InBuf", "OutBuf", "Int64", "InPtr", "OutPtr")}
+_BY_NAME["int"] = T.SIGNED
+
+
 def signature_of(fn: Callable, word_size: int, pairs_aligned: bool) -> list[Param]:
     """Register slots of each parameter, from the handler's annotations."""
-    # `self: Kernel` is only a forward reference for type checkers
-    hints = typing.get_type_hints(fn, localns={"Kernel": object}, include_extras=True)
-    hints.pop("return", None)
+    names = fn.__code__.co_varnames[1:fn.__code__.co_argcount]
+    annotations = fn.__annotations__
+    hints: dict | None = None
+    args = []
+    for name in names:
+        annotation = annotations.get(name, "int")
+        arg = _BY_NAME.get(annotation) if isinstance(annotation, str) else None
+        if arg is None:
+            if hints is None:
+                # `self: Kernel` is only a forward reference for type checkers
+                hints = typing.get_type_hints(fn, localns={"Kernel": object},
+                                              include_extras=True)
+            arg = _arg_of(hints.get(name, int))
+        args.append(arg)
     params = []
     reg = 1
-    for name in fn.__code__.co_varnames[1:fn.__code__.co_argcount]:
-        arg = _arg_of(hints.get(name, int))
+    for name, arg in zip(names, args, strict=True):
         if arg.wide and word_size == 4 and pairs_aligned and reg % 2 == 0:
             reg += 1  # EABI: a 64-bit value starts at an even register (r0, r2, r4)
         params.append(Param(name, arg, reg))
