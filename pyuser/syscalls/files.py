@@ -146,8 +146,9 @@ class FileCalls:
     def pwrite64(self: Kernel, fd: Fd, buf: InBuf, count: UInt, offset: Int64) -> int:
         return os.pwrite(fd, buf, offset)
 
-    def _host_iovecs(self: Kernel, iov: int, iovcnt: int, writable: bool) -> list[tuple[int, int]]:
-        """The guest's iovec array as (host address, length), each range checked."""
+    def _guest_iovecs(self: Kernel, iov: int, iovcnt: int,
+                      writable: bool) -> list[tuple[int, int]]:
+        """The guest's iovec array as (guest address, length), each range checked."""
         if iovcnt < 0 or iovcnt > 1024:
             raise SyscallError("EINVAL")
         w = self.target.word_size
@@ -159,23 +160,18 @@ class FileCalls:
             base, length = words[2 * i], words[2 * i + 1]
             if length:
                 check(base, length)
-                result.append((self.mem.host_pointer(base), length))
+                result.append((base, length))
         return result
 
+    def _host_iovecs(self: Kernel, iov: int, iovcnt: int, writable: bool) -> list[tuple[int, int]]:
+        """As (host address, length), for libc's readv/writev."""
+        return [(self.mem.host_pointer(base), length)
+                for base, length in self._guest_iovecs(iov, iovcnt, writable)]
+
     def _iovecs(self: Kernel, iov: int, iovcnt: int, writable: bool) -> list[memoryview]:
-        if iovcnt < 0 or iovcnt > 1024:
-            raise SyscallError("EINVAL")
-        w = self.target.word_size
-        raw = self.mem.read(iov, 2 * w * iovcnt)
-        fmt = "<" + ("I" if w == 4 else "Q") * (2 * iovcnt)
-        words = struct.unpack(fmt, raw)
-        views = []
-        for i in range(iovcnt):
-            base, length = words[2 * i], words[2 * i + 1]
-            if length:
-                views.append(self.mem.writable(base, length) if writable
-                             else self.mem.readable(base, length))
-        return views
+        """As views of guest memory, for os.preadv/os.pwritev."""
+        return [self.mem.view[base:base + length]
+                for base, length in self._guest_iovecs(iov, iovcnt, writable)]
 
     @syscall
     def readv(self: Kernel, fd: Fd, iov: Ptr, iovcnt: int) -> int:
