@@ -255,6 +255,9 @@ class CpuLoop:
             raise reason
 
     def _engine_fault(self, error: UcError) -> Fault:
+        fault = self.target.engine_fault(self.uc, error.errno, self.process.memory)
+        if fault is not None:
+            return fault
         pc = self.uc.reg_read(self.target.pc_reg)
         if error.errno in (UC.UC_ERR_INSN_INVALID, UC.UC_ERR_EXCEPTION):
             return Fault(self.target.const("SIGILL"), 1, pc, pc)
@@ -322,6 +325,7 @@ class CpuLoop:
         uc.reg_write(self.target.syscall_arg_regs[0], interrupted[1])
         if self.target.syscall_return_reg == self.target.syscall_number_reg:
             uc.reg_write(self.target.syscall_number_reg, interrupted[0])  # x86: rax
+        self.target.restore_after_rewind(uc)
         pc = uc.reg_read(self.target.pc_reg)
         self.target.set_pc(uc, pc - self.target.syscall_insn_size(uc))
 

@@ -352,9 +352,11 @@ class GuestMemory:
         if self.pages[start >> 12:end >> 12].find(0) >= 0:
             raise OutOfMemory()  # a hole: mapped pages always have PAGE_MAPPED set
         for m in list(self._overlapping(start, end)):
-            self._carve(max(m.start, start), min(m.end, end))
-            piece = Mapping(max(m.start, start), min(m.end, end), prot, m.shared, m.name,
-                            m.offset + (max(m.start, start) - m.start) if m.kind == "file" else 0,
+            # before _carve: splitting m shortens it in place (Mapping.split_at)
+            lo, hi = max(m.start, start), min(m.end, end)
+            self._carve(lo, hi)
+            piece = Mapping(lo, hi, prot, m.shared, m.name,
+                            m.offset + (lo - m.start) if m.kind == "file" else 0,
                             m.dev, m.inode, m.kind)
             self._insert(piece)
         self._set_page_flags(start, end, prot)

@@ -33,6 +33,12 @@ class SignalCalls:
         self._sig_block, self._sig_unblock, self._sig_setmask = (
             c["SIG_BLOCK"], c["SIG_UNBLOCK"], c["SIG_SETMASK"])
         self._ss_disable = c["SS_DISABLE"]
+        # whether the kernel's struct sigaction has sa_restorer (riscv64 has not)
+        self._sa_restorer = any(f[0] == "sa_restorer" for f in self.abi.sigaction._fields_)
+        # MIPS: {sa_flags, sa_handler, sa_mask} and 128 signals (16-byte sigsets);
+        # pyuser keeps the first 64 signals' bits
+        self._sa_flags_first = self.abi.sigaction._fields_[0][0] == "sa_flags"
+        self._sigset_bytes = c.get("_NSIG", 64) // 8
         self._ss_onstack = c["SS_ONSTACK"]
         self._minsigstksz = c.get("MINSIGSTKSZ", 2048)
 
@@ -44,7 +50,7 @@ class SignalCalls:
             raise SyscallError("EINVAL")
 
     def _sigset(self: Kernel, address: int, size: int) -> int:
-        if size != 8:
+        if size != self._sigset_bytes:
             raise SyscallError("EINVAL")
         return struct.unpack("<Q", self.mem.read(address, 8))[0]
 
@@ -66,6 +72,13 @@ class SignalCalls:
         if act:
             if old_layout:  # struct old_sigaction: handler, mask (one word), flags, restorer
                 handler, mask, flags, restorer = struct.unpack("<4I", self.mem.read(act, 16))
+            elif self._sa_flags_first:  # MIPS: flags, handler, mask (16 bytes)
+                flags, handler, mask = struct.unpack("<IIQ", self.mem.read(act, 16))
+                restorer = 0
+            elif not self._sa_restorer:  # riscv64: handler, flags, mask
+                handler, flags, mask = struct.unpack(
+                    "<IIQ" if w == 4 else "<QQQ", self.mem.read(act, 2 * w + 8))
+                restorer = 0
             else:  # kernel struct sigaction: handler, flags, restorer, mask (64 bits)
                 handler, flags, restorer, mask = struct.unpack(
                     "<IIIQ" if w == 4 else "<QQQQ", self.mem.read(act, 3 * w + 8))
@@ -74,6 +87,11 @@ class SignalCalls:
             if old_layout:
                 data = struct.pack("<4I", old.handler, old.mask & 0xFFFFFFFF, old.flags,
                                    old.restorer)
+            elif self._sa_flags_first:
+                data = struct.pack("<IIQQ", old.flags, old.handler, old.mask, 0)
+            elif not self._sa_restorer:
+                data = struct.pack("<IIQ" if w == 4 else "<QQQ", old.handler, old.flags,
+                                   old.mask)
             else:
                 data = struct.pack("<IIIQ" if w == 4 else "<QQQQ", old.handler, old.flags,
                                    old.restorer, old.mask)
@@ -84,7 +102,7 @@ class SignalCalls:
 
     @syscall
     def rt_sigaction(self: Kernel, signo: int, act: Ptr, oldact: Ptr, sigsetsize: UInt) -> int:
-        if sigsetsize != 8:
+        if sigsetsize != self._sigset_bytes:
             raise SyscallError("EINVAL")
         return self._sigaction(signo, act, oldact, False)
 
@@ -112,14 +130,14 @@ class SignalCalls:
 
     @syscall
     def rt_sigprocmask(self: Kernel, how: int, set_: Ptr, oldset: Ptr, sigsetsize: UInt) -> int:
-        if sigsetsize != 8:
+        if sigsetsize != self._sigset_bytes:
             raise SyscallError("EINVAL")
         value = struct.unpack("<Q", self.mem.read(set_, 8))[0] if set_ else None
         if oldset:
-            self.mem.writable(oldset, 8)
+            self.mem.writable(oldset, sigsetsize)
         old = self._change_mask(how, value)
         if oldset:
-            self.mem.write(oldset, struct.pack("<Q", old))
+            self.mem.write(oldset, struct.pack("<Q", old).ljust(sigsetsize, b"\0"))
         return 0
 
     @syscall
@@ -136,10 +154,10 @@ class SignalCalls:
 
     @syscall
     def rt_sigpending(self: Kernel, set_: Ptr, sigsetsize: UInt) -> int:
-        if sigsetsize > 8:
+        if sigsetsize > self._sigset_bytes:
             raise SyscallError("EINVAL")
         bits = self.proc.signals.pending_bits(self.proc.current_thread())
-        self.mem.write(set_, struct.pack("<Q", bits)[:sigsetsize])
+        self.mem.write(set_, struct.pack("<Q", bits).ljust(sigsetsize, b"\0")[:sigsetsize])
         return 0
 
     @syscall
@@ -151,12 +169,19 @@ class SignalCalls:
         sp = self.cpu_sp()
         on_stack = thread.altstack_size and \
             thread.altstack_sp <= sp < thread.altstack_sp + thread.altstack_size
+        swap = self.target.stack_t_size_before_flags  # MIPS: ss_sp, ss_size, ss_flags
         if old_ss:
             flags = self._ss_onstack if on_stack else thread.altstack_flags
-            self.mem.write(old_ss, struct.pack(fmt, thread.altstack_sp, flags,
-                                               thread.altstack_size))
+            if swap:
+                data = struct.pack("<IIi", thread.altstack_sp, thread.altstack_size, flags)
+            else:
+                data = struct.pack(fmt, thread.altstack_sp, flags, thread.altstack_size)
+            self.mem.write(old_ss, data)
         if ss:
-            new_sp, flags, new_size = struct.unpack(fmt, self.mem.read(ss, size))
+            if swap:
+                new_sp, new_size, flags = struct.unpack("<IIi", self.mem.read(ss, 12))
+            else:
+                new_sp, flags, new_size = struct.unpack(fmt, self.mem.read(ss, size))
             if on_stack:
                 raise SyscallError("EPERM")
             if flags & ~(self._ss_disable | (1 << 31)):
@@ -220,7 +245,7 @@ class SignalCalls:
     def _queue(self: Kernel, pid: int, tid: int | None, signo: int, uinfo: int) -> int:
         self._check_signo(signo)
         raw = self.mem.read(uinfo, 128)
-        (code,) = struct.unpack_from("<i", raw, 8)
+        (code,) = struct.unpack_from("<i", raw, self.target.siginfo_code_offset)
         w = self.target.word_size
         base = 12 if w == 4 else 16
         sender_pid, sender_uid = struct.unpack_from("<iI", raw, base)

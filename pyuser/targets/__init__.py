@@ -12,6 +12,9 @@ TARGETS = {
     "arm": "arm",
     "aarch64": "aarch64",
     "x86_64": "x86_64",
+    "riscv64": "riscv64",
+    "i386": "i386",
+    "mipsel": "mipsel",
 }
 
 

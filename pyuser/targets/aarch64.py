@@ -30,13 +30,12 @@ from typing import TYPE_CHECKING
 from unicorn import UC_ARCH_ARM64, UC_MODE_ARM, Uc
 from unicorn import arm64_const as A
 
-from pyuser.engine import flush_tlb
 from pyuser.memory import PAGE_SIZE, PROT_EXEC, PROT_READ, PROT_WRITE
 from pyuser.targets.aarch64_signal import Aarch64SignalFrames
 from pyuser.targets.base import Fault, Target
 from pyuser.targets.generated import aarch64_abi
 from pyuser.targets.linux64 import Wide64Calls
-from pyuser.targets.pages import map_code_page
+from pyuser.targets.pages import SharedTables, map_code_page
 
 if TYPE_CHECKING:
     from pyuser.memory import GuestMemory
@@ -85,13 +84,15 @@ def _map_zeroed(size: int) -> tuple[mmap.mmap, int]:
     return buffer, ctypes.addressof(ctypes.c_char.from_buffer(buffer))
 
 
-class Aarch64PageTables:
+class Aarch64PageTables(SharedTables):
     """Keeps the guest's VMSAv8-64 tables (3 levels, 4 KiB pages) in step with GuestMemory."""
 
     def __init__(self, uc: Uc) -> None:
         self._uc = uc
         self._buffer, address = _map_zeroed(PAGE_TABLE_SIZE)
-        uc.mem_map_ptr(PAGE_TABLE_BASE, PAGE_TABLE_SIZE, 1 | 2, address)
+        self._ucs, self._table_base = [], PAGE_TABLE_BASE
+        self._table_size, self._table_address = PAGE_TABLE_SIZE, address
+        self.attach(uc)
         words = memoryview(self._buffer).cast("Q")
         l1 = words[:_L1_ENTRIES]
         l2 = words[PAGE_SIZE // 8:(PAGE_SIZE + _L1_ENTRIES * PAGE_SIZE) // 8]
@@ -123,13 +124,8 @@ class Aarch64PageTables:
         self._l3[start >> 12:end >> 12] = array("Q", bytes(8 * ((end - start) >> 12)))
         self._dirty = True
 
-    def flush(self) -> None:
-        if self._dirty:
-            flush_tlb(self._uc)
-            self._dirty = False
-
-    def enable(self) -> None:
-        uc = self._uc
+    def enable(self, uc: Uc | None = None) -> None:
+        uc = uc or self._uc
         uc.reg_write(A.UC_ARM64_REG_MAIR_EL1, 0xFF)  # attr 0: normal write-back memory
         uc.reg_write(A.UC_ARM64_REG_CP_REG, (*_TCR_EL1, _TCR))
         uc.reg_write(A.UC_ARM64_REG_TTBR0_EL1, PAGE_TABLE_BASE)
@@ -224,6 +220,22 @@ class Aarch64Target(Target):
         mov_x8 = 0xD2800008 | (number << 5)  # movz x8, #number
         code = struct.pack("<II", mov_x8, 0xD4000001)  # svc #0
         map_code_page(memory, VDSO_PAGE, code, "[vdso]")
+
+    def attach_cpu(self, uc: Uc, memory: GuestMemory, tables: Aarch64PageTables) -> None:
+        """A further engine (a new guest thread) sharing the process's memory."""
+        uc.mem_map_ptr(0, memory.size, 7, memory.host_base)
+        tables.attach(uc)
+        tables.enable(uc)
+
+    # what a new thread starts with, copied from the thread that cloned it
+    THREAD_REGS = (*(A.UC_ARM64_REG_X0 + i for i in range(29)), A.UC_ARM64_REG_X29,
+                   A.UC_ARM64_REG_X30, A.UC_ARM64_REG_SP, A.UC_ARM64_REG_PC,
+                   A.UC_ARM64_REG_PSTATE, A.UC_ARM64_REG_TPIDR_EL0, A.UC_ARM64_REG_FPCR,
+                   A.UC_ARM64_REG_FPSR, *(A.UC_ARM64_REG_Q0 + i for i in range(32)))
+
+    def copy_thread_state(self, source: Uc, dest: Uc) -> None:
+        values = source.reg_read_batch(list(self.THREAD_REGS))
+        dest.reg_write_batch(list(zip(self.THREAD_REGS, values, strict=True)))
 
     def set_entry_state(self, uc: Uc, entry: int, sp: int) -> None:
         uc.reg_write(A.UC_ARM64_REG_PSTATE, _PSTATE_EL1H)

@@ -59,6 +59,14 @@ class Target:
     # 64-bit syscall arguments on 32-bit targets go in register pairs that
     # start at an even register on some ABIs (ARM EABI, MIPS o32).
     pairs_aligned: bool = False
+    # clone's 4th and 5th arguments: tls then child_tid (arm, aarch64, riscv64,
+    # i386, MIPS: where glibc's fork passes the child tid pointer fifth) or
+    # child_tid then tls (x86_64: kernel/fork.c's plain order)
+    clone_tls_before_child_tid: bool = True
+    # siginfo_t: where si_code is (MIPS swaps si_code and si_errno: 4)
+    siginfo_code_offset: int = 8
+    # stack_t: (ss_sp, ss_flags, ss_size), or MIPS's (ss_sp, ss_size, ss_flags)
+    stack_t_size_before_flags: bool = False
     word_size: int = 4
     # classes of @syscall handlers only this target has (ARM's set_tls, ...)
     syscall_mixins: tuple[type, ...] = ()
@@ -145,6 +153,15 @@ class Target:
     def repair_after_stop(self, uc: Uc, memory: GuestMemory) -> None:
         """After a stop that may have landed mid-instruction (CpuLoop.unsafe_interrupt):
         make the instruction at the PC safe to run again.  Nothing by default."""
+
+    def engine_fault(self, uc: Uc, error: int, memory: GuestMemory) -> Fault | None:
+        """The fault a failed emu_start (UC_ERR_*) means, for targets whose
+        faults arrive that way (no guest page tables); None: the generic one."""
+        return None
+
+    def restore_after_rewind(self, uc: Uc) -> None:
+        """A syscall is about to run again: undo what its result overwrote beyond
+        the number and first argument (MIPS: the a3 error flag)."""
 
     def set_pc(self, uc: Uc, pc: int) -> None:
         """Move the PC within the current instruction set."""

@@ -24,3 +24,35 @@ def map_code_page(memory: GuestMemory, address: int, code: bytes, name: str) -> 
         memory.protect(address, PAGE_SIZE, PROT_READ | PROT_EXEC)
     finally:
         memory.invalidate_code = saved  # type: ignore[method-assign]
+
+
+class SharedTables:
+    """Guest page tables in one host buffer, shared by every engine of a process
+    (one engine per guest thread, pyuser.threads): mapped at the same guest-physical
+    address in each, and each engine's TLB flushed when they change.
+
+    Subclasses set `_ucs`, `_table_base`, `_table_size`, `_table_address` and
+    `_dirty` in their __init__ (the first engine included in `_ucs`).
+    """
+
+    _ucs: list
+    _table_base: int
+    _table_size: int
+    _table_address: int
+    _dirty: bool
+
+    def attach(self, uc) -> None:
+        uc.mem_map_ptr(self._table_base, self._table_size, 1 | 2, self._table_address)
+        self._ucs.append(uc)
+
+    def detach(self, uc) -> None:
+        if uc in self._ucs:
+            self._ucs.remove(uc)
+
+    def flush(self) -> None:
+        if self._dirty:
+            from pyuser.engine import flush_tlb
+
+            for uc in self._ucs:
+                flush_tlb(uc)
+            self._dirty = False

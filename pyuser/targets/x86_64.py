@@ -14,6 +14,19 @@ Facts used here, with their sources:
   interrupt 14 with CR2 holding the address, and a 64 GiB space works.
 - Exceptions: #DE 0, #DB 1, #BP 3, #UD 6 (Unicorn reports UC_ERR_INSN_INVALID
   instead), #GP 13, #PF 14.
+- QEMU's x86 keeps the "exception in flight" (CPUX86State.old_exception,
+  target/i386/excp_helper.c check_exception) to turn a fault during a fault
+  into #DF and then a triple fault; only the delivery through the guest IDT
+  clears it, which Unicorn never does.  So after one #PF the next becomes #DF
+  (interrupt 8) and the one after a triple fault: a silent EXCP_HLT, no
+  interrupt hook, emu_start returns OK.  ExceptionLatch clears the field (a
+  CPU context save, patch, restore: ~0.7 us) after every fault.
+- uc_ctl(TB_REMOVE_CACHE) translates its start address as an instruction
+  fetch through the guest MMU (qemu/accel/tcg/translate-all.c
+  uc_invalidate_tb): on a non-present or NX page that raises a #PF it
+  swallows, leaving exception_index set -- delivered as a spurious #PF at the
+  next block exit -- and invalidates nothing.  So invalidation goes through
+  CODE_ALIAS, an always-executable second mapping of guest memory.
 """
 
 from __future__ import annotations
@@ -26,14 +39,17 @@ from typing import TYPE_CHECKING
 from unicorn import UC_ARCH_X86, UC_MODE_64, Uc
 from unicorn import unicorn_const as UC
 from unicorn import x86_const as X
+from unicorn.unicorn_py3.unicorn import uclib
 
-from pyuser.engine import INSN_CALLBACK, flush_tlb
+from pyuser.engine import INSN_CALLBACK
 from pyuser.memory import PAGE_SIZE, PROT_EXEC, PROT_READ, PROT_WRITE
+from pyuser.syscalls.signals import SigReturn
 from pyuser.syscalls.table import syscall
 from pyuser.syscalls.types import Ptr, SyscallError
 from pyuser.targets.base import Fault, Target
 from pyuser.targets.generated import x86_64_abi
 from pyuser.targets.linux64 import Wide64Calls
+from pyuser.targets.pages import SharedTables
 from pyuser.targets.x86_64_signal import X86_64SignalFrames
 
 if TYPE_CHECKING:
@@ -45,7 +61,14 @@ _PD_COUNT = ADDRESS_SPACE >> 30
 _PDPT = PAGE_TABLE_BASE + PAGE_SIZE
 _PD_BASE = _PDPT + PAGE_SIZE
 _PT_BASE = _PD_BASE + _PD_COUNT * PAGE_SIZE
-PAGE_TABLE_SIZE = _PT_BASE - PAGE_TABLE_BASE + (ADDRESS_SPACE >> 12) * 8
+_ALIAS_PD_BASE = _PT_BASE + (ADDRESS_SPACE >> 12) * 8
+PAGE_TABLE_SIZE = _ALIAS_PD_BASE + _PD_COUNT * PAGE_SIZE - PAGE_TABLE_BASE
+# [ADDRESS_SPACE, 2 * ADDRESS_SPACE) maps all of guest memory again, present
+# and executable, with 2 MiB pages: code invalidation goes through it
+# (X86_64Target.create_cpu), so it never faults.  The guest can reach it
+# (it runs at CPL 0); nothing there is ever handed out.
+CODE_ALIAS = ADDRESS_SPACE
+_PS = 0x80  # PDE: 2 MiB page
 
 CPU_MODELS = {"qemu64": X.UC_CPU_X86_QEMU64, "core2duo": X.UC_CPU_X86_CORE2DUO,
               "nehalem": X.UC_CPU_X86_NEHALEM, "haswell": X.UC_CPU_X86_HASWELL,
@@ -62,8 +85,63 @@ _CR4_OSFXSR_OSXMMEXCPT = (1 << 9) | (1 << 10)
 
 ARCH_SET_GS, ARCH_SET_FS, ARCH_GET_FS, ARCH_GET_GS = 0x1001, 0x1002, 0x1003, 0x1004
 
+# Where CPUX86State.old_exception sits in a uc_context of Unicorn 2.1.4 (found
+# by running two #DE: -1 -> 0 -> 8 at one place only); checked on each new
+# CPU, which must read -1 there (x86_cpu_reset), else found again by probing.
+_CONTEXT_SIZE, _OLD_EXCEPTION_OFFSET = 5608, 5536
+_old_exception_offset: int | None = None
 
-class X86PageTables:
+
+def _probe_old_exception_offset() -> int | None:
+    """Find old_exception in a scratch CPU's context: two #DE make it -1, 0, 8."""
+    scratch = Uc(UC_ARCH_X86, UC_MODE_64)
+    scratch.mem_map(0x1000, PAGE_SIZE)
+    scratch.mem_write(0x1000, b"\x31\xc9\xf7\xf1")  # xor ecx, ecx; div ecx
+    scratch.hook_add(UC.UC_HOOK_INTR, lambda u, _i, _d: u.emu_stop())
+    snaps = []
+    for run in range(3):
+        snaps.append(bytes(scratch.context_save()))
+        if run < 2:
+            scratch.emu_start(0x1000, 0, count=5)
+    found = [off for off in range(0, min(map(len, snaps)) - 3, 4)
+             if [int.from_bytes(s[off:off + 4], "little", signed=True) for s in snaps]
+             == [-1, 0, 8]]
+    return found[0] if len(found) == 1 else None
+
+
+class ExceptionLatch:
+    """Clears QEMU's x86 "exception in flight" of one CPU (see the module docstring)."""
+
+    def __init__(self, uc: Uc) -> None:
+        global _old_exception_offset
+        self._uch = ctypes.c_void_p(uc._uch.value)
+        size = uclib.uc_context_size(self._uch)
+        self._context = ctypes.c_void_p()
+        if uclib.uc_context_alloc(self._uch, ctypes.byref(self._context)) != UC.UC_ERR_OK:
+            raise RuntimeError("uc_context_alloc failed")
+        uclib.uc_context_save(self._uch, self._context)
+        if _old_exception_offset is None:
+            offset = _OLD_EXCEPTION_OFFSET
+            fresh = ctypes.c_int32.from_address(self._context.value + offset).value
+            if size != _CONTEXT_SIZE or fresh != -1:
+                offset = _probe_old_exception_offset()
+                if offset is None:
+                    raise RuntimeError("cannot find old_exception (pyuser needs unicorn 2.1.4)")
+            _old_exception_offset = offset
+        self._cell = ctypes.c_int32.from_address(self._context.value + _old_exception_offset)
+
+    def clear(self) -> None:
+        uclib.uc_context_save(self._uch, self._context)
+        if self._cell.value != -1:
+            self._cell.value = -1
+            uclib.uc_context_restore(self._uch, self._context)
+
+    def __del__(self) -> None:
+        if self._context:
+            uclib.uc_context_free(self._context)
+
+
+class X86PageTables(SharedTables):
     """Keeps 4-level x86_64 page tables in step with GuestMemory."""
 
     def __init__(self, uc: Uc) -> None:
@@ -71,7 +149,9 @@ class X86PageTables:
         self._buffer = mmap.mmap(-1, PAGE_TABLE_SIZE,
                                  flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | 0x4000)
         address = ctypes.addressof(ctypes.c_char.from_buffer(self._buffer))
-        uc.mem_map_ptr(PAGE_TABLE_BASE, PAGE_TABLE_SIZE, 1 | 2, address)
+        self._ucs, self._table_base = [], PAGE_TABLE_BASE
+        self._table_size, self._table_address = PAGE_TABLE_SIZE, address
+        self.attach(uc)
         q = memoryview(self._buffer).cast("Q")
         q[0] = _PDPT | _TABLE
         q[512:512 + _PD_COUNT] = array("Q", range(_PD_BASE | _TABLE, _PT_BASE, PAGE_SIZE))
@@ -79,6 +159,11 @@ class X86PageTables:
         q[1024:1024 + pds] = array("Q", range(_PT_BASE | _TABLE,
                                               _PT_BASE + pds * PAGE_SIZE, PAGE_SIZE))
         self._pte = q[(_PT_BASE - PAGE_TABLE_BASE) // 8:]
+        alias = (_ALIAS_PD_BASE - PAGE_TABLE_BASE) // 8
+        q[512 + _PD_COUNT:512 + 2 * _PD_COUNT] = array(
+            "Q", range(_ALIAS_PD_BASE | _TABLE, _ALIAS_PD_BASE + _PD_COUNT * PAGE_SIZE, PAGE_SIZE))
+        q[alias:alias + pds] = array("Q", range(_P | _RW | _US | _A | _D | _PS,
+                                                ADDRESS_SPACE, 2 << 20))
         self._dirty = False
 
     @staticmethod
@@ -101,13 +186,8 @@ class X86PageTables:
         self._pte[start >> 12:end >> 12] = array("Q", bytes(8 * ((end - start) >> 12)))
         self._dirty = True
 
-    def flush(self) -> None:
-        if self._dirty:
-            flush_tlb(self._uc)
-            self._dirty = False
-
-    def enable(self) -> None:
-        uc = self._uc
+    def enable(self, uc: Uc | None = None) -> None:
+        uc = uc or self._uc
         uc.reg_write(X.UC_X86_REG_CR3, PAGE_TABLE_BASE)
         uc.reg_write(X.UC_X86_REG_CR4, uc.reg_read(X.UC_X86_REG_CR4) | _CR4_PAE
                      | _CR4_OSFXSR_OSXMMEXCPT)
@@ -156,11 +236,20 @@ class X86_64Target(Target):  # noqa: N801 - the architecture's name
     pc_reg = X.UC_X86_REG_RIP
     sp_reg = X.UC_X86_REG_RSP
     word_size = 8
+    clone_tls_before_child_tid = False
     syscall_mixins = (Wide64Calls, X86_64PrivateCalls)
 
     def create_cpu(self, model: str) -> Uc:
         uc = Uc(UC_ARCH_X86, UC_MODE_64)
         uc.ctl_set_cpu_model(CPU_MODELS[model])
+        remove_cache = uc.ctl_remove_cache
+
+        def ctl_remove_cache(start: int, end: int) -> None:
+            if end <= ADDRESS_SPACE:
+                remove_cache(start + CODE_ALIAS, end + CODE_ALIAS)
+
+        uc.ctl_remove_cache = ctl_remove_cache  # type: ignore[method-assign]
+        uc.pyuser_exception_latch = ExceptionLatch(uc)  # type: ignore[attr-defined]
         return uc
 
     def create_page_tables(self, uc: Uc, memory: GuestMemory) -> X86PageTables:
@@ -170,6 +259,27 @@ class X86_64Target(Target):  # noqa: N801 - the architecture's name
 
     def prepare_process(self, uc: Uc, memory: GuestMemory, tables: X86PageTables) -> None:
         tables.enable()
+
+    def attach_cpu(self, uc: Uc, memory: GuestMemory, tables: X86PageTables) -> None:
+        """A further engine (a new guest thread) sharing the process's memory."""
+        uc.mem_map_ptr(0, memory.size, 7, memory.host_base)
+        tables.attach(uc)
+        tables.enable(uc)
+
+    # what a new thread starts with, copied from the thread that cloned it
+    THREAD_REGS = (X.UC_X86_REG_RAX, X.UC_X86_REG_RBX, X.UC_X86_REG_RCX, X.UC_X86_REG_RDX,
+                   X.UC_X86_REG_RSI, X.UC_X86_REG_RDI, X.UC_X86_REG_RBP, X.UC_X86_REG_RSP,
+                   *(getattr(X, f"UC_X86_REG_R{i}") for i in range(8, 16)),
+                   X.UC_X86_REG_RIP, X.UC_X86_REG_EFLAGS, X.UC_X86_REG_FS_BASE,
+                   X.UC_X86_REG_GS_BASE, X.UC_X86_REG_MXCSR, X.UC_X86_REG_FPCW,
+                   *(getattr(X, f"UC_X86_REG_XMM{i}") for i in range(16)))
+
+    def copy_thread_state(self, source: Uc, dest: Uc) -> None:
+        values = source.reg_read_batch(list(self.THREAD_REGS))
+        dest.reg_write_batch(list(zip(self.THREAD_REGS, values, strict=True)))
+        # in the syscall hook RIP is still on `syscall` (Unicorn adds its
+        # length after the hook): the child starts after it
+        dest.reg_write(X.UC_X86_REG_RIP, source.reg_read(X.UC_X86_REG_RIP) + 2)
 
     def set_entry_state(self, uc: Uc, entry: int, sp: int) -> None:
         uc.reg_write(X.UC_X86_REG_RSP, sp)
@@ -188,10 +298,17 @@ class X86_64Target(Target):  # noqa: N801 - the architecture's name
             try:
                 syscall_now()
             except BaseException as e:  # noqa: BLE001 - re-raised by CpuLoop.run
+                if isinstance(e, SigReturn):
+                    # Unicorn's helper_syscall adds the instruction's length
+                    # to RIP after this hook: cancel it for the restored RIP
+                    uc.reg_write(X.UC_X86_REG_RIP, uc.reg_read(X.UC_X86_REG_RIP) - 2)
                 cpu.stop_reason = e
                 uc.emu_stop()
 
+        latch = uc.pyuser_exception_latch
+
         def fault_of(intno: int) -> Fault:
+            latch.clear()  # else the next fault is a double fault
             pc = uc.reg_read(X.UC_X86_REG_RIP)
             if intno == 14:
                 return Fault(sigsegv, 1, uc.reg_read(X.UC_X86_REG_CR2), pc, 14)

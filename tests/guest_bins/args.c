@@ -22,6 +22,9 @@ typedef Elf64_Phdr Phdr;
 typedef Elf32_Phdr Phdr;
 #endif
 
+#if defined(__mips__)
+#define _start __start /* the MIPS entry symbol */
+#endif
 extern char _start[];
 
 /* HWCAP bits of 32-bit ARM Linux (arch/arm/include/uapi/asm/hwcap.h). */

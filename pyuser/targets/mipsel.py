@@ -1,0 +1,272 @@
+"""MIPS o32, little-endian (mipsel): everything that is mipsel-specific.
+
+Facts used here, with their sources:
+- Syscalls: `syscall`, number in v0 (4000 + n), arguments a0-a3 and the 5th
+  to 8th at sp+16..sp+28 (the o32 argument save area); the result is in v0,
+  with a3 = 0, or a *positive* errno in v0 with a3 = 1 (arch/mips/kernel/scall32-o32.S).
+  Unicorn delivers `syscall` as interrupt 17 (QEMU's EXCP_SYSCALL) with the
+  PC already after it.  MIPS errno numbers differ from the generic ones
+  (the generated tables map them by name).
+- Unicorn's MIPS has no guest-walked page tables (the TLB is software
+  refilled), so guest memory is one region mapped with mem_map_ptr whose
+  pages get their permissions with mem_protect (MemoryProtections): stores
+  take Unicorn's slow path (~20 ns per store-loop iteration measured, vs
+  3-5 ns on the targets with guest page tables), and a fault is a failed
+  emu_start (UC_ERR_*_PROT / *_UNMAPPED), reported as SIGSEGV at the PC.
+- `ctl_set_cpu_model` crashes the process for MIPS32 in this build (the
+  24Kf index segfaulted): the reset model is used.
+- TLS: set_thread_area writes CP0_USERLOCAL, which glibc reads with
+  `rdhwr $3, $29`.
+- __builtin_trap is `teq $0, $0`: the trap exception, SIGTRAP as on Linux.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import TYPE_CHECKING
+
+from unicorn import UC_ARCH_MIPS, UC_MODE_LITTLE_ENDIAN, UC_MODE_MIPS32, Uc
+from unicorn import mips_const as M
+from unicorn import unicorn_const as UC
+
+from pyuser.memory import PROT_EXEC, PROT_READ, PROT_WRITE
+from pyuser.syscalls.table import syscall
+from pyuser.syscalls.types import Ptr
+from pyuser.targets.base import Fault, Target
+from pyuser.targets.generated import mipsel_abi
+from pyuser.targets.mipsel_signal import MipsSignalFrames
+from pyuser.targets.pages import map_code_page
+
+if TYPE_CHECKING:
+    from pyuser.memory import GuestMemory
+
+ADDRESS_SPACE = 0x80000000  # kuseg
+VDSO_PAGE = 0x7FFF0000
+
+_EXCP_SYSCALL = 17
+_EXCP_BREAK = 18
+_EXCP_RI = 20
+_EXCP_OVERFLOW = 21
+_EXCP_TRAP = 22
+_EXCP_FPE = 23
+
+
+def access_address(uc: Uc, memory: GuestMemory, pc: int) -> int:
+    """The data address of the load or store at pc: base register + 16-bit offset
+    (every MIPS32 load/store, FP and ll/sc included, is I-type)."""
+    try:
+        (insn,) = struct.unpack("<I", memory.read(pc, 4))
+    except Exception:  # noqa: BLE001 - an unreadable PC has no data address
+        return 0
+    if not 0x20 <= insn >> 26 <= 0x3F:
+        return 0
+    base = (insn >> 21) & 31
+    offset = insn & 0xFFFF
+    offset -= (offset & 0x8000) << 1
+    value = uc.reg_read(M.UC_MIPS_REG_0 + base) if base else 0
+    return (value + offset) & 0xFFFFFFFF
+
+
+def _perms(prot: int) -> int:
+    return ((UC.UC_PROT_READ if prot & (PROT_READ | PROT_WRITE | PROT_EXEC) else 0)
+            | (UC.UC_PROT_WRITE if prot & PROT_WRITE else 0)
+            | (UC.UC_PROT_EXEC if prot & PROT_EXEC else 0))
+
+
+class MemoryProtections:
+    """GuestMemory's page permissions as Unicorn region permissions, in every
+    engine of the process (one per guest thread)."""
+
+    def __init__(self, uc: Uc) -> None:
+        self._ucs = [uc]
+
+    def attach(self, uc: Uc, memory: GuestMemory) -> None:
+        uc.mem_map_ptr(0, memory.size, UC.UC_PROT_NONE, memory.host_base)
+        for mapping in memory.mappings:
+            uc.mem_protect(mapping.start, mapping.end - mapping.start, _perms(mapping.prot))
+        self._ucs.append(uc)
+
+    def detach(self, uc: Uc) -> None:
+        if uc in self._ucs:
+            self._ucs.remove(uc)
+
+    def set_pages(self, start: int, end: int, prot: int) -> None:
+        perms = _perms(prot)
+        for uc in self._ucs:
+            uc.mem_protect(start, end - start, perms)
+
+    def clear_pages(self, start: int, end: int) -> None:
+        for uc in self._ucs:
+            uc.mem_protect(start, end - start, UC.UC_PROT_NONE)
+
+    def flush(self) -> None:
+        """mem_protect takes effect at once."""
+
+
+class MipsPrivateCalls:
+    @syscall
+    def set_thread_area(self, address: Ptr) -> int:
+        self.proc.uc.reg_write(M.UC_MIPS_REG_CP0_USERLOCAL, address)
+        return 0
+
+
+class MipselTarget(Target):
+    name = "mipsel"
+    elf_machine = "EM_MIPS"
+    elf_class = 32
+    little_endian = True
+    uname_machine = "mips"
+    platform = ""  # Linux/MIPS passes none for ordinary CPUs (ELF_PLATFORM NULL)
+    address_space_size = ADDRESS_SPACE
+    stack_top = 0x7F000000
+    mmap_top = 0x77000000
+    elf_et_dyn_base = 0x00400000
+    interp_base = 0x77F00000
+    default_cpu = "24Kf"
+    cpu_models = {"24Kf": 0}  # Unicorn's reset model (see the module docstring)
+    abi = mipsel_abi
+    syscall_number_reg = M.UC_MIPS_REG_V0
+    syscall_arg_regs = (M.UC_MIPS_REG_A0, M.UC_MIPS_REG_A1, M.UC_MIPS_REG_A2,
+                        M.UC_MIPS_REG_A3)
+    syscall_return_reg = M.UC_MIPS_REG_V0
+    pc_reg = M.UC_MIPS_REG_PC
+    sp_reg = M.UC_MIPS_REG_SP
+    word_size = 4
+    pairs_aligned = True
+    siginfo_code_offset = 4
+    stack_t_size_before_flags = True
+    syscall_mixins = (MipsPrivateCalls,)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._eintr_a3: dict[int, int] = {}  # id(uc) -> a3 of the syscall that got EINTR
+
+    def create_cpu(self, model: str) -> Uc:
+        return Uc(UC_ARCH_MIPS, UC_MODE_MIPS32 | UC_MODE_LITTLE_ENDIAN)
+
+    def create_page_tables(self, uc: Uc, memory: GuestMemory) -> MemoryProtections:
+        uc.mem_map_ptr(0, memory.size, UC.UC_PROT_NONE, memory.host_base)
+        return MemoryProtections(uc)
+
+    def prepare_process(self, uc: Uc, memory: GuestMemory, tables: MemoryProtections) -> None:
+        # the signal return code, where Linux has its vDSO's sigreturn
+        li_v0 = 0x24020000  # addiu v0, zero, imm
+        code = struct.pack("<4I", li_v0 | self.abi.SYSCALLS["sigreturn"], 0x0000000C,
+                           li_v0 | self.abi.SYSCALLS["rt_sigreturn"], 0x0000000C)
+        map_code_page(memory, VDSO_PAGE, code, "[vdso]")
+
+    def attach_cpu(self, uc: Uc, memory: GuestMemory, tables: MemoryProtections) -> None:
+        """A further engine (a new guest thread) sharing the process's memory."""
+        tables.attach(uc, memory)
+
+    # what a new thread starts with, copied from the thread that cloned it
+    THREAD_REGS = (*(M.UC_MIPS_REG_0 + i for i in range(1, 32)), M.UC_MIPS_REG_PC,
+                   M.UC_MIPS_REG_HI, M.UC_MIPS_REG_LO, M.UC_MIPS_REG_FCSR,
+                   M.UC_MIPS_REG_CP0_USERLOCAL, *(M.UC_MIPS_REG_F0 + i for i in range(32)))
+
+    def copy_thread_state(self, source: Uc, dest: Uc) -> None:
+        values = source.reg_read_batch(list(self.THREAD_REGS))
+        dest.reg_write_batch(list(zip(self.THREAD_REGS, values, strict=True)))
+        dest.reg_write(M.UC_MIPS_REG_A3, 0)  # the child's clone succeeded
+
+    def set_entry_state(self, uc: Uc, entry: int, sp: int) -> None:
+        uc.reg_write(M.UC_MIPS_REG_SP, sp)
+        uc.reg_write(M.UC_MIPS_REG_PC, entry)
+        uc.reg_write(M.UC_MIPS_REG_T9, entry)  # PIC entry code computes gp from t9
+        uc.reg_write(M.UC_MIPS_REG_V0, 0)  # no atexit function for the libc
+
+    def install_syscall_hook(self, cpu) -> None:
+        uc = cpu.uc
+        memory = cpu.process.memory
+        kernel = cpu.kernel
+        signals = cpu.process.signals
+        read = cpu.bank.read
+        c = self.const
+        sigsegv, sigill, sigtrap, sigfpe = (c(n) for n in ("SIGSEGV", "SIGILL", "SIGTRAP",
+                                                           "SIGFPE"))
+        eintr = self.errno("EINTR")
+
+        def fault_of(intno: int) -> Fault:
+            pc = uc.reg_read(M.UC_MIPS_REG_PC)
+            if intno in (_EXCP_BREAK, _EXCP_TRAP):
+                return Fault(sigtrap, 1, pc, pc, intno)
+            if intno in (_EXCP_OVERFLOW, _EXCP_FPE):
+                return Fault(sigfpe, 0, pc, pc, intno)
+            if intno == _EXCP_RI:
+                return Fault(sigill, 1, pc, pc, intno)
+            return Fault(sigsegv, 1, pc, pc, intno)
+
+        def on_interrupt(_uc: int, intno: int, _user_data: int) -> None:
+            try:
+                if intno != _EXCP_SYSCALL:
+                    cpu.stop_reason = cpu_fault(fault_of(intno))
+                    uc.emu_stop()
+                    return
+                regs = list(read())
+                sp = uc.reg_read(M.UC_MIPS_REG_SP)
+                try:
+                    regs += struct.unpack("<4I", memory.read(sp + 16, 16))
+                except Exception:  # noqa: BLE001 - no stack words: fewer arguments
+                    regs += [0, 0, 0, 0]
+                result = self.to_signed(kernel.dispatch(regs) & 0xFFFFFFFF)
+                if -4096 < result < 0:
+                    uc.reg_write(M.UC_MIPS_REG_V0, -result)
+                    uc.reg_write(M.UC_MIPS_REG_A3, 1)
+                    if -result == eintr:
+                        cpu.interrupted = (regs[0], regs[1])
+                        self._eintr_a3[id(uc)] = regs[4]
+                        signals.check = True
+                else:
+                    uc.reg_write(M.UC_MIPS_REG_V0, result & 0xFFFFFFFF)
+                    uc.reg_write(M.UC_MIPS_REG_A3, 0)
+                if signals.check:
+                    uc.emu_stop()
+            except BaseException as e:  # noqa: BLE001 - re-raised by CpuLoop.run
+                cpu.stop_reason = e
+                uc.emu_stop()
+
+        from pyuser.cpu import FaultStop as cpu_fault
+
+        cpu.hooks.on_interrupt(on_interrupt)
+
+    def engine_fault(self, uc: Uc, error: int, memory: GuestMemory) -> Fault | None:
+        pc = uc.reg_read(M.UC_MIPS_REG_PC)
+        if error in (UC.UC_ERR_INSN_INVALID, UC.UC_ERR_EXCEPTION):
+            return Fault(self.const("SIGILL"), 1, pc, pc)
+        if error in (UC.UC_ERR_FETCH_UNMAPPED, UC.UC_ERR_FETCH_PROT):
+            return Fault(self.const("SIGSEGV"), 1, pc, pc)
+        return Fault(self.const("SIGSEGV"), 1, access_address(uc, memory, pc), pc)
+
+    def set_tls(self, uc: Uc, value: int) -> None:
+        uc.reg_write(M.UC_MIPS_REG_CP0_USERLOCAL, value)
+
+    def get_tls(self, uc: Uc) -> int:
+        return uc.reg_read(M.UC_MIPS_REG_CP0_USERLOCAL)
+
+    def signal_frames(self) -> MipsSignalFrames:
+        return MipsSignalFrames(VDSO_PAGE, VDSO_PAGE + 8)
+
+    def restore_after_rewind(self, uc: Uc) -> None:
+        """Put back a3, which the EINTR result overwrote with the error flag."""
+        uc.reg_write(M.UC_MIPS_REG_A3, self._eintr_a3.get(id(uc), 0))
+
+    def syscall_insn_size(self, uc: Uc) -> int:
+        return 4
+
+    def disassemblers(self) -> dict[str, object]:
+        import capstone
+
+        mode = capstone.CS_MODE_MIPS32 | capstone.CS_MODE_LITTLE_ENDIAN
+        return {"mips": capstone.Cs(capstone.CS_ARCH_MIPS, mode)}
+
+    def disassembly_mode(self, uc: Uc) -> str:
+        return "mips"
+
+    def binfmt_magic(self) -> tuple[bytes, bytes]:
+        # ELFCLASS32, little-endian, EM_MIPS (8)
+        magic = b"\x7fELF\x01\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\x08\x00"
+        mask = b"\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff"
+        return magic, mask
+
+
+TARGET = MipselTarget
