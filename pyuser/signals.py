@@ -213,10 +213,18 @@ class SignalState:
                 os.eventfd_write(fd, 1)
 
     def wake(self, thread: Thread | None) -> None:
-        """End the in-emulator wait of `thread` (of every thread: None)."""
+        """End the wait of `thread` (of every thread: None), in the emulator
+        (its wakeup event) or in a blocking host call (the kick signal)."""
         threads = [thread] if thread is not None else list(self.process.threads.values())
         for t in threads:
             t.wakeup.set()
+            # the kick's handler exists only when host signals are forwarded
+            if t.in_host_call and self.relay is not None \
+                    and t.host_thread != threading.get_ident():
+                try:
+                    host_signal.pthread_kill(t.host_thread, KICK_SIGNAL)
+                except (ProcessLookupError, OSError):
+                    pass
 
     def post_from_host(self, info: SigInfo) -> None:
         """From the watcher thread: apply a default action now, or queue and
@@ -371,14 +379,6 @@ class HostRelay:
         return {self.target.signal_to_host[s] for s in range(1, 65)
                 if guest_mask & (1 << (s - 1)) and s in self.target.signal_to_host}
 
-    def kick(self) -> None:
-        """End the blocking host calls of guest threads with EINTR."""
-        for thread in list(self.state.process.threads.values()):
-            if thread.in_host_call:
-                try:
-                    host_signal.pthread_kill(thread.host_thread, KICK_SIGNAL)
-                except (ProcessLookupError, OSError):
-                    pass
 
     def _watch(self) -> None:
         waiter = _SigWaiter(self.forwarded)
@@ -396,7 +396,6 @@ class HostRelay:
                 info = SigInfo(target, code=code, pid=pid, uid=uid, status=status, value=value,
                                addr=addr)
             self.state.post_from_host(info)
-            self.kick()
 
 
 def _ignore_kick(_signum: int, _frame: object) -> None:

@@ -223,10 +223,9 @@ def test_signal_preempts_a_spinning_loop(target, bins_of, assert_same_as_qemu):
                         returncode=status, timeout=30)
 
 
-# cancel: pause() is ppoll(NULL, 0, NULL, NULL) on aarch64/riscv64 (no
-# __NR_pause), and pyuser's ppoll is not woken by a thread-directed signal
-# (it hangs; x86_64 and arm have pause); membarrier: arm-only literal
-THREAD_SKIP = {("aarch64", "cancel"), ("riscv64", "cancel")}
+# (formerly: cancel on aarch64/riscv64, whose pause() is ppoll; a
+# thread-directed signal now interrupts a blocking host call too)
+THREAD_SKIP: set[tuple[str, str]] = set()
 
 
 @pytest.mark.parametrize("target", _params("threads"))
