@@ -7,6 +7,7 @@ only read and write it.  A handler that makes a signal deliverable sets
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal as host_signal
 import struct
@@ -33,11 +34,7 @@ class SignalCalls:
         self._sig_block, self._sig_unblock, self._sig_setmask = (
             c["SIG_BLOCK"], c["SIG_UNBLOCK"], c["SIG_SETMASK"])
         self._ss_disable = c["SS_DISABLE"]
-        # whether the kernel's struct sigaction has sa_restorer (riscv64 has not)
-        self._sa_restorer = any(f[0] == "sa_restorer" for f in self.abi.sigaction._fields_)
-        # MIPS: {sa_flags, sa_handler, sa_mask} and 128 signals (16-byte sigsets);
-        # pyuser keeps the first 64 signals' bits
-        self._sa_flags_first = self.abi.sigaction._fields_[0][0] == "sa_flags"
+        # MIPS has 128 signals (16-byte sigsets); pyuser keeps the first 64 bits
         self._sigset_bytes = c.get("_NSIG", 64) // 8
         self._ss_onstack = c["SS_ONSTACK"]
         self._minsigstksz = c.get("MINSIGSTKSZ", 2048)
@@ -66,39 +63,43 @@ class SignalCalls:
         self._check_signo(signo)
         if act and signo in (state.sigkill, state.sigstop):
             raise SyscallError("EINVAL")
-        w = self.target.word_size
         old = state.action(signo)
         new = None
         if act:
             if old_layout:  # struct old_sigaction: handler, mask (one word), flags, restorer
                 handler, mask, flags, restorer = struct.unpack("<4I", self.mem.read(act, 16))
-            elif self._sa_flags_first:  # MIPS: flags, handler, mask (16 bytes)
-                flags, handler, mask = struct.unpack("<IIQ", self.mem.read(act, 16))
-                restorer = 0
-            elif not self._sa_restorer:  # riscv64: handler, flags, mask
-                handler, flags, mask = struct.unpack(
-                    "<IIQ" if w == 4 else "<QQQ", self.mem.read(act, 2 * w + 8))
-                restorer = 0
-            else:  # kernel struct sigaction: handler, flags, restorer, mask (64 bits)
-                handler, flags, restorer, mask = struct.unpack(
-                    "<IIIQ" if w == 4 else "<QQQQ", self.mem.read(act, 3 * w + 8))
-            new = Action(handler, flags, restorer, mask)
+                new = Action(handler, flags, restorer, mask)
+            else:
+                new = self._read_kernel_sigaction(act)
         if oldact:
             if old_layout:
-                data = struct.pack("<4I", old.handler, old.mask & 0xFFFFFFFF, old.flags,
-                                   old.restorer)
-            elif self._sa_flags_first:
-                data = struct.pack("<IIQQ", old.flags, old.handler, old.mask, 0)
-            elif not self._sa_restorer:
-                data = struct.pack("<IIQ" if w == 4 else "<QQQ", old.handler, old.flags,
-                                   old.mask)
+                self.mem.write(oldact, struct.pack("<4I", old.handler, old.mask & 0xFFFFFFFF,
+                                                   old.flags, old.restorer))
             else:
-                data = struct.pack("<IIIQ" if w == 4 else "<QQQQ", old.handler, old.flags,
-                                   old.restorer, old.mask)
-            self.mem.write(oldact, data)
+                self._write_kernel_sigaction(oldact, old)
         if new is not None:
             state.set_action(signo, new)
         return 0
+
+    # The kernel's struct sigaction differs per target (field order on MIPS, no
+    # sa_restorer on riscv64, mask words of 32 or 64 bits): the generated
+    # layout says which, so one reader and one writer serve them all.
+    def _read_kernel_sigaction(self: Kernel, address: int) -> Action:
+        raw = self.mem.read_struct(address, self.abi.sigaction)
+        bits = 8 * ctypes.sizeof(raw.sa_mask) // len(raw.sa_mask)
+        mask = sum(word << (bits * i) for i, word in enumerate(raw.sa_mask))
+        return Action(raw.sa_handler, raw.sa_flags, getattr(raw, "sa_restorer", 0),
+                      mask & ((1 << 64) - 1))
+
+    def _write_kernel_sigaction(self: Kernel, address: int, action: Action) -> None:
+        out = self.abi.sigaction()
+        out.sa_handler, out.sa_flags = action.handler, action.flags
+        if hasattr(out, "sa_restorer"):
+            out.sa_restorer = action.restorer
+        bits = 8 * ctypes.sizeof(out.sa_mask) // len(out.sa_mask)
+        for i in range(len(out.sa_mask)):
+            out.sa_mask[i] = (action.mask >> (bits * i)) & ((1 << bits) - 1)
+        self.mem.write_struct(address, out)
 
     @syscall
     def rt_sigaction(self: Kernel, signo: int, act: Ptr, oldact: Ptr, sigsetsize: UInt) -> int:
