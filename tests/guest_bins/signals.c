@@ -519,9 +519,15 @@ static int fork_kill(void)
         sa.sa_sigaction = on_child_usr1;
         sa.sa_flags = SA_SIGINFO;
         sigaction(SIGUSR1, &sa, NULL);
+        /* blocked until sigsuspend: a signal between the check and the
+           wait would otherwise be missed */
+        sigset_t usr1, old;
+        sigemptyset(&usr1);
+        sigaddset(&usr1, SIGUSR1);
+        sigprocmask(SIG_BLOCK, &usr1, &old);
         write(ready[1], "r", 1);
         while (!child_got)
-            pause();
+            sigsuspend(&old);
         printf("child: got signal %d from the parent\n", child_got);
         _exit(7);
     }
