@@ -179,6 +179,7 @@ def _read_cs_reg(uc: Uc, insn, cs_reg: int) -> int:
 class Aarch64Target(Target):
     name = "aarch64"
     elf_machine = "EM_AARCH64"
+    elf_machine_number = 183
     elf_class = 64
     little_endian = True
     uname_machine = "aarch64"
@@ -287,13 +288,6 @@ class Aarch64Target(Target):
 
     def disassembly_mode(self, uc: Uc) -> str:
         return "aarch64"
-
-    def binfmt_magic(self) -> tuple[bytes, bytes]:
-        # ELFCLASS64, little-endian, EM_AARCH64 (183); EI_OSABI and the low
-        # bit of e_type ignored, as for arm
-        magic = b"\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xb7\x00"
-        mask = b"\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff"
-        return magic, mask
 
 
 TARGET = Aarch64Target

@@ -227,6 +227,7 @@ class ArmPrivateCalls:
 class ArmTarget(Target):
     name = "arm"
     elf_machine = "EM_ARM"
+    elf_machine_number = 40
     elf_class = 32
     little_endian = True
     uname_machine = "armv7l"
@@ -430,11 +431,6 @@ class ArmTarget(Target):
         from pyuser.targets.arm_procfs import cpuinfo
 
         return cpuinfo(uc, self.hwcap(model), self.hwcap2(model), self.platform)
-
-    def binfmt_magic(self) -> tuple[bytes, bytes]:
-        magic = b"\x7fELF\x01\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\x28\x00"
-        mask = b"\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff"
-        return magic, mask
 
 
 TARGET = ArmTarget

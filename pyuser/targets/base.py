@@ -12,6 +12,7 @@ from __future__ import annotations
 import ctypes
 import errno as host_errno
 import signal as host_signal
+import struct
 from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING
@@ -38,6 +39,7 @@ class Target:
 
     name: str  # "arm"
     elf_machine: str  # pyelftools' e_machine name, e.g. "EM_ARM"
+    elf_machine_number: int  # its value (include/uapi/linux/elf-em.h), for binfmt_misc
     elf_class: int  # 32 or 64
     little_endian: bool
     uname_machine: str  # what uname -m prints
@@ -185,4 +187,16 @@ class Target:
         return []
 
     def binfmt_magic(self) -> tuple[bytes, bytes]:
-        raise NotImplementedError
+        """binfmt_misc magic and mask for this target's ELF executables.
+
+        They match the ident (class, data, version) and e_type/e_machine,
+        ignore EI_OSABI and the padding, and the low bit of e_type so that
+        ET_EXEC (2) and ET_DYN (3, PIE) both match (the layout qemu's
+        qemu-binfmt-conf.sh uses)."""
+        order = "<" if self.little_endian else ">"
+        ident = bytes([0x7F, ord("E"), ord("L"), ord("F"), 1 if self.elf_class == 32 else 2,
+                       1 if self.little_endian else 2, 1]) + bytes(9)
+        magic = ident + struct.pack(order + "HH", 2, self.elf_machine_number)
+        type_mask = b"\xfe\xff" if self.little_endian else b"\xff\xfe"
+        mask = b"\xff" * 7 + b"\x00" + b"\xff" * 8 + type_mask + b"\xff\xff"
+        return magic, mask

@@ -207,6 +207,7 @@ class I386PrivateCalls:
 class I386Target(Target):
     name = "i386"
     elf_machine = "EM_386"
+    elf_machine_number = 3
     elf_class = 32
     little_endian = True
     uname_machine = "i686"
@@ -320,12 +321,6 @@ class I386Target(Target):
 
     def disassembly_mode(self, uc: Uc) -> str:
         return "i386"
-
-    def binfmt_magic(self) -> tuple[bytes, bytes]:
-        # ELFCLASS32, little-endian, EM_386 (3)
-        magic = b"\x7fELF\x01\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\x03\x00"
-        mask = b"\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff"
-        return magic, mask
 
 
 TARGET = I386Target

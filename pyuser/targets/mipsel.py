@@ -113,6 +113,7 @@ class MipsPrivateCalls:
 class MipselTarget(Target):
     name = "mipsel"
     elf_machine = "EM_MIPS"
+    elf_machine_number = 8
     elf_class = 32
     little_endian = True
     uname_machine = "mips"
@@ -261,12 +262,6 @@ class MipselTarget(Target):
 
     def disassembly_mode(self, uc: Uc) -> str:
         return "mips"
-
-    def binfmt_magic(self) -> tuple[bytes, bytes]:
-        # ELFCLASS32, little-endian, EM_MIPS (8)
-        magic = b"\x7fELF\x01\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\x08\x00"
-        mask = b"\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff"
-        return magic, mask
 
 
 TARGET = MipselTarget

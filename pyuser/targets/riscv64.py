@@ -188,6 +188,7 @@ def access_address(uc: Uc, memory: GuestMemory, pc: int) -> int:
 class Riscv64Target(Target):
     name = "riscv64"
     elf_machine = "EM_RISCV"
+    elf_machine_number = 243
     elf_class = 64
     little_endian = True
     uname_machine = "riscv64"
@@ -306,12 +307,6 @@ class Riscv64Target(Target):
 
     def disassembly_mode(self, uc: Uc) -> str:
         return "riscv64"
-
-    def binfmt_magic(self) -> tuple[bytes, bytes]:
-        # ELFCLASS64, little-endian, EM_RISCV (243)
-        magic = b"\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xf3\x00"
-        mask = b"\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff"
-        return magic, mask
 
 
 TARGET = Riscv64Target

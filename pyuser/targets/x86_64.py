@@ -217,6 +217,7 @@ class X86_64PrivateCalls:  # noqa: N801 - the architecture's name
 class X86_64Target(Target):  # noqa: N801 - the architecture's name
     name = "x86_64"
     elf_machine = "EM_X86_64"
+    elf_machine_number = 62
     elf_class = 64
     little_endian = True
     uname_machine = "x86_64"
@@ -347,12 +348,6 @@ class X86_64Target(Target):  # noqa: N801 - the architecture's name
 
     def disassembly_mode(self, uc: Uc) -> str:
         return "x86_64"
-
-    def binfmt_magic(self) -> tuple[bytes, bytes]:
-        # ELFCLASS64, little-endian, EM_X86_64 (62)
-        magic = b"\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\x3e\x00"
-        mask = b"\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff"
-        return magic, mask
 
 
 TARGET = X86_64Target
