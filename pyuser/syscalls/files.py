@@ -368,14 +368,15 @@ class FileCalls:
 
     @syscall
     def statfs64(self: Kernel, path: Path, size: UInt, buf: Ptr) -> int:
-        return self._fill_statfs64(buf, os.statvfs(path))
+        return self.fill_statfs(buf, os.statvfs(path), self.abi.statfs64)
 
     @syscall
     def fstatfs64(self: Kernel, fd: Fd, size: UInt, buf: Ptr) -> int:
-        return self._fill_statfs64(buf, os.fstatvfs(fd))
+        return self.fill_statfs(buf, os.fstatvfs(fd), self.abi.statfs64)
 
-    def _fill_statfs64(self: Kernel, address: int, s: os.statvfs_result) -> int:
-        out = self.abi.statfs64()
+    def fill_statfs(self: Kernel, address: int, s: os.statvfs_result, layout: type) -> int:
+        """statfs64 (or a 64-bit target's statfs): the fields the layout has."""
+        out = layout()
         values = {"f_type": 0xEF53, "f_bsize": s.f_bsize, "f_blocks": s.f_blocks,
                   "f_bfree": s.f_bfree, "f_bavail": s.f_bavail, "f_files": s.f_files,
                   "f_ffree": s.f_ffree, "f_namelen": s.f_namemax, "f_frsize": s.f_frsize,

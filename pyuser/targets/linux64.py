@@ -57,25 +57,13 @@ class Wide64Calls:
     def fstat(self: Kernel, fd: Fd, buf: Ptr) -> int:
         return self._fill_stat64(buf, os.fstat(fd))
 
-    def _fill_statfs(self: Kernel, address: int, s: os.statvfs_result) -> int:
-        out = self.abi.statfs()
-        values = {"f_type": 0xEF53, "f_bsize": s.f_bsize, "f_blocks": s.f_blocks,
-                  "f_bfree": s.f_bfree, "f_bavail": s.f_bavail, "f_files": s.f_files,
-                  "f_ffree": s.f_ffree, "f_namelen": s.f_namemax, "f_frsize": s.f_frsize,
-                  "f_flags": s.f_flag}
-        for name, _ in out._fields_:
-            if name in values:
-                setattr(out, name, values[name])
-        self.mem.write_struct(address, out)
-        return 0
-
     @syscall
     def statfs(self: Kernel, path: Path, buf: Ptr) -> int:
-        return self._fill_statfs(buf, os.statvfs(path))
+        return self.fill_statfs(buf, os.statvfs(path), self.abi.statfs)
 
     @syscall
     def fstatfs(self: Kernel, fd: Fd, buf: Ptr) -> int:
-        return self._fill_statfs(buf, os.fstatvfs(fd))
+        return self.fill_statfs(buf, os.fstatvfs(fd), self.abi.statfs)
 
     @syscall
     def truncate(self: Kernel, path: Path, length: int) -> int:
