@@ -44,8 +44,10 @@ test: deps venv guest-bins
 lint: venv
 	$(VENV)/bin/ruff check pyuser tests tools
 
+# BENCH_ARCH=all (or a comma-separated list) for every target
+BENCH_ARCH ?= arm
 bench: venv guest-bins
-	$(VPY) tools/bench.py
+	$(VPY) tools/bench.py --arch $(BENCH_ARCH)
 
 # Debian 12 armhf userland (libc, coreutils, busybox, python3, ...) for
 # `pyuser-arm -L .cache/sysroot-armhf`; the tests build it on first use.

@@ -30,7 +30,16 @@ REPO = Path(__file__).resolve().parent.parent
 GUEST_SRC = REPO / "tests" / "guest_bins"
 GETPPID_CALLS = 1_000_000
 
-QEMU = {"arm": ("qemu-arm-static", "cortex-a15")}
+# the reference emulator and the CPU model it is told to emulate, per target
+# (the same models as tests/conftest.py's ARCHES)
+QEMU = {
+    "arm": ("qemu-arm-static", "cortex-a15"),
+    "aarch64": ("qemu-aarch64-static", "cortex-a72"),
+    "x86_64": ("qemu-x86_64-static", "max"),
+    "i386": ("qemu-i386-static", "max"),
+    "riscv64": ("qemu-riscv64-static", "rv64"),
+    "mipsel": ("qemu-mipsel-static", "24Kf"),
+}
 
 
 @dataclass
@@ -110,7 +119,8 @@ def fmt_ratio(a: Result | None, b: Result | None) -> str:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--arch", default="arm", choices=sorted(QEMU))
+    ap.add_argument("--arch", default="arm",
+                    help=f"target(s), comma-separated, or 'all' ({', '.join(QEMU)})")
     ap.add_argument("--runs", type=int, default=3, help="runs per measurement (median)")
     ap.add_argument("--timeout", type=float, default=600.0, help="seconds per run")
     ap.add_argument(
@@ -124,6 +134,20 @@ def main() -> int:
     if not only <= {"pyuser", "qemu", "native"}:
         ap.error(f"unknown runner in --only: {opts.only}")
 
+    arches = list(QEMU) if opts.arch == "all" else [a.strip() for a in opts.arch.split(",")]
+    unknown = [a for a in arches if a not in QEMU]
+    if unknown:
+        ap.error(f"unknown target(s): {', '.join(unknown)}")
+    for arch in arches:
+        opts.arch = arch
+        status = bench_arch(opts, only)
+        if status:
+            return status
+    return 0
+
+
+def bench_arch(opts: argparse.Namespace, only: set[str]) -> int:
+    """Build, run and print the table for one target."""
     if not opts.no_build:
         subprocess.run(["make", "-s", "-C", str(GUEST_SRC), f"ARCH={opts.arch}"], check=True)
     guest_dir = GUEST_SRC / "build" / opts.arch
