@@ -1,5 +1,5 @@
-"""Debian 12's busybox-static for arm64 and amd64 under pyuser-aarch64 and
-pyuser-x86_64, compared with qemu-<arch>-static: the armhf applet set of
+"""Debian 12's busybox-static for arm64, amd64, i386 and mipsel under
+pyuser-<arch>, compared with qemu-<arch>-static: the armhf applet set of
 tests/test_busybox.py, leaner (one parametrised test per kind of applet).
 The binaries come from tools/debfetch.sh (conftest.debian_root).
 """
@@ -12,7 +12,7 @@ import tarfile
 import pytest
 from conftest import debian_root
 
-ARCHES = ["aarch64", "x86_64"]
+ARCHES = ["aarch64", "x86_64", "i386", "mipsel"]
 
 
 @pytest.fixture(scope="module", params=ARCHES)
