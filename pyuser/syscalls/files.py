@@ -319,7 +319,10 @@ class FileCalls:
 
     # ------------------------------------------------------------ stat
     def _fill_stat64(self: Kernel, address: int, s: os.stat_result) -> int:
-        layout = self.abi.stat64
+        return self.fill_stat(address, s, self.abi.stat64)
+
+    def fill_stat(self: Kernel, address: int, s: os.stat_result, layout: type) -> int:
+        """stat64 (or a 64-bit target's stat): the fields the layout has."""
         out = layout()
         values = {
             "st_dev": encode_dev(s.st_dev), "__st_ino": s.st_ino & 0xFFFFFFFF,

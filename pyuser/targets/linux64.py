@@ -13,7 +13,6 @@ import struct
 import time
 from typing import TYPE_CHECKING
 
-from pyuser.syscalls.files import encode_dev
 from pyuser.syscalls.signals import SignalCalls
 from pyuser.syscalls.table import syscall
 from pyuser.syscalls.time import TimeCalls
@@ -28,22 +27,7 @@ class Wide64Calls:
 
     def _fill_stat64(self: Kernel, address: int, s: os.stat_result) -> int:
         """struct stat (the only stat a 64-bit ABI has), also for newfstatat."""
-        layout = self.abi.stat
-        out = layout()
-        values = {
-            "st_dev": encode_dev(s.st_dev), "st_ino": s.st_ino, "st_mode": s.st_mode,
-            "st_nlink": s.st_nlink, "st_uid": s.st_uid, "st_gid": s.st_gid,
-            "st_rdev": encode_dev(s.st_rdev), "st_size": s.st_size,
-            "st_blksize": s.st_blksize, "st_blocks": s.st_blocks,
-            "st_atime": s.st_atime_ns // 10**9, "st_atime_nsec": s.st_atime_ns % 10**9,
-            "st_mtime": s.st_mtime_ns // 10**9, "st_mtime_nsec": s.st_mtime_ns % 10**9,
-            "st_ctime": s.st_ctime_ns // 10**9, "st_ctime_nsec": s.st_ctime_ns % 10**9,
-        }
-        for name, _ in layout._fields_:
-            if name in values:
-                setattr(out, name, values[name])
-        self.mem.write_struct(address, out)
-        return 0
+        return self.fill_stat(address, s, self.abi.stat)
 
     @syscall
     def stat(self: Kernel, path: Path, buf: Ptr) -> int:
