@@ -156,6 +156,17 @@ def _hermetic_env(kw: dict) -> None:
     kw["env"] = env
 
 
+def host_child_env() -> dict[str, str]:
+    """The environment plus HOST_PPID: the parent pid a host child of this
+    process sees (the test's own pid, or 0 where the sandbox puts the parent
+    outside the child's pid namespace). tests/guest_bins/procinfo compares
+    its getppid with it."""
+    seen = subprocess.run([sys.executable, "-c", "import os; print(os.getppid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYUSER_")}
+    return dict(env, HOST_PPID=seen)
+
+
 def _run(cmd: list[str], timeout: float | None, kw: dict) -> subprocess.CompletedProcess:
     _hermetic_env(kw)
     kw.setdefault("capture_output", True)

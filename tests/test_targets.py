@@ -14,7 +14,7 @@ import signal
 import subprocess
 
 import pytest
-from conftest import build_guest_bins
+from conftest import build_guest_bins, host_child_env
 from test_guest_programs import (
     BIGBSS_OUT,
     FILES_OUT,
@@ -149,7 +149,7 @@ def test_uname_procinfo(target, bins_of, assert_same_as_qemu):
     bins = bins_of(target)
     assert_same_as_qemu([bins / "uname"], target, stdout=f"{UNAME_M[target]}\nLinux\n"
                         "nodename matches gethostname: yes\nrelease non-empty: yes\n")
-    r = assert_same_as_qemu([bins / "procinfo"], target)
+    r = assert_same_as_qemu([bins / "procinfo"], target, env=host_child_env())
     assert ": no" not in r.stdout
 
 
