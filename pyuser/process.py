@@ -221,7 +221,8 @@ class Process:
             self.signals.relay.restart_after_fork()
 
     def encode_siginfo(self, info: SigInfo) -> bytes:
-        data = encode_siginfo(info, self.target.word_size, self.target.const("SIGCHLD"))
+        data = encode_siginfo(info, self.target.word_size, self.target.const("SIGCHLD"),
+                              self.target.byteorder)
         if self.target.siginfo_code_offset == 4:  # MIPS: si_code before si_errno
             data = data[:4] + data[8:12] + data[4:8] + data[12:]
         return data

@@ -27,7 +27,7 @@ import os
 import signal as host_signal
 import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     from pyuser.process import Process, Thread
@@ -430,7 +430,8 @@ class _SigWaiter:
         return signo, code, pid, uid, status, value, addr
 
 
-def encode_siginfo(info: SigInfo, word_size: int, chld_code: int) -> bytes:
+def encode_siginfo(info: SigInfo, word_size: int, chld_code: int,
+                   byteorder: Literal["little", "big"] = "little") -> bytes:
     """siginfo_t in the target's layout (128 bytes): fields placed by union member.
 
     Offsets for 32-bit targets: signo 0, errno 4, code 8, then the union at 12
@@ -442,7 +443,7 @@ def encode_siginfo(info: SigInfo, word_size: int, chld_code: int) -> bytes:
     base = 12 if w == 4 else 16
 
     def put(offset: int, value: int, size: int = 4) -> None:
-        buf[offset:offset + size] = (value & ((1 << (8 * size)) - 1)).to_bytes(size, "little")
+        buf[offset:offset + size] = (value & ((1 << (8 * size)) - 1)).to_bytes(size, byteorder)
 
     put(0, info.signo)
     put(4, info.errno)

@@ -47,7 +47,10 @@ def format_args(kernel: Kernel, entry: Entry, regs: Any) -> str:
                 length = regs[entry.params[index + 1].reg]
                 shown.append(_quote(kernel.mem.read(raw, min(length, _SHOWN_BYTES + 1))))
             elif kind == "int64":
-                value = raw | (regs[p.reg + 1] << 32) if target.word_size == 4 else raw
+                value = raw
+                if target.word_size == 4:
+                    other = regs[p.reg + 1]
+                    value = raw | other << 32 if target.little_endian else raw << 32 | other
                 shown.append(str(value - (1 << 64) if value >> 63 else value))
             else:
                 shown.append(hex(raw))

@@ -39,6 +39,7 @@ QEMU = {
     "i386": ("qemu-i386-static", "max"),
     "riscv64": ("qemu-riscv64-static", "rv64"),
     "mipsel": ("qemu-mipsel-static", "24Kf"),
+    "mips": ("qemu-mips-static", "24Kf"),
 }
 
 

@@ -95,7 +95,8 @@ class ExecCalls:
             return strings
         w = self.target.word_size
         while len(strings) < _MAX_STRINGS:
-            pointer = int.from_bytes(self.mem.read(address + w * len(strings), w), "little")
+            pointer = int.from_bytes(self.mem.read(address + w * len(strings), w),
+                                     self.target.byteorder)
             if not pointer:
                 return strings
             strings.append(self.mem.read_cstr(pointer))

@@ -15,6 +15,7 @@ import struct
 from typing import TYPE_CHECKING
 
 from pyuser.syscalls import hostcalls
+from pyuser.syscalls.byteorder import swap_dirents64, swap_struct, to_guest, to_host
 from pyuser.syscalls.flags import FlagMap
 from pyuser.syscalls.table import syscall
 from pyuser.syscalls.types import (
@@ -66,6 +67,15 @@ def encode_dev(dev: int) -> int:
     """Linux's new_encode_dev: the 32-bit device number of stat64."""
     major, minor = os.major(dev), os.minor(dev)
     return (minor & 0xFF) | ((major & 0xFFF) << 8) | ((minor & ~0xFF) << 12)
+
+
+def _is_eventfd(fd: int) -> bool:
+    """An eventfd's 8-byte counter is a host-order u64: a big-endian guest's
+    reads and writes of it are swapped (looked up only for such a guest)."""
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}") == "anon_inode:[eventfd]"
+    except OSError:
+        return False
 
 
 class FileCalls:
@@ -131,11 +141,17 @@ class FileCalls:
         if fd in self.proc.signals.signalfds:
             return self.read_signalfd(fd, buf, count)
         self.mem.writable(buf, count)
-        return self.blocking(hostcalls.read, fd, self.mem.host_pointer(buf), count)
+        got = self.blocking(hostcalls.read, fd, self.mem.host_pointer(buf), count)
+        if got == 8 and not self.target.little_endian and _is_eventfd(fd):
+            self.mem.write(buf, to_guest(self.target, "Q", self.mem.read(buf, 8)))
+        return got
 
     @syscall
     def write(self: Kernel, fd: Fd, buf: InPtr, count: UInt) -> int:
         self.mem.readable(buf, count)
+        if count == 8 and not self.target.little_endian and _is_eventfd(fd):
+            swapped = ctypes.create_string_buffer(to_host(self.target, "Q", self.mem.read(buf, 8)), 8)
+            return self.blocking(hostcalls.write, fd, ctypes.addressof(swapped), 8)
         return self.blocking(hostcalls.write, fd, self.mem.host_pointer(buf), count)
 
     @syscall
@@ -152,8 +168,8 @@ class FileCalls:
         if iovcnt < 0 or iovcnt > 1024:
             raise SyscallError("EINVAL")
         w = self.target.word_size
-        words = struct.unpack("<" + ("I" if w == 4 else "Q") * (2 * iovcnt),
-                              self.mem.read(iov, 2 * w * iovcnt))
+        words = self.target.unpack(("I" if w == 4 else "Q") * (2 * iovcnt),
+                                   self.mem.read(iov, 2 * w * iovcnt))
         check = self.mem.writable if writable else self.mem.readable
         result = []
         for i in range(iovcnt):
@@ -206,28 +222,28 @@ class FileCalls:
         if offset & (1 << 63):
             offset -= 1 << 64
         position = os.lseek(fd, offset, whence)
-        self.mem.write(result, struct.pack("<q", position))
+        self.mem.write(result, self.target.pack("q", position))
         return 0
 
     @syscall
     def sendfile64(self: Kernel, out_fd: Fd, in_fd: Fd, offset: Ptr, count: UInt) -> int:
         if offset:
-            pos = struct.unpack("<q", self.mem.read(offset, 8))[0]
+            pos = self.target.unpack("q", self.mem.read(offset, 8))[0]
             sent = os.sendfile(out_fd, in_fd, pos, count)
-            self.mem.write(offset, struct.pack("<q", pos + sent))
+            self.mem.write(offset, self.target.pack("q", pos + sent))
             return sent
         return os.sendfile(out_fd, in_fd, None, count)
 
     @syscall("copy_file_range")
     def copy_file_range(self: Kernel, fd_in: Fd, off_in: Ptr, fd_out: Fd, off_out: Ptr,
                         length: UInt, flags: UInt) -> int:
-        pos_in = struct.unpack("<q", self.mem.read(off_in, 8))[0] if off_in else None
-        pos_out = struct.unpack("<q", self.mem.read(off_out, 8))[0] if off_out else None
+        pos_in = self.target.unpack("q", self.mem.read(off_in, 8))[0] if off_in else None
+        pos_out = self.target.unpack("q", self.mem.read(off_out, 8))[0] if off_out else None
         copied = os.copy_file_range(fd_in, fd_out, length, pos_in, pos_out)
         if off_in:
-            self.mem.write(off_in, struct.pack("<q", pos_in + copied))
+            self.mem.write(off_in, self.target.pack("q", pos_in + copied))
         if off_out:
-            self.mem.write(off_out, struct.pack("<q", pos_out + copied))
+            self.mem.write(off_out, self.target.pack("q", pos_out + copied))
         return copied
 
     # ------------------------------------------------------------ descriptors
@@ -261,7 +277,7 @@ class FileCalls:
     def pipe2(self: Kernel, fds: Ptr, flags: UInt) -> int:
         r, w = os.pipe2(self.open_flags.to_host(flags))
         try:
-            self.mem.write(fds, struct.pack("<ii", r, w))
+            self.mem.write(fds, self.target.pack("ii", r, w))
         except Exception:
             os.close(r)
             os.close(w)
@@ -367,7 +383,10 @@ class FileCalls:
     def statx(self: Kernel, dirfd: Fd, path: Path, flags: UInt, mask: UInt, buf: Ptr) -> int:
         size = ctypes.sizeof(self.abi.statx)
         self.mem.writable(buf, size)
-        return hostcalls.statx(dirfd, path, flags, mask, self.mem.host_pointer(buf))
+        result = hostcalls.statx(dirfd, path, flags, mask, self.mem.host_pointer(buf))
+        if not self.target.little_endian:
+            self.mem.write(buf, swap_struct(self.abi.statx, self.mem.read(buf, size)))
+        return result
 
     @syscall
     def statfs64(self: Kernel, path: Path, size: UInt, buf: Ptr) -> int:
@@ -394,8 +413,12 @@ class FileCalls:
     @syscall
     def getdents64(self: Kernel, fd: Fd, dirp: Ptr, count: UInt) -> int:
         # linux_dirent64 is the same on every architecture: the host fills it in place
+        # (a big-endian guest's numbers are swapped afterwards)
         self.mem.writable(dirp, count)
-        return hostcalls.getdents64(fd, self.mem.host_pointer(dirp), count)
+        got = hostcalls.getdents64(fd, self.mem.host_pointer(dirp), count)
+        if not self.target.little_endian and got > 0:
+            self.mem.write(dirp, swap_dirents64(self.mem.read(dirp, got)))
+        return got
 
     @syscall
     def getcwd(self: Kernel, buf: Ptr, size: UInt) -> int:
@@ -581,15 +604,17 @@ class FileCalls:
     @syscall
     def utimensat_time64(self: Kernel, dirfd: Fd, path: Ptr, times: Ptr, flags: UInt) -> int:
         host_path = self.resolve_path(self.mem.read_cstr(path)) if path else None
-        raw = self.mem.read(times, 32) if times else None
+        raw = None
+        if times:  # the host's two timespecs (x86_64: little-endian)
+            raw = to_host(self.target, "4q", self.mem.read(times, 32))
         return hostcalls.utimensat(dirfd, host_path, raw, flags)
 
     @syscall
     def utimensat(self: Kernel, dirfd: Fd, path: Ptr, times: Ptr, flags: UInt) -> int:
         raw = None
         if times:
-            a_sec, a_nsec, m_sec, m_nsec = struct.unpack("<iiii", self.mem.read(times, 16))
-            raw = struct.pack("<qqqq", a_sec, a_nsec, m_sec, m_nsec)
+            a_sec, a_nsec, m_sec, m_nsec = self.target.unpack("iiii", self.mem.read(times, 16))
+            raw = struct.pack("<4q", a_sec, a_nsec, m_sec, m_nsec)  # the host's
         host_path = self.resolve_path(self.mem.read_cstr(path)) if path else None
         return hostcalls.utimensat(dirfd, host_path, raw, flags)
 

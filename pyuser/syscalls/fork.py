@@ -111,11 +111,11 @@ class ForkCalls:
             return 0
         # the parent
         if flags & self._clone_parent_settid:
-            self.mem.write(parent_tid, pid.to_bytes(4, "little"))
+            self.mem.write(parent_tid, pid.to_bytes(4, self.target.byteorder))
         if flags & self._clone_pidfd:
             pidfd = os.pidfd_open(pid)
             os.set_inheritable(pidfd, False)
-            self.mem.write(parent_tid, pidfd.to_bytes(4, "little"))
+            self.mem.write(parent_tid, pidfd.to_bytes(4, self.target.byteorder))
         if vfork:
             os.close(wake_w)
             try:
@@ -154,7 +154,7 @@ class ForkCalls:
         if flags & self._clone_settls:
             target.set_tls(proc.uc, tls)
         if flags & self._clone_child_settid:
-            self.mem.write(child_tid, pid.to_bytes(4, "little"))
+            self.mem.write(child_tid, pid.to_bytes(4, self.target.byteorder))
         if flags & self._clone_child_cleartid:
             proc.current_thread().clear_child_tid = child_tid
 
@@ -195,7 +195,7 @@ class ForkCalls:
         child, host_status, host_usage = self.blocking(hostcalls.wait4, pid, options)
         if child > 0:
             if status:
-                self.mem.write(status, self._guest_wait_status(host_status).to_bytes(4, "little"))
+                self.mem.write(status, self._guest_wait_status(host_status).to_bytes(4, self.target.byteorder))
             if rusage:
                 self._write_rusage(rusage, host_usage)
         return child

@@ -10,7 +10,6 @@ owner tid, FUTEX_WAITERS, hand-off on unlock.
 
 from __future__ import annotations
 
-import struct
 import time
 from typing import TYPE_CHECKING
 
@@ -46,10 +45,10 @@ class FutexCalls:
     def _word(self: Kernel, address: int) -> int:
         if address & 3:
             raise SyscallError("EINVAL")
-        return struct.unpack("<I", self.mem.read(address, 4))[0]
+        return self.target.unpack("I", self.mem.read(address, 4))[0]
 
     def _set_word(self: Kernel, address: int, value: int) -> None:
-        self.mem.write(address, struct.pack("<I", value & 0xFFFFFFFF))
+        self.mem.write(address, self.target.pack("I", value & 0xFFFFFFFF))
 
     def _deadline(self: Kernel, timeout: int, wide: bool, absolute: bool,
                   realtime: bool) -> float | None:
@@ -195,16 +194,16 @@ class FutexCalls:
         if not head:
             return
         w = self.target.word_size
-        fmt = "<I" if w == 4 else "<Q"
+        fmt = "I" if w == 4 else "Q"
         try:
-            entry = struct.unpack(fmt, self.mem.read(head, w))[0]
-            offset = self.target.to_signed(struct.unpack(fmt, self.mem.read(head + w, w))[0])
-            pending = struct.unpack(fmt, self.mem.read(head + 2 * w, w))[0]
+            entry = self.target.unpack(fmt, self.mem.read(head, w))[0]
+            offset = self.target.to_signed(self.target.unpack(fmt, self.mem.read(head + w, w))[0])
+            pending = self.target.unpack(fmt, self.mem.read(head + 2 * w, w))[0]
             visited = 0
             entries = []
             while entry != head and entry and visited < _ROBUST_LIST_LIMIT:
                 entries.append(entry)
-                entry = struct.unpack(fmt, self.mem.read(entry, w))[0]
+                entry = self.target.unpack(fmt, self.mem.read(entry, w))[0]
                 visited += 1
             if pending:
                 entries.append(pending)

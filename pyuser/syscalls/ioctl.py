@@ -1,54 +1,64 @@
 """ioctl: the terminal and file requests programs ask of any descriptor.
 
 Requests are matched by name between the target's numbers and the host's.
-The structures they carry (kernel termios, winsize, int) have the same
-layout on the little-endian targets, so their bytes pass through unchanged.
+The structures they carry (kernel termios, winsize, int) have the host's
+layout; a big-endian guest's words are swapped on the way in and out, as the
+layout's struct format says.  (MIPS's kernel termios has 23 c_cc bytes and
+some flag bits of its own: not translated yet, so a MIPS guest sees the
+generic termios in the first 36 bytes.)
 """
 
 from __future__ import annotations
 
 import fcntl
+import struct
 import termios
 from typing import TYPE_CHECKING
 
+from pyuser.syscalls.byteorder import to_guest, to_host
 from pyuser.syscalls.table import syscall
 from pyuser.syscalls.types import Fd, Ptr, SyscallError, UInt
 
 if TYPE_CHECKING:
     from pyuser.syscalls.kernel import Kernel
 
-# name -> (bytes carried, copied in, copied out)
+_TERMIOS = "4I20s"  # struct termios: four tcflag_t, c_line and c_cc[19]
+_WINSIZE = "4H"
+_INT = "i"
+
+# name -> (the argument's layout as a struct format, "" when the argument is
+# a plain value; copied in; copied out)
 _REQUESTS = {
-    "TCGETS": (36, False, True),
-    "TCSETS": (36, True, False),
-    "TCSETSW": (36, True, False),
-    "TCSETSF": (36, True, False),
-    "TIOCGWINSZ": (8, False, True),
-    "TIOCSWINSZ": (8, True, False),
-    "TIOCGPGRP": (4, False, True),
-    "TIOCSPGRP": (4, True, False),
-    "TIOCGSID": (4, False, True),
-    "FIONREAD": (4, False, True),
-    "FIONBIO": (4, True, False),
-    "TIOCOUTQ": (4, False, True),
-    "TIOCSCTTY": (0, False, False),
-    "TIOCNOTTY": (0, False, False),
-    "TCFLSH": (0, False, False),
-    "TCXONC": (0, False, False),
-    "TCSBRK": (0, False, False),
-    "FIOCLEX": (0, False, False),
-    "FIONCLEX": (0, False, False),
+    "TCGETS": (_TERMIOS, False, True),
+    "TCSETS": (_TERMIOS, True, False),
+    "TCSETSW": (_TERMIOS, True, False),
+    "TCSETSF": (_TERMIOS, True, False),
+    "TIOCGWINSZ": (_WINSIZE, False, True),
+    "TIOCSWINSZ": (_WINSIZE, True, False),
+    "TIOCGPGRP": (_INT, False, True),
+    "TIOCSPGRP": (_INT, True, False),
+    "TIOCGSID": (_INT, False, True),
+    "FIONREAD": (_INT, False, True),
+    "FIONBIO": (_INT, True, False),
+    "TIOCOUTQ": (_INT, False, True),
+    "TIOCSCTTY": ("", False, False),
+    "TIOCNOTTY": ("", False, False),
+    "TCFLSH": ("", False, False),
+    "TCXONC": ("", False, False),
+    "TCSBRK": ("", False, False),
+    "FIOCLEX": ("", False, False),
+    "FIONCLEX": ("", False, False),
 }
 
 
 class IoctlCalls:
     def setup_family(self: Kernel) -> None:
-        self._ioctls: dict[int, tuple[int, int, bool, bool]] = {}
-        for name, (size, copy_in, copy_out) in _REQUESTS.items():
+        self._ioctls: dict[int, tuple[int, str, bool, bool]] = {}
+        for name, (layout, copy_in, copy_out) in _REQUESTS.items():
             target_number = self.abi.CONST.get(name)
             host_number = getattr(termios, name, None)
             if target_number is not None and host_number is not None:
-                self._ioctls[target_number] = (host_number, size, copy_in, copy_out)
+                self._ioctls[target_number] = (host_number, layout, copy_in, copy_out)
 
     @syscall
     def ioctl(self: Kernel, fd: Fd, request: UInt, arg: Ptr) -> int:
@@ -57,13 +67,15 @@ class IoctlCalls:
             if self.log.enabled("unimp"):
                 self.log.write(f"Unsupported ioctl: cmd={request:#x}")
             raise SyscallError("ENOTTY")
-        host_request, size, copy_in, copy_out = known
-        if size == 0:
+        host_request, layout, copy_in, copy_out = known
+        if not layout:
             return fcntl.ioctl(fd, host_request, arg)
-        data = self.mem.read(arg, size) if copy_in else bytes(size)
+        size = struct.calcsize("<" + layout)
+        data = to_host(self.target, layout, self.mem.read(arg, size)) if copy_in \
+            else bytes(size)
         if copy_out:
             self.mem.writable(arg, size)
         result = fcntl.ioctl(fd, host_request, data)
         if copy_out:
-            self.mem.write(arg, result)
+            self.mem.write(arg, to_guest(self.target, layout, result))
         return 0

@@ -1,12 +1,18 @@
-"""Sockets: descriptors are host sockets, addresses pass through for AF_UNIX/INET."""
+"""Sockets: descriptors are host sockets; addresses pass through for AF_UNIX/INET.
+
+What differs per target is translated: socket types and SOL_SOCKET option
+numbers (MIPS has its own: SOCK_STREAM 2, SOL_SOCKET 0xffff), and on a
+big-endian guest the host-order fields: sockaddr's sa_family and the words of
+option values.
+"""
 
 from __future__ import annotations
 
 import ctypes
-import struct
 from typing import TYPE_CHECKING
 
 from pyuser.syscalls import hostcalls
+from pyuser.syscalls.byteorder import to_host
 from pyuser.syscalls.files import guest_fd
 from pyuser.syscalls.table import syscall
 from pyuser.syscalls.types import Fd, InBuf, Ptr, SyscallError, UInt
@@ -15,7 +21,59 @@ if TYPE_CHECKING:
     from pyuser.syscalls.kernel import Kernel
 
 
+_SOCKET_TYPES = ("SOCK_STREAM", "SOCK_DGRAM", "SOCK_RAW", "SOCK_RDM", "SOCK_SEQPACKET")
+
+
+# socketcall(2)'s call numbers (include/uapi/linux/net.h): the call each
+# stands for and how many argument words it reads (the missing ones are 0:
+# send and recv are sendto and recvfrom without an address, accept is accept4
+# without flags).
+_SOCKETCALLS = {1: ("socket", 3), 2: ("bind", 3), 3: ("connect", 3), 4: ("listen", 2),
+                5: ("accept4", 3), 6: ("getsockname", 3), 7: ("getpeername", 3),
+                8: ("socketpair", 4), 9: ("sendto", 4), 10: ("recvfrom", 4),
+                11: ("sendto", 6), 12: ("recvfrom", 6), 13: ("shutdown", 2),
+                14: ("setsockopt", 5), 15: ("getsockopt", 5), 16: ("sendmsg", 3),
+                17: ("recvmsg", 3), 18: ("accept4", 4), 19: ("recvmmsg", 5),
+                20: ("sendmmsg", 4)}
+
+
 class NetworkCalls:
+    def setup_family(self: Kernel) -> None:
+        import socket
+
+        c = self.abi.CONST
+        self._socket_types = {c[name]: getattr(socket, name) for name in _SOCKET_TYPES
+                              if name in c and hasattr(socket, name)}
+        self._guest_socket_types = {host: guest for guest, host in self._socket_types.items()}
+        self._so_type = (socket.SOL_SOCKET, socket.SO_TYPE)
+        self._sol_socket = c.get("SOL_SOCKET", socket.SOL_SOCKET)
+        self._socket_options = {
+            value: getattr(socket, name) for name, value in c.items()
+            if name.startswith("SO_") and isinstance(getattr(socket, name, None), int)}
+
+    def _option(self: Kernel, level: int, name: int) -> tuple[int, int]:
+        """A (level, name) of the guest's as the host's numbers."""
+        if level == self._sol_socket:
+            import socket
+
+            return socket.SOL_SOCKET, self._socket_options.get(name, name)
+        return level, name
+
+    def _sockaddr_bytes(self: Kernel, data: bytes) -> bytes:
+        """A sockaddr between guest and host (a swap, the same either way):
+        sa_family is a host-order u16, the rest is in network order."""
+        if len(data) < 2:
+            return data
+        return to_host(self.target, "H", data[:2]) + data[2:]
+
+    def _option_bytes(self: Kernel, data: bytes) -> bytes:
+        """An option value between guest and host (a swap, the same either way):
+        ints, or structs of ints and longs (linger, timeval, ucred), 32-bit words
+        on a 32-bit guest.  A string value (SO_BINDTODEVICE) is not told apart."""
+        if len(data) % 4:
+            return data
+        return to_host(self.target, f"{len(data) // 4}I", data)
+
     @syscall
     def socketpair(self: Kernel, domain: int, type_: int, protocol: int, sv: Ptr) -> int:
         import socket
@@ -23,8 +81,21 @@ class NetworkCalls:
         a, b = socket.socketpair(domain, self.socket_type(type_), protocol)
         cloexec = bool(type_ & self.abi.CONST["O_CLOEXEC"])
         fds = [guest_fd(s.detach(), cloexec) for s in (a, b)]
-        self.mem.write(sv, struct.pack("<ii", *fds))
+        self.mem.write(sv, self.target.pack("ii", *fds))
         return 0
+
+    @syscall
+    def socketcall(self: Kernel, call: int, args: Ptr) -> int:
+        """The one socket syscall of old ABIs (i386's glibc still uses it):
+        the arguments are an array of words in guest memory."""
+        known = _SOCKETCALLS.get(call)
+        number = self.target.syscall_numbers.get(known[0]) if known else None
+        if known is None or number is None:
+            raise SyscallError("EINVAL")
+        count = known[1]
+        words = self.target.unpack(("I" if self.target.word_size == 4 else "Q") * count,
+                                   self.mem.read(args, count * self.target.word_size))
+        return self.dispatch([number, *words, 0, 0])
 
     @syscall
     def socket(self: Kernel, domain: int, type_: int, protocol: int) -> int:
@@ -37,24 +108,33 @@ class NetworkCalls:
     @syscall
     def connect(self: Kernel, fd: Fd, addr: InBuf, addrlen: UInt) -> int:
         # glibc's NSS asks nscd through an AF_UNIX socket (ls -l, id, ...)
-        return self.blocking(hostcalls.connect, fd, addr)
+        return self.blocking(hostcalls.connect, fd, self._sockaddr_bytes(addr))
 
     # ------------------------------------------------------------ addresses
     # A sockaddr is laid out the same on every Linux architecture for
-    # AF_UNIX, AF_INET and AF_INET6, and MSG_* flags and SOL_SOCKET option
-    # numbers are the generic ones on ARM: bytes and numbers pass through;
-    # buffers are read and written in place in guest memory.
-    def _sockaddr_out(self: Kernel, addr: int, addrlen: int) -> tuple[object, object]:
-        """(pointer, socklen_t cell) for a call that fills in an address."""
+    # AF_UNIX, AF_INET and AF_INET6, and MSG_* flags are the generic ones on
+    # every target: bytes and numbers pass through; buffers are read and
+    # written in place in guest memory, then a big-endian guest's sa_family
+    # (or option words) swapped there.
+    def _sockaddr_out(self: Kernel, addr: int, addrlen: int) -> tuple[object, object, int]:
+        """(pointer, socklen_t cell, room) for a call that fills in an address."""
         if not addr:
-            return None, None
-        (room,) = struct.unpack("<I", self.mem.read(addrlen, 4))
+            return None, None, 0
+        (room,) = self.target.unpack("I", self.mem.read(addrlen, 4))
         self.mem.writable(addr, room)
-        return ctypes.c_void_p(self.mem.host_pointer(addr)), ctypes.c_uint32(room)
+        return ctypes.c_void_p(self.mem.host_pointer(addr)), ctypes.c_uint32(room), room
 
-    def _sockaddr_done(self: Kernel, addrlen: int, cell: object) -> None:
-        if cell is not None:
-            self.mem.write(addrlen, struct.pack("<I", cell.value))  # type: ignore[attr-defined]
+    def _sockaddr_done(self: Kernel, addr: int, addrlen: int, cell: object,
+                       room: int = 0, swap=None) -> None:
+        """Give the guest the length the host wrote (and, on a big-endian guest,
+        the first min(length, room) bytes at addr in its byte order)."""
+        if cell is None:
+            return
+        length = cell.value  # type: ignore[attr-defined]
+        size = min(length, room)
+        if not self.target.little_endian and size:
+            self.mem.write(addr, (swap or self._sockaddr_bytes)(self.mem.read(addr, size)))
+        self.mem.write(addrlen, self.target.pack("I", length))
 
     def _buffer(self: Kernel, buf: int, length: int, writable: bool) -> ctypes.c_void_p:
         (self.mem.writable if writable else self.mem.readable)(buf, length)
@@ -62,7 +142,7 @@ class NetworkCalls:
 
     @syscall
     def bind(self: Kernel, fd: Fd, addr: InBuf, addrlen: UInt) -> int:
-        return hostcalls.libc("bind", fd, addr, len(addr))
+        return hostcalls.libc("bind", fd, self._sockaddr_bytes(addr), len(addr))
 
     @syscall
     def listen(self: Kernel, fd: Fd, backlog: int) -> int:
@@ -70,11 +150,11 @@ class NetworkCalls:
 
     @syscall
     def accept4(self: Kernel, fd: Fd, addr: Ptr, addrlen: Ptr, flags: UInt) -> int:
-        pointer, cell = self._sockaddr_out(addr, addrlen)
+        pointer, cell, room = self._sockaddr_out(addr, addrlen)
         new = self.blocking(hostcalls.libc, "accept4", fd, pointer,
                             ctypes.byref(cell) if cell is not None else None,
                             self.socket_type(flags) & ~0xF)
-        self._sockaddr_done(addrlen, cell)
+        self._sockaddr_done(addr, addrlen, cell, room)
         return new
 
     @syscall
@@ -82,11 +162,11 @@ class NetworkCalls:
         return self.accept4(fd, addr, addrlen, 0)
 
     def _name(self: Kernel, which: str, fd: int, addr: int, addrlen: int) -> int:
-        pointer, cell = self._sockaddr_out(addr, addrlen)
+        pointer, cell, room = self._sockaddr_out(addr, addrlen)
         if cell is None:
             raise SyscallError("EFAULT")
         hostcalls.libc(which, fd, pointer, ctypes.byref(cell))
-        self._sockaddr_done(addrlen, cell)
+        self._sockaddr_done(addr, addrlen, cell, room)
         return 0
 
     @syscall
@@ -100,7 +180,7 @@ class NetworkCalls:
     @syscall
     def sendto(self: Kernel, fd: Fd, buf: Ptr, length: UInt, flags: UInt, addr: Ptr,
                addrlen: UInt) -> int:
-        to = self.mem.read(addr, addrlen) if addr else None
+        to = self._sockaddr_bytes(self.mem.read(addr, addrlen)) if addr else None
         return self.blocking(hostcalls.libc, "sendto", fd, self._buffer(buf, length, False),
                              ctypes.c_size_t(length), flags, to, len(to) if to else 0)
 
@@ -111,11 +191,11 @@ class NetworkCalls:
     @syscall
     def recvfrom(self: Kernel, fd: Fd, buf: Ptr, length: UInt, flags: UInt, addr: Ptr,
                  addrlen: Ptr) -> int:
-        pointer, cell = self._sockaddr_out(addr, addrlen)
+        pointer, cell, room = self._sockaddr_out(addr, addrlen)
         got = self.blocking(hostcalls.libc, "recvfrom", fd, self._buffer(buf, length, True),
                             ctypes.c_size_t(length), flags, pointer,
                             ctypes.byref(cell) if cell is not None else None)
-        self._sockaddr_done(addrlen, cell)
+        self._sockaddr_done(addr, addrlen, cell, room)
         return got
 
     @syscall
@@ -129,16 +209,21 @@ class NetworkCalls:
     @syscall
     def setsockopt(self: Kernel, fd: Fd, level: int, name: int, value: Ptr,
                    length: UInt) -> int:
-        data = self.mem.read(value, length) if length else None
-        return hostcalls.libc("setsockopt", fd, level, name, data, length)
+        data = self._option_bytes(self.mem.read(value, length)) if length else None
+        return hostcalls.libc("setsockopt", fd, *self._option(level, name), data, length)
 
     @syscall
     def getsockopt(self: Kernel, fd: Fd, level: int, name: int, value: Ptr,
                    length: Ptr) -> int:
-        pointer, cell = self._sockaddr_out(value, length)
-        hostcalls.libc("getsockopt", fd, level, name, pointer,
+        pointer, cell, room = self._sockaddr_out(value, length)
+        host_option = self._option(level, name)
+        hostcalls.libc("getsockopt", fd, *host_option, pointer,
                        ctypes.byref(cell) if cell is not None else None)
-        self._sockaddr_done(length, cell)
+        self._sockaddr_done(value, length, cell, room, self._option_bytes)
+        if host_option == self._so_type and room >= 4:  # a socket type: the guest's number
+            (host_type,) = self.target.unpack("i", self.mem.read(value, 4))
+            self.mem.write(value, self.target.pack("i", self._guest_socket_types.get(
+                host_type, host_type)))
         return 0
 
     def socket_type(self: Kernel, type_: int) -> int:
@@ -146,7 +231,7 @@ class NetworkCalls:
         import socket
 
         c = self.abi.CONST
-        base = type_ & 0xF
+        base = self._socket_types.get(type_ & 0xF, type_ & 0xF)
         if type_ & c["O_NONBLOCK"]:
             base |= socket.SOCK_NONBLOCK
         if type_ & c["O_CLOEXEC"]:

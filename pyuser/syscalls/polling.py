@@ -15,6 +15,7 @@ import struct
 import time
 from typing import TYPE_CHECKING
 
+from pyuser.syscalls.byteorder import to_guest, to_host
 from pyuser.syscalls.table import syscall
 from pyuser.syscalls.types import Fd, Ptr, SyscallError, UInt
 
@@ -56,7 +57,7 @@ class PollingCalls:
             raise SyscallError("EINVAL")
         thread = self.proc.current_thread()
         saved = thread.signals.mask
-        thread.signals.mask = struct.unpack("<Q", self.mem.read(sigmask, 8))[0] & \
+        thread.signals.mask = self.target.sigset_value(self.mem.read(sigmask, 8)) & \
             ~self.proc.signals.unblockable
         try:
             return wait()
@@ -74,9 +75,18 @@ class PollingCalls:
             raise SyscallError("EINVAL")
         if nfds:
             self.mem.writable(fds, 8 * nfds)
-        host = self.mem.host_pointer(fds) if nfds else None
-        return self.blocking(
-            lambda: _check(_libc.poll(host, nfds, self._timeout_ms(deadline))))
+        if self.target.little_endian or not nfds:  # struct pollfd is the host's
+            host = self.mem.host_pointer(fds) if nfds else None
+            return self.blocking(
+                lambda: _check(_libc.poll(host, nfds, self._timeout_ms(deadline))))
+        # a big-endian guest's pollfds (int fd; short events, revents), swapped
+        layout = "ihh" * nfds
+        buffer = ctypes.create_string_buffer(
+            to_host(self.target, layout, self.mem.read(fds, 8 * nfds)), 8 * nfds)
+        ready = self.blocking(
+            lambda: _check(_libc.poll(buffer, nfds, self._timeout_ms(deadline))))
+        self.mem.write(fds, to_guest(self.target, layout, buffer.raw))
+        return ready
 
     @syscall
     def poll(self: Kernel, fds: Ptr, nfds: UInt, timeout: int) -> int:
@@ -106,9 +116,11 @@ class PollingCalls:
         for address in sets:
             if address and size:
                 self.mem.writable(address, size)
-                # the host reads whole 64-bit words: give it a copy it may over-read
+                # an array of 32-bit words (fd n: bit n % 32 of word n // 32) the
+                # host reads whole 64-bit words of: a copy it may over-read
                 pointers.append((address, ctypes.create_string_buffer(
-                    self.mem.read(address, size), (size + 7) // 8 * 8)))
+                    to_host(self.target, f"{size // 4}I", self.mem.read(address, size)),
+                    (size + 7) // 8 * 8)))
             else:
                 pointers.append((0, None))
 
@@ -123,7 +135,7 @@ class PollingCalls:
         ready = self.blocking(wait)
         for address, buf in pointers:
             if buf is not None:
-                self.mem.write(address, buf.raw[:size])
+                self.mem.write(address, to_guest(self.target, f"{size // 4}I", buf.raw[:size]))
         return ready
 
     @syscall("_newselect")
@@ -131,14 +143,14 @@ class PollingCalls:
                   timeout: Ptr) -> int:
         deadline = None
         if timeout:
-            sec, usec = struct.unpack("<ii", self.mem.read(timeout, 8))
+            sec, usec = self.target.unpack("ii", self.mem.read(timeout, 8))
             if sec < 0 or not 0 <= usec < 1_000_000:
                 raise SyscallError("EINVAL")
             deadline = time.monotonic() + sec + usec / 1e6
         result = self._select(n, (readfds, writefds, exceptfds), deadline)
         if timeout:
             left = max(0.0, deadline - time.monotonic())
-            self.mem.write(timeout, struct.pack("<ii", int(left), int((left % 1) * 1e6)))
+            self.mem.write(timeout, self.target.pack("ii", int(left), int((left % 1) * 1e6)))
         return result
 
     def _pselect(self: Kernel, n: int, sets: tuple[int, int, int], tsp: int, sigdata: int,
@@ -147,7 +159,7 @@ class PollingCalls:
         mask, size = 0, 8
         if sigdata:
             w = self.target.word_size
-            mask, size = struct.unpack("<II" if w == 4 else "<QQ", self.mem.read(sigdata, 2 * w))
+            mask, size = self.target.unpack("II" if w == 4 else "QQ", self.mem.read(sigdata, 2 * w))
         return self._with_mask(mask, size, lambda: self._select(n, sets, deadline))
 
     @syscall
@@ -172,15 +184,15 @@ class PollingCalls:
 
     def _guest_event_format(self: Kernel) -> str:
         # ARM EABI and other 32-bit ABIs align the 64-bit data member
-        return "<I4xQ" if ctypes.sizeof(self.abi.epoll_event) == 16 else "<IQ"
+        return "I4xQ" if ctypes.sizeof(self.abi.epoll_event) == 16 else "IQ"
 
     @syscall
     def epoll_ctl(self: Kernel, epfd: Fd, op: int, fd: Fd, event: Ptr) -> int:
         host = None
         if event:
             fmt = self._guest_event_format()
-            events, data = struct.unpack(fmt, self.mem.read(event, struct.calcsize(fmt)))
-            host = struct.pack("<IQ", events, data)
+            events, data = self.target.unpack(fmt, self.mem.read(event, struct.calcsize("<" + fmt)))
+            host = struct.pack("<IQ", events, data)  # x86_64's packed epoll_event
         return _check(_libc.epoll_ctl(epfd, op, fd, host))
 
     def _epoll_wait(self: Kernel, epfd: int, events: int, maxevents: int,
@@ -188,13 +200,13 @@ class PollingCalls:
         if maxevents <= 0 or maxevents > 65536:
             raise SyscallError("EINVAL")
         fmt = self._guest_event_format()
-        size = struct.calcsize(fmt)
+        size = struct.calcsize("<" + fmt)
         self.mem.writable(events, size * maxevents)
         buffer = ctypes.create_string_buffer(12 * maxevents)
         count = self.blocking(lambda: _check(_libc.epoll_wait(
             epfd, buffer, maxevents, self._timeout_ms(deadline))))
         raw = buffer.raw
-        out = b"".join(struct.pack(fmt, *struct.unpack_from("<IQ", raw, 12 * i))
+        out = b"".join(self.target.pack(fmt, *struct.unpack_from("<IQ", raw, 12 * i))
                        for i in range(count))
         self.mem.write(events, out)
         return count

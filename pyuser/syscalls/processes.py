@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import resource
-import struct
 import time
 from typing import TYPE_CHECKING
 
@@ -76,13 +75,13 @@ class ProcessCalls:
     @syscall("getresuid32", "getresuid")
     def getresuid32(self: Kernel, ruid: Ptr, euid: Ptr, suid: Ptr) -> int:
         for address, value in zip((ruid, euid, suid), os.getresuid(), strict=True):
-            self.mem.write(address, struct.pack("<I", value))
+            self.mem.write(address, self.target.pack("I", value))
         return 0
 
     @syscall("getresgid32", "getresgid")
     def getresgid32(self: Kernel, rgid: Ptr, egid: Ptr, sgid: Ptr) -> int:
         for address, value in zip((rgid, egid, sgid), os.getresgid(), strict=True):
-            self.mem.write(address, struct.pack("<I", value))
+            self.mem.write(address, self.target.pack("I", value))
         return 0
 
     @syscall("getgroups32", "getgroups")
@@ -92,7 +91,7 @@ class ProcessCalls:
             return len(host)
         if size < len(host):
             raise SyscallError("EINVAL")
-        self.mem.write(groups, struct.pack(f"<{len(host)}I", *host))
+        self.mem.write(groups, self.target.pack(f"{len(host)}I", *host))
         return len(host)
 
     @syscall("setuid32", "setuid")
@@ -265,7 +264,7 @@ class ProcessCalls:
         ticks = os.sysconf("SC_CLK_TCK")
         mask = self.target.word_mask
         if buf:
-            self.mem.write(buf, struct.pack("<4I", *(int(x * ticks) & mask for x in t[:4])))
+            self.mem.write(buf, self.target.pack("4I", *(int(x * ticks) & mask for x in t[:4])))
         return int(t.elapsed * ticks) & mask
 
     # ------------------------------------------------------------ thread setup
@@ -282,9 +281,9 @@ class ProcessCalls:
     @syscall
     def get_robust_list(self: Kernel, pid: int, head_ptr: Ptr, len_ptr: Ptr) -> int:
         w = self.target.word_size
-        fmt = "<I" if w == 4 else "<Q"
-        self.mem.write(head_ptr, struct.pack(fmt, self.proc.current_thread().robust_list))
-        self.mem.write(len_ptr, struct.pack(fmt, 3 * w))
+        fmt = "I" if w == 4 else "Q"
+        self.mem.write(head_ptr, self.target.pack(fmt, self.proc.current_thread().robust_list))
+        self.mem.write(len_ptr, self.target.pack(fmt, 3 * w))
         return 0
 
     @syscall
@@ -324,10 +323,11 @@ class ProcessCalls:
                      // self.target.word_size * self.target.word_size)
         if size < nbytes:
             raise SyscallError("EINVAL")
-        bits = bytearray(nbytes)
-        for cpu in cpus:
-            bits[cpu // 8] |= 1 << (cpu % 8)
-        self.mem.write(mask, bits)
+        # cpu_set_t is an array of unsigned longs, in the guest's byte order
+        bits = sum(1 << cpu for cpu in cpus)
+        w = self.target.word_size
+        words = [(bits >> (8 * w * i)) & self.target.word_mask for i in range(nbytes // w)]
+        self.mem.write(mask, self.target.pack(f"{len(words)}{'I' if w == 4 else 'Q'}", *words))
         return nbytes
 
     @syscall
@@ -337,9 +337,9 @@ class ProcessCalls:
     @syscall
     def getcpu(self: Kernel, cpu: Ptr, node: Ptr, cache: Ptr) -> int:
         if cpu:
-            self.mem.write(cpu, struct.pack("<I", 0))
+            self.mem.write(cpu, self.target.pack("I", 0))
         if node:
-            self.mem.write(node, struct.pack("<I", 0))
+            self.mem.write(node, self.target.pack("I", 0))
         return 0
 
     @syscall

@@ -20,6 +20,7 @@ from pyuser.syscalls.types import Fd, NoReturn, Ptr, SyscallError, UInt
 
 if TYPE_CHECKING:
     from pyuser.syscalls.kernel import Kernel
+    from pyuser.targets.base import Target
 
 _NS = 1_000_000_000
 
@@ -49,7 +50,7 @@ class SignalCalls:
     def _sigset(self: Kernel, address: int, size: int) -> int:
         if size != self._sigset_bytes:
             raise SyscallError("EINVAL")
-        return struct.unpack("<Q", self.mem.read(address, 8))[0]
+        return self.target.sigset_value(self.mem.read(address, 8))
 
     def raise_in_guest(self: Kernel, signo: int, code: int = SI_USER,
                        thread: object = None) -> None:
@@ -67,14 +68,14 @@ class SignalCalls:
         new = None
         if act:
             if old_layout:  # struct old_sigaction: handler, mask (one word), flags, restorer
-                handler, mask, flags, restorer = struct.unpack("<4I", self.mem.read(act, 16))
+                handler, mask, flags, restorer = self.target.unpack("4I", self.mem.read(act, 16))
                 new = Action(handler, flags, restorer, mask)
             else:
                 new = self._read_kernel_sigaction(act)
         if oldact:
             if old_layout:
-                self.mem.write(oldact, struct.pack("<4I", old.handler, old.mask & 0xFFFFFFFF,
-                                                   old.flags, old.restorer))
+                self.mem.write(oldact, self.target.pack("4I", old.handler, old.mask & 0xFFFFFFFF,
+                                                        old.flags, old.restorer))
             else:
                 self._write_kernel_sigaction(oldact, old)
         if new is not None:
@@ -133,24 +134,24 @@ class SignalCalls:
     def rt_sigprocmask(self: Kernel, how: int, set_: Ptr, oldset: Ptr, sigsetsize: UInt) -> int:
         if sigsetsize != self._sigset_bytes:
             raise SyscallError("EINVAL")
-        value = struct.unpack("<Q", self.mem.read(set_, 8))[0] if set_ else None
+        value = self.target.sigset_value(self.mem.read(set_, 8)) if set_ else None
         if oldset:
             self.mem.writable(oldset, sigsetsize)
         old = self._change_mask(how, value)
         if oldset:
-            self.mem.write(oldset, struct.pack("<Q", old).ljust(sigsetsize, b"\0"))
+            self.mem.write(oldset, self.target.sigset_bytes(old, sigsetsize))
         return 0
 
     @syscall
     def sigprocmask(self: Kernel, how: int, set_: Ptr, oldset: Ptr) -> int:
         value = None
         if set_:
-            low = struct.unpack("<I", self.mem.read(set_, 4))[0]
+            (low,) = self.target.unpack("I", self.mem.read(set_, 4))
             current = self.proc.current_thread().signals.mask
             value = low if how != self._sig_setmask else (current & ~0xFFFFFFFF) | low
         old = self._change_mask(how, value)
         if oldset:
-            self.mem.write(oldset, struct.pack("<I", old & 0xFFFFFFFF))
+            self.mem.write(oldset, self.target.pack("I", old & 0xFFFFFFFF))
         return 0
 
     @syscall
@@ -158,15 +159,15 @@ class SignalCalls:
         if sigsetsize > self._sigset_bytes:
             raise SyscallError("EINVAL")
         bits = self.proc.signals.pending_bits(self.proc.current_thread())
-        self.mem.write(set_, struct.pack("<Q", bits).ljust(sigsetsize, b"\0")[:sigsetsize])
+        self.mem.write(set_, self.target.sigset_bytes(bits, sigsetsize))
         return 0
 
     @syscall
     def sigaltstack(self: Kernel, ss: Ptr, old_ss: Ptr) -> int:
         thread = self.proc.current_thread().signals
         w = self.target.word_size
-        fmt = "<IiI" if w == 4 else "<QixxxxQ"
-        size = struct.calcsize(fmt)
+        fmt = "IiI" if w == 4 else "QixxxxQ"
+        size = struct.calcsize("<" + fmt)
         sp = self.cpu_sp()
         on_stack = thread.altstack_size and \
             thread.altstack_sp <= sp < thread.altstack_sp + thread.altstack_size
@@ -174,15 +175,15 @@ class SignalCalls:
         if old_ss:
             flags = self._ss_onstack if on_stack else thread.altstack_flags
             if swap:
-                data = struct.pack("<IIi", thread.altstack_sp, thread.altstack_size, flags)
+                data = self.target.pack("IIi", thread.altstack_sp, thread.altstack_size, flags)
             else:
-                data = struct.pack(fmt, thread.altstack_sp, flags, thread.altstack_size)
+                data = self.target.pack(fmt, thread.altstack_sp, flags, thread.altstack_size)
             self.mem.write(old_ss, data)
         if ss:
             if swap:
-                new_sp, new_size, flags = struct.unpack("<IIi", self.mem.read(ss, 12))
+                new_sp, new_size, flags = self.target.unpack("IIi", self.mem.read(ss, 12))
             else:
-                new_sp, flags, new_size = struct.unpack(fmt, self.mem.read(ss, size))
+                new_sp, flags, new_size = self.target.unpack(fmt, self.mem.read(ss, size))
             if on_stack:
                 raise SyscallError("EPERM")
             if flags & ~(self._ss_disable | (1 << 31)):
@@ -246,11 +247,11 @@ class SignalCalls:
     def _queue(self: Kernel, pid: int, tid: int | None, signo: int, uinfo: int) -> int:
         self._check_signo(signo)
         raw = self.mem.read(uinfo, 128)
-        (code,) = struct.unpack_from("<i", raw, self.target.siginfo_code_offset)
+        (code,) = self.target.unpack("i", raw, self.target.siginfo_code_offset)
         w = self.target.word_size
         base = 12 if w == 4 else 16
-        sender_pid, sender_uid = struct.unpack_from("<iI", raw, base)
-        (value,) = struct.unpack_from("<I" if w == 4 else "<Q", raw, base + 8)
+        sender_pid, sender_uid = self.target.unpack("iI", raw, base)
+        (value,) = self.target.unpack("I" if w == 4 else "Q", raw, base + 8)
         if code >= 0 or code == SI_TKILL:
             raise SyscallError("EPERM")
         if pid != os.getpid():
@@ -354,12 +355,12 @@ class SignalCalls:
         for seconds in (interval, current):
             whole = int(seconds)
             fields += [whole, int(round((seconds - whole) * 1e6))]
-        self.mem.write(address, struct.pack("<4i", *fields))
+        self.mem.write(address, self.target.pack("4i", *fields))
 
     @syscall
     def setitimer(self: Kernel, which: int, new: Ptr, old: Ptr) -> int:
         host_which = self._itimer_which(which)
-        i_sec, i_usec, v_sec, v_usec = struct.unpack("<4i", self.mem.read(new, 16))
+        i_sec, i_usec, v_sec, v_usec = self.target.unpack("4i", self.mem.read(new, 16))
         if not (0 <= i_usec < 1_000_000 and 0 <= v_usec < 1_000_000):
             raise SyscallError("EINVAL")
         if v_sec or v_usec:
@@ -381,15 +382,15 @@ class SignalCalls:
     # The guest's timer id is the host kernel's (glibc hands the kernel id out
     # as timer_t), so si_timerid in the forwarded siginfo matches it.
     def _read_itimerspec(self: Kernel, address: int, wide: bool) -> tuple[int, int, int, int]:
-        fmt = "<4q" if wide else "<4i"
-        values = struct.unpack(fmt, self.mem.read(address, struct.calcsize(fmt)))
+        values = self.target.unpack("4q" if wide else "4i",
+                                    self.mem.read(address, 32 if wide else 16))
         if not all(0 <= ns < _NS for ns in (values[1], values[3])):
             raise SyscallError("EINVAL")
         return values  # type: ignore[return-value]
 
     def _write_itimerspec(self: Kernel, address: int, spec: tuple[int, int, int, int],
                           wide: bool) -> None:
-        self.mem.write(address, struct.pack("<4q" if wide else "<4i", *spec))
+        self.mem.write(address, self.target.pack("4q" if wide else "4i", *spec))
 
     @syscall
     def timer_create(self: Kernel, clock: int, sevp: Ptr, timerid: Ptr) -> int:
@@ -401,9 +402,9 @@ class SignalCalls:
             w = self.target.word_size
             raw = self.mem.read(sevp, 16 if w == 4 else 24)
             if w == 4:
-                value, signo, notify, tid = struct.unpack("<Iiii", raw)
+                value, signo, notify, tid = self.target.unpack("Iiii", raw)
             else:
-                value, signo, notify, tid = struct.unpack("<Qiii4x", raw)
+                value, signo, notify, tid = self.target.unpack("Qiii4x", raw)
         sigev_none = c.get("SIGEV_NONE", 1)
         if notify not in (0, sigev_none, c.get("SIGEV_THREAD_ID", 4)):
             raise SyscallError("EINVAL")
@@ -411,7 +412,7 @@ class SignalCalls:
         host_tid = os.getpid() if notify == c.get("SIGEV_THREAD_ID", 4) else 0
         timer = hostcalls.timer_create(clock, host_signo, notify, value, host_tid)
         self.proc.timers[timer] = timer
-        self.mem.write(timerid, struct.pack("<i", timer))
+        self.mem.write(timerid, self.target.pack("i", timer))
         return 0
 
     def _host_timer(self: Kernel, timerid: int) -> int:
@@ -515,7 +516,7 @@ class SignalCalls:
                 signo = min(candidates)
                 info = thread.signals.pending.take(signo) or state.shared.take(signo)
                 if info is not None:
-                    records.append(_signalfd_record(info))
+                    records.append(_signalfd_record(self.target, info))
             if not state.pending_bits(thread) & wanted:
                 try:
                     os.eventfd_read(fd)
@@ -538,9 +539,9 @@ class SignalCalls:
                                None) == "ready"
 
 
-def _signalfd_record(info: SigInfo) -> bytes:
+def _signalfd_record(target: Target, info: SigInfo) -> bytes:
     """struct signalfd_siginfo (include/uapi/linux/signalfd.h)."""
-    record = struct.pack("<IiiIIiIIIIiiQQQQ", info.signo, info.errno, info.code, info.pid,
+    record = target.pack("IiiIIiIIIIiiQQQQ", info.signo, info.errno, info.code, info.pid,
                          info.uid, info.fd, info.timerid, info.band, info.overrun, 0,
                          info.status, info.value & 0xFFFFFFFF, info.value, info.utime,
                          info.stime, info.addr)

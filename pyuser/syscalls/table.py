@@ -135,7 +135,9 @@ def make_invoker(kernel: Kernel, fn: Callable, params: list[Param]) -> Invoker:
             else:
                 converters.append(lambda r, i=i, n=n: mem.writable(r[i], r[n]))
         elif kind == "int64":
-            if wide32:
+            if wide32 and not target.little_endian:  # the pair is (high, low)
+                converters.append(lambda r, i=i: _signed64((r[i] << 32) | r[i + 1]))
+            elif wide32:
                 converters.append(lambda r, i=i: _signed64(r[i] | (r[i + 1] << 32)))
             else:
                 converters.append(lambda r, i=i: _signed64(r[i]))

@@ -63,7 +63,7 @@ class ThreadCalls:
         threading.Thread(target=host_main, name="pyuser-guest", daemon=True).start()
         started.wait()
         proc.threads[child.tid] = child
-        tid_bytes = child.tid.to_bytes(4, "little")
+        tid_bytes = child.tid.to_bytes(4, self.target.byteorder)
         if flags & c["CLONE_PARENT_SETTID"]:
             self.mem.write(parent_tid, tid_bytes)
         if flags & c["CLONE_CHILD_SETTID"]:

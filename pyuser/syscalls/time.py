@@ -18,8 +18,6 @@ if TYPE_CHECKING:
     from pyuser.syscalls.kernel import Kernel
 
 _NS = 1_000_000_000
-_TS32 = struct.Struct("<iI")
-_TS64 = struct.Struct("<qq")
 TIMER_ABSTIME = 1
 
 
@@ -31,19 +29,23 @@ def _clock_ns(clock: int) -> int:
 
 
 class TimeCalls:
+    def setup_family(self: Kernel) -> None:
+        # struct timespec as the guest lays it out: 32-bit and time64
+        self._ts32 = struct.Struct(self.target.byte_order + "iI")
+        self._ts64 = struct.Struct(self.target.byte_order + "qq")
+
     def _write_ts(self: Kernel, address: int, ns: int, wide: bool) -> None:
         sec, nsec = divmod(ns, _NS)
         if wide:
-            self.mem.write(address, _TS64.pack(sec, nsec))
-        else:
-            self.mem.write(address, _TS32.pack(sec & 0xFFFFFFFF if sec < 0 else sec, nsec)
-                           if sec < 1 << 31 else _TS32.pack(0x7FFFFFFF, nsec))
+            self.mem.write(address, self._ts64.pack(sec, nsec))
+        else:  # a 32-bit time_t saturates in 2038
+            self.mem.write(address, self._ts32.pack(min(sec, 0x7FFFFFFF), nsec))
 
     def _read_ts(self: Kernel, address: int, wide: bool) -> int:
         if wide:
-            sec, nsec = _TS64.unpack(self.mem.read(address, 16))
+            sec, nsec = self._ts64.unpack(self.mem.read(address, 16))
         else:
-            sec, nsec = _TS32.unpack(self.mem.read(address, 8))
+            sec, nsec = self._ts32.unpack(self.mem.read(address, 8))
         if not 0 <= nsec < _NS or sec < 0:
             raise SyscallError("EINVAL")
         return sec * _NS + nsec
@@ -76,9 +78,9 @@ class TimeCalls:
     def gettimeofday(self: Kernel, tv: Ptr, tz: Ptr) -> int:
         if tv:
             sec, nsec = divmod(time.time_ns(), _NS)
-            self.mem.write(tv, struct.pack("<iI", sec, nsec // 1000))
+            self.mem.write(tv, self.target.pack("iI", sec, nsec // 1000))
         if tz:
-            self.mem.write(tz, struct.pack("<ii", 0, 0))
+            self.mem.write(tz, self.target.pack("ii", 0, 0))
         return 0
 
     @syscall
@@ -89,7 +91,7 @@ class TimeCalls:
     def time(self: Kernel, tloc: Ptr) -> int:
         now = int(time.time())
         if tloc:
-            self.mem.write(tloc, struct.pack("<i", now))
+            self.mem.write(tloc, self.target.pack("i", now))
         return now
 
     def _sleep(self: Kernel, clock: int, deadline_ns: int, remain: int, wide: bool) -> int:

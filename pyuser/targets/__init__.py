@@ -15,6 +15,7 @@ TARGETS = {
     "riscv64": "riscv64",
     "i386": "i386",
     "mipsel": "mipsel",
+    "mips": "mips",
 }
 
 

@@ -15,7 +15,7 @@ import signal as host_signal
 import struct
 from dataclasses import dataclass
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     from unicorn import Uc
@@ -74,6 +74,9 @@ class Target:
     syscall_mixins: tuple[type, ...] = ()
 
     def __init__(self) -> None:
+        # the guest's byte order, as struct's prefix and as int.to_bytes's name
+        self.byte_order = "<" if self.little_endian else ">"
+        self.byteorder: Literal["little", "big"] = "little" if self.little_endian else "big"
         self.word_mask = (1 << (8 * self.word_size)) - 1
         self.sign_bit = 1 << (8 * self.word_size - 1)
         self.errno_from_host = self._build_errno_map()
@@ -116,6 +119,30 @@ class Target:
 
     def struct(self, name: str) -> type[ctypes.Structure]:
         return getattr(self.abi, name)
+
+    def pack(self, fmt: str, *values: int) -> bytes:
+        """struct.pack in the guest's byte order (fmt without the prefix)."""
+        return struct.pack(self.byte_order + fmt, *values)
+
+    def unpack(self, fmt: str, data: bytes, offset: int = 0) -> tuple:
+        """struct.unpack_from in the guest's byte order (fmt without the prefix)."""
+        return struct.unpack_from(self.byte_order + fmt, data, offset)
+
+    def sigset_value(self, raw: bytes) -> int:
+        """The first 64 signals of a guest sigset_t, an array of unsigned longs
+        (on a 32-bit big-endian guest the two words are not one big-endian u64)."""
+        if self.word_size == 8:
+            return self.unpack("Q", raw)[0]
+        low, high = self.unpack("II", raw)
+        return low | high << 32
+
+    def sigset_bytes(self, bits: int, size: int = 8) -> bytes:
+        """A guest sigset_t of `size` bytes holding `bits` (signals 1-64)."""
+        if self.word_size == 8:
+            data = self.pack("Q", bits & (2**64 - 1))
+        else:
+            data = self.pack("II", bits & 0xFFFFFFFF, (bits >> 32) & 0xFFFFFFFF)
+        return data.ljust(size, b"\0")[:size]
 
     def to_signed(self, value: int) -> int:
         return value - (self.sign_bit << 1) if value & self.sign_bit else value

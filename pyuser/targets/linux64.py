@@ -9,7 +9,6 @@ register.  The 64-bit targets list this class in `syscall_mixins`.
 from __future__ import annotations
 
 import os
-import struct
 import time
 from typing import TYPE_CHECKING
 
@@ -67,10 +66,9 @@ class Wide64Calls:
     @syscall
     def sendfile(self: Kernel, out_fd: Fd, in_fd: Fd, offset: Ptr, count: UInt) -> int:
         if offset:
-            order = "<" if self.target.little_endian else ">"
-            (pos,) = struct.unpack(order + "q", self.mem.read(offset, 8))
+            (pos,) = self.target.unpack("q", self.mem.read(offset, 8))
             sent = os.sendfile(out_fd, in_fd, pos, count)
-            self.mem.write(offset, struct.pack(order + "q", pos + sent))
+            self.mem.write(offset, self.target.pack("q", pos + sent))
             return sent
         return os.sendfile(out_fd, in_fd, None, count)
 
@@ -89,20 +87,18 @@ class Wide64Calls:
 
     @syscall
     def gettimeofday(self: Kernel, tv: Ptr, tz: Ptr) -> int:
-        order = "<" if self.target.little_endian else ">"
         if tv:
             sec, nsec = divmod(time.time_ns(), 10**9)
-            self.mem.write(tv, struct.pack(order + "qq", sec, nsec // 1000))
+            self.mem.write(tv, self.target.pack("qq", sec, nsec // 1000))
         if tz:
-            self.mem.write(tz, struct.pack(order + "ii", 0, 0))
+            self.mem.write(tz, self.target.pack("ii", 0, 0))
         return 0
 
     @syscall
     def time(self: Kernel, tloc: Ptr) -> int:
         now = int(time.time())
         if tloc:
-            order = "<" if self.target.little_endian else ">"
-            self.mem.write(tloc, struct.pack(order + "q", now))
+            self.mem.write(tloc, self.target.pack("q", now))
         return now
 
     # ------------------------------------------------------------ timers
@@ -118,16 +114,14 @@ class Wide64Calls:
         for seconds in value:
             whole = int(seconds)
             fields += [whole, int(round((seconds - whole) * 1e6))]
-        order = "<" if self.target.little_endian else ">"
-        self.mem.write(address, struct.pack(order + "4q", *fields))
+        self.mem.write(address, self.target.pack("4q", *fields))
 
     @syscall
     def setitimer(self: Kernel, which: int, new: Ptr, old: Ptr) -> int:
         import signal as host_signal
 
         host_which = self._itimer_which(which)
-        order = "<" if self.target.little_endian else ">"
-        i_sec, i_usec, v_sec, v_usec = struct.unpack(order + "4q", self.mem.read(new, 32))
+        i_sec, i_usec, v_sec, v_usec = self.target.unpack("4q", self.mem.read(new, 32))
         if not (0 <= i_usec < 1_000_000 and 0 <= v_usec < 1_000_000):
             raise SyscallError("EINVAL")
         previous = host_signal.setitimer(host_which, v_sec + v_usec / 1e6, i_sec + i_usec / 1e6)
@@ -138,16 +132,15 @@ class Wide64Calls:
     @syscall
     def select(self: Kernel, n: int, readfds: Ptr, writefds: Ptr, exceptfds: Ptr,
                timeout: Ptr) -> int:
-        order = "<" if self.target.little_endian else ">"
         deadline = None
         if timeout:
-            sec, usec = struct.unpack(order + "qq", self.mem.read(timeout, 16))
+            sec, usec = self.target.unpack("qq", self.mem.read(timeout, 16))
             if sec < 0 or not 0 <= usec < 1_000_000:
                 raise SyscallError("EINVAL")
             deadline = time.monotonic() + sec + usec / 1e6
         result = self._select(n, (readfds, writefds, exceptfds), deadline)
         if timeout:
             left = max(0.0, deadline - time.monotonic())
-            self.mem.write(timeout, struct.pack(order + "qq", int(left),
+            self.mem.write(timeout, self.target.pack("qq", int(left),
                                                 int((left % 1) * 1e6)))
         return result

@@ -1,4 +1,4 @@
-"""MIPS o32, little-endian (mipsel): everything that is mipsel-specific.
+"""MIPS o32, little-endian (mipsel); pyuser.targets.mips is the same CPU big-endian.
 
 Facts used here, with their sources:
 - Syscalls: `syscall`, number in v0 (4000 + n), arguments a0-a3 and the 5th
@@ -22,10 +22,11 @@ Facts used here, with their sources:
 
 from __future__ import annotations
 
+import bisect
 import struct
 from typing import TYPE_CHECKING
 
-from unicorn import UC_ARCH_MIPS, UC_MODE_LITTLE_ENDIAN, UC_MODE_MIPS32, Uc
+from unicorn import UC_ARCH_MIPS, UC_MODE_BIG_ENDIAN, UC_MODE_LITTLE_ENDIAN, UC_MODE_MIPS32, Uc
 from unicorn import mips_const as M
 from unicorn import unicorn_const as UC
 
@@ -34,7 +35,7 @@ from pyuser.syscalls.table import syscall
 from pyuser.syscalls.types import Ptr
 from pyuser.targets.base import Fault, Target
 from pyuser.targets.generated import mipsel_abi
-from pyuser.targets.mipsel_signal import MipsSignalFrames
+from pyuser.targets.mips_signal import MipsSignalFrames
 from pyuser.targets.pages import map_code_page
 
 if TYPE_CHECKING:
@@ -51,11 +52,11 @@ _EXCP_TRAP = 22
 _EXCP_FPE = 23
 
 
-def access_address(uc: Uc, memory: GuestMemory, pc: int) -> int:
+def access_address(uc: Uc, memory: GuestMemory, pc: int, byte_order: str) -> int:
     """The data address of the load or store at pc: base register + 16-bit offset
     (every MIPS32 load/store, FP and ll/sc included, is I-type)."""
     try:
-        (insn,) = struct.unpack("<I", memory.read(pc, 4))
+        (insn,) = struct.unpack(byte_order + "I", memory.read(pc, 4))
     except Exception:  # noqa: BLE001 - an unreadable PC has no data address
         return 0
     if not 0x20 <= insn >> 26 <= 0x3F:
@@ -74,16 +75,30 @@ def _perms(prot: int) -> int:
 
 
 class MemoryProtections:
-    """GuestMemory's page permissions as Unicorn region permissions, in every
-    engine of the process (one per guest thread)."""
+    """GuestMemory's page permissions as Unicorn regions, in every engine of the
+    process (one per guest thread).
 
-    def __init__(self, uc: Uc) -> None:
+    The engine's cost per region change grows with the number of regions and
+    `mem_protect` inside a region splits it, which costs more again (measured
+    in Unicorn 2.1: 3,000 page-sized mem_protects into one 2 GiB region took
+    150 s).  So only accessible pages are mapped, each maximal run of pages
+    with the same permissions as one `mem_map_ptr` region over the host
+    reservation; a change unmaps the runs it touches (whole, never split) and
+    maps the new runs, merged with same-permission neighbours.  PROT_NONE and
+    unmapped pages have no region: touching them is a failed emu_start
+    (UC_ERR_*_UNMAPPED), reported as SIGSEGV.
+    """
+
+    def __init__(self, uc: Uc, host_base: int) -> None:
         self._ucs = [uc]
+        self._host_base = host_base
+        # the regions mapped in every engine: sorted, disjoint (start, end, perms)
+        self._starts: list[int] = []
+        self._runs: list[tuple[int, int, int]] = []
 
     def attach(self, uc: Uc, memory: GuestMemory) -> None:
-        uc.mem_map_ptr(0, memory.size, UC.UC_PROT_NONE, memory.host_base)
-        for mapping in memory.mappings:
-            uc.mem_protect(mapping.start, mapping.end - mapping.start, _perms(mapping.prot))
+        for start, end, perms in self._runs:
+            uc.mem_map_ptr(start, end - start, perms, self._host_base + start)
         self._ucs.append(uc)
 
     def detach(self, uc: Uc) -> None:
@@ -91,16 +106,49 @@ class MemoryProtections:
             self._ucs.remove(uc)
 
     def set_pages(self, start: int, end: int, prot: int) -> None:
-        perms = _perms(prot)
-        for uc in self._ucs:
-            uc.mem_protect(start, end - start, perms)
+        self._apply(start, end, _perms(prot))
 
     def clear_pages(self, start: int, end: int) -> None:
-        for uc in self._ucs:
-            uc.mem_protect(start, end - start, UC.UC_PROT_NONE)
+        self._apply(start, end, UC.UC_PROT_NONE)
 
     def flush(self) -> None:
-        """mem_protect takes effect at once."""
+        """Region changes take effect at once."""
+
+    def _apply(self, start: int, end: int, perms: int) -> None:
+        runs = self._runs
+        # the runs that overlap [start, end), and the same-permission runs that
+        # touch it (to merge with)
+        first = bisect.bisect_left(self._starts, start)
+        if first:
+            _, before_end, before_perms = runs[first - 1]
+            if before_end > start or (before_end == start and before_perms == perms):
+                first -= 1
+        last = first
+        while last < len(runs) and (runs[last][0] < end or
+                                    (runs[last][0] == end and runs[last][2] == perms)):
+            last += 1
+        old = runs[first:last]
+        # what stays of those runs outside [start, end), and the change itself
+        pieces = [(lo, min(hi, start), p) for lo, hi, p in old if lo < start]
+        pieces.append((start, end, perms))
+        pieces += [(max(lo, end), hi, p) for lo, hi, p in old if hi > end]
+        new: list[tuple[int, int, int]] = []
+        for lo, hi, p in pieces:
+            if lo >= hi or p == UC.UC_PROT_NONE:
+                continue
+            if new and new[-1][1] == lo and new[-1][2] == p:
+                new[-1] = (new[-1][0], hi, p)
+            else:
+                new.append((lo, hi, p))
+        if new == old:
+            return
+        for uc in self._ucs:
+            for lo, hi, _ in old:
+                uc.mem_unmap(lo, hi - lo)
+            for lo, hi, p in new:
+                uc.mem_map_ptr(lo, hi - lo, p, self._host_base + lo)
+        runs[first:last] = new
+        self._starts[first:last] = [lo for lo, _, _ in new]
 
 
 class MipsPrivateCalls:
@@ -143,16 +191,16 @@ class MipselTarget(Target):
         self._eintr_a3: dict[int, int] = {}  # id(uc) -> a3 of the syscall that got EINTR
 
     def create_cpu(self, model: str) -> Uc:
-        return Uc(UC_ARCH_MIPS, UC_MODE_MIPS32 | UC_MODE_LITTLE_ENDIAN)
+        order = UC_MODE_LITTLE_ENDIAN if self.little_endian else UC_MODE_BIG_ENDIAN
+        return Uc(UC_ARCH_MIPS, UC_MODE_MIPS32 | order)
 
     def create_page_tables(self, uc: Uc, memory: GuestMemory) -> MemoryProtections:
-        uc.mem_map_ptr(0, memory.size, UC.UC_PROT_NONE, memory.host_base)
-        return MemoryProtections(uc)
+        return MemoryProtections(uc, memory.host_base)
 
     def prepare_process(self, uc: Uc, memory: GuestMemory, tables: MemoryProtections) -> None:
         # the signal return code, where Linux has its vDSO's sigreturn
         li_v0 = 0x24020000  # addiu v0, zero, imm
-        code = struct.pack("<4I", li_v0 | self.abi.SYSCALLS["sigreturn"], 0x0000000C,
+        code = self.pack("4I", li_v0 | self.abi.SYSCALLS["sigreturn"], 0x0000000C,
                            li_v0 | self.abi.SYSCALLS["rt_sigreturn"], 0x0000000C)
         map_code_page(memory, VDSO_PAGE, code, "[vdso]")
 
@@ -182,6 +230,7 @@ class MipselTarget(Target):
         kernel = cpu.kernel
         signals = cpu.process.signals
         read = cpu.bank.read
+        unpack_words = struct.Struct(self.byte_order + "4I").unpack
         c = self.const
         sigsegv, sigill, sigtrap, sigfpe = (c(n) for n in ("SIGSEGV", "SIGILL", "SIGTRAP",
                                                            "SIGFPE"))
@@ -206,7 +255,7 @@ class MipselTarget(Target):
                 regs = list(read())
                 sp = uc.reg_read(M.UC_MIPS_REG_SP)
                 try:
-                    regs += struct.unpack("<4I", memory.read(sp + 16, 16))
+                    regs += unpack_words(memory.read(sp + 16, 16))
                 except Exception:  # noqa: BLE001 - no stack words: fewer arguments
                     regs += [0, 0, 0, 0]
                 result = self.to_signed(kernel.dispatch(regs) & 0xFFFFFFFF)
@@ -236,7 +285,8 @@ class MipselTarget(Target):
             return Fault(self.const("SIGILL"), 1, pc, pc)
         if error in (UC.UC_ERR_FETCH_UNMAPPED, UC.UC_ERR_FETCH_PROT):
             return Fault(self.const("SIGSEGV"), 1, pc, pc)
-        return Fault(self.const("SIGSEGV"), 1, access_address(uc, memory, pc), pc)
+        return Fault(self.const("SIGSEGV"), 1, access_address(uc, memory, pc, self.byte_order),
+                     pc)
 
     def set_tls(self, uc: Uc, value: int) -> None:
         uc.reg_write(M.UC_MIPS_REG_CP0_USERLOCAL, value)
@@ -245,7 +295,7 @@ class MipselTarget(Target):
         return uc.reg_read(M.UC_MIPS_REG_CP0_USERLOCAL)
 
     def signal_frames(self) -> MipsSignalFrames:
-        return MipsSignalFrames(VDSO_PAGE, VDSO_PAGE + 8)
+        return MipsSignalFrames(self, VDSO_PAGE, VDSO_PAGE + 8)
 
     def restore_after_rewind(self, uc: Uc) -> None:
         """Put back a3, which the EINTR result overwrote with the error flag."""
@@ -257,7 +307,8 @@ class MipselTarget(Target):
     def disassemblers(self) -> dict[str, object]:
         import capstone
 
-        mode = capstone.CS_MODE_MIPS32 | capstone.CS_MODE_LITTLE_ENDIAN
+        mode = capstone.CS_MODE_MIPS32 | (capstone.CS_MODE_LITTLE_ENDIAN if self.little_endian
+                                          else capstone.CS_MODE_BIG_ENDIAN)
         return {"mips": capstone.Cs(capstone.CS_ARCH_MIPS, mode)}
 
     def disassembly_mode(self, uc: Uc) -> str:

@@ -1,4 +1,5 @@
-"""MIPS o32 signal frames: what a handler finds on its stack, and what (rt_)sigreturn reads.
+"""MIPS o32 signal frames (mipsel and mips): what a handler finds on its stack, and what
+(rt_)sigreturn reads.  The layout is the same in both byte orders.
 
 Layout (Linux arch/mips/kernel/signal.c, uapi asm/sigcontext.h for o32,
 asm/ucontext.h, asm/signal.h):
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from unicorn import Uc
 
     from pyuser.memory import GuestMemory
+    from pyuser.targets.base import Target
 
 SIGCONTEXT_SIZE = 592
 SIGFRAME_SIZE = 632
@@ -53,7 +55,9 @@ def _sext(value: int) -> int:
 
 
 class MipsSignalFrames:
-    def __init__(self, sigreturn_code: int, rt_sigreturn_code: int) -> None:
+    def __init__(self, target: Target, sigreturn_code: int, rt_sigreturn_code: int) -> None:
+        self.target = target
+        self.order = target.byte_order
         self.sigreturn_code = sigreturn_code
         self.rt_sigreturn_code = rt_sigreturn_code
 
@@ -63,16 +67,16 @@ class MipsSignalFrames:
     def interrupted_sp(self, uc: Uc) -> int:
         return uc.reg_read(M.UC_MIPS_REG_SP)
 
-    @staticmethod
-    def _sigcontext(uc: Uc) -> bytes:
+    def _sigcontext(self, uc: Uc) -> bytes:
         regs = [_sext(v) for v in uc.reg_read_batch(GREGS)]
         regs[0] = 0
         fregs = [v & 0xFFFFFFFFFFFFFFFF for v in uc.reg_read_batch(FREGS)]
         sc = bytearray(SIGCONTEXT_SIZE)
-        struct.pack_into("<Q32Q32Q", sc, 8, _sext(uc.reg_read(M.UC_MIPS_REG_PC)), *regs, *fregs)
-        struct.pack_into("<II", sc, 532, uc.reg_read(M.UC_MIPS_REG_FCSR) & 0xFFFFFFFF, 0)
-        struct.pack_into("<I", sc, 540, 1)  # sc_used_math
-        struct.pack_into("<QQ", sc, 552, _sext(uc.reg_read(M.UC_MIPS_REG_HI)),
+        o = self.order
+        struct.pack_into(o + "Q32Q32Q", sc, 8, _sext(uc.reg_read(M.UC_MIPS_REG_PC)), *regs, *fregs)
+        struct.pack_into(o + "II", sc, 532, uc.reg_read(M.UC_MIPS_REG_FCSR) & 0xFFFFFFFF, 0)
+        struct.pack_into(o + "I", sc, 540, 1)  # sc_used_math
+        struct.pack_into(o + "QQ", sc, 552, _sext(uc.reg_read(M.UC_MIPS_REG_HI)),
                          _sext(uc.reg_read(M.UC_MIPS_REG_LO)))
         return bytes(sc)
 
@@ -80,9 +84,9 @@ class MipsSignalFrames:
               rt: bool, handler: int, restorer: int, old_mask: int,
               altstack: tuple[int, int, int], fault_address: int, trap_no: int) -> None:
         sc = self._sigcontext(uc)
-        mask = struct.pack("<QQ", old_mask, 0)
+        mask = self.target.sigset_bytes(old_mask, 16)
         if rt:
-            uc_bytes = struct.pack("<IIIII", 0, 0, altstack[0], altstack[2], altstack[1])
+            uc_bytes = self.target.pack("IIIII", 0, 0, altstack[0], altstack[2], altstack[1])
             uc_bytes = uc_bytes.ljust(UC_MCONTEXT, b"\0") + sc + mask
             mem.write(frame, bytes(24) + siginfo + uc_bytes)
             uc.reg_write(M.UC_MIPS_REG_A1, frame + 24)
@@ -102,19 +106,19 @@ class MipsSignalFrames:
         sp = uc.reg_read(M.UC_MIPS_REG_SP)
         if rt:
             data = mem.read(sp + RT_UC, UC_SIGMASK + 16)
-            ss_sp, ss_size, ss_flags = struct.unpack_from("<IIi", data, UC_STACK)
+            ss_sp, ss_size, ss_flags = self.target.unpack("IIi", data, UC_STACK)
             sc = data[UC_MCONTEXT:UC_MCONTEXT + SIGCONTEXT_SIZE]
-            (mask,) = struct.unpack_from("<Q", data, UC_SIGMASK)
+            mask = self.target.sigset_value(data[UC_SIGMASK:UC_SIGMASK + 8])
             altstack = (ss_sp, ss_flags, ss_size)
         else:
             data = mem.read(sp + 24, SIGCONTEXT_SIZE + 16)
             sc = data[:SIGCONTEXT_SIZE]
-            (mask,) = struct.unpack_from("<Q", data, SIGCONTEXT_SIZE)
+            mask = self.target.sigset_value(data[SIGCONTEXT_SIZE:SIGCONTEXT_SIZE + 8])
             altstack = (0, 0, 0)
-        values = struct.unpack_from("<Q32Q32Q", sc, 8)
+        values = self.target.unpack("Q32Q32Q", sc, 8)
         pc, regs, fregs = values[0], values[1:33], values[33:65]
-        (fcsr,) = struct.unpack_from("<I", sc, 532)
-        hi, lo = struct.unpack_from("<QQ", sc, 552)
+        (fcsr,) = self.target.unpack("I", sc, 532)
+        hi, lo = self.target.unpack("QQ", sc, 552)
         uc.reg_write_batch([(r, v & 0xFFFFFFFF) for r, v in zip(GREGS[1:], regs[1:],
                                                                  strict=True)])
         uc.reg_write_batch(list(zip(FREGS, fregs, strict=True)))
