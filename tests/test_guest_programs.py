@@ -440,3 +440,28 @@ read /dev/urandom: 32
 urandom not all zero: yes
 AT_RANDOM not all zero: yes
 """
+
+
+SOCKETS_OUT = """\
+socket: yes
+setsockopt SO_REUSEADDR: 0
+getsockopt SO_REUSEADDR: 1 (length 4)
+SO_TYPE is SOCK_STREAM: yes
+bind: 0
+listen: 0
+getsockname: family AF_INET yes, length 16, port set yes, 127.0.0.1 yes
+connect: 0
+accept: yes, peer family AF_INET yes
+TCP_NODELAY: yes
+send: 4
+recv: 4 ping
+getpeername is the server: yes
+sendto: 8
+recvfrom: 8 datagram, from AF_INET yes
+SO_TYPE is SOCK_DGRAM: yes
+connect to a closed port: -1 ECONNREFUSED
+"""
+
+
+def test_sockets(guest_bins, assert_same_as_qemu):
+    assert_same_as_qemu([guest_bins / "sockets"], stdout=SOCKETS_OUT)
