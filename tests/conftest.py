@@ -240,6 +240,16 @@ def assert_same_as_qemu(
     return got
 
 
+@pytest.fixture
+def pty_stdin():
+    """A new pseudo-terminal's slave end, to give a guest as its stdin (both
+    ends are closed after the test)."""
+    master, slave = os.openpty()
+    yield slave
+    os.close(slave)
+    os.close(master)
+
+
 @pytest.fixture(name="run_pyuser")
 def _run_pyuser_fixture():
     return run_pyuser

@@ -465,3 +465,21 @@ connect to a closed port: -1 ECONNREFUSED
 
 def test_sockets(guest_bins, assert_same_as_qemu):
     assert_same_as_qemu([guest_bins / "sockets"], stdout=SOCKETS_OUT)
+
+
+TTY_OUT = """\
+isatty(0): 1
+default: ICANON yes ECHO yes ISIG yes IEXTEN yes TOSTOP no ICRNL yes OPOST yes CREAD yes
+default: VINTR 3 VEOF 4 VERASE 127 VMIN 1 VTIME 0 VSUSP 26
+CS8: yes
+tcsetattr raw: 0
+raw: ICANON no ECHO no ISIG no IEXTEN no TOSTOP yes OPOST no VMIN 5 VTIME 7
+restore: 0
+restored: ICANON yes VMIN 1 VINTR 3
+TIOCSWINSZ: 0
+TIOCGWINSZ: 0 rows 33 cols 101
+"""
+
+
+def test_tty(guest_bins, assert_same_as_qemu, pty_stdin):
+    assert_same_as_qemu([guest_bins / "tty"], stdout=TTY_OUT, stdin=pty_stdin)

@@ -24,6 +24,7 @@ from test_guest_programs import (
     SOCKETS_OUT,
     STDIO_MALLOC_OUT,
     TIMECHECK_OUT,
+    TTY_OUT,
 )
 from test_kernel_abi import EXPECTED as KERNELABI_ARM
 from test_polling import EXPECTED as POLLING_OUT
@@ -162,6 +163,12 @@ KERNELABI_OUT = "".join(line for line in KERNELABI_ARM.splitlines(keepends=True)
 @pytest.mark.parametrize("target", _params("kernelabi"))
 def test_bad_pointers_and_unknown_syscalls(target, bins_of, assert_same_as_qemu):
     assert_same_as_qemu([bins_of(target) / "kernelabi"], target, stdout=KERNELABI_OUT)
+
+
+@pytest.mark.parametrize("target", _params("tty"))
+def test_tty(target, bins_of, assert_same_as_qemu, pty_stdin):
+    # struct termios differs (MIPS: its own c_cc order and lflag bits)
+    assert_same_as_qemu([bins_of(target) / "tty"], target, stdout=TTY_OUT, stdin=pty_stdin)
 
 
 @pytest.mark.parametrize("target", _params("forkexec"))
