@@ -483,3 +483,19 @@ TIOCGWINSZ: 0 rows 33 cols 101
 
 def test_tty(guest_bins, assert_same_as_qemu, pty_stdin):
     assert_same_as_qemu([guest_bins / "tty"], stdout=TTY_OUT, stdin=pty_stdin)
+
+
+MSG_OUT = """\
+sendmsg gathered: 10
+recvmsg scattered: 10 [abc] [defghij] flags 0
+sendmsg SCM_RIGHTS: 1
+recvmsg: 1 byte F, controllen is CMSG_SPACE(int): yes, SCM_RIGHTS: yes, new fd: yes
+pipe got: via the passed fd
+SCM_CREDENTIALS: yes, pid is ours: yes, uid is ours: yes
+datagram into 4 bytes: 4, MSG_TRUNC: yes
+fd into a 4-byte control buffer: 1, MSG_CTRUNC: yes
+"""
+
+
+def test_sendmsg_recvmsg(guest_bins, assert_same_as_qemu):
+    assert_same_as_qemu([guest_bins / "msg"], stdout=MSG_OUT)

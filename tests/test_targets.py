@@ -20,6 +20,7 @@ from test_guest_programs import (
     FILES_OUT,
     HELLO,
     MMAP_OUT,
+    MSG_OUT,
     RANDOM_OUT,
     SOCKETS_OUT,
     STDIO_MALLOC_OUT,
@@ -163,6 +164,12 @@ KERNELABI_OUT = "".join(line for line in KERNELABI_ARM.splitlines(keepends=True)
 @pytest.mark.parametrize("target", _params("kernelabi"))
 def test_bad_pointers_and_unknown_syscalls(target, bins_of, assert_same_as_qemu):
     assert_same_as_qemu([bins_of(target) / "kernelabi"], target, stdout=KERNELABI_OUT)
+
+
+@pytest.mark.parametrize("target", _params("msg"))
+def test_sendmsg_recvmsg(target, bins_of, assert_same_as_qemu):
+    # struct msghdr and cmsghdr are word-sized; MIPS's SOL_SOCKET is 0xffff
+    assert_same_as_qemu([bins_of(target) / "msg"], target, stdout=MSG_OUT)
 
 
 @pytest.mark.parametrize("target", _params("tty"))

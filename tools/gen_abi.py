@@ -362,6 +362,25 @@ struct pyuser_kernel_sigaction {
 	unsigned long sa_mask[_NSIG / (8 * sizeof(unsigned long))];
 };
 
+/* What sendmsg(2) and recvmsg(2) read: include/linux/socket.h's struct user_msghdr
+ * and struct cmsghdr, not exported to UAPI (the C library's struct msghdr is the
+ * same object). */
+struct pyuser_user_msghdr {
+	void *msg_name;
+	int msg_namelen;
+	struct iovec *msg_iov;
+	__kernel_size_t msg_iovlen;
+	void *msg_control;
+	__kernel_size_t msg_controllen;
+	unsigned int msg_flags;
+};
+
+struct pyuser_cmsghdr {
+	__kernel_size_t cmsg_len;
+	int cmsg_level;
+	int cmsg_type;
+};
+
 /* What getdents64(2) writes: include/linux/dirent.h, not exported to UAPI. */
 struct linux_dirent64 {
 	__u64 d_ino;
@@ -423,6 +442,9 @@ STRUCTS: tuple[StructSpec, ...] = (
     StructSpec("epoll_event", "struct epoll_event"),
     StructSpec("sockaddr_un", "struct sockaddr_un"),
     StructSpec("sockaddr_in", "struct sockaddr_in"),
+    StructSpec("msghdr", "struct pyuser_user_msghdr",
+               note="sendmsg's, include/linux/socket.h struct user_msghdr"),
+    StructSpec("cmsghdr", "struct pyuser_cmsghdr", note="include/linux/socket.h"),
 )
 
 # Nested types that are the same ABI object under another kernel name: members of this

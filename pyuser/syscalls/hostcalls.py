@@ -81,7 +81,7 @@ def write(fd: int, host_address: int, count: int) -> int:
     return _check(_libc.write(fd, host_address, count))
 
 
-def _iovec_array(buffers: list[tuple[int, int]]) -> ctypes.Array:
+def iovec_array(buffers: list[tuple[int, int]]) -> ctypes.Array:
     array = (ctypes.c_size_t * (2 * len(buffers)))()
     for i, (address, length) in enumerate(buffers):
         array[2 * i], array[2 * i + 1] = address, length
@@ -89,11 +89,11 @@ def _iovec_array(buffers: list[tuple[int, int]]) -> ctypes.Array:
 
 
 def readv(fd: int, buffers: list[tuple[int, int]]) -> int:
-    return _check(_libc.readv(fd, _iovec_array(buffers), len(buffers)))
+    return _check(_libc.readv(fd, iovec_array(buffers), len(buffers)))
 
 
 def writev(fd: int, buffers: list[tuple[int, int]]) -> int:
-    return _check(_libc.writev(fd, _iovec_array(buffers), len(buffers)))
+    return _check(_libc.writev(fd, iovec_array(buffers), len(buffers)))
 
 
 # ----------------------------------------------------------------- children, exec

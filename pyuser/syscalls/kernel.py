@@ -18,6 +18,7 @@ from pyuser.syscalls.fork import ForkCalls
 from pyuser.syscalls.futex import FutexCalls
 from pyuser.syscalls.ioctl import IoctlCalls
 from pyuser.syscalls.memory import MemoryCalls
+from pyuser.syscalls.messages import MessageCalls
 from pyuser.syscalls.network import NetworkCalls
 from pyuser.syscalls.polling import PollingCalls
 from pyuser.syscalls.processes import ProcessCalls
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
 
 
 class Kernel(FileCalls, MemoryCalls, ProcessCalls, SignalCalls, TimeCalls, IoctlCalls,
-             FutexCalls, NetworkCalls, PollingCalls, ForkCalls, ExecCalls, XattrCalls,
+             FutexCalls, NetworkCalls, MessageCalls, PollingCalls, ForkCalls, ExecCalls, XattrCalls,
              ThreadCalls):
     """Holds the process state the handlers need and dispatches by number."""
 

@@ -2366,6 +2366,30 @@ class sockaddr_in(ctypes.BigEndianStructure):
     ]
 
 
+# struct pyuser_user_msghdr, 28 bytes; sendmsg's, include/linux/socket.h struct user_msghdr
+class msghdr(ctypes.BigEndianStructure):
+    _pack_ = 1
+    _fields_ = [
+        ("msg_name", ctypes.c_uint32),
+        ("msg_namelen", ctypes.c_int32),
+        ("msg_iov", ctypes.c_uint32),
+        ("msg_iovlen", ctypes.c_uint32),
+        ("msg_control", ctypes.c_uint32),
+        ("msg_controllen", ctypes.c_uint32),
+        ("msg_flags", ctypes.c_uint32),
+    ]
+
+
+# struct pyuser_cmsghdr, 12 bytes; include/linux/socket.h
+class cmsghdr(ctypes.BigEndianStructure):
+    _pack_ = 1
+    _fields_ = [
+        ("cmsg_len", ctypes.c_uint32),
+        ("cmsg_level", ctypes.c_int32),
+        ("cmsg_type", ctypes.c_int32),
+    ]
+
+
 STRUCT_SIZES: dict[str, int] = {
     "stat": 144,
     "stat64": 104,
@@ -2402,4 +2426,6 @@ STRUCT_SIZES: dict[str, int] = {
     "sockaddr_un": 110,
     "in_addr": 4,
     "sockaddr_in": 16,
+    "msghdr": 28,
+    "cmsghdr": 12,
 }

@@ -2236,6 +2236,32 @@ class sockaddr_in(ctypes.LittleEndianStructure):
     ]
 
 
+# struct pyuser_user_msghdr, 56 bytes; sendmsg's, include/linux/socket.h struct user_msghdr
+class msghdr(ctypes.LittleEndianStructure):
+    _pack_ = 1
+    _fields_ = [
+        ("msg_name", ctypes.c_uint64),
+        ("msg_namelen", ctypes.c_int32),
+        ("_pad0", ctypes.c_uint8 * 4),
+        ("msg_iov", ctypes.c_uint64),
+        ("msg_iovlen", ctypes.c_uint64),
+        ("msg_control", ctypes.c_uint64),
+        ("msg_controllen", ctypes.c_uint64),
+        ("msg_flags", ctypes.c_uint32),
+        ("_pad1", ctypes.c_uint8 * 4),
+    ]
+
+
+# struct pyuser_cmsghdr, 16 bytes; include/linux/socket.h
+class cmsghdr(ctypes.LittleEndianStructure):
+    _pack_ = 1
+    _fields_ = [
+        ("cmsg_len", ctypes.c_uint64),
+        ("cmsg_level", ctypes.c_int32),
+        ("cmsg_type", ctypes.c_int32),
+    ]
+
+
 STRUCT_SIZES: dict[str, int] = {
     "stat": 144,
     "statx_timestamp": 16,
@@ -2269,4 +2295,6 @@ STRUCT_SIZES: dict[str, int] = {
     "sockaddr_un": 110,
     "in_addr": 4,
     "sockaddr_in": 16,
+    "msghdr": 56,
+    "cmsghdr": 16,
 }

@@ -1,0 +1,153 @@
+"""sendmsg and recvmsg: a guest msghdr and its control messages as the host's.
+
+The iovecs and the address point straight into guest memory; the control
+buffer is rebuilt, since struct cmsghdr is the word size of the target
+(12-byte header and 4-byte alignment on 32-bit targets, 16 and 8 on the
+x86_64 host), its level may be numbered differently (MIPS's SOL_SOCKET is
+0xffff) and a big-endian guest's SCM_RIGHTS descriptors and SCM_CREDENTIALS
+ids are swapped.  Other control messages pass their payload as bytes.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import socket
+from typing import TYPE_CHECKING
+
+from pyuser.syscalls import hostcalls
+from pyuser.syscalls.byteorder import to_guest, to_host
+from pyuser.syscalls.table import syscall
+from pyuser.syscalls.types import Fd, Ptr, SyscallError, UInt
+from pyuser.targets.generated import x86_64_abi as host_abi
+
+if TYPE_CHECKING:
+    from pyuser.syscalls.kernel import Kernel
+
+_HOST_WORD = 8
+_MSG_CTRUNC = 0x8  # the same in every Linux ABI
+_MAX_CONTROL = 1 << 20
+
+
+def _align(value: int, word: int) -> int:
+    return (value + word - 1) & ~(word - 1)
+
+
+class MessageCalls:
+    # ------------------------------------------------------------ control messages
+    def _control_to_host(self: Kernel, data: bytes) -> bytes:
+        guest_header = self.abi.cmsghdr
+        guest_size = ctypes.sizeof(guest_header)
+        word = self.target.word_size
+        out = bytearray()
+        offset = 0
+        while offset + guest_size <= len(data):
+            header = guest_header.from_buffer_copy(data, offset)
+            if header.cmsg_len < guest_size or offset + header.cmsg_len > len(data):
+                raise SyscallError("EINVAL")
+            payload = data[offset + guest_size:offset + header.cmsg_len]
+            level, kind = header.cmsg_level, header.cmsg_type
+            if level == self._sol_socket:
+                level = socket.SOL_SOCKET
+                if kind in (socket.SCM_RIGHTS, socket.SCM_CREDENTIALS):
+                    payload = to_host(self.target, f"{len(payload) // 4}i",
+                                      payload[:len(payload) // 4 * 4])
+            host = host_abi.cmsghdr(ctypes.sizeof(host_abi.cmsghdr) + len(payload), level, kind)
+            record = bytes(host) + payload
+            out += record.ljust(_align(len(record), _HOST_WORD), b"\0")
+            offset += _align(header.cmsg_len, word)
+        return bytes(out)
+
+    def _control_to_guest(self: Kernel, data: bytes, room: int) -> tuple[bytes, bool]:
+        """The host's control messages in the guest's layout, cut at `room`
+        bytes (then MSG_CTRUNC, as the kernel does)."""
+        host_size = ctypes.sizeof(host_abi.cmsghdr)
+        guest_header = self.abi.cmsghdr
+        guest_size = ctypes.sizeof(guest_header)
+        word = self.target.word_size
+        out = bytearray()
+        offset = 0
+        while offset + host_size <= len(data):
+            header = host_abi.cmsghdr.from_buffer_copy(data, offset)
+            payload = data[offset + host_size:offset + header.cmsg_len]
+            level, kind = header.cmsg_level, header.cmsg_type
+            if level == socket.SOL_SOCKET:
+                level = self._sol_socket
+                if kind in (socket.SCM_RIGHTS, socket.SCM_CREDENTIALS):
+                    payload = to_guest(self.target, f"{len(payload) // 4}i", payload)
+            record = bytes(guest_header(guest_size + len(payload), level, kind)) + payload
+            if len(out) + len(record) > room:
+                return bytes(out), True
+            out += record.ljust(min(_align(len(record), word), room - len(out)), b"\0")
+            offset += _align(header.cmsg_len, _HOST_WORD)
+        return bytes(out), False
+
+    # ------------------------------------------------------------ the calls
+    def _host_msghdr(self: Kernel, guest, writable: bool, control: bytes | None):
+        """A host struct msghdr for the guest's, and what must stay alive with it."""
+        host = host_abi.msghdr()
+        if guest.msg_name and guest.msg_namelen > 0:
+            (self.mem.writable if writable else self.mem.readable)(guest.msg_name,
+                                                                   guest.msg_namelen)
+            host.msg_name = self.mem.host_pointer(guest.msg_name)
+            host.msg_namelen = guest.msg_namelen
+        iovecs = hostcalls.iovec_array(self._host_iovecs(guest.msg_iov, guest.msg_iovlen,
+                                                         writable))
+        host.msg_iov = ctypes.addressof(iovecs)
+        host.msg_iovlen = len(iovecs) // 2  # (base, length) pairs
+        buffer = ctypes.create_string_buffer(control or b"", len(control or b""))
+        if control:
+            host.msg_control = ctypes.addressof(buffer)
+            host.msg_controllen = len(control)
+        return host, (iovecs, buffer)
+
+    @syscall
+    def sendmsg(self: Kernel, fd: Fd, msg: Ptr, flags: UInt) -> int:
+        guest = self.mem.read_struct(msg, self.abi.msghdr)
+        if guest.msg_controllen > _MAX_CONTROL:
+            raise SyscallError("ENOBUFS")
+        control = self._control_to_host(self.mem.read(guest.msg_control, guest.msg_controllen)) \
+            if guest.msg_control and guest.msg_controllen else None
+        name = None
+        if guest.msg_name and guest.msg_namelen > 0:  # sa_family in the host's order
+            name = self._sockaddr_bytes(self.mem.read(guest.msg_name, guest.msg_namelen))
+            guest.msg_name = 0
+        host, keep = self._host_msghdr(guest, False, control)
+        if name is not None:
+            name_buffer = ctypes.create_string_buffer(name, len(name))
+            host.msg_name, host.msg_namelen = ctypes.addressof(name_buffer), len(name)
+        result = self.blocking(hostcalls.libc, "sendmsg", fd, ctypes.byref(host), flags)
+        del keep
+        return result
+
+    @syscall
+    def recvmsg(self: Kernel, fd: Fd, msg: Ptr, flags: UInt) -> int:
+        guest = self.mem.read_struct(msg, self.abi.msghdr)
+        self.mem.writable(msg, ctypes.sizeof(guest))
+        room = guest.msg_controllen if guest.msg_control else 0
+        if room > _MAX_CONTROL:
+            raise SyscallError("ENOBUFS")
+        if room:
+            self.mem.writable(guest.msg_control, room)
+        # room for the host's larger headers (16 bytes, 8-aligned, per message)
+        host_room = 2 * room + 64 if room else 0
+        host, keep = self._host_msghdr(guest, True, bytes(host_room) if room else None)
+        got = self.blocking(hostcalls.libc, "recvmsg", fd, ctypes.byref(host), flags)
+        out_flags = host.msg_flags
+        if room:
+            control, cut = self._control_to_guest(
+                ctypes.string_at(host.msg_control, host.msg_controllen), room)
+            self.mem.write(guest.msg_control, control)
+            guest.msg_controllen = len(control)
+            out_flags |= _MSG_CTRUNC if cut else 0
+        else:
+            guest.msg_controllen = 0
+        if guest.msg_name and guest.msg_namelen > 0:
+            size = min(host.msg_namelen, guest.msg_namelen)
+            if size:
+                self.mem.write(guest.msg_name,
+                               self._sockaddr_bytes(self.mem.read(guest.msg_name, size)))
+        guest.msg_namelen = host.msg_namelen if guest.msg_name else 0
+        guest.msg_flags = out_flags
+        self.mem.write_struct(msg, guest)
+        del keep
+        return got
