@@ -244,7 +244,10 @@ def assert_same_as_qemu(
 def pty_stdin():
     """A new pseudo-terminal's slave end, to give a guest as its stdin (both
     ends are closed after the test)."""
-    master, slave = os.openpty()
+    try:
+        master, slave = os.openpty()
+    except OSError as e:  # a sandbox without /dev/ptmx: the capability is missing
+        pytest.skip(f"no pseudo-terminal can be opened here: {e}")
     yield slave
     os.close(slave)
     os.close(master)
