@@ -459,6 +459,9 @@ getpeername is the server: yes
 sendto: 8
 recvfrom: 8 datagram, from AF_INET yes
 SO_TYPE is SOCK_DGRAM: yes
+SO_RCVTIMEO: 0
+SO_RCVTIMEO back: 0 s 200000 us, length is sizeof(struct timeval): yes
+recv with nothing to read: -1 EAGAIN
 connect to a closed port: -1 ECONNREFUSED
 """
 

@@ -9,6 +9,8 @@ option values.
 from __future__ import annotations
 
 import ctypes
+import socket
+import struct
 from typing import TYPE_CHECKING
 
 from pyuser.syscalls import hostcalls
@@ -39,14 +41,23 @@ _SOCKETCALLS = {1: ("socket", 3), 2: ("bind", 3), 3: ("connect", 3), 4: ("listen
 
 class NetworkCalls:
     def setup_family(self: Kernel) -> None:
-        import socket
-
         c = self.abi.CONST
         self._socket_types = {c[name]: getattr(socket, name) for name in _SOCKET_TYPES
                               if name in c and hasattr(socket, name)}
         self._guest_socket_types = {host: guest for guest, host in self._socket_types.items()}
         self._so_type = (socket.SOL_SOCKET, socket.SO_TYPE)
         self._sol_socket = c.get("SOL_SOCKET", socket.SOL_SOCKET)
+        # SO_RCVTIMEO/SO_SNDTIMEO carry a struct timeval: the _OLD ones in the
+        # target's longs (8 bytes on 32-bit targets), the _NEW ones in 64-bit
+        # fields; the host (x86_64) takes 16 bytes for either
+        word = "i" if self.target.word_size == 4 else "q"
+        self._timeval_options: dict[int, tuple[int, str]] = {}
+        for option, host_name in (("SO_RCVTIMEO", socket.SO_RCVTIMEO),
+                                  ("SO_SNDTIMEO", socket.SO_SNDTIMEO)):
+            if f"{option}_OLD" in c:
+                self._timeval_options[c[f"{option}_OLD"]] = (host_name, word * 2)
+            if f"{option}_NEW" in c:
+                self._timeval_options[c[f"{option}_NEW"]] = (host_name, "qq")
         self._socket_options = {
             value: getattr(socket, name) for name, value in c.items()
             if name.startswith("SO_") and isinstance(getattr(socket, name, None), int)}
@@ -54,8 +65,6 @@ class NetworkCalls:
     def _option(self: Kernel, level: int, name: int) -> tuple[int, int]:
         """A (level, name) of the guest's as the host's numbers."""
         if level == self._sol_socket:
-            import socket
-
             return socket.SOL_SOCKET, self._socket_options.get(name, name)
         return level, name
 
@@ -76,8 +85,6 @@ class NetworkCalls:
 
     @syscall
     def socketpair(self: Kernel, domain: int, type_: int, protocol: int, sv: Ptr) -> int:
-        import socket
-
         a, b = socket.socketpair(domain, self.socket_type(type_), protocol)
         cloexec = bool(type_ & self.abi.CONST["O_CLOEXEC"])
         fds = [guest_fd(s.detach(), cloexec) for s in (a, b)]
@@ -99,8 +106,6 @@ class NetworkCalls:
 
     @syscall
     def socket(self: Kernel, domain: int, type_: int, protocol: int) -> int:
-        import socket
-
         fd = socket.socket(domain, self.socket_type(type_), protocol).detach()
         # Python makes every socket close-on-exec; the guest decides
         return guest_fd(fd, bool(type_ & self.abi.CONST["O_CLOEXEC"]))
@@ -209,12 +214,20 @@ class NetworkCalls:
     @syscall
     def setsockopt(self: Kernel, fd: Fd, level: int, name: int, value: Ptr,
                    length: UInt) -> int:
+        if level == self._sol_socket and name in self._timeval_options:
+            host_name, layout = self._timeval_options[name]
+            if length < struct.calcsize("<" + layout):
+                raise SyscallError("EINVAL")
+            data = struct.pack("<qq", *self.target.unpack(layout, self.mem.read(value, length)))
+            return hostcalls.libc("setsockopt", fd, socket.SOL_SOCKET, host_name, data, 16)
         data = self._option_bytes(self.mem.read(value, length)) if length else None
         return hostcalls.libc("setsockopt", fd, *self._option(level, name), data, length)
 
     @syscall
     def getsockopt(self: Kernel, fd: Fd, level: int, name: int, value: Ptr,
                    length: Ptr) -> int:
+        if level == self._sol_socket and name in self._timeval_options:
+            return self._get_timeval_option(fd, name, value, length)
         pointer, cell, room = self._sockaddr_out(value, length)
         host_option = self._option(level, name)
         hostcalls.libc("getsockopt", fd, *host_option, pointer,
@@ -226,10 +239,21 @@ class NetworkCalls:
                 host_type, host_type)))
         return 0
 
+    def _get_timeval_option(self: Kernel, fd: int, name: int, value: int, length: int) -> int:
+        host_name, layout = self._timeval_options[name]
+        (room,) = self.target.unpack("I", self.mem.read(length, 4))
+        host = ctypes.create_string_buffer(16)
+        host_length = ctypes.c_uint32(16)
+        hostcalls.libc("getsockopt", fd, socket.SOL_SOCKET, host_name, host,
+                       ctypes.byref(host_length))
+        guest = self.target.pack(layout, *struct.unpack("<qq", host.raw))
+        size = min(room, len(guest))
+        self.mem.write(value, guest[:size])
+        self.mem.write(length, self.target.pack("I", size))
+        return 0
+
     def socket_type(self: Kernel, type_: int) -> int:
         """SOCK_NONBLOCK/SOCK_CLOEXEC are O_NONBLOCK/O_CLOEXEC values of the target."""
-        import socket
-
         c = self.abi.CONST
         base = self._socket_types.get(type_ & 0xF, type_ & 0xF)
         if type_ & c["O_NONBLOCK"]:

@@ -4,7 +4,8 @@
  * (MIPS numbers SOCK_STREAM 2 and SOCK_DGRAM 1), SOL_SOCKET option numbers
  * (0xffff and its own SO_* on MIPS), sa_family in host byte order inside a
  * sockaddr (big-endian guests), int option values, and the socklen_t cells
- * the kernel fills in.  Prints properties only (no port numbers).
+ * the kernel fills in, a struct timeval option (8 bytes on 32-bit targets).
+ * Prints properties only (no port numbers).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 static const char *yesno(int b)
@@ -93,6 +95,18 @@ int main(void)
     length = sizeof value;
     getsockopt(udp_a, SOL_SOCKET, SO_TYPE, &value, &length);
     printf("SO_TYPE is SOCK_DGRAM: %s\n", yesno(value == SOCK_DGRAM));
+    struct timeval timeout = {.tv_sec = 0, .tv_usec = 200000}, timeout_back;
+    printf("SO_RCVTIMEO: %d\n", setsockopt(udp_a, SOL_SOCKET, SO_RCVTIMEO, &timeout,
+                                            sizeof timeout));
+    socklen_t timeout_length = sizeof timeout_back;
+    memset(&timeout_back, 0, sizeof timeout_back);
+    getsockopt(udp_a, SOL_SOCKET, SO_RCVTIMEO, &timeout_back, &timeout_length);
+    printf("SO_RCVTIMEO back: %ld s %ld us, length is sizeof(struct timeval): %s\n",
+           (long)timeout_back.tv_sec, (long)timeout_back.tv_usec,
+           yesno(timeout_length == sizeof timeout_back));
+    errno = 0;
+    ssize_t timed_out = recv(udp_a, buf, sizeof buf, 0);
+    printf("recv with nothing to read: %zd %s\n", timed_out, strerrorname_np(errno));
     errno = 0;
     int refused = connect(socket(AF_INET, SOCK_STREAM, 0), (struct sockaddr *)&bound,
                           sizeof bound);
