@@ -502,3 +502,14 @@ fd into a 4-byte control buffer: 1, MSG_CTRUNC: yes
 
 def test_sendmsg_recvmsg(guest_bins, assert_same_as_qemu):
     assert_same_as_qemu([guest_bins / "msg"], stdout=MSG_OUT)
+
+
+PSHARED_OUT = """\
+child: semaphore posted by the parent
+child: condition signalled, value 42
+parent: child done yes, exit status 0
+"""
+
+
+def test_futexes_shared_between_processes(guest_bins, assert_same_as_qemu):
+    assert_same_as_qemu([guest_bins / "pshared"], stdout=PSHARED_OUT)

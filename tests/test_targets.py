@@ -21,6 +21,7 @@ from test_guest_programs import (
     HELLO,
     MMAP_OUT,
     MSG_OUT,
+    PSHARED_OUT,
     RANDOM_OUT,
     SOCKETS_OUT,
     STDIO_MALLOC_OUT,
@@ -170,6 +171,11 @@ def test_bad_pointers_and_unknown_syscalls(target, bins_of, assert_same_as_qemu)
 def test_sendmsg_recvmsg(target, bins_of, assert_same_as_qemu):
     # struct msghdr and cmsghdr are word-sized; MIPS's SOL_SOCKET is 0xffff
     assert_same_as_qemu([bins_of(target) / "msg"], target, stdout=MSG_OUT)
+
+
+@pytest.mark.parametrize("target", _params("pshared"))
+def test_futexes_shared_between_processes(target, bins_of, assert_same_as_qemu):
+    assert_same_as_qemu([bins_of(target) / "pshared"], target, stdout=PSHARED_OUT)
 
 
 @pytest.mark.parametrize("target", _params("tty"))

@@ -232,6 +232,55 @@ def test_python_fork_waitpid(same, tmp_path):
          stdout="from the child 1 True 7\nkilled: -9\nOVER A SOCKET 0\ntcp True 127.0.0.1\n")
 
 
+PY_MULTIPROCESSING = textwrap.dedent("""\
+    import asyncio, multiprocessing, os, socket
+
+    def square(x):
+        return x * x
+
+    async def echo_upper():
+        async def handle(reader, writer):
+            writer.write((await reader.read(100)).upper())
+            await writer.drain()
+            writer.close()
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"asyncio over loopback")
+        await writer.drain()
+        print((await reader.read(100)).decode())
+        writer.close()
+        server.close()
+
+    if __name__ == "__main__":
+        asyncio.run(echo_upper())
+        a, b = socket.socketpair()
+        r, w = os.pipe()
+        socket.send_fds(a, [b"fd"], [w])
+        msg, fds, _, _ = socket.recv_fds(b, 10, 1)
+        os.write(fds[0], b"through a passed fd")
+        print(msg.decode(), os.read(r, 100).decode())
+        with multiprocessing.Pool(2) as pool:
+            print(pool.map(square, range(6)))
+        queue = multiprocessing.Queue()
+        child = multiprocessing.Process(target=queue.put, args=("from a Process",))
+        child.start()
+        print(queue.get())
+        child.join()
+        print("exit code", child.exitcode)
+""")
+
+
+def test_python_multiprocessing_asyncio_fd_passing(same, tmp_path):
+    # the pool's and the queue's semaphores are futexes in shared memory between
+    # processes; send_fds is sendmsg with SCM_RIGHTS
+    script = tmp_path / "mp.py"
+    script.write_text(PY_MULTIPROCESSING)
+    same("usr/bin/python3.11", "-I", "-B", script, timeout=120,
+         stdout="ASYNCIO OVER LOOPBACK\nfd through a passed fd\n[0, 1, 4, 9, 16, 25]\n"
+                "from a Process\nexit code 0\n")
+
+
 PY_SPAWN = textwrap.dedent("""\
     import os, subprocess, sys
     print(os.readlink("/proc/self/exe"))

@@ -6,13 +6,19 @@ threads, as the kernel's hash-bucket lock makes them; the wait itself hands
 the token on.  Priority inheritance has no meaning here (one guest thread
 runs at a time), but the PI protocol on the futex word is kept exactly:
 owner tid, FUTEX_WAITERS, hand-off on unlock.
+
+A shared futex (no FUTEX_PRIVATE_FLAG) in a MAP_SHARED mapping may have
+waiters in other processes -- multiprocessing's semaphores, pshared pthread
+objects -- so its WAIT and WAKE go to the host kernel, on the same pages.
 """
 
 from __future__ import annotations
 
+import ctypes
 import time
 from typing import TYPE_CHECKING
 
+from pyuser.syscalls import hostcalls
 from pyuser.syscalls.table import syscall
 from pyuser.syscalls.types import Ptr, SyscallError, UInt
 from pyuser.threads import Waiter
@@ -33,6 +39,8 @@ FUTEX_WAITERS = 0x80000000
 FUTEX_OWNER_DIED = 0x40000000
 FUTEX_TID_MASK = 0x3FFFFFFF
 _ROBUST_LIST_LIMIT = 2048
+# the operations a futex shared between processes goes to the host for
+_HOST_SHAREABLE = (FUTEX_WAIT, FUTEX_WAKE, FUTEX_WAIT_BITSET, FUTEX_WAKE_BITSET)
 _NS = 1_000_000_000
 
 
@@ -146,11 +154,35 @@ class FutexCalls:
         self.proc.futexes.wake(address, 1, pi=True)
         return 0
 
+    def _across_processes(self: Kernel, address: int, op: int) -> bool:
+        if op & FUTEX_PRIVATE_FLAG:
+            return False
+        mapping = self.mem.find_mapping(address)
+        return mapping is not None and mapping.shared
+
+    def _host_futex(self: Kernel, address: int, op: int, val: int, timeout: int,
+                    val3: int, wide: bool) -> int:
+        """WAIT/WAKE (and their BITSET forms) on the host kernel's futex for the
+        guest page, which other processes map too."""
+        if address & 3:
+            raise SyscallError("EINVAL")
+        host = self.mem.host_pointer(address)
+        if op & FUTEX_CMD_MASK in (FUTEX_WAKE, FUTEX_WAKE_BITSET):
+            return hostcalls.futex(host, op, val, None, 0, val3)
+        if not self.target.little_endian:  # the host compares the word as it reads it
+            val = int.from_bytes(val.to_bytes(4, "big"), "little")
+        host_timeout = None
+        if timeout:  # relative for WAIT, absolute for WAIT_BITSET: the host's the same
+            host_timeout = (ctypes.c_int64 * 2)(*divmod(self._read_ts(timeout, wide), _NS))
+        return self.blocking(hostcalls.futex, host, op, val, host_timeout, 0, val3)
+
     def _futex(self: Kernel, uaddr: int, op: int, val: int, timeout: int, uaddr2: int,
                val3: int, wide: bool) -> int:
         cmd = op & FUTEX_CMD_MASK
         realtime = bool(op & FUTEX_CLOCK_REALTIME)
         table = self.proc.futexes
+        if cmd in _HOST_SHAREABLE and self._across_processes(uaddr, op):
+            return self._host_futex(uaddr, op, val, timeout, val3, wide)
         if cmd == FUTEX_WAIT:
             return self._wait(uaddr, val, self._deadline(timeout, wide, False, realtime),
                               FUTEX_BITSET_MATCH_ANY)

@@ -15,6 +15,7 @@ _syscall = _libc.syscall
 _syscall.restype = ctypes.c_long
 
 # x86_64 host syscall numbers (arch/x86/entry/syscalls/syscall_64.tbl)
+SYS_futex = 202
 SYS_getdents64 = 217
 SYS_statx = 332
 SYS_renameat2 = 316
@@ -33,6 +34,13 @@ def _check(result: int) -> int:
 def getdents64(fd: int, host_address: int, count: int) -> int:
     return _check(_syscall(SYS_getdents64, ctypes.c_int(fd), ctypes.c_void_p(host_address),
                            ctypes.c_uint(count)))
+
+
+def futex(address: int, op: int, value: int, timeout: ctypes.Array | None, address2: int,
+          value3: int) -> int:
+    return _check(_syscall(SYS_futex, ctypes.c_void_p(address), ctypes.c_int(op),
+                           ctypes.c_uint32(value), timeout, ctypes.c_void_p(address2),
+                           ctypes.c_uint32(value3)))
 
 
 def statx(dirfd: int, path: bytes, flags: int, mask: int, host_address: int) -> int:
