@@ -513,3 +513,18 @@ parent: child done yes, exit status 0
 
 def test_futexes_shared_between_processes(guest_bins, assert_same_as_qemu):
     assert_same_as_qemu([guest_bins / "pshared"], stdout=PSHARED_OUT)
+
+
+LOCKS_OUT = """\
+child locked: yes
+F_GETLK: 0, F_WRLCK yes, owner is the child yes, start 0 len 10
+F_GETLK64: 0, F_WRLCK yes
+F_SETLK while held: -1 EAGAIN/EACCES
+F_SETLKW after the child: 0
+own lock is no conflict: yes
+lockf F_TLOCK: 0
+"""
+
+
+def test_record_locks_between_processes(guest_bins, assert_same_as_qemu):
+    assert_same_as_qemu([guest_bins / "locks"], stdout=LOCKS_OUT)

@@ -19,6 +19,7 @@ from test_guest_programs import (
     BIGBSS_OUT,
     FILES_OUT,
     HELLO,
+    LOCKS_OUT,
     MMAP_OUT,
     MSG_OUT,
     PSHARED_OUT,
@@ -176,6 +177,12 @@ def test_sendmsg_recvmsg(target, bins_of, assert_same_as_qemu):
 @pytest.mark.parametrize("target", _params("pshared"))
 def test_futexes_shared_between_processes(target, bins_of, assert_same_as_qemu):
     assert_same_as_qemu([bins_of(target) / "pshared"], target, stdout=PSHARED_OUT)
+
+
+@pytest.mark.parametrize("target", _params("locks"))
+def test_record_locks_between_processes(target, bins_of, assert_same_as_qemu):
+    # struct flock: 32-bit, 64-bit and MIPS layouts; MIPS's F_*LK64 numbers
+    assert_same_as_qemu([bins_of(target) / "locks"], target, stdout=LOCKS_OUT)
 
 
 @pytest.mark.parametrize("target", _params("tty"))

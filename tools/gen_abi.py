@@ -156,6 +156,9 @@ AUXV = Table(
 CONST = Table(
     "CONST",
     includes=(
+        # first: MIPS's asm/fcntl.h tests __BITS_PER_LONG for its F_*LK64 numbers
+        # (33-35 on o32; without it the generic 12-14 would be read)
+        "asm/bitsperlong.h",
         "linux/fcntl.h",
         "linux/fs.h",
         "linux/stat.h",
@@ -398,6 +401,23 @@ MIPS_SYNTHETIC_C = SYNTHETIC_C.replace(
     "\tunsigned int sa_flags;\n\t__sighandler_t sa_handler;\n",
 )
 assert MIPS_SYNTHETIC_C != SYNTHETIC_C
+# MIPS o32's struct flock has l_sysid *before* l_pid, as glibc's bits/fcntl.h and
+# the kernels before 6.1 lay it out (arch/mips/include/uapi/asm/fcntl.h); the 6.1
+# UAPI header's generic struct puts __ARCH_FLOCK_EXTRA_SYSID after l_pid, which no
+# program compiled against glibc uses.
+MIPS_SYNTHETIC_C += """
+struct pyuser_mips_flock {
+	short l_type;
+	short l_whence;
+	__kernel_off_t l_start;
+	__kernel_off_t l_len;
+	long l_sysid;
+	__kernel_pid_t l_pid;
+	long pad[4];
+};
+"""
+MIPS_FLOCK = StructSpec("flock", "struct pyuser_mips_flock",
+                        note="o32: l_sysid before l_pid, as glibc's bits/fcntl.h")
 
 STRUCTS: tuple[StructSpec, ...] = (
     StructSpec("stat", "struct stat"),
@@ -553,6 +573,8 @@ ARCHS: dict[str, Arch] = {
         endian="little",
         nsig_header="asm/signal.h",
         synthetic_c=MIPS_SYNTHETIC_C,
+        omit_structs=frozenset({"flock"}),
+        extra_structs=(MIPS_FLOCK,),
     ),
     "mips": Arch(
         name="mips",
@@ -562,6 +584,8 @@ ARCHS: dict[str, Arch] = {
         endian="big",
         nsig_header="asm/signal.h",
         synthetic_c=MIPS_SYNTHETIC_C,
+        omit_structs=frozenset({"flock"}),
+        extra_structs=(MIPS_FLOCK,),
     ),
 }
 

@@ -304,24 +304,27 @@ class FileCalls:
                      c.get("F_OFD_SETLK"): getattr(fcntl, "F_OFD_SETLK", 37),
                      c.get("F_OFD_SETLKW"): getattr(fcntl, "F_OFD_SETLKW", 38)}
         if cmd in lock_cmds and cmd is not None:
-            return self._lock(fd, lock_cmds[cmd], arg)
+            return self._lock(fd, lock_cmds[cmd], arg, self.abi.flock64)
+        # struct flock: 32-bit offsets on 32-bit targets (glibc uses the 64-bit
+        # commands there), the only lock commands on 64-bit targets
+        plain_cmds = {c.get("F_GETLK"): fcntl.F_GETLK, c.get("F_SETLK"): fcntl.F_SETLK,
+                      c.get("F_SETLKW"): fcntl.F_SETLKW}
+        if cmd in plain_cmds and cmd is not None:
+            return self._lock(fd, plain_cmds[cmd], arg, self.abi.flock)
         simple = {"F_GETOWN": fcntl.F_GETOWN, "F_SETOWN": fcntl.F_SETOWN,
                   "F_SETPIPE_SZ": 1031, "F_GETPIPE_SZ": 1032,
                   "F_ADD_SEALS": 1033, "F_GET_SEALS": 1034}
         for name, host_cmd in simple.items():
             if cmd == c.get(name):
                 return fcntl.fcntl(fd, host_cmd, arg)
-        if cmd in (c.get("F_GETLK"), c.get("F_SETLK"), c.get("F_SETLKW")):
-            # the 32-bit struct flock; glibc uses the 64-bit commands
-            raise SyscallError("EINVAL")
         raise SyscallError("EINVAL")
 
-    def _lock(self: Kernel, fd: int, host_cmd: int, address: int) -> int:
-        layout = self.abi.flock64
+    def _lock(self: Kernel, fd: int, host_cmd: int, address: int, layout: type) -> int:
         guest = self.mem.read_struct(address, layout)
         host = struct.pack("hhxxxxqqixxxx", guest.l_type, guest.l_whence, guest.l_start,
                            guest.l_len, guest.l_pid)
-        result = fcntl.fcntl(fd, host_cmd, host)
+        # F_SETLKW may wait for another process's lock: a signal interrupts it
+        result = self.blocking(hostcalls.fcntl_lock, fd, host_cmd, host)
         l_type, l_whence, l_start, l_len, l_pid = struct.unpack("hhxxxxqqixxxx", result)
         guest.l_type, guest.l_whence, guest.l_start = l_type, l_whence, l_start
         guest.l_len, guest.l_pid = l_len, l_pid

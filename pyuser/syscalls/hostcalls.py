@@ -85,6 +85,13 @@ def read(fd: int, host_address: int, count: int) -> int:
     return _check(_libc.read(fd, host_address, count))
 
 
+def fcntl_lock(fd: int, cmd: int, flock: bytes) -> bytes:
+    """fcntl(2) with a struct flock (F_SETLKW may block: EINTR is raised, not retried)."""
+    buffer = ctypes.create_string_buffer(flock, len(flock))
+    _check(_libc.fcntl(fd, cmd, buffer))
+    return buffer.raw
+
+
 def write(fd: int, host_address: int, count: int) -> int:
     return _check(_libc.write(fd, host_address, count))
 

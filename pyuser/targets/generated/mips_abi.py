@@ -878,7 +878,7 @@ CONST: dict[str, int] = {
     "F_GETFL": 3,
     "F_GETLEASE": 0x401,
     "F_GETLK": 14,
-    "F_GETLK64": 12,
+    "F_GETLK64": 33,
     "F_GETOWN": 23,
     "F_GETOWNER_UIDS": 17,
     "F_GETOWN_EX": 16,
@@ -905,9 +905,9 @@ CONST: dict[str, int] = {
     "F_SETFL": 4,
     "F_SETLEASE": 0x400,
     "F_SETLK": 6,
-    "F_SETLK64": 13,
+    "F_SETLK64": 34,
     "F_SETLKW": 7,
-    "F_SETLKW64": 14,
+    "F_SETLKW64": 35,
     "F_SETOWN": 24,
     "F_SETOWN_EX": 15,
     "F_SETPIPE_SZ": 0x407,
@@ -2300,20 +2300,6 @@ class sched_param(ctypes.BigEndianStructure):
     ]
 
 
-# struct flock, 36 bytes
-class flock(ctypes.BigEndianStructure):
-    _pack_ = 1
-    _fields_ = [
-        ("l_type", ctypes.c_int16),
-        ("l_whence", ctypes.c_int16),
-        ("l_start", ctypes.c_int32),
-        ("l_len", ctypes.c_int32),
-        ("l_pid", ctypes.c_int32),
-        ("l_sysid", ctypes.c_int32),
-        ("pad", ctypes.c_int32 * 4),
-    ]
-
-
 # struct flock64, 32 bytes
 class flock64(ctypes.BigEndianStructure):
     _pack_ = 1
@@ -2390,6 +2376,20 @@ class cmsghdr(ctypes.BigEndianStructure):
     ]
 
 
+# struct pyuser_mips_flock, 36 bytes; o32: l_sysid before l_pid, as glibc's bits/fcntl.h
+class flock(ctypes.BigEndianStructure):
+    _pack_ = 1
+    _fields_ = [
+        ("l_type", ctypes.c_int16),
+        ("l_whence", ctypes.c_int16),
+        ("l_start", ctypes.c_int32),
+        ("l_len", ctypes.c_int32),
+        ("l_sysid", ctypes.c_int32),
+        ("l_pid", ctypes.c_int32),
+        ("pad", ctypes.c_int32 * 4),
+    ]
+
+
 STRUCT_SIZES: dict[str, int] = {
     "stat": 144,
     "stat64": 104,
@@ -2420,7 +2420,6 @@ STRUCT_SIZES: dict[str, int] = {
     "sigaction": 24,
     "sigaltstack": 12,
     "sched_param": 4,
-    "flock": 36,
     "flock64": 32,
     "epoll_event": 16,
     "sockaddr_un": 110,
@@ -2428,4 +2427,5 @@ STRUCT_SIZES: dict[str, int] = {
     "sockaddr_in": 16,
     "msghdr": 28,
     "cmsghdr": 12,
+    "flock": 36,
 }
