@@ -528,3 +528,30 @@ lockf F_TLOCK: 0
 
 def test_record_locks_between_processes(guest_bins, assert_same_as_qemu):
     assert_same_as_qemu([guest_bins / "locks"], stdout=LOCKS_OUT)
+
+
+FDKINDS_OUT = """\
+timerfd_settime: 0
+timerfd read: 8, expirations 2..10: yes
+timerfd_gettime interval 10 ms: yes, FD_CLOEXEC: yes
+inotify_add_watch: yes, nonblocking: yes
+inotify event: yes, wd matches yes, IN_CREATE yes, name new-file
+no more events: -1 EAGAIN
+inotify_rm_watch: 0
+utimes: 0
+mtime: 1200000000, atime: 1000000000
+pwritev2: 7
+preadv2 at 1: 6 [bc] [defg]
+readahead: 0
+memfd: size 9, named memfd:pyuser-test: yes
+pidfd_open: yes
+pidfd_send_signal SIGTERM: 0
+child killed by SIGTERM: yes
+sched_getscheduler: SCHED_OTHER
+sched_getparam priority: 0
+SCHED_FIFO priorities: 1..99
+"""
+
+
+def test_timerfd_inotify_memfd_pidfd(guest_bins, assert_same_as_qemu):
+    assert_same_as_qemu([guest_bins / "fdkinds"], stdout=FDKINDS_OUT)

@@ -17,6 +17,7 @@ import pytest
 from conftest import build_guest_bins, host_child_env
 from test_guest_programs import (
     BIGBSS_OUT,
+    FDKINDS_OUT,
     FILES_OUT,
     HELLO,
     LOCKS_OUT,
@@ -183,6 +184,11 @@ def test_futexes_shared_between_processes(target, bins_of, assert_same_as_qemu):
 def test_record_locks_between_processes(target, bins_of, assert_same_as_qemu):
     # struct flock: 32-bit, 64-bit and MIPS layouts; MIPS's F_*LK64 numbers
     assert_same_as_qemu([bins_of(target) / "locks"], target, stdout=LOCKS_OUT)
+
+
+@pytest.mark.parametrize("target", _params("fdkinds"))
+def test_timerfd_inotify_memfd_pidfd(target, bins_of, assert_same_as_qemu):
+    assert_same_as_qemu([bins_of(target) / "fdkinds"], target, stdout=FDKINDS_OUT)
 
 
 @pytest.mark.parametrize("target", _params("tty"))

@@ -69,13 +69,28 @@ def encode_dev(dev: int) -> int:
     return (minor & 0xFF) | ((major & 0xFFF) << 8) | ((minor & ~0xFF) << 12)
 
 
-def _is_eventfd(fd: int) -> bool:
-    """An eventfd's 8-byte counter is a host-order u64: a big-endian guest's
-    reads and writes of it are swapped (looked up only for such a guest)."""
+def _host_order_kind(fd: int) -> str:
+    """What a big-endian guest's read or write of `fd` must swap: "counter" for
+    an eventfd's or timerfd's u64, "inotify" for inotify event headers, ""
+    otherwise (looked up only for such a guest)."""
     try:
-        return os.readlink(f"/proc/self/fd/{fd}") == "anon_inode:[eventfd]"
+        link = os.readlink(f"/proc/self/fd/{fd}")
     except OSError:
-        return False
+        return ""
+    if link in ("anon_inode:[eventfd]", "anon_inode:[timerfd]"):
+        return "counter"
+    return "inotify" if link == "anon_inode:inotify" else ""
+
+
+def _swap_inotify_events(data: bytes) -> bytes:
+    """struct inotify_event headers (int wd; u32 mask, cookie, len) to big-endian."""
+    out = bytearray(data)
+    position = 0
+    while position + 16 <= len(out):
+        fields = struct.unpack_from("<iIII", out, position)
+        struct.pack_into(">iIII", out, position, *fields)
+        position += 16 + fields[3]
+    return bytes(out)
 
 
 class FileCalls:
@@ -142,14 +157,18 @@ class FileCalls:
             return self.read_signalfd(fd, buf, count)
         self.mem.writable(buf, count)
         got = self.blocking(hostcalls.read, fd, self.mem.host_pointer(buf), count)
-        if got == 8 and not self.target.little_endian and _is_eventfd(fd):
-            self.mem.write(buf, to_guest(self.target, "Q", self.mem.read(buf, 8)))
+        if got >= 8 and not self.target.little_endian:
+            kind = _host_order_kind(fd)
+            if kind == "counter" and got == 8:
+                self.mem.write(buf, to_guest(self.target, "Q", self.mem.read(buf, 8)))
+            elif kind == "inotify":
+                self.mem.write(buf, _swap_inotify_events(self.mem.read(buf, got)))
         return got
 
     @syscall
     def write(self: Kernel, fd: Fd, buf: InPtr, count: UInt) -> int:
         self.mem.readable(buf, count)
-        if count == 8 and not self.target.little_endian and _is_eventfd(fd):
+        if count == 8 and not self.target.little_endian and _host_order_kind(fd) == "counter":
             swapped = ctypes.create_string_buffer(to_host(self.target, "Q", self.mem.read(buf, 8)), 8)
             return self.blocking(hostcalls.write, fd, ctypes.addressof(swapped), 8)
         return self.blocking(hostcalls.write, fd, self.mem.host_pointer(buf), count)
@@ -208,6 +227,50 @@ class FileCalls:
     def pwritev(self: Kernel, fd: Fd, iov: Ptr, iovcnt: int, pos_l: UInt, pos_h: UInt) -> int:
         views = self._iovecs(iov, iovcnt, False)
         return os.pwritev(fd, views, pos_l | (pos_h << 32)) if views else 0
+
+    @syscall
+    def preadv2(self: Kernel, fd: Fd, iov: Ptr, iovcnt: int, pos_l: UInt, pos_h: UInt,
+                flags: UInt) -> int:
+        views = self._iovecs(iov, iovcnt, True)
+        return os.preadv(fd, views, self._iov_position(pos_l, pos_h), flags) if views else 0
+
+    @syscall
+    def pwritev2(self: Kernel, fd: Fd, iov: Ptr, iovcnt: int, pos_l: UInt, pos_h: UInt,
+                 flags: UInt) -> int:
+        views = self._iovecs(iov, iovcnt, False)
+        return os.pwritev(fd, views, self._iov_position(pos_l, pos_h), flags) if views else 0
+
+    def _iov_position(self: Kernel, low: int, high: int) -> int:
+        """preadv2's offset from its two words; -1 is the file position."""
+        position = low if self.target.word_size == 8 else low | high << 32
+        return -1 if position == 2**64 - 1 else position
+
+    @syscall
+    def readahead(self: Kernel, fd: Fd, offset: Int64, count: UInt) -> int:
+        os.posix_fadvise(fd, offset, count, os.POSIX_FADV_WILLNEED)
+        return 0
+
+    @syscall
+    def memfd_create(self: Kernel, name: CStr, flags: UInt) -> int:
+        # MFD_* have the same values on every architecture
+        return os.memfd_create(name, flags)
+
+    # ------------------------------------------------------------ inotify
+    @syscall
+    def inotify_init1(self: Kernel, flags: UInt) -> int:
+        return hostcalls.inotify_init1(self.open_flags.to_host(flags))
+
+    @syscall
+    def inotify_init(self: Kernel) -> int:
+        return hostcalls.inotify_init1(0)
+
+    @syscall
+    def inotify_add_watch(self: Kernel, fd: Fd, path: Path, mask: UInt) -> int:
+        return hostcalls.inotify_add_watch(fd, path, mask)
+
+    @syscall
+    def inotify_rm_watch(self: Kernel, fd: Fd, wd: int) -> int:
+        return hostcalls.inotify_rm_watch(fd, wd)
 
     @syscall
     def lseek(self: Kernel, fd: Fd, offset: int, whence: UInt) -> int:
@@ -611,6 +674,28 @@ class FileCalls:
         if times:  # the host's two timespecs (x86_64: little-endian)
             raw = to_host(self.target, "4q", self.mem.read(times, 32))
         return hostcalls.utimensat(dirfd, host_path, raw, flags)
+
+    def _timevals_ns(self: Kernel, times: int) -> tuple[int, int] | None:
+        """Two guest struct timevals (access, modification) as nanoseconds."""
+        if not times:
+            return None
+        long = "i" if self.target.word_size == 4 else "q"
+        a_sec, a_usec, m_sec, m_usec = self.target.unpack(long * 4, self.mem.read(
+            times, 4 * self.target.word_size))
+        if not (0 <= a_usec < 1_000_000 and 0 <= m_usec < 1_000_000):
+            raise SyscallError("EINVAL")
+        return a_sec * 10**9 + a_usec * 1000, m_sec * 10**9 + m_usec * 1000
+
+    @syscall
+    def utimes(self: Kernel, path: Path, times: Ptr) -> int:
+        os.utime(path, ns=self._timevals_ns(times))
+        return 0
+
+    @syscall
+    def futimesat(self: Kernel, dirfd: Fd, path: Path, times: Ptr) -> int:
+        os.utime(path, ns=self._timevals_ns(times), dir_fd=None if path.startswith(b"/")
+                 else dirfd)
+        return 0
 
     @syscall
     def utimensat(self: Kernel, dirfd: Fd, path: Ptr, times: Ptr, flags: UInt) -> int:

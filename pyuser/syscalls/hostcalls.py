@@ -16,6 +16,7 @@ _syscall.restype = ctypes.c_long
 
 # x86_64 host syscall numbers (arch/x86/entry/syscalls/syscall_64.tbl)
 SYS_futex = 202
+SYS_pidfd_send_signal = 424
 SYS_getdents64 = 217
 SYS_statx = 332
 SYS_renameat2 = 316
@@ -41,6 +42,11 @@ def futex(address: int, op: int, value: int, timeout: ctypes.Array | None, addre
     return _check(_syscall(SYS_futex, ctypes.c_void_p(address), ctypes.c_int(op),
                            ctypes.c_uint32(value), timeout, ctypes.c_void_p(address2),
                            ctypes.c_uint32(value3)))
+
+
+def pidfd_send_signal(pidfd: int, signo: int, flags: int) -> int:
+    return _check(_syscall(SYS_pidfd_send_signal, ctypes.c_int(pidfd), ctypes.c_int(signo),
+                           None, ctypes.c_uint(flags)))
 
 
 def statx(dirfd: int, path: bytes, flags: int, mask: int, host_address: int) -> int:
@@ -188,6 +194,38 @@ def timer_gettime(timer: int) -> tuple[int, int, int, int]:
     cur = _HostItimerspec()
     _check(_librt.timer_gettime(ctypes.c_void_p(timer), ctypes.byref(cur)))
     return cur.interval_sec, cur.interval_nsec, cur.value_sec, cur.value_nsec
+
+
+def timerfd_create(clock: int, flags: int) -> int:
+    return _check(_libc.timerfd_create(ctypes.c_int(clock), ctypes.c_int(flags)))
+
+
+def timerfd_settime(fd: int, flags: int, spec: tuple[int, int, int, int]
+                    ) -> tuple[int, int, int, int]:
+    new = _HostItimerspec(*spec)
+    old = _HostItimerspec()
+    _check(_libc.timerfd_settime(ctypes.c_int(fd), ctypes.c_int(flags), ctypes.byref(new),
+                                 ctypes.byref(old)))
+    return old.interval_sec, old.interval_nsec, old.value_sec, old.value_nsec
+
+
+def timerfd_gettime(fd: int) -> tuple[int, int, int, int]:
+    cur = _HostItimerspec()
+    _check(_libc.timerfd_gettime(ctypes.c_int(fd), ctypes.byref(cur)))
+    return cur.interval_sec, cur.interval_nsec, cur.value_sec, cur.value_nsec
+
+
+def inotify_init1(flags: int) -> int:
+    return _check(_libc.inotify_init1(ctypes.c_int(flags)))
+
+
+def inotify_add_watch(fd: int, path: bytes, mask: int) -> int:
+    return _check(_libc.inotify_add_watch(ctypes.c_int(fd), ctypes.c_char_p(path),
+                                          ctypes.c_uint32(mask)))
+
+
+def inotify_rm_watch(fd: int, wd: int) -> int:
+    return _check(_libc.inotify_rm_watch(ctypes.c_int(fd), ctypes.c_int(wd)))
 
 
 def timer_getoverrun(timer: int) -> int:

@@ -8,7 +8,7 @@ import time
 from typing import TYPE_CHECKING
 
 from pyuser.syscalls.table import syscall
-from pyuser.syscalls.types import NoReturn, OutBuf, Ptr, SyscallError, UInt
+from pyuser.syscalls.types import Fd, NoReturn, OutBuf, Ptr, SyscallError, UInt
 
 if TYPE_CHECKING:
     from pyuser.syscalls.kernel import Kernel
@@ -341,6 +341,84 @@ class ProcessCalls:
         if node:
             self.mem.write(node, self.target.pack("I", 0))
         return 0
+
+    # ------------------------------------------------------------ scheduling policy
+    # SCHED_* numbers and struct sched_param (one int) are the same everywhere
+    @syscall
+    def sched_getscheduler(self: Kernel, pid: int) -> int:
+        return os.sched_getscheduler(pid)
+
+    @syscall
+    def sched_setscheduler(self: Kernel, pid: int, policy: int, param: Ptr) -> int:
+        (priority,) = self.target.unpack("i", self.mem.read(param, 4))
+        os.sched_setscheduler(pid, policy, os.sched_param(priority))
+        return 0
+
+    @syscall
+    def sched_getparam(self: Kernel, pid: int, param: Ptr) -> int:
+        self.mem.write(param, self.target.pack("i", os.sched_getparam(pid).sched_priority))
+        return 0
+
+    @syscall
+    def sched_setparam(self: Kernel, pid: int, param: Ptr) -> int:
+        (priority,) = self.target.unpack("i", self.mem.read(param, 4))
+        os.sched_setparam(pid, os.sched_param(priority))
+        return 0
+
+    @syscall
+    def sched_get_priority_max(self: Kernel, policy: int) -> int:
+        return os.sched_get_priority_max(policy)
+
+    @syscall
+    def sched_get_priority_min(self: Kernel, policy: int) -> int:
+        return os.sched_get_priority_min(policy)
+
+    @syscall
+    def sched_rr_get_interval(self: Kernel, pid: int, interval: Ptr) -> int:
+        self._write_ts(interval, round(os.sched_rr_get_interval(pid) * 1e9), False)
+        return 0
+
+    @syscall
+    def sched_rr_get_interval_time64(self: Kernel, pid: int, interval: Ptr) -> int:
+        self._write_ts(interval, round(os.sched_rr_get_interval(pid) * 1e9), True)
+        return 0
+
+    @syscall
+    def nice(self: Kernel, increment: int) -> int:
+        os.nice(increment)
+        return 0
+
+    @syscall("setreuid32", "setreuid")
+    def setreuid32(self: Kernel, r: int, e: int) -> int:
+        os.setreuid(r, e)
+        return 0
+
+    @syscall("setregid32", "setregid")
+    def setregid32(self: Kernel, r: int, e: int) -> int:
+        os.setregid(r, e)
+        return 0
+
+    @syscall("setgroups32", "setgroups")
+    def setgroups32(self: Kernel, size: int, groups: Ptr) -> int:
+        if size < 0 or size > 65536:
+            raise SyscallError("EINVAL")
+        os.setgroups(list(self.target.unpack(f"{size}I", self.mem.read(groups, 4 * size)))
+                     if size else [])
+        return 0
+
+    # ------------------------------------------------------------ pidfds
+    @syscall
+    def pidfd_open(self: Kernel, pid: int, flags: UInt) -> int:
+        return os.pidfd_open(pid, flags)
+
+    @syscall
+    def pidfd_send_signal(self: Kernel, pidfd: Fd, signo: int, info: Ptr, flags: UInt) -> int:
+        from pyuser.syscalls import hostcalls
+
+        if info:  # a caller-made siginfo cannot be carried over: as kill(2) does
+            raise SyscallError("EINVAL")
+        host = self.target.signal_to_host.get(signo, signo) if signo else 0
+        return hostcalls.pidfd_send_signal(pidfd, host, flags)
 
     @syscall
     def getpriority(self: Kernel, which: int, who: int) -> int:

@@ -12,7 +12,7 @@ import time
 from typing import TYPE_CHECKING
 
 from pyuser.syscalls.table import syscall
-from pyuser.syscalls.types import Ptr, SyscallError, UInt
+from pyuser.syscalls.types import Fd, Ptr, SyscallError, UInt
 
 if TYPE_CHECKING:
     from pyuser.syscalls.kernel import Kernel
@@ -126,3 +126,44 @@ class TimeCalls:
         if flags & TIMER_ABSTIME:
             return self._sleep(clock, value, 0, wide)
         return self._sleep(clock, _clock_ns(clock) + value, rem, wide)
+
+    # ------------------------------------------------------------ timerfd
+    # A guest timerfd is a host one: its expirations are read as a u64
+    # (swapped for a big-endian guest in `read`); TFD_NONBLOCK/TFD_CLOEXEC
+    # are the target's O_NONBLOCK/O_CLOEXEC.
+    @syscall
+    def timerfd_create(self: Kernel, clock: int, flags: UInt) -> int:
+        from pyuser.syscalls import hostcalls
+
+        return hostcalls.timerfd_create(clock, self.open_flags.to_host(flags))
+
+    def _timerfd_settime(self: Kernel, fd: int, flags: int, new: int, old: int,
+                         wide: bool) -> int:
+        from pyuser.syscalls import hostcalls
+
+        previous = hostcalls.timerfd_settime(fd, flags, self._read_itimerspec(new, wide))
+        if old:
+            self._write_itimerspec(old, previous, wide)
+        return 0
+
+    @syscall
+    def timerfd_settime(self: Kernel, fd: Fd, flags: int, new: Ptr, old: Ptr) -> int:
+        return self._timerfd_settime(fd, flags, new, old, False)
+
+    @syscall
+    def timerfd_settime64(self: Kernel, fd: Fd, flags: int, new: Ptr, old: Ptr) -> int:
+        return self._timerfd_settime(fd, flags, new, old, True)
+
+    @syscall
+    def timerfd_gettime(self: Kernel, fd: Fd, value: Ptr) -> int:
+        from pyuser.syscalls import hostcalls
+
+        self._write_itimerspec(value, hostcalls.timerfd_gettime(fd), False)
+        return 0
+
+    @syscall
+    def timerfd_gettime64(self: Kernel, fd: Fd, value: Ptr) -> int:
+        from pyuser.syscalls import hostcalls
+
+        self._write_itimerspec(value, hostcalls.timerfd_gettime(fd), True)
+        return 0
