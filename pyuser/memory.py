@@ -18,6 +18,7 @@ import bisect
 import ctypes
 import mmap
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -311,6 +312,21 @@ class GuestMemory:
                 self._restore_anonymous(start, start + file_bytes)
                 raise OSError(err, os.strerror(err))
         mapping = Mapping(start, end, prot, shared, name, offset, dev, inode, kind="file")
+        self._insert(mapping)
+        self._set_page_flags(start, end, prot)
+        self.invalidate_code(start, end)
+        self._flush()
+        return mapping
+
+    def map_host(self, start: int, length: int, prot: int, attach: Callable[[int], None], *,
+                 name: str) -> Mapping:
+        """Map [start, start+length) with pages the host attaches itself at the
+        host address given to `attach` (SysV shared memory): shared pages that
+        unmap() replaces like a shared file mapping's."""
+        end = page_ceil(start + length)
+        self._carve(start, end)
+        attach(self.host_base + start)
+        mapping = Mapping(start, end, prot, True, name, kind="file")
         self._insert(mapping)
         self._set_page_flags(start, end, prot)
         self.invalidate_code(start, end)

@@ -555,3 +555,20 @@ SCHED_FIFO priorities: 1..99
 
 def test_timerfd_inotify_memfd_pidfd(guest_bins, assert_same_as_qemu):
     assert_same_as_qemu([guest_bins / "fdkinds"], stdout=FDKINDS_OUT)
+
+
+SHM_OUT = """\
+shmget: yes
+shmat: yes, page aligned: yes
+IPC_STAT: 0, size 10000, attached 1, mode 600, creator is us: yes
+child reads: from the parent, second attach elsewhere: yes
+parent reads: answer from the child
+shmdt: 0
+shmdt again: -1
+IPC_RMID: 0
+shmat after IPC_RMID: yes
+"""
+
+
+def test_sysv_shared_memory(guest_bins, assert_same_as_qemu):
+    assert_same_as_qemu([guest_bins / "shm"], stdout=SHM_OUT)

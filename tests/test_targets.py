@@ -25,6 +25,7 @@ from test_guest_programs import (
     MSG_OUT,
     PSHARED_OUT,
     RANDOM_OUT,
+    SHM_OUT,
     SOCKETS_OUT,
     STDIO_MALLOC_OUT,
     TIMECHECK_OUT,
@@ -189,6 +190,12 @@ def test_record_locks_between_processes(target, bins_of, assert_same_as_qemu):
 @pytest.mark.parametrize("target", _params("fdkinds"))
 def test_timerfd_inotify_memfd_pidfd(target, bins_of, assert_same_as_qemu):
     assert_same_as_qemu([bins_of(target) / "fdkinds"], target, stdout=FDKINDS_OUT)
+
+
+@pytest.mark.parametrize("target", _params("shm"))
+def test_sysv_shared_memory(target, bins_of, assert_same_as_qemu):
+    # i386 and MIPS o32 go through the ipc(2) multiplexer
+    assert_same_as_qemu([bins_of(target) / "shm"], target, stdout=SHM_OUT)
 
 
 @pytest.mark.parametrize("target", _params("tty"))

@@ -322,6 +322,7 @@ class StructSpec:
 
 
 STRUCT_INCLUDES = (
+    "asm/bitsperlong.h",  # before the headers that test __BITS_PER_LONG (asm-generic/shmbuf.h)
     "asm/stat.h",
     "linux/stat.h",
     "linux/time_types.h",
@@ -341,6 +342,7 @@ STRUCT_INCLUDES = (
     "linux/eventpoll.h",
     "linux/un.h",
     "linux/in.h",
+    "asm/shmbuf.h",
 )
 
 # Kernel-internal structs that the UAPI headers do not export, re-declared from UAPI
@@ -465,6 +467,7 @@ STRUCTS: tuple[StructSpec, ...] = (
     StructSpec("msghdr", "struct pyuser_user_msghdr",
                note="sendmsg's, include/linux/socket.h struct user_msghdr"),
     StructSpec("cmsghdr", "struct pyuser_cmsghdr", note="include/linux/socket.h"),
+    StructSpec("shmid64_ds", "struct shmid64_ds", note="shmctl's with IPC_64"),
 )
 
 # Nested types that are the same ABI object under another kernel name: members of this

@@ -2376,6 +2376,43 @@ class cmsghdr(ctypes.LittleEndianStructure):
     ]
 
 
+# struct ipc64_perm, 36 bytes
+class ipc64_perm(ctypes.LittleEndianStructure):
+    _pack_ = 1
+    _fields_ = [
+        ("key", ctypes.c_int32),
+        ("uid", ctypes.c_uint32),
+        ("gid", ctypes.c_uint32),
+        ("cuid", ctypes.c_uint32),
+        ("cgid", ctypes.c_uint32),
+        ("mode", ctypes.c_uint32),
+        ("__pad1", ctypes.c_uint8 * 0),
+        ("seq", ctypes.c_uint16),
+        ("__pad2", ctypes.c_uint16),
+        ("__unused1", ctypes.c_uint32),
+        ("__unused2", ctypes.c_uint32),
+    ]
+
+
+# struct shmid64_ds, 72 bytes; shmctl's with IPC_64
+class shmid64_ds(ctypes.LittleEndianStructure):
+    _pack_ = 1
+    _fields_ = [
+        ("shm_perm", ipc64_perm),
+        ("shm_segsz", ctypes.c_uint32),
+        ("shm_atime", ctypes.c_uint32),
+        ("shm_dtime", ctypes.c_uint32),
+        ("shm_ctime", ctypes.c_uint32),
+        ("shm_cpid", ctypes.c_int32),
+        ("shm_lpid", ctypes.c_int32),
+        ("shm_nattch", ctypes.c_uint32),
+        ("shm_atime_high", ctypes.c_uint16),
+        ("shm_dtime_high", ctypes.c_uint16),
+        ("shm_ctime_high", ctypes.c_uint16),
+        ("__unused1", ctypes.c_uint16),
+    ]
+
+
 # struct pyuser_mips_flock, 36 bytes; o32: l_sysid before l_pid, as glibc's bits/fcntl.h
 class flock(ctypes.LittleEndianStructure):
     _pack_ = 1
@@ -2427,5 +2464,7 @@ STRUCT_SIZES: dict[str, int] = {
     "sockaddr_in": 16,
     "msghdr": 28,
     "cmsghdr": 12,
+    "ipc64_perm": 36,
+    "shmid64_ds": 72,
     "flock": 36,
 }

@@ -2262,6 +2262,42 @@ class cmsghdr(ctypes.LittleEndianStructure):
     ]
 
 
+# struct ipc64_perm, 48 bytes
+class ipc64_perm(ctypes.LittleEndianStructure):
+    _pack_ = 1
+    _fields_ = [
+        ("key", ctypes.c_int32),
+        ("uid", ctypes.c_uint32),
+        ("gid", ctypes.c_uint32),
+        ("cuid", ctypes.c_uint32),
+        ("cgid", ctypes.c_uint32),
+        ("mode", ctypes.c_uint32),
+        ("__pad1", ctypes.c_uint8 * 0),
+        ("seq", ctypes.c_uint16),
+        ("__pad2", ctypes.c_uint16),
+        ("_pad0", ctypes.c_uint8 * 4),
+        ("__unused1", ctypes.c_uint64),
+        ("__unused2", ctypes.c_uint64),
+    ]
+
+
+# struct shmid64_ds, 112 bytes; shmctl's with IPC_64
+class shmid64_ds(ctypes.LittleEndianStructure):
+    _pack_ = 1
+    _fields_ = [
+        ("shm_perm", ipc64_perm),
+        ("shm_segsz", ctypes.c_uint64),
+        ("shm_atime", ctypes.c_int64),
+        ("shm_dtime", ctypes.c_int64),
+        ("shm_ctime", ctypes.c_int64),
+        ("shm_cpid", ctypes.c_int32),
+        ("shm_lpid", ctypes.c_int32),
+        ("shm_nattch", ctypes.c_uint64),
+        ("__unused4", ctypes.c_uint64),
+        ("__unused5", ctypes.c_uint64),
+    ]
+
+
 STRUCT_SIZES: dict[str, int] = {
     "stat": 144,
     "statx_timestamp": 16,
@@ -2297,4 +2333,6 @@ STRUCT_SIZES: dict[str, int] = {
     "sockaddr_in": 16,
     "msghdr": 56,
     "cmsghdr": 16,
+    "ipc64_perm": 48,
+    "shmid64_ds": 112,
 }
