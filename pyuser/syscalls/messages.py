@@ -15,10 +15,9 @@ import socket
 from typing import TYPE_CHECKING
 
 from pyuser.syscalls import hostcalls
-from pyuser.syscalls.byteorder import to_guest, to_host
+from pyuser.syscalls.byteorder import host_abi, to_guest, to_host
 from pyuser.syscalls.table import syscall
 from pyuser.syscalls.types import Fd, Ptr, SyscallError, UInt
-from pyuser.targets.generated import x86_64_abi as host_abi
 
 if TYPE_CHECKING:
     from pyuser.syscalls.kernel import Kernel
@@ -51,7 +50,7 @@ class MessageCalls:
                 if kind in (socket.SCM_RIGHTS, socket.SCM_CREDENTIALS):
                     payload = to_host(self.target, f"{len(payload) // 4}i",
                                       payload[:len(payload) // 4 * 4])
-            host = host_abi.cmsghdr(ctypes.sizeof(host_abi.cmsghdr) + len(payload), level, kind)
+            host = host_abi().cmsghdr(ctypes.sizeof(host_abi().cmsghdr) + len(payload), level, kind)
             record = bytes(host) + payload
             out += record.ljust(_align(len(record), _HOST_WORD), b"\0")
             offset += _align(header.cmsg_len, word)
@@ -60,14 +59,14 @@ class MessageCalls:
     def _control_to_guest(self: Kernel, data: bytes, room: int) -> tuple[bytes, bool]:
         """The host's control messages in the guest's layout, cut at `room`
         bytes (then MSG_CTRUNC, as the kernel does)."""
-        host_size = ctypes.sizeof(host_abi.cmsghdr)
+        host_size = ctypes.sizeof(host_abi().cmsghdr)
         guest_header = self.abi.cmsghdr
         guest_size = ctypes.sizeof(guest_header)
         word = self.target.word_size
         out = bytearray()
         offset = 0
         while offset + host_size <= len(data):
-            header = host_abi.cmsghdr.from_buffer_copy(data, offset)
+            header = host_abi().cmsghdr.from_buffer_copy(data, offset)
             payload = data[offset + host_size:offset + header.cmsg_len]
             level, kind = header.cmsg_level, header.cmsg_type
             if level == socket.SOL_SOCKET:
@@ -84,7 +83,7 @@ class MessageCalls:
     # ------------------------------------------------------------ the calls
     def _host_msghdr(self: Kernel, guest, writable: bool, control: bytes | None):
         """A host struct msghdr for the guest's, and what must stay alive with it."""
-        host = host_abi.msghdr()
+        host = host_abi().msghdr()
         if guest.msg_name and guest.msg_namelen > 0:
             (self.mem.writable if writable else self.mem.readable)(guest.msg_name,
                                                                    guest.msg_namelen)

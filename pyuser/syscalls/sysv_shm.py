@@ -14,9 +14,9 @@ import ctypes
 from typing import TYPE_CHECKING
 
 from pyuser.memory import PROT_READ, PROT_WRITE, page_ceil
+from pyuser.syscalls.byteorder import host_abi
 from pyuser.syscalls.table import syscall
 from pyuser.syscalls.types import Ptr, SyscallError, UInt
-from pyuser.targets.generated import x86_64_abi as host_abi
 
 if TYPE_CHECKING:
     from pyuser.syscalls.kernel import Kernel
@@ -43,8 +43,8 @@ def _check(result: int) -> int:
 
 
 class SysvShmCalls:
-    def _host_stat(self: Kernel, shmid: int) -> host_abi.shmid64_ds:
-        info = host_abi.shmid64_ds()
+    def _host_stat(self: Kernel, shmid: int) -> ctypes.Structure:
+        info = host_abi().shmid64_ds()
         _check(_libc.shmctl(shmid, IPC_STAT, ctypes.byref(info)))
         return info
 
