@@ -11,7 +11,6 @@ ids are swapped.  Other control messages pass their payload as bytes.
 from __future__ import annotations
 
 import ctypes
-import socket
 from typing import TYPE_CHECKING
 
 from pyuser.syscalls import hostcalls
@@ -34,6 +33,8 @@ def _align(value: int, word: int) -> int:
 class MessageCalls:
     # ------------------------------------------------------------ control messages
     def _control_to_host(self: Kernel, data: bytes) -> bytes:
+        import socket
+
         guest_header = self.abi.cmsghdr
         guest_size = ctypes.sizeof(guest_header)
         word = self.target.word_size
@@ -45,7 +46,7 @@ class MessageCalls:
                 raise SyscallError("EINVAL")
             payload = data[offset + guest_size:offset + header.cmsg_len]
             level, kind = header.cmsg_level, header.cmsg_type
-            if level == self._sol_socket:
+            if level == self.sockets().sol_socket:
                 level = socket.SOL_SOCKET
                 if kind in (socket.SCM_RIGHTS, socket.SCM_CREDENTIALS):
                     payload = to_host(self.target, f"{len(payload) // 4}i",
@@ -59,6 +60,8 @@ class MessageCalls:
     def _control_to_guest(self: Kernel, data: bytes, room: int) -> tuple[bytes, bool]:
         """The host's control messages in the guest's layout, cut at `room`
         bytes (then MSG_CTRUNC, as the kernel does)."""
+        import socket
+
         host_size = ctypes.sizeof(host_abi().cmsghdr)
         guest_header = self.abi.cmsghdr
         guest_size = ctypes.sizeof(guest_header)
@@ -70,7 +73,7 @@ class MessageCalls:
             payload = data[offset + host_size:offset + header.cmsg_len]
             level, kind = header.cmsg_level, header.cmsg_type
             if level == socket.SOL_SOCKET:
-                level = self._sol_socket
+                level = self.sockets().sol_socket
                 if kind in (socket.SCM_RIGHTS, socket.SCM_CREDENTIALS):
                     payload = to_guest(self.target, f"{len(payload) // 4}i", payload)
             record = bytes(guest_header(guest_size + len(payload), level, kind)) + payload

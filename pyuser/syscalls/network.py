@@ -9,8 +9,8 @@ option values.
 from __future__ import annotations
 
 import ctypes
-import socket
 import struct
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pyuser.syscalls import hostcalls
@@ -39,33 +39,58 @@ _SOCKETCALLS = {1: ("socket", 3), 2: ("bind", 3), 3: ("connect", 3), 4: ("listen
                 20: ("sendmmsg", 4)}
 
 
+@dataclass
+class SocketNumbers:
+    """A target's socket numbering against the host's, matched by name."""
+
+    types: dict[int, int]  # SOCK_*: target -> host
+    guest_types: dict[int, int]  # host -> target
+    sol_socket: int  # the target's SOL_SOCKET
+    options: dict[int, int]  # SO_*: target -> host
+    # SO_RCVTIMEO/SO_SNDTIMEO carry a struct timeval: the _OLD ones in the
+    # target's longs (8 bytes on 32-bit targets), the _NEW ones in 64-bit
+    # fields; the host (x86_64) takes 16 bytes for either.  target -> (host
+    # option, the guest's struct format)
+    timeval_options: dict[int, tuple[int, str]]
+
+    @classmethod
+    def of(cls, const: dict[str, int], word_size: int) -> SocketNumbers:
+        import socket
+
+        types = {const[name]: getattr(socket, name) for name in _SOCKET_TYPES
+                 if name in const and hasattr(socket, name)}
+        word = "i" if word_size == 4 else "q"
+        timeval_options: dict[int, tuple[int, str]] = {}
+        for option, host_option in (("SO_RCVTIMEO", socket.SO_RCVTIMEO),
+                                    ("SO_SNDTIMEO", socket.SO_SNDTIMEO)):
+            if f"{option}_OLD" in const:
+                timeval_options[const[f"{option}_OLD"]] = (host_option, word * 2)
+            if f"{option}_NEW" in const:
+                timeval_options[const[f"{option}_NEW"]] = (host_option, "qq")
+        options = {value: getattr(socket, name) for name, value in const.items()
+                   if name.startswith("SO_") and isinstance(getattr(socket, name, None), int)}
+        return cls(types, {host: guest for guest, host in types.items()},
+                   const.get("SOL_SOCKET", socket.SOL_SOCKET), options, timeval_options)
+
+
 class NetworkCalls:
     def setup_family(self: Kernel) -> None:
-        c = self.abi.CONST
-        self._socket_types = {c[name]: getattr(socket, name) for name in _SOCKET_TYPES
-                              if name in c and hasattr(socket, name)}
-        self._guest_socket_types = {host: guest for guest, host in self._socket_types.items()}
-        self._so_type = (socket.SOL_SOCKET, socket.SO_TYPE)
-        self._sol_socket = c.get("SOL_SOCKET", socket.SOL_SOCKET)
-        # SO_RCVTIMEO/SO_SNDTIMEO carry a struct timeval: the _OLD ones in the
-        # target's longs (8 bytes on 32-bit targets), the _NEW ones in 64-bit
-        # fields; the host (x86_64) takes 16 bytes for either
-        word = "i" if self.target.word_size == 4 else "q"
-        self._timeval_options: dict[int, tuple[int, str]] = {}
-        for option, host_name in (("SO_RCVTIMEO", socket.SO_RCVTIMEO),
-                                  ("SO_SNDTIMEO", socket.SO_SNDTIMEO)):
-            if f"{option}_OLD" in c:
-                self._timeval_options[c[f"{option}_OLD"]] = (host_name, word * 2)
-            if f"{option}_NEW" in c:
-                self._timeval_options[c[f"{option}_NEW"]] = (host_name, "qq")
-        self._socket_options = {
-            value: getattr(socket, name) for name, value in c.items()
-            if name.startswith("SO_") and isinstance(getattr(socket, name, None), int)}
+        self._socket_numbers: SocketNumbers | None = None
+
+    def sockets(self: Kernel) -> SocketNumbers:
+        """The socket numbering, built at the first socket call (importing the
+        host's socket module is left out of start-up)."""
+        if self._socket_numbers is None:
+            self._socket_numbers = SocketNumbers.of(self.abi.CONST, self.target.word_size)
+        return self._socket_numbers
 
     def _option(self: Kernel, level: int, name: int) -> tuple[int, int]:
         """A (level, name) of the guest's as the host's numbers."""
-        if level == self._sol_socket:
-            return socket.SOL_SOCKET, self._socket_options.get(name, name)
+        import socket
+
+        numbers = self.sockets()
+        if level == numbers.sol_socket:
+            return socket.SOL_SOCKET, numbers.options.get(name, name)
         return level, name
 
     def _sockaddr_bytes(self: Kernel, data: bytes) -> bytes:
@@ -85,6 +110,8 @@ class NetworkCalls:
 
     @syscall
     def socketpair(self: Kernel, domain: int, type_: int, protocol: int, sv: Ptr) -> int:
+        import socket
+
         a, b = socket.socketpair(domain, self.socket_type(type_), protocol)
         cloexec = bool(type_ & self.abi.CONST["O_CLOEXEC"])
         fds = [guest_fd(s.detach(), cloexec) for s in (a, b)]
@@ -106,6 +133,8 @@ class NetworkCalls:
 
     @syscall
     def socket(self: Kernel, domain: int, type_: int, protocol: int) -> int:
+        import socket
+
         fd = socket.socket(domain, self.socket_type(type_), protocol).detach()
         # Python makes every socket close-on-exec; the guest decides
         return guest_fd(fd, bool(type_ & self.abi.CONST["O_CLOEXEC"]))
@@ -214,8 +243,11 @@ class NetworkCalls:
     @syscall
     def setsockopt(self: Kernel, fd: Fd, level: int, name: int, value: Ptr,
                    length: UInt) -> int:
-        if level == self._sol_socket and name in self._timeval_options:
-            host_name, layout = self._timeval_options[name]
+        import socket
+
+        timeval_options = self.sockets().timeval_options
+        if level == self.sockets().sol_socket and name in timeval_options:
+            host_name, layout = timeval_options[name]
             if length < struct.calcsize("<" + layout):
                 raise SyscallError("EINVAL")
             data = struct.pack("<qq", *self.target.unpack(layout, self.mem.read(value, length)))
@@ -226,21 +258,26 @@ class NetworkCalls:
     @syscall
     def getsockopt(self: Kernel, fd: Fd, level: int, name: int, value: Ptr,
                    length: Ptr) -> int:
-        if level == self._sol_socket and name in self._timeval_options:
+        import socket
+
+        if level == self.sockets().sol_socket and name in self.sockets().timeval_options:
             return self._get_timeval_option(fd, name, value, length)
         pointer, cell, room = self._sockaddr_out(value, length)
         host_option = self._option(level, name)
         hostcalls.libc("getsockopt", fd, *host_option, pointer,
                        ctypes.byref(cell) if cell is not None else None)
         self._sockaddr_done(value, length, cell, room, self._option_bytes)
-        if host_option == self._so_type and room >= 4:  # a socket type: the guest's number
+        if host_option == (socket.SOL_SOCKET, socket.SO_TYPE) and room >= 4:
+            # a socket type: the guest's number
             (host_type,) = self.target.unpack("i", self.mem.read(value, 4))
-            self.mem.write(value, self.target.pack("i", self._guest_socket_types.get(
+            self.mem.write(value, self.target.pack("i", self.sockets().guest_types.get(
                 host_type, host_type)))
         return 0
 
     def _get_timeval_option(self: Kernel, fd: int, name: int, value: int, length: int) -> int:
-        host_name, layout = self._timeval_options[name]
+        import socket
+
+        host_name, layout = self.sockets().timeval_options[name]
         (room,) = self.target.unpack("I", self.mem.read(length, 4))
         host = ctypes.create_string_buffer(16)
         host_length = ctypes.c_uint32(16)
@@ -254,8 +291,10 @@ class NetworkCalls:
 
     def socket_type(self: Kernel, type_: int) -> int:
         """SOCK_NONBLOCK/SOCK_CLOEXEC are O_NONBLOCK/O_CLOEXEC values of the target."""
+        import socket
+
         c = self.abi.CONST
-        base = self._socket_types.get(type_ & 0xF, type_ & 0xF)
+        base = self.sockets().types.get(type_ & 0xF, type_ & 0xF)
         if type_ & c["O_NONBLOCK"]:
             base |= socket.SOCK_NONBLOCK
         if type_ & c["O_CLOEXEC"]:
