@@ -8,11 +8,11 @@ Facts used here, with their sources:
   PC already after it.  MIPS errno numbers differ from the generic ones
   (the generated tables map them by name).
 - Unicorn's MIPS has no guest-walked page tables (the TLB is software
-  refilled), so guest memory is one region mapped with mem_map_ptr whose
-  pages get their permissions with mem_protect (MemoryProtections): stores
-  take Unicorn's slow path (~20 ns per store-loop iteration measured, vs
-  3-5 ns on the targets with guest page tables), and a fault is a failed
-  emu_start (UC_ERR_*_PROT / *_UNMAPPED), reported as SIGSEGV at the PC.
+  refilled), so page permissions are Unicorn regions over the host
+  reservation, one per run of same-permission pages (MemoryProtections):
+  stores take Unicorn's slow path (~20 ns per store-loop iteration measured,
+  vs 3-5 ns on the targets with guest page tables), and a fault is a failed
+  emu_start (UC_ERR_*_UNMAPPED / *_PROT), reported as SIGSEGV at the PC.
 - `ctl_set_cpu_model` crashes the process for MIPS32 in this build (the
   24Kf index segfaulted): the reset model is used.
 - TLS: set_thread_area writes CP0_USERLOCAL, which glibc reads with
