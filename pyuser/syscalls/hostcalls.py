@@ -181,19 +181,28 @@ def timer_create(clock: int, signo: int, notify: int, value: int, tid: int) -> i
     return timer.value or 0
 
 
-def timer_settime(timer: int, flags: int, spec: tuple[int, int, int, int]
-                  ) -> tuple[int, int, int, int]:
+def _settime(call, handle: object, flags: int, spec: tuple[int, int, int, int]
+             ) -> tuple[int, int, int, int]:
+    """timer_settime/timerfd_settime: the new (interval, value) in, the old one out."""
     new = _HostItimerspec(*spec)
     old = _HostItimerspec()
-    _check(_librt.timer_settime(ctypes.c_void_p(timer), ctypes.c_int(flags), ctypes.byref(new),
-                                ctypes.byref(old)))
+    _check(call(handle, ctypes.c_int(flags), ctypes.byref(new), ctypes.byref(old)))
     return old.interval_sec, old.interval_nsec, old.value_sec, old.value_nsec
 
 
-def timer_gettime(timer: int) -> tuple[int, int, int, int]:
+def _gettime(call, handle: object) -> tuple[int, int, int, int]:
     cur = _HostItimerspec()
-    _check(_librt.timer_gettime(ctypes.c_void_p(timer), ctypes.byref(cur)))
+    _check(call(handle, ctypes.byref(cur)))
     return cur.interval_sec, cur.interval_nsec, cur.value_sec, cur.value_nsec
+
+
+def timer_settime(timer: int, flags: int, spec: tuple[int, int, int, int]
+                  ) -> tuple[int, int, int, int]:
+    return _settime(_librt.timer_settime, ctypes.c_void_p(timer), flags, spec)
+
+
+def timer_gettime(timer: int) -> tuple[int, int, int, int]:
+    return _gettime(_librt.timer_gettime, ctypes.c_void_p(timer))
 
 
 def timerfd_create(clock: int, flags: int) -> int:
@@ -202,17 +211,11 @@ def timerfd_create(clock: int, flags: int) -> int:
 
 def timerfd_settime(fd: int, flags: int, spec: tuple[int, int, int, int]
                     ) -> tuple[int, int, int, int]:
-    new = _HostItimerspec(*spec)
-    old = _HostItimerspec()
-    _check(_libc.timerfd_settime(ctypes.c_int(fd), ctypes.c_int(flags), ctypes.byref(new),
-                                 ctypes.byref(old)))
-    return old.interval_sec, old.interval_nsec, old.value_sec, old.value_nsec
+    return _settime(_libc.timerfd_settime, ctypes.c_int(fd), flags, spec)
 
 
 def timerfd_gettime(fd: int) -> tuple[int, int, int, int]:
-    cur = _HostItimerspec()
-    _check(_libc.timerfd_gettime(ctypes.c_int(fd), ctypes.byref(cur)))
-    return cur.interval_sec, cur.interval_nsec, cur.value_sec, cur.value_nsec
+    return _gettime(_libc.timerfd_gettime, ctypes.c_int(fd))
 
 
 def inotify_init1(flags: int) -> int:
