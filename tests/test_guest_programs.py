@@ -497,6 +497,8 @@ pipe got: via the passed fd
 SCM_CREDENTIALS: yes, pid is ours: yes, uid is ours: yes
 datagram into 4 bytes: 4, MSG_TRUNC: yes
 fd into a 4-byte control buffer: 1, MSG_CTRUNC: yes
+sendmmsg: 3
+recvmmsg MSG_WAITFORONE: 3, lengths 3 5 7
 """
 
 

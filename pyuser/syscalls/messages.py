@@ -153,3 +153,46 @@ class MessageCalls:
         self.mem.write_struct(msg, guest)
         del keep
         return got
+
+    # ------------------------------------------------------------ many at once
+    # struct mmsghdr is a msghdr and the unsigned int byte count the kernel
+    # fills in, padded to the word size.  Each message goes through
+    # sendmsg/recvmsg; as the kernel does, an error after the first message
+    # ends the batch with the count so far.
+    def _mmsghdr_size(self: Kernel) -> int:
+        word = self.target.word_size
+        return (ctypes.sizeof(self.abi.msghdr) + 4 + word - 1) // word * word
+
+    def _batch(self: Kernel, fd: int, vector: int, count: int, flags: int,
+               send: bool) -> int:
+        size = self._mmsghdr_size()
+        # MSG_WAITFORONE: only the first receive may wait
+        wait_for_one = self.abi.CONST["MSG_WAITFORONE"]
+        first_flags = flags & ~wait_for_one
+        later_flags = first_flags | (self.abi.CONST["MSG_DONTWAIT"] if flags & wait_for_one
+                                     else 0)
+        done = 0
+        for i in range(min(count, 1024)):  # UIO_MAXIOV
+            entry = vector + i * size
+            try:
+                if send:
+                    sent = self.sendmsg(fd, entry, flags)
+                else:
+                    sent = self.recvmsg(fd, entry, later_flags if i else first_flags)
+            except (OSError, SyscallError):
+                if done:
+                    return done
+                raise
+            self.mem.write(entry + ctypes.sizeof(self.abi.msghdr), self.target.pack("I", sent))
+            done += 1
+        return done
+
+    @syscall
+    def sendmmsg(self: Kernel, fd: Fd, vector: Ptr, count: UInt, flags: UInt) -> int:
+        return self._batch(fd, vector, count, flags, True)
+
+    @syscall("recvmmsg", "recvmmsg_time64")
+    def recvmmsg(self: Kernel, fd: Fd, vector: Ptr, count: UInt, flags: UInt,
+                 timeout: Ptr) -> int:
+        # the timeout (checked only between messages by Linux, too) is not applied
+        return self._batch(fd, vector, count, flags, False)

@@ -107,5 +107,27 @@ int main(void)
     got = recvmsg(sv[1], &ctrunc_msg, 0);
     printf("fd into a 4-byte control buffer: %zd, MSG_CTRUNC: %s\n", got,
            yesno(ctrunc_msg.msg_flags & MSG_CTRUNC));
+
+    struct mmsghdr batch[3];
+    struct iovec parts[3] = {{"one", 3}, {"three", 5}, {"seven!!", 7}};
+    memset(batch, 0, sizeof batch);
+    for (int i = 0; i < 3; i++) {
+        batch[i].msg_hdr.msg_iov = &parts[i];
+        batch[i].msg_hdr.msg_iovlen = 1;
+    }
+    printf("sendmmsg: %d\n", sendmmsg(dg[0], batch, 3, 0));
+    char bufs[5][16];
+    struct iovec slots[5];
+    struct mmsghdr incoming[5];
+    memset(incoming, 0, sizeof incoming);
+    for (int i = 0; i < 5; i++) {
+        slots[i].iov_base = bufs[i];
+        slots[i].iov_len = sizeof bufs[i];
+        incoming[i].msg_hdr.msg_iov = &slots[i];
+        incoming[i].msg_hdr.msg_iovlen = 1;
+    }
+    int n = recvmmsg(dg[1], incoming, 5, MSG_WAITFORONE, NULL);
+    printf("recvmmsg MSG_WAITFORONE: %d, lengths %u %u %u\n", n, incoming[0].msg_len,
+           incoming[1].msg_len, incoming[2].msg_len);
     return 0;
 }
