@@ -141,16 +141,20 @@ class PollingCalls:
     @syscall("_newselect")
     def newselect(self: Kernel, n: int, readfds: Ptr, writefds: Ptr, exceptfds: Ptr,
                   timeout: Ptr) -> int:
+        """select(2) with a struct timeval of the target's two longs, which the
+        call updates to the time left."""
+        timeval = "ii" if self.target.word_size == 4 else "qq"
         deadline = None
         if timeout:
-            sec, usec = self.target.unpack("ii", self.mem.read(timeout, 8))
+            sec, usec = self.target.unpack(timeval,
+                                           self.mem.read(timeout, 2 * self.target.word_size))
             if sec < 0 or not 0 <= usec < 1_000_000:
                 raise SyscallError("EINVAL")
             deadline = time.monotonic() + sec + usec / 1e6
         result = self._select(n, (readfds, writefds, exceptfds), deadline)
         if timeout:
             left = max(0.0, deadline - time.monotonic())
-            self.mem.write(timeout, self.target.pack("ii", int(left), int((left % 1) * 1e6)))
+            self.mem.write(timeout, self.target.pack(timeval, int(left), int((left % 1) * 1e6)))
         return result
 
     def _pselect(self: Kernel, n: int, sets: tuple[int, int, int], tsp: int, sigdata: int,

@@ -132,15 +132,6 @@ class Wide64Calls:
     @syscall
     def select(self: Kernel, n: int, readfds: Ptr, writefds: Ptr, exceptfds: Ptr,
                timeout: Ptr) -> int:
-        deadline = None
-        if timeout:
-            sec, usec = self.target.unpack("qq", self.mem.read(timeout, 16))
-            if sec < 0 or not 0 <= usec < 1_000_000:
-                raise SyscallError("EINVAL")
-            deadline = time.monotonic() + sec + usec / 1e6
-        result = self._select(n, (readfds, writefds, exceptfds), deadline)
-        if timeout:
-            left = max(0.0, deadline - time.monotonic())
-            self.mem.write(timeout, self.target.pack("qq", int(left),
-                                                int((left % 1) * 1e6)))
-        return result
+        # the 64-bit targets' select is the 32-bit ones' _newselect (i386's
+        # "select" number is old_select, which takes an argument block)
+        return self.newselect(n, readfds, writefds, exceptfds, timeout)
