@@ -568,28 +568,18 @@ ARCHS: dict[str, Arch] = {
         omit_structs=frozenset({"stat64", "statfs64", "flock64"}),
         link_debug=True,
     ),
-    "mipsel": Arch(
-        name="mipsel",
-        triplet="mipsel-linux-gnu",
-        kernel_package="linux-libc-dev-mipsel-cross",
-        libc_package="libc6-dev-mipsel-cross",
-        endian="little",
+    # MIPS o32 in both byte orders: the same ABI but for the struct layouts' order
+    **{name: Arch(
+        name=name,
+        triplet=f"{name}-linux-gnu",
+        kernel_package=f"linux-libc-dev-{name}-cross",
+        libc_package=f"libc6-dev-{name}-cross",
+        endian=endian,
         nsig_header="asm/signal.h",
         synthetic_c=MIPS_SYNTHETIC_C,
         omit_structs=frozenset({"flock"}),
         extra_structs=(MIPS_FLOCK,),
-    ),
-    "mips": Arch(
-        name="mips",
-        triplet="mips-linux-gnu",
-        kernel_package="linux-libc-dev-mips-cross",
-        libc_package="libc6-dev-mips-cross",
-        endian="big",
-        nsig_header="asm/signal.h",
-        synthetic_c=MIPS_SYNTHETIC_C,
-        omit_structs=frozenset({"flock"}),
-        extra_structs=(MIPS_FLOCK,),
-    ),
+    ) for name, endian in (("mipsel", "little"), ("mips", "big"))},
 }
 
 
