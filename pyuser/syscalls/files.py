@@ -679,9 +679,8 @@ class FileCalls:
         """Two guest struct timevals (access, modification) as nanoseconds."""
         if not times:
             return None
-        long = "i" if self.target.word_size == 4 else "q"
-        a_sec, a_usec, m_sec, m_usec = self.target.unpack(long * 4, self.mem.read(
-            times, 4 * self.target.word_size))
+        raw = self.mem.read(times, 4 * self.target.word_size)
+        a_sec, a_usec, m_sec, m_usec = self.target.unpack(4 * self.target.long_format, raw)
         if not (0 <= a_usec < 1_000_000 and 0 <= m_usec < 1_000_000):
             raise SyscallError("EINVAL")
         return a_sec * 10**9 + a_usec * 1000, m_sec * 10**9 + m_usec * 1000

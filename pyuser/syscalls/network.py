@@ -54,17 +54,16 @@ class SocketNumbers:
     timeval_options: dict[int, tuple[int, str]]
 
     @classmethod
-    def of(cls, const: dict[str, int], word_size: int) -> SocketNumbers:
+    def of(cls, const: dict[str, int], long_format: str) -> SocketNumbers:
         import socket
 
         types = {const[name]: getattr(socket, name) for name in _SOCKET_TYPES
                  if name in const and hasattr(socket, name)}
-        word = "i" if word_size == 4 else "q"
         timeval_options: dict[int, tuple[int, str]] = {}
         for option, host_option in (("SO_RCVTIMEO", socket.SO_RCVTIMEO),
                                     ("SO_SNDTIMEO", socket.SO_SNDTIMEO)):
             if f"{option}_OLD" in const:
-                timeval_options[const[f"{option}_OLD"]] = (host_option, word * 2)
+                timeval_options[const[f"{option}_OLD"]] = (host_option, long_format * 2)
             if f"{option}_NEW" in const:
                 timeval_options[const[f"{option}_NEW"]] = (host_option, "qq")
         options = {value: getattr(socket, name) for name, value in const.items()
@@ -81,7 +80,7 @@ class NetworkCalls:
         """The socket numbering, built at the first socket call (importing the
         host's socket module is left out of start-up)."""
         if self._socket_numbers is None:
-            self._socket_numbers = SocketNumbers.of(self.abi.CONST, self.target.word_size)
+            self._socket_numbers = SocketNumbers.of(self.abi.CONST, self.target.long_format)
         return self._socket_numbers
 
     def _option(self: Kernel, level: int, name: int) -> tuple[int, int]:

@@ -143,7 +143,7 @@ class PollingCalls:
                   timeout: Ptr) -> int:
         """select(2) with a struct timeval of the target's two longs, which the
         call updates to the time left."""
-        timeval = "ii" if self.target.word_size == 4 else "qq"
+        timeval = 2 * self.target.long_format
         deadline = None
         if timeout:
             sec, usec = self.target.unpack(timeval,

@@ -355,12 +355,13 @@ class SignalCalls:
         for seconds in (interval, current):
             whole = int(seconds)
             fields += [whole, int(round((seconds - whole) * 1e6))]
-        self.mem.write(address, self.target.pack("4i", *fields))
+        self.mem.write(address, self.target.pack(4 * self.target.long_format, *fields))
 
     @syscall
     def setitimer(self: Kernel, which: int, new: Ptr, old: Ptr) -> int:
         host_which = self._itimer_which(which)
-        i_sec, i_usec, v_sec, v_usec = self.target.unpack("4i", self.mem.read(new, 16))
+        i_sec, i_usec, v_sec, v_usec = self.target.unpack(
+            4 * self.target.long_format, self.mem.read(new, 4 * self.target.word_size))
         if not (0 <= i_usec < 1_000_000 and 0 <= v_usec < 1_000_000):
             raise SyscallError("EINVAL")
         if v_sec or v_usec:
@@ -382,6 +383,7 @@ class SignalCalls:
     # The guest's timer id is the host kernel's (glibc hands the kernel id out
     # as timer_t), so si_timerid in the forwarded siginfo matches it.
     def _read_itimerspec(self: Kernel, address: int, wide: bool) -> tuple[int, int, int, int]:
+        wide = wide or self.target.word_size == 8  # a 64-bit target's is the time64 one
         values = self.target.unpack("4q" if wide else "4i",
                                     self.mem.read(address, 32 if wide else 16))
         if not all(0 <= ns < _NS for ns in (values[1], values[3])):
@@ -390,6 +392,7 @@ class SignalCalls:
 
     def _write_itimerspec(self: Kernel, address: int, spec: tuple[int, int, int, int],
                           wide: bool) -> None:
+        wide = wide or self.target.word_size == 8
         self.mem.write(address, self.target.pack("4q" if wide else "4i", *spec))
 
     @syscall

@@ -30,19 +30,21 @@ def _clock_ns(clock: int) -> int:
 
 class TimeCalls:
     def setup_family(self: Kernel) -> None:
-        # struct timespec as the guest lays it out: 32-bit and time64
+        # struct timespec as the guest lays it out: 32-bit and time64; on a
+        # 64-bit target the "old" calls' timespec is already the 64-bit one
         self._ts32 = struct.Struct(self.target.byte_order + "iI")
         self._ts64 = struct.Struct(self.target.byte_order + "qq")
+        self._time_is_64 = self.target.word_size == 8
 
     def _write_ts(self: Kernel, address: int, ns: int, wide: bool) -> None:
         sec, nsec = divmod(ns, _NS)
-        if wide:
+        if wide or self._time_is_64:
             self.mem.write(address, self._ts64.pack(sec, nsec))
         else:  # a 32-bit time_t saturates in 2038
             self.mem.write(address, self._ts32.pack(min(sec, 0x7FFFFFFF), nsec))
 
     def _read_ts(self: Kernel, address: int, wide: bool) -> int:
-        if wide:
+        if wide or self._time_is_64:
             sec, nsec = self._ts64.unpack(self.mem.read(address, 16))
         else:
             sec, nsec = self._ts32.unpack(self.mem.read(address, 8))
@@ -78,7 +80,8 @@ class TimeCalls:
     def gettimeofday(self: Kernel, tv: Ptr, tz: Ptr) -> int:
         if tv:
             sec, nsec = divmod(time.time_ns(), _NS)
-            self.mem.write(tv, self.target.pack("iI", sec, nsec // 1000))
+            self.mem.write(tv, self.target.pack(2 * self.target.long_format, sec,
+                                                nsec // 1000))
         if tz:
             self.mem.write(tz, self.target.pack("ii", 0, 0))
         return 0
@@ -91,7 +94,7 @@ class TimeCalls:
     def time(self: Kernel, tloc: Ptr) -> int:
         now = int(time.time())
         if tloc:
-            self.mem.write(tloc, self.target.pack("i", now))
+            self.mem.write(tloc, self.target.pack(self.target.long_format, now))
         return now
 
     def _sleep(self: Kernel, clock: int, deadline_ns: int, remain: int, wide: bool) -> int:

@@ -77,6 +77,8 @@ class Target:
         # the guest's byte order, as struct's prefix and as int.to_bytes's name
         self.byte_order = "<" if self.little_endian else ">"
         self.byteorder: Literal["little", "big"] = "little" if self.little_endian else "big"
+        # struct's code for a C long (time_t, the fields of timeval and itimerval)
+        self.long_format = "i" if self.word_size == 4 else "q"
         self.word_mask = (1 << (8 * self.word_size)) - 1
         self.sign_bit = 1 << (8 * self.word_size - 1)
         self.errno_from_host = self._build_errno_map()

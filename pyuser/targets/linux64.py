@@ -2,20 +2,19 @@
 
 On 64-bit Linux (arm64, x86_64, riscv64) `struct stat` / `struct statfs` are
 already the large-file layouts, the syscalls drop their 64 suffixes (fstat,
-newfstatat, statfs, truncate, fadvise64, sendfile), and offsets travel in one
-register.  The 64-bit targets list this class in `syscall_mixins`.
+newfstatat, statfs, truncate, fadvise64, sendfile, select), and offsets
+travel in one register.  (Their timespec, timeval and itimerval are two
+longs: the shared handlers use `Target.long_format` and the time64 layouts.)
+The 64-bit targets list this class in `syscall_mixins`.
 """
 
 from __future__ import annotations
 
 import os
-import time
 from typing import TYPE_CHECKING
 
-from pyuser.syscalls.signals import SignalCalls
 from pyuser.syscalls.table import syscall
-from pyuser.syscalls.time import TimeCalls
-from pyuser.syscalls.types import Fd, Path, Ptr, SyscallError, UInt
+from pyuser.syscalls.types import Fd, Path, Ptr, UInt
 
 if TYPE_CHECKING:
     from pyuser.syscalls.kernel import Kernel
@@ -65,69 +64,12 @@ class Wide64Calls:
 
     @syscall
     def sendfile(self: Kernel, out_fd: Fd, in_fd: Fd, offset: Ptr, count: UInt) -> int:
-        if offset:
-            (pos,) = self.target.unpack("q", self.mem.read(offset, 8))
-            sent = os.sendfile(out_fd, in_fd, pos, count)
-            self.mem.write(offset, self.target.pack("q", pos + sent))
-            return sent
-        return os.sendfile(out_fd, in_fd, None, count)
+        # a 64-bit target's sendfile takes the 64-bit offset of the 32-bit ones' sendfile64
+        return self.sendfile64(out_fd, in_fd, offset, count)
 
     @syscall
     def utimensat(self: Kernel, dirfd: Fd, path: Ptr, times: Ptr, flags: UInt) -> int:
         return self.utimensat_time64(dirfd, path, times, flags)
-
-    # ------------------------------------------------------------ time
-    # A 64-bit ABI's timespec/timeval are two longs: the "old" calls are the
-    # time64 ones.  Overriding the helpers covers every caller in TimeCalls.
-    def _write_ts(self: Kernel, address: int, ns: int, wide: bool) -> None:
-        TimeCalls._write_ts(self, address, ns, True)
-
-    def _read_ts(self: Kernel, address: int, wide: bool) -> int:
-        return TimeCalls._read_ts(self, address, True)
-
-    @syscall
-    def gettimeofday(self: Kernel, tv: Ptr, tz: Ptr) -> int:
-        if tv:
-            sec, nsec = divmod(time.time_ns(), 10**9)
-            self.mem.write(tv, self.target.pack("qq", sec, nsec // 1000))
-        if tz:
-            self.mem.write(tz, self.target.pack("ii", 0, 0))
-        return 0
-
-    @syscall
-    def time(self: Kernel, tloc: Ptr) -> int:
-        now = int(time.time())
-        if tloc:
-            self.mem.write(tloc, self.target.pack("q", now))
-        return now
-
-    # ------------------------------------------------------------ timers
-    def _read_itimerspec(self: Kernel, address: int, wide: bool) -> tuple[int, int, int, int]:
-        return SignalCalls._read_itimerspec(self, address, True)
-
-    def _write_itimerspec(self: Kernel, address: int, spec: tuple[int, int, int, int],
-                          wide: bool) -> None:
-        SignalCalls._write_itimerspec(self, address, spec, True)
-
-    def _write_itimerval(self: Kernel, address: int, value: tuple[float, float]) -> None:
-        fields = []
-        for seconds in value:
-            whole = int(seconds)
-            fields += [whole, int(round((seconds - whole) * 1e6))]
-        self.mem.write(address, self.target.pack("4q", *fields))
-
-    @syscall
-    def setitimer(self: Kernel, which: int, new: Ptr, old: Ptr) -> int:
-        import signal as host_signal
-
-        host_which = self._itimer_which(which)
-        i_sec, i_usec, v_sec, v_usec = self.target.unpack("4q", self.mem.read(new, 32))
-        if not (0 <= i_usec < 1_000_000 and 0 <= v_usec < 1_000_000):
-            raise SyscallError("EINVAL")
-        previous = host_signal.setitimer(host_which, v_sec + v_usec / 1e6, i_sec + i_usec / 1e6)
-        if old:
-            self._write_itimerval(old, (previous[1], previous[0]))
-        return 0
 
     @syscall
     def select(self: Kernel, n: int, readfds: Ptr, writefds: Ptr, exceptfds: Ptr,
