@@ -157,14 +157,15 @@ def _hermetic_env(kw: dict) -> None:
 
 
 def host_child_env() -> dict[str, str]:
-    """The environment plus HOST_PPID: the parent pid a host child of this
-    process sees (the test's own pid, or 0 where the sandbox puts the parent
-    outside the child's pid namespace). tests/guest_bins/procinfo compares
-    its getppid with it."""
-    seen = subprocess.run([sys.executable, "-c", "import os; print(os.getppid())"],
-                          capture_output=True, text=True, check=True).stdout.strip()
+    """The environment plus HOST_PPID and HOST_SID: the parent pid and session
+    id a host child of this process sees (0 where the sandbox puts the parent
+    or the session leader outside the child's pid namespace).
+    tests/guest_bins/procinfo compares its getppid and getsid with them."""
+    seen = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getppid(), os.getsid(0))"],
+        capture_output=True, text=True, check=True).stdout.split()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYUSER_")}
-    return dict(env, HOST_PPID=seen)
+    return dict(env, HOST_PPID=seen[0], HOST_SID=seen[1])
 
 
 def _run(cmd: list[str], timeout: float | None, kw: dict) -> subprocess.CompletedProcess:

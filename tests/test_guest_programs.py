@@ -408,7 +408,7 @@ gettid == getpid (single thread): yes
 getppid as a host child sees it: yes
 getppid == syscall(SYS_getppid): yes
 getpgrp == getpgid(0): yes
-getsid(0) positive: yes
+getsid(0) as a host child sees it: yes
 getuid == geteuid: yes
 getgid == getegid: yes
 getuid == syscall(SYS_getuid32): yes

@@ -8,9 +8,10 @@
  * gethostname, and the kernel-provided user helpers page on arm
  * (__kuser_helper_version at 0xffff0ffc, used by libgcc's atomics).
  * Only properties are printed, never the ids themselves. The parent's pid
- * is compared with HOST_PPID, which the test sets to what a host child of the
- * same parent sees: in some sandboxes (a parent outside the pid namespace)
- * getppid is 0 for every child, native or emulated.
+ * and the session id are compared with HOST_PPID and HOST_SID, which the test
+ * sets to what a host child of the same parent sees: in some sandboxes (a
+ * parent or session leader outside the pid namespace) getppid and getsid are
+ * 0 for every child, native or emulated.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -48,7 +49,9 @@ int main(void)
            yesno(host_ppid && ppid == (pid_t)atol(host_ppid) && ppid != pid));
     printf("getppid == syscall(SYS_getppid): %s\n", yesno(syscall(SYS_getppid) == ppid));
     printf("getpgrp == getpgid(0): %s\n", yesno(getpgrp() == getpgid(0)));
-    printf("getsid(0) positive: %s\n", yesno(getsid(0) > 0));
+    const char *host_sid = getenv("HOST_SID");
+    printf("getsid(0) as a host child sees it: %s\n",
+           yesno(host_sid && getsid(0) == (pid_t)atol(host_sid)));
 
     printf("getuid == geteuid: %s\n", yesno(getuid() == geteuid()));
     printf("getgid == getegid: %s\n", yesno(getgid() == getegid()));
