@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 RESTARTABLE = frozenset({
     "read", "readv", "write", "writev", "pread64", "pwrite64", "preadv", "pwritev",
     "ioctl", "wait4", "waitid", "open", "openat", "futex", "futex_time64", "fcntl64",
-    "flock", "accept", "accept4", "connect", "recv", "recvfrom", "recvmsg", "send",
+    "fcntl", "flock", "accept", "accept4", "connect", "recv", "recvfrom", "recvmsg", "send",
     "sendto", "sendmsg", "sendfile64", "splice", "tee",
 })
 

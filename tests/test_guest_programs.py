@@ -574,3 +574,49 @@ shmat after IPC_RMID: yes
 
 def test_sysv_shared_memory(guest_bins, assert_same_as_qemu):
     assert_same_as_qemu([guest_bins / "shm"], stdout=SHM_OUT)
+
+
+SYSVIPC_OUT = """\
+semget: yes
+IPC_STAT: 0, nsems 3, mode 600, never operated: yes, changed recently: yes
+SETALL: 0
+GETALL: 0 -> 1 2 3
+SETVAL 0 to 5: 0
+GETVAL 0: 5
+semop -2 on 1: 0
+again, IPC_NOWAIT: -1 EAGAIN
+GETPID is us: yes
+operated recently: yes
+semtimedop 50 ms: -1 EAGAIN, waited: yes
+semop woken by a child's semop: 0
+child saw 6: yes, SEM_UNDO undone at its exit: yes
+main thread runs while a thread waits in semop: yes
+the thread's semop: 0
+semop ended by a signal: -1 EINTR
+IPC_SET mode 640: 0, mode now 640
+IPC_INFO: yes, semvmx 32767, semmsl positive: yes
+IPC_RMID: 0
+semop after IPC_RMID: -1 EINVAL
+msgget: yes
+IPC_STAT: 0, 3 messages, 11 bytes, qbytes positive: yes, sender is us: yes, sent recently: yes
+msgrcv type 0: 3 type 2 "two"
+msgrcv type -2: 3 type 1 "one"
+msgrcv 2 bytes: -1 E2BIG
+msgrcv 2 bytes, MSG_NOERROR: 2 type 3 "th"
+msgrcv empty, IPC_NOWAIT: -1 ENOMSG
+msgrcv all but 1 (MSG_EXCEPT): 5 type 5 "fifth"
+msgrcv the rest: 5 type 1 "first"
+msgrcv type 0x7fffffff: 11 type 2147483647 "widest type"
+msgrcv woken by a child's msgsnd: 14 type 7 "from the child"
+msgrcv ended by a signal: -1 EINTR
+IPC_SET qbytes 100: 0, qbytes now 100
+msgsnd 150 bytes, IPC_NOWAIT: -1 EAGAIN
+MSG_INFO: yes
+IPC_INFO: yes, msgmax positive: yes, msgmnb positive: yes
+IPC_RMID: 0
+msgsnd after IPC_RMID: -1 EINVAL
+"""
+
+
+def test_sysv_semaphores_and_message_queues(guest_bins, assert_same_as_qemu):
+    assert_same_as_qemu([guest_bins / "sysvipc"], stdout=SYSVIPC_OUT)

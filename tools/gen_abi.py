@@ -343,6 +343,8 @@ STRUCT_INCLUDES = (
     "linux/un.h",
     "linux/in.h",
     "asm/shmbuf.h",
+    "linux/sem.h",
+    "linux/msg.h",
 )
 
 # Kernel-internal structs that the UAPI headers do not export, re-declared from UAPI
@@ -468,6 +470,11 @@ STRUCTS: tuple[StructSpec, ...] = (
                note="sendmsg's, include/linux/socket.h struct user_msghdr"),
     StructSpec("cmsghdr", "struct pyuser_cmsghdr", note="include/linux/socket.h"),
     StructSpec("shmid64_ds", "struct shmid64_ds", note="shmctl's with IPC_64"),
+    StructSpec("semid64_ds", "struct semid64_ds", note="semctl's with IPC_64"),
+    StructSpec("msqid64_ds", "struct msqid64_ds", note="msgctl's with IPC_64"),
+    StructSpec("sembuf", "struct sembuf", note="semop's"),
+    StructSpec("seminfo", "struct seminfo", note="semctl's IPC_INFO and SEM_INFO"),
+    StructSpec("msginfo", "struct msginfo", note="msgctl's IPC_INFO and MSG_INFO"),
 )
 
 # Nested types that are the same ABI object under another kernel name: members of this

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import struct
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _syscall = _libc.syscall
@@ -23,6 +24,8 @@ SYS_renameat2 = 316
 SYS_faccessat2 = 439
 SYS_utimensat = 280
 SYS_getrandom = 318
+SYS_semget, SYS_semctl, SYS_semtimedop = 64, 66, 220
+SYS_msgget, SYS_msgsnd, SYS_msgrcv, SYS_msgctl = 68, 69, 70, 71
 
 
 def _check(result: int) -> int:
@@ -115,6 +118,61 @@ def readv(fd: int, buffers: list[tuple[int, int]]) -> int:
 
 def writev(fd: int, buffers: list[tuple[int, int]]) -> int:
     return _check(_libc.writev(fd, iovec_array(buffers), len(buffers)))
+
+
+# ----------------------------------------------------------------- SysV IPC
+# Raw syscalls rather than glibc's wrappers: those convert the kernel's
+# structs to glibc's own, and the guest wants the kernel's.  semtimedop,
+# msgsnd and msgrcv may block: EINTR is raised, not retried.
+
+
+def semget(key: int, nsems: int, flags: int) -> int:
+    return _check(_syscall(SYS_semget, ctypes.c_int(key), ctypes.c_int(nsems),
+                           ctypes.c_int(flags)))
+
+
+def semtimedop(semid: int, sops: bytes, timeout_ns: int | None) -> int:
+    """sops: host struct sembuf array (6 bytes each)."""
+    buffer = ctypes.create_string_buffer(sops, len(sops))
+    timeout = None
+    if timeout_ns is not None:
+        timeout = (ctypes.c_long * 2)(*divmod(max(timeout_ns, 0), 1_000_000_000))
+    return _check(_syscall(SYS_semtimedop, ctypes.c_int(semid), buffer,
+                           ctypes.c_size_t(len(sops) // 6), timeout))
+
+
+def semctl(semid: int, semnum: int, cmd: int,
+           arg: int | ctypes.Array | ctypes.Structure | None) -> int:
+    """arg: the union semun: an int (SETVAL's value), a host buffer, or None."""
+    if arg is None or isinstance(arg, int):
+        value = ctypes.c_ulong((arg or 0) & 0xFFFFFFFFFFFFFFFF)
+    else:
+        value = ctypes.byref(arg)
+    return _check(_syscall(SYS_semctl, ctypes.c_int(semid), ctypes.c_int(semnum),
+                           ctypes.c_int(cmd), value))
+
+
+def msgget(key: int, flags: int) -> int:
+    return _check(_syscall(SYS_msgget, ctypes.c_int(key), ctypes.c_int(flags)))
+
+
+def msgsnd(msqid: int, mtype: int, text: bytes, flags: int) -> int:
+    buffer = ctypes.create_string_buffer(struct.pack("q", mtype) + text, 8 + len(text))
+    return _check(_syscall(SYS_msgsnd, ctypes.c_int(msqid), buffer,
+                           ctypes.c_size_t(len(text)), ctypes.c_int(flags)))
+
+
+def msgrcv(msqid: int, size: int, msgtyp: int, flags: int) -> tuple[int, bytes]:
+    """(mtype, text) of the message received."""
+    buffer = ctypes.create_string_buffer(8 + size)
+    got = _check(_syscall(SYS_msgrcv, ctypes.c_int(msqid), buffer, ctypes.c_size_t(size),
+                          ctypes.c_long(msgtyp), ctypes.c_int(flags)))
+    return struct.unpack_from("q", buffer)[0], buffer.raw[8:8 + got]
+
+
+def msgctl(msqid: int, cmd: int, buf: ctypes.Structure | None) -> int:
+    return _check(_syscall(SYS_msgctl, ctypes.c_int(msqid), ctypes.c_int(cmd),
+                           ctypes.byref(buf) if buf is not None else None))
 
 
 # ----------------------------------------------------------------- children, exec

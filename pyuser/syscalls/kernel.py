@@ -23,6 +23,9 @@ from pyuser.syscalls.network import NetworkCalls
 from pyuser.syscalls.polling import PollingCalls
 from pyuser.syscalls.processes import ProcessCalls
 from pyuser.syscalls.signals import SignalCalls
+from pyuser.syscalls.sysv_ipc import SysvIpcCalls
+from pyuser.syscalls.sysv_msg import SysvMsgCalls
+from pyuser.syscalls.sysv_sem import SysvSemCalls
 from pyuser.syscalls.sysv_shm import SysvShmCalls
 from pyuser.syscalls.table import Entry, build_table
 from pyuser.syscalls.threads import ThreadCalls
@@ -36,7 +39,7 @@ if TYPE_CHECKING:
 
 class Kernel(FileCalls, MemoryCalls, ProcessCalls, SignalCalls, TimeCalls, IoctlCalls,
              FutexCalls, NetworkCalls, MessageCalls, PollingCalls, ForkCalls, ExecCalls, XattrCalls,
-             ThreadCalls, SysvShmCalls):
+             ThreadCalls, SysvIpcCalls, SysvShmCalls, SysvSemCalls, SysvMsgCalls):
     """Holds the process state the handlers need and dispatches by number."""
 
     def __init__(self, process: Process) -> None:

@@ -1,11 +1,9 @@
 """SysV shared memory: shmget, shmat, shmdt, shmctl.
 
-Segments are the host kernel's, so they are shared with other processes,
-emulated or native.  shmat attaches the host segment inside the guest
-reservation (SHM_REMAP over the reserved pages) and records a shared guest
-mapping; shmdt unmaps it, which replaces the host attachment.  The IPC
-constants are the same on every Linux architecture (include/uapi/linux/ipc.h,
-shm.h); struct shmid64_ds is the generated per-target layout.
+Segments are the host kernel's (see sysv_ipc).  shmat attaches the host
+segment inside the guest reservation (SHM_REMAP over the reserved pages) and
+records a shared guest mapping; shmdt unmaps it, which replaces the host
+attachment.
 """
 
 from __future__ import annotations
@@ -15,18 +13,24 @@ from typing import TYPE_CHECKING
 
 from pyuser.memory import PROT_READ, PROT_WRITE, page_ceil
 from pyuser.syscalls.byteorder import host_abi
+from pyuser.syscalls.sysv_ipc import (
+    IPC_64,
+    IPC_RMID,
+    IPC_SET,
+    IPC_STAT,
+    copy_settable_perm,
+    copy_to_guest,
+)
 from pyuser.syscalls.table import syscall
 from pyuser.syscalls.types import Ptr, SyscallError, UInt
 
 if TYPE_CHECKING:
     from pyuser.syscalls.kernel import Kernel
 
-IPC_RMID, IPC_SET, IPC_STAT = 0, 1, 2
-IPC_64 = 0x100
 SHM_RDONLY, SHM_RND, SHM_REMAP = 0o10000, 0o20000, 0o40000
+# shmctl commands (include/uapi/linux/shm.h)
+SHM_LOCK, SHM_UNLOCK, SHM_STAT, SHM_STAT_ANY = 11, 12, 13, 15
 SHMLBA = 4096  # the guest's page: every target here
-# ipc(2)'s call numbers (include/linux/ipc.h's SHMAT.., the kernel's ipc/syscall.c)
-_SHMAT, _SHMDT, _SHMGET, _SHMCTL = 21, 22, 23, 24
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.shmget.argtypes = [ctypes.c_int, ctypes.c_size_t, ctypes.c_int]
@@ -80,24 +84,6 @@ class SysvShmCalls:
         return address
 
     @syscall
-    def ipc(self: Kernel, call: UInt, first: int, second: int, third: int, ptr: Ptr,
-            fifth: int) -> int:
-        """The SysV IPC multiplexer of i386 and MIPS o32 (glibc uses it there):
-        the shared-memory calls; semaphores and message queues are ENOSYS."""
-        call &= 0xFFFF  # the high half is the interface version
-        if call == _SHMAT:  # the address goes to *third
-            address = self.shmat(first, ptr, second)
-            self.mem.write(third & self.target.word_mask, self.target.pack("I", address))
-            return 0
-        if call == _SHMDT:
-            return self.shmdt(ptr)
-        if call == _SHMGET:
-            return self.shmget(first, second & self.target.word_mask, third)
-        if call == _SHMCTL:
-            return self.shmctl(first, second, ptr)
-        raise SyscallError("ENOSYS")
-
-    @syscall
     def shmdt(self: Kernel, address: Ptr) -> int:
         mapping = self.mem.find_mapping(address)
         if mapping is None or mapping.start != address or not mapping.name.startswith("/SYSV"):
@@ -107,21 +93,19 @@ class SysvShmCalls:
 
     @syscall
     def shmctl(self: Kernel, shmid: int, cmd: int, buf: Ptr) -> int:
-        cmd &= ~IPC_64  # glibc asks for the 64-bit layout on every target here
-        if cmd == IPC_RMID:
-            return _check(_libc.shmctl(shmid, IPC_RMID, None))
-        if cmd == IPC_STAT:
-            host = self._host_stat(shmid)
+        cmd &= ~IPC_64
+        if cmd in (IPC_RMID, SHM_LOCK, SHM_UNLOCK):
+            return _check(_libc.shmctl(shmid, cmd, None))
+        if cmd in (IPC_STAT, SHM_STAT, SHM_STAT_ANY):
+            host = host_abi().shmid64_ds()
+            result = _check(_libc.shmctl(shmid, cmd, ctypes.byref(host)))
             guest = self.abi.shmid64_ds()
-            for name in ("key", "uid", "gid", "cuid", "cgid", "mode", "seq"):
-                setattr(guest.shm_perm, name, getattr(host.shm_perm, name))
-            for name in ("shm_segsz", "shm_cpid", "shm_lpid", "shm_nattch"):
-                setattr(guest, name, getattr(host, name))
-            for name in ("shm_atime", "shm_dtime", "shm_ctime"):
-                value = getattr(host, name)
-                setattr(guest, name, value & self.target.word_mask)
-                if hasattr(guest, f"{name}_high"):
-                    setattr(guest, f"{name}_high", value >> 32)
+            copy_to_guest(host, guest)
             self.mem.write_struct(buf, guest)
-            return 0
+            return result
+        if cmd == IPC_SET:
+            wanted = self.mem.read_struct(buf, self.abi.shmid64_ds)
+            host = host_abi().shmid64_ds()
+            copy_settable_perm(wanted.shm_perm, host.shm_perm)
+            return _check(_libc.shmctl(shmid, cmd, ctypes.byref(host)))
         raise SyscallError("EINVAL")

@@ -2413,6 +2413,83 @@ class shmid64_ds(ctypes.BigEndianStructure):
     ]
 
 
+# struct semid64_ds, 56 bytes; semctl's with IPC_64
+class semid64_ds(ctypes.BigEndianStructure):
+    _pack_ = 1
+    _fields_ = [
+        ("sem_perm", ipc64_perm),
+        ("sem_otime", ctypes.c_uint32),
+        ("sem_ctime", ctypes.c_uint32),
+        ("sem_nsems", ctypes.c_uint32),
+        ("sem_otime_high", ctypes.c_uint32),
+        ("sem_ctime_high", ctypes.c_uint32),
+    ]
+
+
+# struct msqid64_ds, 88 bytes; msgctl's with IPC_64
+class msqid64_ds(ctypes.BigEndianStructure):
+    _pack_ = 1
+    _fields_ = [
+        ("msg_perm", ipc64_perm),
+        ("msg_stime_high", ctypes.c_uint32),
+        ("msg_stime", ctypes.c_uint32),
+        ("msg_rtime_high", ctypes.c_uint32),
+        ("msg_rtime", ctypes.c_uint32),
+        ("msg_ctime_high", ctypes.c_uint32),
+        ("msg_ctime", ctypes.c_uint32),
+        ("msg_cbytes", ctypes.c_uint32),
+        ("msg_qnum", ctypes.c_uint32),
+        ("msg_qbytes", ctypes.c_uint32),
+        ("msg_lspid", ctypes.c_int32),
+        ("msg_lrpid", ctypes.c_int32),
+        ("__unused4", ctypes.c_uint32),
+        ("__unused5", ctypes.c_uint32),
+    ]
+
+
+# struct sembuf, 6 bytes; semop's
+class sembuf(ctypes.BigEndianStructure):
+    _pack_ = 1
+    _fields_ = [
+        ("sem_num", ctypes.c_uint16),
+        ("sem_op", ctypes.c_int16),
+        ("sem_flg", ctypes.c_int16),
+    ]
+
+
+# struct seminfo, 40 bytes; semctl's IPC_INFO and SEM_INFO
+class seminfo(ctypes.BigEndianStructure):
+    _pack_ = 1
+    _fields_ = [
+        ("semmap", ctypes.c_int32),
+        ("semmni", ctypes.c_int32),
+        ("semmns", ctypes.c_int32),
+        ("semmnu", ctypes.c_int32),
+        ("semmsl", ctypes.c_int32),
+        ("semopm", ctypes.c_int32),
+        ("semume", ctypes.c_int32),
+        ("semusz", ctypes.c_int32),
+        ("semvmx", ctypes.c_int32),
+        ("semaem", ctypes.c_int32),
+    ]
+
+
+# struct msginfo, 32 bytes; msgctl's IPC_INFO and MSG_INFO
+class msginfo(ctypes.BigEndianStructure):
+    _pack_ = 1
+    _fields_ = [
+        ("msgpool", ctypes.c_int32),
+        ("msgmap", ctypes.c_int32),
+        ("msgmax", ctypes.c_int32),
+        ("msgmnb", ctypes.c_int32),
+        ("msgmni", ctypes.c_int32),
+        ("msgssz", ctypes.c_int32),
+        ("msgtql", ctypes.c_int32),
+        ("msgseg", ctypes.c_uint16),
+        ("_pad0", ctypes.c_uint8 * 2),
+    ]
+
+
 # struct pyuser_mips_flock, 36 bytes; o32: l_sysid before l_pid, as glibc's bits/fcntl.h
 class flock(ctypes.BigEndianStructure):
     _pack_ = 1
@@ -2466,5 +2543,10 @@ STRUCT_SIZES: dict[str, int] = {
     "cmsghdr": 12,
     "ipc64_perm": 36,
     "shmid64_ds": 72,
+    "semid64_ds": 56,
+    "msqid64_ds": 88,
+    "sembuf": 6,
+    "seminfo": 40,
+    "msginfo": 32,
     "flock": 36,
 }
