@@ -66,7 +66,9 @@ static void on_alarm(int sig)
     (void)sig;
 }
 
-/* SIGALRM with SA_RESTART in 50 ms: a restartable call would go on waiting */
+/* SIGALRM with SA_RESTART every 50 ms (until alarm_off), so that one comes
+ * while the next call waits however slowly it is reached: a restartable call
+ * would go on waiting */
 static void alarm_soon(void)
 {
     struct sigaction sa;
@@ -74,7 +76,13 @@ static void alarm_soon(void)
     sa.sa_handler = on_alarm;
     sa.sa_flags = SA_RESTART;
     sigaction(SIGALRM, &sa, NULL);
-    struct itimerval it = {{0, 0}, {0, 50000}};
+    struct itimerval it = {{0, 50000}, {0, 50000}};
+    setitimer(ITIMER_REAL, &it, NULL);
+}
+
+static void alarm_off(void)
+{
+    struct itimerval it = {{0, 0}, {0, 0}};
     setitimer(ITIMER_REAL, &it, NULL);
 }
 
@@ -158,7 +166,9 @@ static void semaphores(void)
     printf("the thread's semop: %ld\n", (long)thread_result);
 
     alarm_soon();
-    printf("semop ended by a signal: %s\n", result(semop(semid, &down, 1)));
+    long ended = semop(semid, &down, 1);
+    alarm_off();
+    printf("semop ended by a signal: %s\n", result(ended));
 
     memset(&ds, 0, sizeof ds);
     ds.sem_perm.uid = getuid();
@@ -244,7 +254,10 @@ static void messages(void)
     waitpid(child, &status, 0);
 
     alarm_soon();
-    receive(id, "msgrcv ended by a signal", 200, 0, 0);
+    struct message m;
+    long got = msgrcv(id, &m, sizeof m.mtext, 0, 0);
+    alarm_off();
+    printf("msgrcv ended by a signal: %s\n", result(got));
 
     msgctl(id, IPC_STAT, &ds);
     ds.msg_qbytes = 100;
