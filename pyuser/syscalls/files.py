@@ -672,7 +672,7 @@ class FileCalls:
         host_path = self.resolve_path(self.mem.read_cstr(path)) if path else None
         raw = None
         if times:  # the host's two timespecs (x86_64: little-endian)
-            raw = to_host(self.target, "4q", self.mem.read(times, 32))
+            raw = struct.pack("<4q", *self._read_timespecs(times, 2, True))
         return hostcalls.utimensat(dirfd, host_path, raw, flags)
 
     def _timevals_ns(self: Kernel, times: int) -> tuple[int, int] | None:

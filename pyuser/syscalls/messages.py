@@ -11,6 +11,7 @@ ids are swapped.  Other control messages pass their payload as bytes.
 from __future__ import annotations
 
 import ctypes
+import time
 from typing import TYPE_CHECKING
 
 from pyuser.syscalls import hostcalls
@@ -164,7 +165,7 @@ class MessageCalls:
         return (ctypes.sizeof(self.abi.msghdr) + 4 + word - 1) // word * word
 
     def _batch(self: Kernel, fd: int, vector: int, count: int, flags: int,
-               send: bool) -> int:
+               send: bool, deadline_ns: int | None = None) -> int:
         size = self._mmsghdr_size()
         # MSG_WAITFORONE: only the first receive may wait
         wait_for_one = self.abi.CONST["MSG_WAITFORONE"]
@@ -185,14 +186,33 @@ class MessageCalls:
                 raise
             self.mem.write(entry + ctypes.sizeof(self.abi.msghdr), self.target.pack("I", sent))
             done += 1
+            if deadline_ns is not None and time.monotonic_ns() >= deadline_ns:
+                break
         return done
 
     @syscall
     def sendmmsg(self: Kernel, fd: Fd, vector: Ptr, count: UInt, flags: UInt) -> int:
         return self._batch(fd, vector, count, flags, True)
 
-    @syscall("recvmmsg", "recvmmsg_time64")
+    @syscall
     def recvmmsg(self: Kernel, fd: Fd, vector: Ptr, count: UInt, flags: UInt,
                  timeout: Ptr) -> int:
-        # the timeout (checked only between messages by Linux, too) is not applied
-        return self._batch(fd, vector, count, flags, False)
+        return self._recvmmsg(fd, vector, count, flags, timeout, False)
+
+    @syscall
+    def recvmmsg_time64(self: Kernel, fd: Fd, vector: Ptr, count: UInt, flags: UInt,
+                        timeout: Ptr) -> int:
+        return self._recvmmsg(fd, vector, count, flags, timeout, True)
+
+    def _recvmmsg(self: Kernel, fd: int, vector: int, count: int, flags: int, timeout: int,
+                  wide: bool) -> int:
+        """As Linux (net/socket.c do_recvmmsg): the timeout is looked at only
+        after each message, so it ends a batch but never a wait; what is left
+        of it is written back when messages were received."""
+        if not timeout:
+            return self._batch(fd, vector, count, flags, False)
+        deadline_ns = time.monotonic_ns() + self._read_ts(timeout, wide)
+        done = self._batch(fd, vector, count, flags, False, deadline_ns)
+        if done:
+            self._write_ts(timeout, max(deadline_ns - time.monotonic_ns(), 0), wide)
+        return done

@@ -383,9 +383,7 @@ class SignalCalls:
     # The guest's timer id is the host kernel's (glibc hands the kernel id out
     # as timer_t), so si_timerid in the forwarded siginfo matches it.
     def _read_itimerspec(self: Kernel, address: int, wide: bool) -> tuple[int, int, int, int]:
-        wide = wide or self.target.word_size == 8  # a 64-bit target's is the time64 one
-        values = self.target.unpack("4q" if wide else "4i",
-                                    self.mem.read(address, 32 if wide else 16))
+        values = self._read_timespecs(address, 2, wide)
         if not all(0 <= ns < _NS for ns in (values[1], values[3])):
             raise SyscallError("EINVAL")
         return values  # type: ignore[return-value]

@@ -43,11 +43,21 @@ class TimeCalls:
         else:  # a 32-bit time_t saturates in 2038
             self.mem.write(address, self._ts32.pack(min(sec, 0x7FFFFFFF), nsec))
 
+    def _read_timespecs(self: Kernel, address: int, count: int, wide: bool) -> tuple[int, ...]:
+        """`count` guest timespecs as (sec, nsec, sec, nsec, ...), unchecked."""
+        if not (wide or self._time_is_64):
+            return self.target.unpack(f"{2 * count}i", self.mem.read(address, 8 * count))
+        values = self.target.unpack(f"{2 * count}q", self.mem.read(address, 16 * count))
+        if self._time_is_64:
+            return values
+        # a 32-bit kernel keeps the low half of a time64 tv_nsec: glibc's
+        # __timespec64 leaves the other half as padding it does not clear
+        # (kernel/time/time.c get_timespec64)
+        return tuple(value if i % 2 == 0 else (value & 0xFFFFFFFF ^ 0x80000000) - 0x80000000
+                     for i, value in enumerate(values))
+
     def _read_ts(self: Kernel, address: int, wide: bool) -> int:
-        if wide or self._time_is_64:
-            sec, nsec = self._ts64.unpack(self.mem.read(address, 16))
-        else:
-            sec, nsec = self._ts32.unpack(self.mem.read(address, 8))
+        sec, nsec = self._read_timespecs(address, 1, wide)
         if not 0 <= nsec < _NS or sec < 0:
             raise SyscallError("EINVAL")
         return sec * _NS + nsec

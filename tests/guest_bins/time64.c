@@ -1,0 +1,142 @@
+/* time64: the 64-bit timespec of the *_time64 syscalls, and recvmmsg's timeout.
+ *
+ * On a 32-bit target the kernel keeps only the low half of a __kernel_timespec's
+ * tv_nsec (glibc's struct __timespec64 has 32 bits of padding there that it does
+ * not clear), so each call is made with garbage in the high half: futex_time64,
+ * clock_nanosleep_time64, ppoll_time64, utimensat_time64, timerfd_settime64.
+ * A 64-bit target makes the same calls with its only timespec.  recvmmsg's
+ * timeout is looked at after each message (net/socket.c do_recvmmsg): an
+ * expired one ends the batch after one message, and what is left of it is
+ * written back.  qemu-user 7.2 ignores that timeout, so Linux's output is the
+ * test's reference.  Only properties are printed.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+struct kernel_timespec {
+    int64_t sec;
+    int64_t nsec;
+};
+
+#if __SIZEOF_LONG__ == 4
+#define GARBAGE ((int64_t)0x5eadbeefLL << 32)
+#define NR_FUTEX SYS_futex_time64
+#define NR_CLOCK_NANOSLEEP SYS_clock_nanosleep_time64
+#define NR_PPOLL SYS_ppoll_time64
+#define NR_UTIMENSAT SYS_utimensat_time64
+#define NR_TIMERFD_SETTIME SYS_timerfd_settime64
+#define NR_TIMERFD_GETTIME SYS_timerfd_gettime64
+#else
+#define GARBAGE 0
+#define NR_FUTEX SYS_futex
+#define NR_CLOCK_NANOSLEEP SYS_clock_nanosleep
+#define NR_PPOLL SYS_ppoll
+#define NR_UTIMENSAT SYS_utimensat
+#define NR_TIMERFD_SETTIME SYS_timerfd_settime
+#define NR_TIMERFD_GETTIME SYS_timerfd_gettime
+#endif
+
+static struct kernel_timespec padded(int64_t sec, int64_t nsec)
+{
+    struct kernel_timespec ts = {sec, nsec | GARBAGE};
+    return ts;
+}
+
+static const char *result(long r)
+{
+    static char text[64];
+    if (r == -1)
+        snprintf(text, sizeof text, "-1 %s", strerrorname_np(errno));
+    else
+        snprintf(text, sizeof text, "%ld", r);
+    return text;
+}
+
+static void padding(void)
+{
+    uint32_t word = 7;
+    struct kernel_timespec ts = padded(0, 1000000);
+    printf("futex wait 1 ms: %s\n",
+           result(syscall(NR_FUTEX, &word, FUTEX_WAIT_PRIVATE, 7, &ts, NULL, 0)));
+
+    ts = padded(0, 1000000);
+    printf("clock_nanosleep 1 ms: %s\n",
+           result(syscall(NR_CLOCK_NANOSLEEP, CLOCK_MONOTONIC, 0, &ts, NULL)));
+
+    struct pollfd none = {-1, 0, 0};
+    ts = padded(0, 1000000);
+    printf("ppoll 1 ms: %s\n", result(syscall(NR_PPOLL, &none, 1, &ts, NULL, 8)));
+
+    char path[] = "/tmp/pyuser-time64-XXXXXX";
+    close(mkstemp(path));
+    struct kernel_timespec times[2] = {padded(1000000000, 250000000),
+                                       padded(1000000000, 500000000)};
+    printf("utimensat: %s", result(syscall(NR_UTIMENSAT, AT_FDCWD, path, times, 0)));
+    struct stat st;
+    stat(path, &st);
+    printf(", mtime %lld.%09ld, atime %lld.%09ld\n", (long long)st.st_mtim.tv_sec,
+           (long)st.st_mtim.tv_nsec, (long long)st.st_atim.tv_sec, (long)st.st_atim.tv_nsec);
+    unlink(path);
+
+    int fd = timerfd_create(CLOCK_MONOTONIC, 0);
+    struct kernel_timespec spec[2] = {padded(0, 0), padded(100, 500000000)};
+    printf("timerfd_settime: %s", result(syscall(NR_TIMERFD_SETTIME, fd, 0, spec, NULL)));
+    struct kernel_timespec left[2];
+    memset(left, 0, sizeof left);
+    syscall(NR_TIMERFD_GETTIME, fd, left);
+    printf(", armed for 99..100.5 s: %s\n",
+           left[1].sec >= 99 && (left[1].sec < 100 || left[1].nsec <= 500000000) ? "yes" : "no");
+    close(fd);
+}
+
+static void recvmmsg_timeout(void)
+{
+    int sv[2];
+    socketpair(AF_UNIX, SOCK_DGRAM, 0, sv);
+    send(sv[0], "a", 1, 0);
+    send(sv[0], "bb", 2, 0);
+    send(sv[0], "ccc", 3, 0);
+    char buffers[5][8];
+    struct iovec iov[5];
+    struct mmsghdr msgs[5];
+    memset(msgs, 0, sizeof msgs);
+    for (int i = 0; i < 5; i++) {
+        iov[i].iov_base = buffers[i];
+        iov[i].iov_len = sizeof buffers[i];
+        msgs[i].msg_hdr.msg_iov = &iov[i];
+        msgs[i].msg_hdr.msg_iovlen = 1;
+    }
+    struct timespec expired = {0, 1};
+    int n = recvmmsg(sv[1], msgs, 5, MSG_DONTWAIT, &expired);
+    printf("recvmmsg, 1 ns timeout: %d, length %u, left %lld.%09ld\n", n, msgs[0].msg_len,
+           (long long)expired.tv_sec, (long)expired.tv_nsec);
+    struct timespec plenty = {5, 0};
+    n = recvmmsg(sv[1], msgs, 5, MSG_DONTWAIT, &plenty);
+    printf("recvmmsg, 5 s timeout: %d, lengths %u %u, left between 4 and 5 s: %s\n", n,
+           msgs[0].msg_len, msgs[1].msg_len,
+           plenty.tv_sec == 4 || (plenty.tv_sec < 5 && plenty.tv_sec >= 4) ? "yes" : "no");
+    struct timespec untouched = {5, 0};
+    n = recvmmsg(sv[1], msgs, 5, MSG_DONTWAIT, &untouched);
+    printf("recvmmsg, nothing queued: %s, timeout untouched: %s\n", result(n),
+           untouched.tv_sec == 5 && untouched.tv_nsec == 0 ? "yes" : "no");
+}
+
+int main(void)
+{
+    padding();
+    recvmmsg_timeout();
+    return 0;
+}
