@@ -488,6 +488,31 @@ def test_tty(guest_bins, assert_same_as_qemu, pty_stdin):
     assert_same_as_qemu([guest_bins / "tty"], stdout=TTY_OUT, stdin=pty_stdin)
 
 
+PTY_OUT = """\
+posix_openpt: yes
+locked before unlockpt: 1
+grantpt: 0, unlockpt: 0
+locked after: 0
+ptsname under /dev/pts/: yes
+TIOCGPTN matches ptsname: yes
+slave by name: yes, by TIOCGPTPEER: yes, close-on-exec: yes, isatty: 1
+slave wrote out\\n, master read 5 bytes, ends with \\r\\n: yes
+master wrote in\\n, slave read 3 bytes
+TIOCPKT: 0, TIOCGPKT 1
+packet read: 2 bytes, status byte 0, data p
+TIOCEXCL: 0, TIOCGEXCL 1
+TIOCNXCL: 0, TIOCGEXCL 0
+TIOCGETD is N_TTY: yes
+"""
+
+
+def test_pseudo_terminal_pair(guest_bins, run_pyuser, pty_stdin):
+    # pty_stdin: only to skip, naming the capability, where no pty can be opened.
+    # qemu-user 7.2 lacks TIOCGPTLCK/TIOCGPKT/TIOCGEXCL: Linux's output is the literal
+    got = run_pyuser([guest_bins / "pty"])
+    assert (got.stdout, got.returncode) == (PTY_OUT, 0), got.stderr
+
+
 MSG_OUT = """\
 sendmsg gathered: 10
 recvmsg scattered: 10 [abc] [defghij] flags 0

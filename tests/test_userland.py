@@ -281,6 +281,31 @@ def test_python_multiprocessing_asyncio_fd_passing(same, tmp_path):
                 "from a Process\nexit code 0\n")
 
 
+PY_PTY = textwrap.dedent("""\
+    import os, pty, sys
+    pid, fd = pty.fork()
+    if pid == 0:
+        print("child on a terminal:", os.isatty(0), os.ttyname(0).startswith("/dev/pts/"),
+              flush=True)  # sys.stdout was made before the fork, for a non-terminal
+        sys.stdin.readline()  # the parent has read the line: exiting cannot lose it
+        os._exit(3)
+    out = b""
+    while b"\\n" not in out:
+        out += os.read(fd, 100)
+    os.write(fd, b"go\\n")
+    status = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    print(out.decode().splitlines()[0], "| exit status", status)
+""")
+
+
+def test_python_pty_fork(same, tmp_path, pty_stdin):
+    # os.openpty is posix_openpt/grantpt/unlockpt/ptsname: the PTY ioctls
+    script = tmp_path / "pty_fork.py"
+    script.write_text(PY_PTY)
+    same("usr/bin/python3.11", "-I", "-B", script, timeout=120,
+         stdout="child on a terminal: True True | exit status 3\n")
+
+
 PY_SPAWN = textwrap.dedent("""\
     import os, subprocess, sys
     print(os.readlink("/proc/self/exe"))
