@@ -39,6 +39,8 @@ def format_args(kernel: Kernel, entry: Entry, regs: Any) -> str:
                 shown.append(str(target.to_signed(raw)))
             elif kind == "unsigned":
                 shown.append(str(raw))
+            elif kind == "id":
+                shown.append("-1" if raw & 0xFFFFFFFF == 0xFFFFFFFF else str(raw & 0xFFFFFFFF))
             elif kind in ("pointer", "out_buffer", "out_pointer"):
                 shown.append(f"{raw:#x}" if raw else "NULL")
             elif kind in ("cstring", "path"):

@@ -10,6 +10,13 @@ read into a bad pointer: -1 EFAULT
 uname into a bad pointer: -1 EFAULT
 open of a bad path pointer: -1 EFAULT
 fstat of a bad fd: -1 EBADF
+fsync(-1): -1 EBADF
+flock(-1): -1 EBADF
+lseek(0x7fffffff): -1 EBADF
+fchown of a bad fd to uid 0xfffff000: -1 EBADF
+setresuid(-1, -1, -1): 0 ok
+ioctl FIOCLEX of a bad fd, argument 0xfffff000: -1 EBADF
+fcntl(-1, F_GETFD): -1 EBADF
 syscall 9999: -1 ENOSYS
 cacheflush: 0
 """

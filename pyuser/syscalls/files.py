@@ -21,6 +21,7 @@ from pyuser.syscalls.table import syscall
 from pyuser.syscalls.types import (
     CStr,
     Fd,
+    Id,
     InBuf,
     InPtr,
     Int64,
@@ -618,22 +619,22 @@ class FileCalls:
         return 0
 
     @syscall("chown32", "chown")
-    def chown32(self: Kernel, path: Path, uid: int, gid: int) -> int:
+    def chown32(self: Kernel, path: Path, uid: Id, gid: Id) -> int:
         os.chown(path, uid, gid)
         return 0
 
     @syscall("lchown32", "lchown")
-    def lchown32(self: Kernel, path: Path, uid: int, gid: int) -> int:
+    def lchown32(self: Kernel, path: Path, uid: Id, gid: Id) -> int:
         os.lchown(path, uid, gid)
         return 0
 
     @syscall("fchown32", "fchown")
-    def fchown32(self: Kernel, fd: Fd, uid: int, gid: int) -> int:
+    def fchown32(self: Kernel, fd: Fd, uid: Id, gid: Id) -> int:
         os.fchown(fd, uid, gid)
         return 0
 
     @syscall
-    def fchownat(self: Kernel, dirfd: Fd, path: Path, uid: int, gid: int, flags: UInt) -> int:
+    def fchownat(self: Kernel, dirfd: Fd, path: Path, uid: Id, gid: Id, flags: UInt) -> int:
         os.chown(path, uid, gid, dir_fd=dir_fd(dirfd),
                  follow_symlinks=not (flags & self._at_symlink_nofollow))
         return 0

@@ -56,6 +56,7 @@ class Kernel(FileCalls, MemoryCalls, ProcessCalls, SignalCalls, TimeCalls, Ioctl
         self._enomem = -errno_names["ENOMEM"]
         self._enosys = -errno_names["ENOSYS"]
         self._einval = -errno_names["EINVAL"]
+        self._ebadf = -errno_names["EBADF"]
         self._errno_from_host = self.target.errno_from_host
         self._errno_by_name = errno_names
 
@@ -90,6 +91,11 @@ class Kernel(FileCalls, MemoryCalls, ProcessCalls, SignalCalls, TimeCalls, Ioctl
             return self._efault
         except OutOfMemory:
             return self._enomem
+        except (ValueError, OverflowError) as e:
+            # Python's os functions refuse, before the host kernel sees them, a
+            # negative descriptor or a value too large for its C type; the
+            # kernel refuses those too, with EBADF or EINVAL
+            return self._ebadf if "file descriptor" in str(e) else self._einval
 
     def unknown(self, number: int) -> int:
         if number not in self._reported_unknown:

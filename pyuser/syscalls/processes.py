@@ -8,7 +8,7 @@ import time
 from typing import TYPE_CHECKING
 
 from pyuser.syscalls.table import syscall
-from pyuser.syscalls.types import Fd, NoReturn, OutBuf, Ptr, SyscallError, UInt
+from pyuser.syscalls.types import Fd, Id, NoReturn, OutBuf, Ptr, SyscallError, UInt
 
 if TYPE_CHECKING:
     from pyuser.syscalls.kernel import Kernel
@@ -95,22 +95,22 @@ class ProcessCalls:
         return len(host)
 
     @syscall("setuid32", "setuid")
-    def setuid32(self: Kernel, uid: UInt) -> int:
+    def setuid32(self: Kernel, uid: Id) -> int:
         os.setuid(uid)
         return 0
 
     @syscall("setgid32", "setgid")
-    def setgid32(self: Kernel, gid: UInt) -> int:
+    def setgid32(self: Kernel, gid: Id) -> int:
         os.setgid(gid)
         return 0
 
     @syscall("setresuid32", "setresuid")
-    def setresuid32(self: Kernel, r: int, e: int, s: int) -> int:
+    def setresuid32(self: Kernel, r: Id, e: Id, s: Id) -> int:
         os.setresuid(r, e, s)
         return 0
 
     @syscall("setresgid32", "setresgid")
-    def setresgid32(self: Kernel, r: int, e: int, s: int) -> int:
+    def setresgid32(self: Kernel, r: Id, e: Id, s: Id) -> int:
         os.setresgid(r, e, s)
         return 0
 
@@ -389,12 +389,12 @@ class ProcessCalls:
         return 0
 
     @syscall("setreuid32", "setreuid")
-    def setreuid32(self: Kernel, r: int, e: int) -> int:
+    def setreuid32(self: Kernel, r: Id, e: Id) -> int:
         os.setreuid(r, e)
         return 0
 
     @syscall("setregid32", "setregid")
-    def setregid32(self: Kernel, r: int, e: int) -> int:
+    def setregid32(self: Kernel, r: Id, e: Id) -> int:
         os.setregid(r, e)
         return 0
 

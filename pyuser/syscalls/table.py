@@ -122,6 +122,8 @@ def make_invoker(kernel: Kernel, fn: Callable, params: list[Param]) -> Invoker:
             converters.append(lambda r, i=i: r[i] - wrap if r[i] & sign_bit else r[i])
         elif kind in raw:
             converters.append(lambda r, i=i: r[i])
+        elif kind == "id":
+            converters.append(lambda r, i=i: _host_id(r[i]))
         elif kind == "cstring":
             converters.append(lambda r, i=i: mem.read_cstr(r[i]))
         elif kind == "path":
@@ -148,6 +150,11 @@ def make_invoker(kernel: Kernel, fn: Callable, params: list[Param]) -> Invoker:
         return bound(*[c(regs) for c in converters])
 
     return invoke
+
+
+def _host_id(value: int) -> int:
+    value &= 0xFFFFFFFF
+    return -1 if value == 0xFFFFFFFF else value
 
 
 def _signed64(value: int) -> int:

@@ -35,6 +35,7 @@ PATH = Arg("path")
 IN_BUFFER = Arg("in_buffer")  # bytes; its length is the next argument
 OUT_BUFFER = Arg("out_buffer")  # writable memoryview; length is the next argument
 INT64 = Arg("int64", wide=True)
+ID = Arg("id")
 # Raw guest addresses of buffers whose length is the next argument: passed as
 # ints (the handler hands the host pointer to libc) yet shown by -strace as
 # the bytes they hold.
@@ -53,6 +54,9 @@ InPtr = Annotated[int, IN_POINTER]
 OutPtr = Annotated[int, OUT_POINTER]
 # A 64-bit value passed in two registers on 32-bit targets (one on 64-bit)
 Int64 = Annotated[int, INT64]
+# A uid_t or gid_t: 32 bits unsigned, where (uid_t)-1 is -1 ("leave unchanged"),
+# as Python's os functions take it
+Id = Annotated[int, ID]
 
 
 class SyscallError(Exception):

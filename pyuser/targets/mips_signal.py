@@ -44,6 +44,7 @@ UC_STACK = 8
 UC_MCONTEXT = 24
 UC_SIGMASK = 616
 RT_SIGFRAME_SIZE = RT_UC + UC_SIGMASK + 16
+FCSR_CAUSE = 0x3F << 12  # FCSR's Cause field (MIPS32 FPU, FCSR bits 12-17)
 
 GREGS = [M.UC_MIPS_REG_0 + i for i in range(32)]
 FREGS = [M.UC_MIPS_REG_F0 + i for i in range(32)]
@@ -122,7 +123,10 @@ class MipsSignalFrames:
         uc.reg_write_batch([(r, v & 0xFFFFFFFF) for r, v in zip(GREGS[1:], regs[1:],
                                                                  strict=True)])
         uc.reg_write_batch(list(zip(FREGS, fregs, strict=True)))
-        uc.reg_write(M.UC_MIPS_REG_FCSR, fcsr)
+        # Unicorn raises at once when a written FCSR has a cause bit that is also
+        # enabled (Linux would raise SIGFPE at the next FP instruction): the
+        # cause field (bits 12-17) is left clear
+        uc.reg_write(M.UC_MIPS_REG_FCSR, fcsr & ~FCSR_CAUSE)
         uc.reg_write(M.UC_MIPS_REG_HI, hi & 0xFFFFFFFF)
         uc.reg_write(M.UC_MIPS_REG_LO, lo & 0xFFFFFFFF)
         uc.reg_write(M.UC_MIPS_REG_PC, pc & 0xFFFFFFFF)

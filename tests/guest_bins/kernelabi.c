@@ -1,5 +1,8 @@
 /* kernelabi: ARM kuser helpers, bad pointers (EFAULT) and unknown syscalls (ENOSYS).
  *
+ * Also arguments out of range for the host's C types: negative and huge
+ * descriptors (EBADF), a uid of 0xfffff000 and (uid_t)-1 for "unchanged".
+ *
  * The kuser helpers are called at their fixed addresses, as old or
  * hand-written code does (Linux Documentation/arm/kernel_user_helpers);
  * they and cacheflush are ARM's only: other CPUs print the rest.
@@ -10,6 +13,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
@@ -31,6 +35,13 @@ typedef void (*kuser_barrier_t)(void);
 
 #ifndef SYS_fstat64
 #define SYS_fstat64 SYS_fstat /* 64-bit targets */
+#endif
+#ifndef SYS_fchown32 /* targets whose only uid calls take 32-bit ids */
+#define SYS_fchown32 SYS_fchown
+#define SYS_setresuid32 SYS_setresuid
+#endif
+#ifndef SYS_fcntl64
+#define SYS_fcntl64 SYS_fcntl
 #endif
 
 static const char *err(long r)
@@ -67,6 +78,20 @@ int main(void)
     struct stat st;
     r = syscall(SYS_fstat64, 12345, &st);
     printf("fstat of a bad fd: %ld %s\n", r, err(r));
+    r = syscall(SYS_fsync, -1);
+    printf("fsync(-1): %ld %s\n", r, err(r));
+    r = syscall(SYS_flock, -1, 2);
+    printf("flock(-1): %ld %s\n", r, err(r));
+    r = syscall(SYS_lseek, 0x7fffffff, 0, 0);
+    printf("lseek(0x7fffffff): %ld %s\n", r, err(r));
+    r = syscall(SYS_fchown32, 12345, 0xfffff000u, 0xfffff000u);
+    printf("fchown of a bad fd to uid 0xfffff000: %ld %s\n", r, err(r));
+    r = syscall(SYS_setresuid32, -1, -1, -1);
+    printf("setresuid(-1, -1, -1): %ld %s\n", r, err(r));
+    r = syscall(SYS_ioctl, 12345, FIOCLEX, 0xfffff000u);
+    printf("ioctl FIOCLEX of a bad fd, argument 0xfffff000: %ld %s\n", r, err(r));
+    r = syscall(SYS_fcntl64, -1, F_GETFD);
+    printf("fcntl(-1, F_GETFD): %ld %s\n", r, err(r));
     r = syscall(9999);
     printf("syscall 9999: %ld %s\n", r, err(r));
 #ifdef __arm__
