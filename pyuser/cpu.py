@@ -214,6 +214,8 @@ class CpuLoop:
         if scheduler.active:
             scheduler.acquire(thread)
         while True:
+            if process.exit_status is not None:  # embedded: ended on another thread
+                return process.exit_process(process.exit_status)
             if self.async_stop is not None:
                 self.async_stop.clear()  # before the checks: no request is lost
             elif process.async_stops_wanted:
@@ -374,6 +376,8 @@ class CpuLoop:
 
     def die(self, target_signal: int, core: bool) -> None:
         """End the emulator the way the guest dies: message, then the same host signal."""
+        if self.process.on_death is not None:
+            self.process.on_death(target_signal, core)
         kill_process_with(self.target.signal_to_host.get(target_signal, target_signal),
                           target_signal, core)
 

@@ -9,8 +9,9 @@ this process's stdout), working directory, pid and resource limits.  A
 guest that dies of a signal ends run() with -signal instead of killing
 this process, and host signals stay with the caller (they are not
 forwarded to the guest).  Guest threads other than the main one run on
-their own host threads, and an exit_group or a fatal signal there still
-ends this process.  Use :func:`pyuser.run` for full isolation.
+their own host threads; an exit_group or a fatal signal there ends run()
+too (a thread then blocked in a host call, a read on a pipe, say, is left
+behind as an idle daemon thread).  Use :func:`pyuser.run` for full isolation.
 """
 
 from __future__ import annotations
@@ -152,14 +153,21 @@ class Emulator:
         return status
 
     def _install_hooks(self, process: Process) -> None:
-        real_die = process.cpu.die
+        import threading
 
-        def die(target_signal: int, core: bool) -> None:
-            if getattr(process, "is_fork_child", False):
-                real_die(target_signal, core)  # a forked guest child dies for real
-            raise _GuestDied(process.target.signal_to_host.get(target_signal, target_signal))
+        from pyuser.syscalls.processes import ProcessExit
 
-        process.cpu.die = die  # type: ignore[method-assign]
+        def on_death(target_signal: int, core: bool) -> None:
+            if process.is_fork_child:
+                return  # a forked guest child dies for real
+            host_signal = process.target.signal_to_host.get(target_signal, target_signal)
+            if threading.get_ident() == process.main_host_thread:
+                raise _GuestDied(host_signal)
+            # another guest thread: the process ends, and run() returns -signal
+            raise ProcessExit(-host_signal)
+
+        process.embedded = True
+        process.on_death = on_death
 
 
 def _wrap_dispatch(process: Process, hooks: list[Callable[[SyscallEvent], object]],

@@ -95,6 +95,14 @@ class Process:
         self.cmdline = (0, 0)
         self.layout = None  # pyuser.loader.ImageLayout, for /proc/self/stat
         self.is_fork_child = False  # made by a guest fork (pyuser.syscalls.fork)
+        # pyuser.Emulator runs the guest inside a host process that must live on:
+        # an exit or a death on another guest thread ends run() instead
+        self.embedded = False
+        self.exit_status: int | None = None
+        self._finished = threading.Event()
+        # called instead of ending the host process when a guest thread dies of
+        # a signal (target signal, core); it does not return (pyuser.Emulator)
+        self.on_death: Callable[[int, bool], None] | None = None
         self.proc_files = {
             b"maps": self.render_maps,
             b"auxv": lambda: self.auxv,
@@ -263,8 +271,11 @@ class Process:
 
         On the host thread that called run() the status is returned; on a
         thread's own host thread the emulator ends here, as the whole
-        process does on Linux.
+        process does on Linux (embedded: run() returns it, see finish()).
         """
+        if self.embedded:
+            self.finish(status)
+            return status  # a guest thread's host thread ends with its loop
         if threading.get_ident() == self.main_host_thread:
             return status
         import sys
@@ -272,6 +283,19 @@ class Process:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(status)
+
+    def finish(self, status: int) -> None:
+        """Embedded: the process has ended with `status` (the first one
+        stands).  Every other guest thread stops at its next safe point: a
+        wait inside the emulator, taking the CPU token back after a host call,
+        or its loop's next turn; the thread in run() returns the status.
+        (A thread blocked in a host call stays there: without the forwarded
+        host signals nothing can interrupt it.)"""
+        if self.exit_status is None:
+            self.exit_status = status
+        self._finished.set()
+        self.signals.wake(None)
+        self.scheduler.release(self.current)
 
     def exit_thread(self, thread: Thread, status: int) -> int:
         """exit of one thread: its clear_child_tid wake, then the next thread runs."""
@@ -288,6 +312,8 @@ class Process:
         self.scheduler.release(thread)
         if threading.get_ident() == self.main_host_thread:
             # the main thread ended (pthread_exit); the process lives on in
-            # the others, and the last of them ends the emulator
-            threading.Event().wait()
+            # the others, and the last of them ends the emulator (embedded:
+            # finishes the process, and run() returns its status)
+            self._finished.wait()
+            return self.exit_status  # type: ignore[return-value]
         return status

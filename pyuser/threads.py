@@ -86,6 +86,10 @@ class Scheduler:
             yield
         finally:
             self.acquire(thread)
+            if self.process.exit_status is not None:  # embedded: ended meanwhile
+                from pyuser.syscalls.processes import ProcessExit
+
+                raise ProcessExit(self.process.exit_status)
 
     # ------------------------------------------------------------ preemption
     def activate(self) -> None:
@@ -98,7 +102,7 @@ class Scheduler:
         self._ticker.start()
 
     def _tick(self) -> None:
-        while True:
+        while self.process.exit_status is None:
             time.sleep(TIME_SLICE)
             owner = self.owner
             if owner is not None and self._queue and owner.cpu is not None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from integration_helpers import fenced_blocks
+from test_threads import ENDINGS
 
 import pyuser
 
@@ -131,3 +132,16 @@ def test_emulator_hook_exception_ends_run(guest_bins: Path, capfd) -> None:
     emu.on_syscall(boom)
     with pytest.raises(KeyError, match="from the hook"):
         emu.run()
+
+
+@pytest.mark.parametrize("scenario", sorted(ENDINGS))
+def test_emulator_process_ends_on_another_thread(guest_bins: Path, capfd, scenario: str) -> None:
+    # exit_group or a fatal signal on a guest thread that is not main ends run()
+    # with the status, and this process (the test) lives on
+    stdout, status = ENDINGS[scenario]
+    emu = pyuser.Emulator([guest_bins / "threads", scenario])
+    exits: list[int] = []
+    emu.on_exit(exits.append)
+    assert emu.run() == status
+    assert exits == [status]
+    assert capfd.readouterr().out == stdout

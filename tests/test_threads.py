@@ -26,6 +26,21 @@ def test_threads(guest_bins, assert_same_as_qemu, scenario):
                         timeout=120)
 
 
+# How a process ends from a thread other than main: (stdout, exit status)
+ENDINGS = {
+    "exitgroup": ("thread exits the process\n", 7),   # main spins without syscalls
+    "threadsegv": ("thread faults\n", -11),            # main waits in pthread_join
+    "mainexit": ("last thread returns\n", 0),          # main called pthread_exit
+}
+
+
+@pytest.mark.parametrize("scenario", sorted(ENDINGS))
+def test_process_ends_on_another_thread(guest_bins, assert_same_as_qemu, scenario):
+    stdout, status = ENDINGS[scenario]
+    assert_same_as_qemu([guest_bins / "threads", scenario], stdout=stdout, returncode=status,
+                        timeout=120)
+
+
 def test_atomics_survive_preemption(guest_bins, run_pyuser):
     """Lock-free increments across threads preempted every millisecond: none lost,
     none doubled (a stop in the middle of ldrex/strex must not replay the store)."""

@@ -28,6 +28,7 @@ class ThreadCalls:
         """clone with CLONE_VM (and, as glibc and Go pass, CLONE_THREAD|CLONE_SIGHAND...)."""
         from pyuser.cpu import CpuLoop
         from pyuser.process import Thread
+        from pyuser.syscalls.processes import ProcessExit
 
         c = self.abi.CONST
         proc = self.proc
@@ -53,6 +54,8 @@ class ThreadCalls:
             started.set()
             try:
                 child.cpu.run()
+            except ProcessExit as end:  # embedded (pyuser.Emulator): died of a signal
+                proc.exit_process(end.status)
             except BaseException:  # noqa: BLE001 - an emulator bug: report, end the process
                 sys.stderr.write("pyuser: internal error in a guest thread\n")
                 traceback.print_exc()

@@ -151,6 +151,59 @@ static int run_join(void)
     return 0;
 }
 
+/* How a process ends from a thread that is not main: exit_group while main
+ * spins without syscalls, a fault, and main's pthread_exit before the last
+ * thread returns. */
+static volatile unsigned long spins;
+
+static void *exits_the_process(void *arg)
+{
+    (void)arg;
+    printf("thread exits the process\n");
+    exit(7);
+}
+
+static int run_exitgroup(void)
+{
+    pthread_t t;
+    pthread_create(&t, NULL, exits_the_process, NULL);
+    while (spins != ~0UL) /* never false in time: the thread ends the process */
+        spins++;
+    return 0;
+}
+
+static void *faults(void *arg)
+{
+    (void)arg;
+    printf("thread faults\n");
+    *(volatile int *)arg = 1;
+    return NULL;
+}
+
+static int run_threadsegv(void)
+{
+    pthread_t t;
+    pthread_create(&t, NULL, faults, NULL);
+    pthread_join(t, NULL);
+    printf("not reached\n");
+    return 0;
+}
+
+static void *outlives_main(void *arg)
+{
+    (void)arg;
+    usleep(50000);
+    printf("last thread returns\n");
+    return NULL;
+}
+
+static int run_mainexit(void)
+{
+    pthread_t t;
+    pthread_create(&t, NULL, outlives_main, NULL);
+    pthread_exit(NULL);
+}
+
 static int pipefd[2];
 
 static void *reader(void *arg)
@@ -321,5 +374,11 @@ int main(int argc, char **argv)
         return run_pi();
     if (!strcmp(w, "membarrier"))
         return run_membarrier();
+    if (!strcmp(w, "exitgroup"))
+        return run_exitgroup();
+    if (!strcmp(w, "threadsegv"))
+        return run_threadsegv();
+    if (!strcmp(w, "mainexit"))
+        return run_mainexit();
     return 2;
 }
