@@ -11,8 +11,10 @@ generated per-target layouts.
 from __future__ import annotations
 
 import ctypes
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from pyuser.syscalls.byteorder import host_abi
 from pyuser.syscalls.table import syscall
 from pyuser.syscalls.types import Ptr, SyscallError, UInt
 
@@ -53,6 +55,17 @@ def copy_settable_perm(guest: ctypes.Structure, host: ctypes.Structure) -> None:
 
 
 class SysvIpcCalls:
+    def ipc_struct_out(self: Kernel, layout: str, address: int,
+                       call: Callable[[ctypes.Structure], int]) -> int:
+        """Run `call` on a host struct `layout` (semid64_ds, msginfo, ...), copy
+        what it filled into the guest's layout at `address`; call's result."""
+        host = getattr(host_abi(), layout)()
+        result = call(host)
+        guest = getattr(self.abi, layout)()
+        copy_to_guest(host, guest)
+        self.mem.write_struct(address, guest)
+        return result
+
     @syscall
     def ipc(self: Kernel, call: UInt, first: int, second: int, third: int, ptr: Ptr,
             fifth: int) -> int:

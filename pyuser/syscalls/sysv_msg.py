@@ -20,7 +20,6 @@ from pyuser.syscalls.sysv_ipc import (
     IPC_SET,
     IPC_STAT,
     copy_settable_perm,
-    copy_to_guest,
 )
 from pyuser.syscalls.table import syscall
 from pyuser.syscalls.types import Ptr, SyscallError, UInt
@@ -81,12 +80,8 @@ class SysvMsgCalls:
         if cmd == IPC_RMID:
             return hostcalls.msgctl(msqid, cmd, None)
         if cmd in (IPC_STAT, MSG_STAT, MSG_STAT_ANY):
-            host = host_abi().msqid64_ds()
-            result = hostcalls.msgctl(msqid, cmd, host)
-            guest = self.abi.msqid64_ds()
-            copy_to_guest(host, guest)
-            self.mem.write_struct(buf, guest)
-            return result
+            return self.ipc_struct_out("msqid64_ds", buf,
+                                       lambda host: hostcalls.msgctl(msqid, cmd, host))
         if cmd == IPC_SET:
             wanted = self.mem.read_struct(buf, self.abi.msqid64_ds)
             host = host_abi().msqid64_ds()
@@ -94,10 +89,6 @@ class SysvMsgCalls:
             host.msg_qbytes = wanted.msg_qbytes
             return hostcalls.msgctl(msqid, cmd, host)
         if cmd in (IPC_INFO, MSG_INFO):
-            host_info = host_abi().msginfo()
-            result = hostcalls.msgctl(msqid, cmd, host_info)
-            guest_info = self.abi.msginfo()
-            copy_to_guest(host_info, guest_info)
-            self.mem.write_struct(buf, guest_info)
-            return result
+            return self.ipc_struct_out("msginfo", buf,
+                                       lambda host: hostcalls.msgctl(msqid, cmd, host))
         raise SyscallError("EINVAL")

@@ -22,7 +22,6 @@ from pyuser.syscalls.sysv_ipc import (
     IPC_SET,
     IPC_STAT,
     copy_settable_perm,
-    copy_to_guest,
 )
 from pyuser.syscalls.table import syscall
 from pyuser.syscalls.types import Ptr, SyscallError, UInt
@@ -84,24 +83,16 @@ class SysvSemCalls:
         if cmd == SETVAL:
             return hostcalls.semctl(semid, semnum, cmd, arg)
         if cmd in (IPC_STAT, SEM_STAT, SEM_STAT_ANY):
-            host = host_abi().semid64_ds()
-            result = hostcalls.semctl(semid, semnum, cmd, host)
-            guest = self.abi.semid64_ds()
-            copy_to_guest(host, guest)
-            self.mem.write_struct(arg, guest)
-            return result
+            return self.ipc_struct_out("semid64_ds", arg,
+                                       lambda host: hostcalls.semctl(semid, semnum, cmd, host))
         if cmd == IPC_SET:
             wanted = self.mem.read_struct(arg, self.abi.semid64_ds)
             host = host_abi().semid64_ds()
             copy_settable_perm(wanted.sem_perm, host.sem_perm)
             return hostcalls.semctl(semid, semnum, cmd, host)
         if cmd in (IPC_INFO, SEM_INFO):
-            host_info = host_abi().seminfo()
-            result = hostcalls.semctl(semid, semnum, cmd, host_info)
-            guest_info = self.abi.seminfo()
-            copy_to_guest(host_info, guest_info)
-            self.mem.write_struct(arg, guest_info)
-            return result
+            return self.ipc_struct_out("seminfo", arg,
+                                       lambda host: hostcalls.semctl(semid, semnum, cmd, host))
         if cmd in (GETALL, SETALL):
             stat = host_abi().semid64_ds()
             hostcalls.semctl(semid, 0, IPC_STAT, stat)

@@ -19,7 +19,6 @@ from pyuser.syscalls.sysv_ipc import (
     IPC_SET,
     IPC_STAT,
     copy_settable_perm,
-    copy_to_guest,
 )
 from pyuser.syscalls.table import syscall
 from pyuser.syscalls.types import Ptr, SyscallError, UInt
@@ -97,12 +96,8 @@ class SysvShmCalls:
         if cmd in (IPC_RMID, SHM_LOCK, SHM_UNLOCK):
             return _check(_libc.shmctl(shmid, cmd, None))
         if cmd in (IPC_STAT, SHM_STAT, SHM_STAT_ANY):
-            host = host_abi().shmid64_ds()
-            result = _check(_libc.shmctl(shmid, cmd, ctypes.byref(host)))
-            guest = self.abi.shmid64_ds()
-            copy_to_guest(host, guest)
-            self.mem.write_struct(buf, guest)
-            return result
+            return self.ipc_struct_out(
+                "shmid64_ds", buf, lambda host: _check(_libc.shmctl(shmid, cmd, ctypes.byref(host))))
         if cmd == IPC_SET:
             wanted = self.mem.read_struct(buf, self.abi.shmid64_ds)
             host = host_abi().shmid64_ds()
