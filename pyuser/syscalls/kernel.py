@@ -24,9 +24,6 @@ from pyuser.syscalls.polling import PollingCalls
 from pyuser.syscalls.processes import ProcessCalls
 from pyuser.syscalls.signals import SignalCalls
 from pyuser.syscalls.sysv_ipc import SysvIpcCalls
-from pyuser.syscalls.sysv_msg import SysvMsgCalls
-from pyuser.syscalls.sysv_sem import SysvSemCalls
-from pyuser.syscalls.sysv_shm import SysvShmCalls
 from pyuser.syscalls.table import Entry, build_table
 from pyuser.syscalls.threads import ThreadCalls
 from pyuser.syscalls.time import TimeCalls
@@ -39,7 +36,7 @@ if TYPE_CHECKING:
 
 class Kernel(FileCalls, MemoryCalls, ProcessCalls, SignalCalls, TimeCalls, IoctlCalls,
              FutexCalls, NetworkCalls, MessageCalls, PollingCalls, ForkCalls, ExecCalls, XattrCalls,
-             ThreadCalls, SysvIpcCalls, SysvShmCalls, SysvSemCalls, SysvMsgCalls):
+             ThreadCalls, SysvIpcCalls):
     """Holds the process state the handlers need and dispatches by number."""
 
     def __init__(self, process: Process) -> None:
