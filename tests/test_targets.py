@@ -215,8 +215,9 @@ def test_sysv_semaphores_and_message_queues(target, bins_of, assert_same_as_qemu
 
 @pytest.mark.parametrize("target", _params("time64"))
 def test_time64_timespecs_and_recvmmsg_timeout(target, bins_of, run_pyuser):
-    # 32-bit targets: the high half of a time64 tv_nsec is padding; qemu-user
-    # 7.2 ignores recvmmsg's timeout, so Linux's output is the literal
+    # 32-bit targets: the high half of a time64 tv_nsec is padding, and receive
+    # timestamps are 8-byte timevals; qemu-user 7.2 ignores recvmmsg's timeout
+    # and lacks SO_TIMESTAMPNS, so Linux's output is the literal
     got = run_pyuser([bins_of(target) / "time64"], target)
     assert (got.stdout, got.returncode) == (TIME64_OUT, 0), got.stderr
 

@@ -5,12 +5,14 @@ buffer is rebuilt, since struct cmsghdr is the word size of the target
 (12-byte header and 4-byte alignment on 32-bit targets, 16 and 8 on the
 x86_64 host), its level may be numbered differently (MIPS's SOL_SOCKET is
 0xffff) and a big-endian guest's SCM_RIGHTS descriptors and SCM_CREDENTIALS
-ids are swapped.  Other control messages pass their payload as bytes.
+ids are swapped, and receive timestamps take the target's time layout.
+Other control messages pass their payload as bytes.
 """
 
 from __future__ import annotations
 
 import ctypes
+import struct
 import time
 from typing import TYPE_CHECKING
 
@@ -77,12 +79,32 @@ class MessageCalls:
                 level = self.sockets().sol_socket
                 if kind in (socket.SCM_RIGHTS, socket.SCM_CREDENTIALS):
                     payload = to_guest(self.target, f"{len(payload) // 4}i", payload)
+                elif kind in self._timestamp_kinds():
+                    kind, payload = self._timestamp_to_guest(kind, payload)
             record = bytes(guest_header(guest_size + len(payload), level, kind)) + payload
             if len(out) + len(record) > room:
                 return bytes(out), True
             out += record.ljust(min(_align(len(record), word), room - len(out)), b"\0")
             offset += _align(header.cmsg_len, _HOST_WORD)
         return bytes(out), False
+
+    # Receive timestamps (SO_TIMESTAMP and friends, include/uapi/asm-generic/
+    # socket.h): the _OLD ones carry timevals or timespecs of the target's
+    # longs (8 bytes on 32-bit targets), the _NEW ones 64-bit pairs; the
+    # x86_64 host writes 64-bit pairs for both.  host type -> (name, pairs)
+    _TIMESTAMPS = (("SO_TIMESTAMP_OLD", 1), ("SO_TIMESTAMPNS_OLD", 1),
+                   ("SO_TIMESTAMPING_OLD", 3), ("SO_TIMESTAMP_NEW", 1),
+                   ("SO_TIMESTAMPNS_NEW", 1), ("SO_TIMESTAMPING_NEW", 3))
+
+    def _timestamp_kinds(self: Kernel) -> dict[int, tuple[str, int]]:
+        host = host_abi().CONST
+        return {host[name]: (name, pairs) for name, pairs in self._TIMESTAMPS if name in host}
+
+    def _timestamp_to_guest(self: Kernel, kind: int, payload: bytes) -> tuple[int, bytes]:
+        name, pairs = self._timestamp_kinds()[kind]
+        values = struct.unpack_from(f"<{2 * pairs}q", payload)
+        pair = self.target.long_format * 2 if name.endswith("_OLD") else "qq"
+        return self.abi.CONST.get(name, kind), self.target.pack(pair * pairs, *values)
 
     # ------------------------------------------------------------ the calls
     def _host_msghdr(self: Kernel, guest, writable: bool, control: bytes | None):

@@ -7,13 +7,18 @@
  * A 64-bit target makes the same calls with its only timespec.  recvmmsg's
  * timeout is looked at after each message (net/socket.c do_recvmmsg): an
  * expired one ends the batch after one message, and what is left of it is
- * written back.  qemu-user 7.2 ignores that timeout, so Linux's output is the
- * test's reference.  Only properties are printed.
+ * written back.  Receive timestamps (SO_TIMESTAMP, SO_TIMESTAMPNS) come as
+ * control messages in the target's struct timeval/timespec (8 bytes on 32-bit
+ * targets, 16 on the host).  qemu-user 7.2 ignores recvmmsg's timeout and
+ * lacks SO_TIMESTAMPNS, so Linux's output is the test's reference.  Only
+ * properties are printed.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <linux/futex.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -134,9 +139,56 @@ static void recvmmsg_timeout(void)
            untouched.tv_sec == 5 && untouched.tv_nsec == 0 ? "yes" : "no");
 }
 
+static void receive_timestamps(void)
+{
+    int rx = socket(AF_INET, SOCK_DGRAM, 0), tx = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in address = {.sin_family = AF_INET,
+                                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    bind(rx, (struct sockaddr *)&address, sizeof address);
+    socklen_t length = sizeof address;
+    getsockname(rx, (struct sockaddr *)&address, &length);
+    const int options[] = {SO_TIMESTAMP, SO_TIMESTAMPNS};
+    const char *names[] = {"SO_TIMESTAMP", "SO_TIMESTAMPNS"};
+    for (int k = 0; k < 2; k++) {
+        int on = 1;
+        int set = setsockopt(rx, SOL_SOCKET, options[k], &on, sizeof on);
+        sendto(tx, "x", 1, 0, (struct sockaddr *)&address, sizeof address);
+        char data[8], control[256];
+        struct iovec iov = {data, sizeof data};
+        struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
+                           .msg_controllen = sizeof control};
+        ssize_t got = recvmsg(rx, &m, 0);
+        struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+        time_t now = time(NULL);
+        printf("%s: setsockopt %d, recvmsg %zd, ", names[k], set, got);
+        if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMP) {
+            struct timeval tv;
+            memcpy(&tv, CMSG_DATA(c), sizeof tv);
+            printf("SCM_TIMESTAMP of CMSG_LEN(sizeof (struct timeval)): %s, recent: %s\n",
+                   c->cmsg_len == CMSG_LEN(sizeof tv) ? "yes" : "no",
+                   tv.tv_sec >= now - 5 && tv.tv_sec <= now && tv.tv_usec >= 0 &&
+                   tv.tv_usec < 1000000 ? "yes" : "no");
+        } else if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+            struct timespec ts;
+            memcpy(&ts, CMSG_DATA(c), sizeof ts);
+            printf("SCM_TIMESTAMPNS of CMSG_LEN(sizeof (struct timespec)): %s, recent: %s\n",
+                   c->cmsg_len == CMSG_LEN(sizeof ts) ? "yes" : "no",
+                   ts.tv_sec >= now - 5 && ts.tv_sec <= now && ts.tv_nsec >= 0 &&
+                   ts.tv_nsec < 1000000000 ? "yes" : "no");
+        } else {
+            printf("no timestamp\n");
+        }
+        on = 0;
+        setsockopt(rx, SOL_SOCKET, options[k], &on, sizeof on);
+    }
+    close(rx);
+    close(tx);
+}
+
 int main(void)
 {
     padding();
     recvmmsg_timeout();
+    receive_timestamps();
     return 0;
 }
