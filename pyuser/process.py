@@ -138,6 +138,25 @@ class Process:
     def current_thread(self) -> Thread:
         return self.current
 
+    def current_thread_name(self) -> bytes:
+        """PR_GET_NAME: from the command line the host thread's (a write to
+        /proc/self/task/<tid>/comm, as pthread_setname_np does, changes it)."""
+        if self.embedded:
+            return self.current.name
+        from pyuser.syscalls import hostcalls
+
+        return hostcalls.thread_name()
+
+    def rename_current_thread(self, name: bytes) -> None:
+        """The current thread's task name (PR_SET_NAME, exec).  From the command
+        line, the host thread's name too, so that /proc/self/comm, ps and top
+        show the guest's; an embedding process (pyuser.Emulator) keeps its own."""
+        self.current.name = name[:15]
+        if not self.embedded:
+            from pyuser.syscalls import hostcalls
+
+            hostcalls.set_thread_name(name)
+
     def current_tid(self) -> int:
         return self.current.tid
 

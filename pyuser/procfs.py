@@ -46,7 +46,6 @@ def render_stat(proc: Process) -> bytes:
     layout = getattr(proc, "layout", None)
     mask = proc.target.word_mask
     values: dict[int, int | bytes] = {
-        _COMM: b"(" + (proc.current.name or comm_of(os.fsencode(proc.exe_guest_path))) + b")",
         _NUM_THREADS: len(proc.threads),
         _VSIZE: sum(m.end - m.start for m in proc.memory.mappings),
         _RSSLIM: min(int(fields[_RSSLIM - 1]), mask),
@@ -61,6 +60,9 @@ def render_stat(proc: Process) -> bytes:
             _END_DATA: layout.end_data, _ARG_START: layout.arg_start,
             _ARG_END: layout.arg_end, _ENV_START: layout.env_start, _ENV_END: layout.env_end,
         })
+    if getattr(proc, "embedded", False):  # else the host's task name is the guest's
+        values[_COMM] = b"(" + (proc.current.name or
+                                comm_of(os.fsencode(proc.exe_guest_path))) + b")"
     values.update(_signal_fields(proc))
     for number, value in values.items():
         if number <= len(fields):

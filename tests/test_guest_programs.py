@@ -666,3 +666,25 @@ def test_time64_timespecs_and_recvmmsg_timeout(guest_bins, run_pyuser):
     # output is the literal
     got = run_pyuser([guest_bins / "time64"])
     assert (got.stdout, got.returncode) == (TIME64_OUT, 0), got.stderr
+
+
+PRCTL_OUT = """\
+PR_GET_NAME is the program's file name: yes, /proc/self/comm too: yes
+PR_SET_NAME: 0
+PR_GET_NAME: renamed task, /proc/self/comm: renamed task
+thread named by pthread_setname_np: worker
+pthread_setname_np: 0
+PR_SET_PDEATHSIG SIGUSR1: 0, PR_GET_PDEATHSIG is SIGUSR1: yes
+PR_GET_NO_NEW_PRIVS 0, PR_SET_NO_NEW_PRIVS 0, then 1
+PR_GET_DUMPABLE: 1
+PR_SET_CHILD_SUBREAPER: 0, PR_GET_CHILD_SUBREAPER 1
+orphaned grandchild adopted by us: yes, reaped: yes, its status 5
+"""
+
+
+def test_prctl_task_names_and_subreaper(guest_bins, run_pyuser):
+    # qemu-user 7.2 lacks the subreaper calls and leaves its own task name:
+    # Linux's output is the literal
+    got = run_pyuser([guest_bins / "prctl"])
+    assert (got.stdout, got.returncode) == (PRCTL_OUT, 0), got.stderr
+

@@ -23,6 +23,7 @@ from test_guest_programs import (
     LOCKS_OUT,
     MMAP_OUT,
     MSG_OUT,
+    PRCTL_OUT,
     PSHARED_OUT,
     PTY_OUT,
     RANDOM_OUT,
@@ -234,6 +235,14 @@ def test_pseudo_terminal_pair(target, bins_of, run_pyuser, pty_stdin):
     # numbers that differ on MIPS.  qemu-user 7.2 lacks some: the literal is Linux's
     got = run_pyuser([bins_of(target) / "pty"], target)
     assert (got.stdout, got.returncode) == (PTY_OUT, 0), got.stderr
+
+
+@pytest.mark.parametrize("target", _params("prctl"))
+def test_prctl_task_names_and_subreaper(target, bins_of, run_pyuser):
+    # PR_GET_PDEATHSIG's signal in the target's numbering; qemu-user 7.2 lacks
+    # the subreaper calls, so Linux's output is the literal
+    got = run_pyuser([bins_of(target) / "prctl"], target)
+    assert (got.stdout, got.returncode) == (PRCTL_OUT, 0), got.stderr
 
 
 @pytest.mark.parametrize("target", _params("forkexec"))

@@ -130,5 +130,5 @@ def load_program(proc: Process, path: str, argv: list[bytes], envp: list[bytes],
     layout.env_start, layout.env_end = stack.env_start, stack.env_end
     proc.layout = layout
     # the task name (PR_GET_NAME, /proc/self/stat) is the file name exec'd
-    proc.current_thread().name = comm_of(execfn or os.fsencode(path))
+    proc.rename_current_thread(comm_of(execfn or os.fsencode(path)))
     target.set_entry_state(proc.uc, entry, stack.sp)

@@ -120,6 +120,39 @@ def writev(fd: int, buffers: list[tuple[int, int]]) -> int:
     return _check(_libc.writev(fd, iovec_array(buffers), len(buffers)))
 
 
+# ----------------------------------------------------------------- prctl
+_libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong,
+                        ctypes.c_ulong]
+_libc.prctl.restype = ctypes.c_int
+PR_SET_NAME, PR_GET_NAME = 15, 16  # include/uapi/linux/prctl.h, every architecture
+
+
+def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 0) -> int:
+    """prctl(2) with plain values (an option that writes an int takes its
+    address: see prctl_int_out)."""
+    return _check(_libc.prctl(option, arg2, arg3, arg4, arg5))
+
+
+def prctl_int_out(option: int) -> int:
+    """A prctl GET option that stores an int at arg2 (PR_GET_PDEATHSIG, ...)."""
+    value = ctypes.c_int(0)
+    _check(_libc.prctl(option, ctypes.addressof(value), 0, 0, 0))
+    return value.value
+
+
+def thread_name() -> bytes:
+    """The calling host thread's task name."""
+    buffer = ctypes.create_string_buffer(16)
+    _check(_libc.prctl(PR_GET_NAME, ctypes.addressof(buffer), 0, 0, 0))
+    return buffer.value
+
+
+def set_thread_name(name: bytes) -> None:
+    """The calling host thread's task name (/proc/self/comm), at most 15 bytes."""
+    buffer = ctypes.create_string_buffer(name[:15], 16)
+    _check(_libc.prctl(PR_SET_NAME, ctypes.addressof(buffer), 0, 0, 0))
+
+
 # ----------------------------------------------------------------- SysV IPC
 # Raw syscalls rather than glibc's wrappers: those convert the kernel's
 # structs to glibc's own, and the guest wants the kernel's.  semtimedop,

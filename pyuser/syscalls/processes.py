@@ -291,26 +291,47 @@ class ProcessCalls:
         # as qemu-user does: glibc then runs without restartable sequences
         raise SyscallError("ENOSYS")
 
+    # prctl options whose arguments are plain values, passed to the host: the
+    # emulator is the guest's process, so the host's answer is the guest's.
+    # (Option numbers are include/uapi/linux/prctl.h's on every architecture.)
+    _PRCTL_HOST = ("PR_SET_DUMPABLE", "PR_GET_DUMPABLE", "PR_SET_NO_NEW_PRIVS",
+                   "PR_GET_NO_NEW_PRIVS", "PR_SET_CHILD_SUBREAPER", "PR_SET_TIMERSLACK",
+                   "PR_GET_TIMERSLACK", "PR_CAPBSET_READ", "PR_CAPBSET_DROP", "PR_SET_KEEPCAPS",
+                   "PR_GET_KEEPCAPS", "PR_GET_SECUREBITS", "PR_SET_SECUREBITS",
+                   "PR_SET_THP_DISABLE", "PR_GET_THP_DISABLE", "PR_CAP_AMBIENT")
+
     @syscall
     def prctl(self: Kernel, option: int, arg2: UInt, arg3: UInt, arg4: UInt, arg5: UInt) -> int:
+        from pyuser.syscalls import hostcalls
+
         c = self.abi.CONST
-        thread = self.proc.current_thread()
         if option == c["PR_SET_NAME"]:
-            thread.name = self.mem.read(arg2, 16).split(b"\0")[0]
+            self.proc.rename_current_thread(self.mem.read_cstr(arg2, 16)[:15])
             return 0
         if option == c["PR_GET_NAME"]:
-            self.mem.write(arg2, thread.name[:15].ljust(16, b"\0"))
+            self.mem.write(arg2, self.proc.current_thread_name()[:15].ljust(16, b"\0"))
             return 0
-        if option in (c["PR_SET_PDEATHSIG"], c["PR_SET_DUMPABLE"], c["PR_SET_NO_NEW_PRIVS"],
-                      c.get("PR_SET_VMA", -1)):
+        if option == c["PR_SET_PDEATHSIG"]:
+            host_signal = self.target.signal_to_host.get(arg2, arg2) if arg2 else 0
+            return hostcalls.prctl(option, host_signal)
+        if option == c["PR_GET_PDEATHSIG"]:
+            host_signal = hostcalls.prctl_int_out(option)
+            guest = self.target.signal_from_host.get(host_signal, host_signal) if host_signal \
+                else 0
+            self.mem.write(arg2, self.target.pack("i", guest))
             return 0
-        if option == c["PR_GET_DUMPABLE"]:
-            return 1
-        if option == c["PR_GET_NO_NEW_PRIVS"]:
+        if option == c["PR_GET_CHILD_SUBREAPER"]:
+            self.mem.write(arg2, self.target.pack("i", hostcalls.prctl_int_out(option)))
             return 0
-        if option == c.get("PR_SET_TIMERSLACK") or option == c.get("PR_GET_TIMERSLACK"):
-            return 50000 if option == c.get("PR_GET_TIMERSLACK") else 0
-        raise SyscallError("EINVAL")
+        if option in self._prctl_host_options():
+            return hostcalls.prctl(option, arg2, arg3, arg4, arg5)
+        if option == c.get("PR_SET_VMA"):  # names for anonymous mappings: not kept
+            return 0
+        raise SyscallError("EINVAL")  # PR_SET_SECCOMP among them: it would filter the emulator
+
+    def _prctl_host_options(self: Kernel) -> set[int]:
+        c = self.abi.CONST
+        return {c[name] for name in self._PRCTL_HOST if name in c}
 
     @syscall
     def personality(self: Kernel, persona: UInt) -> int:
