@@ -672,6 +672,7 @@ PRCTL_OUT = """\
 PR_GET_NAME is the program's file name: yes, /proc/self/comm too: yes
 PR_SET_NAME: 0
 PR_GET_NAME: renamed task, /proc/self/comm: renamed task
+PR_SET_NAME of 26 bytes: 0, kept: a name longer t
 thread named by pthread_setname_np: worker
 pthread_setname_np: 0
 PR_SET_PDEATHSIG SIGUSR1: 0, PR_GET_PDEATHSIG is SIGUSR1: yes

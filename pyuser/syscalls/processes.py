@@ -306,7 +306,12 @@ class ProcessCalls:
 
         c = self.abi.CONST
         if option == c["PR_SET_NAME"]:
-            self.proc.rename_current_thread(self.mem.read_cstr(arg2, 16)[:15])
+            # the kernel copies at most 15 bytes and needs no NUL within them
+            in_page = min(16, 0x1000 - (arg2 & 0xFFF))
+            name = self.mem.read(arg2, in_page)
+            if b"\0" not in name and in_page < 16:
+                name += self.mem.read(arg2 + in_page, 16 - in_page)
+            self.proc.rename_current_thread(name.split(b"\0")[0][:15])
             return 0
         if option == c["PR_GET_NAME"]:
             self.mem.write(arg2, self.proc.current_thread_name()[:15].ljust(16, b"\0"))

@@ -62,6 +62,10 @@ int main(int argc, char **argv)
     read_comm("/proc/self/comm", comm, sizeof comm);
     printf("PR_GET_NAME: %s, /proc/self/comm: %s\n", name, comm);
 
+    printf("PR_SET_NAME of 26 bytes: %d", prctl(PR_SET_NAME, "a name longer than fifteen", 0, 0, 0));
+    prctl(PR_GET_NAME, name, 0, 0, 0);
+    printf(", kept: %s\n", name);
+
     pthread_t thread;
     pipe(named);
     pthread_create(&thread, NULL, named_thread, NULL);
