@@ -676,7 +676,7 @@ PR_SET_NAME of 26 bytes: 0, kept: a name longer t
 thread named by pthread_setname_np: worker
 pthread_setname_np: 0
 PR_SET_PDEATHSIG SIGUSR1: 0, PR_GET_PDEATHSIG is SIGUSR1: yes
-PR_GET_NO_NEW_PRIVS 0, PR_SET_NO_NEW_PRIVS 0, then 1
+PR_SET_NO_NEW_PRIVS 0, PR_GET_NO_NEW_PRIVS then 1
 PR_GET_DUMPABLE: 1
 PR_SET_CHILD_SUBREAPER: 0, PR_GET_CHILD_SUBREAPER 1
 orphaned grandchild adopted by us: yes, reaped: yes, its status 5

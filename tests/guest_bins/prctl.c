@@ -80,9 +80,9 @@ int main(int argc, char **argv)
     printf(", PR_GET_PDEATHSIG is SIGUSR1: %s\n", yesno(signo == SIGUSR1));
     prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
 
-    int before = prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0);
+    /* (not the value before: a sandbox may have set it for every process) */
     int set = prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-    printf("PR_GET_NO_NEW_PRIVS %d, PR_SET_NO_NEW_PRIVS %d, then %d\n", before, set,
+    printf("PR_SET_NO_NEW_PRIVS %d, PR_GET_NO_NEW_PRIVS then %d\n", set,
            prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0));
     printf("PR_GET_DUMPABLE: %d\n", prctl(PR_GET_DUMPABLE, 0, 0, 0, 0));
 
