@@ -15,7 +15,8 @@ from pyuser.targets.generated import arm_abi
 
 # Calls whose effect would leave the child: signals to other processes, the
 # host's clock, mounts, modules, other processes' scheduling, limits and
-# memory, host-wide SysV objects (IPC_RMID of id 0), namespaces.
+# memory, host-wide SysV objects (IPC_RMID of id 0), namespaces; and the mlock
+# calls, which would pin the child's whole guest reservation in host memory.
 HOST_WIDE = re.compile(
     r"(kill|tkill|tgkill|rt_sigqueueinfo|rt_tgsigqueueinfo|pidfd_send_signal|reboot"
     r"|sethostname|setdomainname|settimeofday|clock_settime.*|adjtimex|clock_adjtime.*|stime"
@@ -24,7 +25,7 @@ HOST_WIDE = re.compile(
     r"|sched_set.*|ioprio_set|migrate_pages|move_pages|process_madvise|process_mrelease"
     r"|syslog|keyctl|add_key|request_key|ipc|msgctl|semctl|shmctl|fsconfig|fsmount|fsopen"
     r"|fspick|move_mount|open_tree|mount_setattr|quotactl.*|acct|vhangup|setrlimit|ptrace"
-    r"|landlock.*|setns|unshare)")
+    r"|landlock.*|setns|unshare|mlock.*|munlock.*)")
 
 # What Linux does to the child: a sigreturn from a garbage frame is SIGSEGV,
 # ARM's private breakpoint call is SIGTRAP.
