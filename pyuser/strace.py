@@ -11,6 +11,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from pyuser.memory import GuestFault
+from pyuser.syscalls.table import host_id, host_id16
 from pyuser.syscalls.types import NoReturn
 
 if TYPE_CHECKING:
@@ -40,7 +41,9 @@ def format_args(kernel: Kernel, entry: Entry, regs: Any) -> str:
             elif kind == "unsigned":
                 shown.append(str(raw))
             elif kind == "id":
-                shown.append("-1" if raw & 0xFFFFFFFF == 0xFFFFFFFF else str(raw & 0xFFFFFFFF))
+                shown.append(str(host_id(raw)))
+            elif kind == "id16":
+                shown.append(str(host_id16(raw)))
             elif kind in ("pointer", "out_buffer", "out_pointer"):
                 shown.append(f"{raw:#x}" if raw else "NULL")
             elif kind in ("cstring", "path"):

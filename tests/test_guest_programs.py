@@ -7,11 +7,12 @@ dates, exit statuses, errno names, bigbss's sums) were checked that way.
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 
 import pytest
-from conftest import host_child_env
+from conftest import build_guest_bins, host_child_env
 
 HELLO = "Hello, world!\n"
 
@@ -688,4 +689,28 @@ def test_prctl_task_names_and_subreaper(guest_bins, run_pyuser):
     # Linux's output is the literal
     got = run_pyuser([guest_bins / "prctl"])
     assert (got.stdout, got.returncode) == (PRCTL_OUT, 0), got.stderr
+
+
+@functools.cache
+def linux_uid16_output() -> str:
+    """What Linux prints for tests/guest_bins/uid16.c: its i386 build run
+    natively (an x86_64 kernel runs i386 programs, with the 16-bit-id calls).
+
+    The program sets ids, groups and owners, so what it prints depends on the
+    capabilities it runs with; the reference is therefore Linux in the same
+    place.  As root it prints, after the two filesystem-id lines, e.g.
+    "euid 70000: set 0, geteuid 65534, geteuid32 70000, ..." and
+    "chown(0x11234, 0xffff): 0, owner 4660:0".  qemu-user 7.2 is no reference:
+    it passes a 16-bit call's id whole (setuid(0x10000) sets uid 65536).
+    """
+    native = subprocess.run([build_guest_bins("i386") / "uid16"], capture_output=True,
+                            text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert native.returncode == 0, native.stderr
+    assert native.stdout.startswith("setfsuid: asks yes"), native.stdout
+    return native.stdout
+
+
+def test_filesystem_and_16_bit_ids(guest_bins, run_pyuser):
+    got = run_pyuser([guest_bins / "uid16"])
+    assert (got.stdout, got.returncode) == (linux_uid16_output(), 0), got.stderr
 

@@ -153,6 +153,21 @@ def set_thread_name(name: bytes) -> None:
     _check(_libc.prctl(PR_SET_NAME, ctypes.addressof(buffer), 0, 0, 0))
 
 
+_libc.setfsuid.argtypes = _libc.setfsgid.argtypes = [ctypes.c_uint]
+_libc.setfsuid.restype = _libc.setfsgid.restype = ctypes.c_int
+
+
+def setfsuid(uid: int) -> int:
+    """The calling thread's filesystem uid; returns the previous one ((uid_t)-1
+    only asks).  It never fails: an id it refuses leaves the old one."""
+    return _libc.setfsuid(uid & 0xFFFFFFFF)
+
+
+def setfsgid(gid: int) -> int:
+    """As setfsuid, for the filesystem gid."""
+    return _libc.setfsgid(gid & 0xFFFFFFFF)
+
+
 # ----------------------------------------------------------------- SysV IPC
 # Raw syscalls rather than glibc's wrappers: those convert the kernel's
 # structs to glibc's own, and the guest wants the kernel's.  semtimedop,

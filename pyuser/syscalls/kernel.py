@@ -28,6 +28,7 @@ from pyuser.syscalls.table import Entry, build_table
 from pyuser.syscalls.threads import ThreadCalls
 from pyuser.syscalls.time import TimeCalls
 from pyuser.syscalls.types import NoReturn, SyscallError
+from pyuser.syscalls.uid16 import Uid16Calls
 from pyuser.syscalls.xattr import XattrCalls
 
 if TYPE_CHECKING:
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
 
 class Kernel(FileCalls, MemoryCalls, ProcessCalls, SignalCalls, TimeCalls, IoctlCalls,
              FutexCalls, NetworkCalls, MessageCalls, PollingCalls, ForkCalls, ExecCalls, XattrCalls,
-             ThreadCalls, SysvIpcCalls):
+             ThreadCalls, SysvIpcCalls, Uid16Calls):
     """Holds the process state the handlers need and dispatches by number."""
 
     def __init__(self, process: Process) -> None:

@@ -7,6 +7,7 @@ import resource
 import time
 from typing import TYPE_CHECKING
 
+from pyuser.syscalls import hostcalls
 from pyuser.syscalls.table import syscall
 from pyuser.syscalls.types import Fd, Id, NoReturn, OutBuf, Ptr, SyscallError, UInt
 
@@ -113,6 +114,14 @@ class ProcessCalls:
     def setresgid32(self: Kernel, r: Id, e: Id, s: Id) -> int:
         os.setresgid(r, e, s)
         return 0
+
+    @syscall("setfsuid32", "setfsuid")
+    def setfsuid32(self: Kernel, uid: Id) -> int:
+        return hostcalls.setfsuid(uid)
+
+    @syscall("setfsgid32", "setfsgid")
+    def setfsgid32(self: Kernel, gid: Id) -> int:
+        return hostcalls.setfsgid(gid)
 
     @syscall
     def getpgid(self: Kernel, pid: int) -> int:
@@ -302,8 +311,6 @@ class ProcessCalls:
 
     @syscall
     def prctl(self: Kernel, option: int, arg2: UInt, arg3: UInt, arg4: UInt, arg5: UInt) -> int:
-        from pyuser.syscalls import hostcalls
-
         c = self.abi.CONST
         if option == c["PR_SET_NAME"]:
             # the kernel copies at most 15 bytes and needs no NUL within them
@@ -439,8 +446,6 @@ class ProcessCalls:
 
     @syscall
     def pidfd_send_signal(self: Kernel, pidfd: Fd, signo: int, info: Ptr, flags: UInt) -> int:
-        from pyuser.syscalls import hostcalls
-
         if info:  # a caller-made siginfo cannot be carried over: as kill(2) does
             raise SyscallError("EINVAL")
         host = self.target.signal_to_host.get(signo, signo) if signo else 0

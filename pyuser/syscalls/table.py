@@ -63,7 +63,7 @@ def _arg_of(annotation: Any) -> T.Arg:
 # it costs ~10 ms of start-up over all the handlers).  Any other annotation
 # still goes through get_type_hints.
 _BY_NAME = {name: _arg_of(getattr(T, name)) for name in (
-    "UInt", "Ptr", "Fd", "CStr", "Path", "InBuf", "OutBuf", "Int64", "InPtr", "OutPtr")}
+    "UInt", "Ptr", "Fd", "CStr", "Path", "InBuf", "OutBuf", "Int64", "InPtr", "OutPtr", "Id", "Id16")}
 _BY_NAME["int"] = T.SIGNED
 
 
@@ -123,7 +123,9 @@ def make_invoker(kernel: Kernel, fn: Callable, params: list[Param]) -> Invoker:
         elif kind in raw:
             converters.append(lambda r, i=i: r[i])
         elif kind == "id":
-            converters.append(lambda r, i=i: _host_id(r[i]))
+            converters.append(lambda r, i=i: host_id(r[i]))
+        elif kind == "id16":
+            converters.append(lambda r, i=i: host_id16(r[i]))
         elif kind == "cstring":
             converters.append(lambda r, i=i: mem.read_cstr(r[i]))
         elif kind == "path":
@@ -152,9 +154,16 @@ def make_invoker(kernel: Kernel, fn: Callable, params: list[Param]) -> Invoker:
     return invoke
 
 
-def _host_id(value: int) -> int:
+def host_id(value: int) -> int:
+    """A uid_t or gid_t register as Python's os functions take it."""
     value &= 0xFFFFFFFF
     return -1 if value == 0xFFFFFFFF else value
+
+
+def host_id16(value: int) -> int:
+    """An old_uid_t register: its low 16 bits, 0xffff meaning -1 (low2highuid)."""
+    value &= 0xFFFF
+    return -1 if value == 0xFFFF else value
 
 
 def _signed64(value: int) -> int:
@@ -178,8 +187,13 @@ def build_table(kernel: Kernel) -> tuple[list[Entry | None], dict[int, Entry]]:
     dense: list[Entry | None] = []
     sparse: dict[int, Entry] = {}
     limit = 4096
-    for name, number in target.syscall_numbers.items():
+    numbers = target.syscall_numbers
+    for name, number in numbers.items():
         fn = handlers.get(name)
+        if f"{name}32" in numbers and f"{name}16" in handlers:
+            # arm and i386 keep the 16-bit-id calls (sys_chown16, ...) under
+            # the plain names, beside the 32-bit ones
+            fn = handlers[f"{name}16"]
         if fn is None:
             continue
         params = signature_of(fn, target.word_size, target.pairs_aligned)

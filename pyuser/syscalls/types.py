@@ -36,6 +36,7 @@ IN_BUFFER = Arg("in_buffer")  # bytes; its length is the next argument
 OUT_BUFFER = Arg("out_buffer")  # writable memoryview; length is the next argument
 INT64 = Arg("int64", wide=True)
 ID = Arg("id")
+ID16 = Arg("id16")
 # Raw guest addresses of buffers whose length is the next argument: passed as
 # ints (the handler hands the host pointer to libc) yet shown by -strace as
 # the bytes they hold.
@@ -57,6 +58,9 @@ Int64 = Annotated[int, INT64]
 # A uid_t or gid_t: 32 bits unsigned, where (uid_t)-1 is -1 ("leave unchanged"),
 # as Python's os functions take it
 Id = Annotated[int, ID]
+# The old_uid_t of arm's and i386's 16-bit calls (chown, setuid, ... beside
+# their *32 twins): the low 16 bits, where 0xffff is -1 (include/linux/highuid.h)
+Id16 = Annotated[int, ID16]
 
 
 class SyscallError(Exception):
