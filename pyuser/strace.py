@@ -36,7 +36,9 @@ def format_args(kernel: Kernel, entry: Entry, regs: Any) -> str:
         raw = regs[p.reg]
         kind = p.arg.kind
         try:
-            if kind in ("signed", "fd"):
+            if kind in ("signed", "fd"):  # a C int
+                shown.append(str(((raw & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000))
+            elif kind == "long":
                 shown.append(str(target.to_signed(raw)))
             elif kind == "unsigned":
                 shown.append(str(raw))

@@ -420,6 +420,10 @@ getrlimit(RLIMIT_NOFILE): 0 cur>=3: yes cur<=max: yes
 prlimit64(RLIMIT_AS): 0
 sched_yield: 0
 sched_getaffinity: 0, at least one cpu: yes
+sched_getaffinity(-1): -1 ESRCH
+sched_getaffinity into 1 byte: -1 EINVAL
+sched_setaffinity to one cpu: 0, reads back: yes, sched_getcpu there: yes
+sched_setaffinity to no cpu: -1 EINVAL
 getrusage: 0
 gethostname: 0
 isatty(0): 0 errno=ENOTTY

@@ -17,6 +17,7 @@ fchown of a bad fd to uid 0xfffff000: -1 EBADF
 setresuid(-1, -1, -1): 0 ok
 ioctl FIOCLEX of a bad fd, argument 0xfffff000: -1 EBADF
 fcntl(-1, F_GETFD): -1 EBADF
+kill(own pid with garbage in the upper half, 0): 0 ok
 syscall 9999: -1 ENOSYS
 cacheflush: 0
 """

@@ -25,6 +25,7 @@ from pyuser.syscalls.types import (
     InBuf,
     InPtr,
     Int64,
+    Long,
     OutBuf,
     OutPtr,
     Path,
@@ -210,33 +211,33 @@ class FileCalls:
                 for base, length in self._guest_iovecs(iov, iovcnt, writable)]
 
     @syscall
-    def readv(self: Kernel, fd: Fd, iov: Ptr, iovcnt: int) -> int:
+    def readv(self: Kernel, fd: Fd, iov: Ptr, iovcnt: Long) -> int:
         buffers = self._host_iovecs(iov, iovcnt, True)
         return self.blocking(hostcalls.readv, fd, buffers) if buffers else 0
 
     @syscall
-    def writev(self: Kernel, fd: Fd, iov: Ptr, iovcnt: int) -> int:
+    def writev(self: Kernel, fd: Fd, iov: Ptr, iovcnt: Long) -> int:
         buffers = self._host_iovecs(iov, iovcnt, False)
         return self.blocking(hostcalls.writev, fd, buffers) if buffers else 0
 
     @syscall
-    def preadv(self: Kernel, fd: Fd, iov: Ptr, iovcnt: int, pos_l: UInt, pos_h: UInt) -> int:
+    def preadv(self: Kernel, fd: Fd, iov: Ptr, iovcnt: Long, pos_l: UInt, pos_h: UInt) -> int:
         views = self._iovecs(iov, iovcnt, True)
         return os.preadv(fd, views, pos_l | (pos_h << 32)) if views else 0
 
     @syscall
-    def pwritev(self: Kernel, fd: Fd, iov: Ptr, iovcnt: int, pos_l: UInt, pos_h: UInt) -> int:
+    def pwritev(self: Kernel, fd: Fd, iov: Ptr, iovcnt: Long, pos_l: UInt, pos_h: UInt) -> int:
         views = self._iovecs(iov, iovcnt, False)
         return os.pwritev(fd, views, pos_l | (pos_h << 32)) if views else 0
 
     @syscall
-    def preadv2(self: Kernel, fd: Fd, iov: Ptr, iovcnt: int, pos_l: UInt, pos_h: UInt,
+    def preadv2(self: Kernel, fd: Fd, iov: Ptr, iovcnt: Long, pos_l: UInt, pos_h: UInt,
                 flags: UInt) -> int:
         views = self._iovecs(iov, iovcnt, True)
         return os.preadv(fd, views, self._iov_position(pos_l, pos_h), flags) if views else 0
 
     @syscall
-    def pwritev2(self: Kernel, fd: Fd, iov: Ptr, iovcnt: int, pos_l: UInt, pos_h: UInt,
+    def pwritev2(self: Kernel, fd: Fd, iov: Ptr, iovcnt: Long, pos_l: UInt, pos_h: UInt,
                  flags: UInt) -> int:
         views = self._iovecs(iov, iovcnt, False)
         return os.pwritev(fd, views, self._iov_position(pos_l, pos_h), flags) if views else 0
@@ -274,7 +275,7 @@ class FileCalls:
         return hostcalls.inotify_rm_watch(fd, wd)
 
     @syscall
-    def lseek(self: Kernel, fd: Fd, offset: int, whence: UInt) -> int:
+    def lseek(self: Kernel, fd: Fd, offset: Long, whence: UInt) -> int:
         result = os.lseek(fd, offset, whence)
         if result > 0x7FFFFFFF and self.target.word_size == 4:
             raise SyscallError("EOVERFLOW")

@@ -24,6 +24,7 @@ SYS_renameat2 = 316
 SYS_faccessat2 = 439
 SYS_utimensat = 280
 SYS_getrandom = 318
+SYS_getcpu = 309
 SYS_semget, SYS_semctl, SYS_semtimedop = 64, 66, 220
 SYS_msgget, SYS_msgsnd, SYS_msgrcv, SYS_msgctl = 68, 69, 70, 71
 
@@ -151,6 +152,13 @@ def set_thread_name(name: bytes) -> None:
     """The calling host thread's task name (/proc/self/comm), at most 15 bytes."""
     buffer = ctypes.create_string_buffer(name[:15], 16)
     _check(_libc.prctl(PR_SET_NAME, ctypes.addressof(buffer), 0, 0, 0))
+
+
+def getcpu() -> tuple[int, int]:
+    """The CPU and NUMA node the calling thread runs on."""
+    cpu, node = ctypes.c_uint(0), ctypes.c_uint(0)
+    _check(_syscall(SYS_getcpu, ctypes.byref(cpu), ctypes.byref(node), None))
+    return cpu.value, node.value
 
 
 _libc.setfsuid.argtypes = _libc.setfsgid.argtypes = [ctypes.c_uint]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import resource
 import time
@@ -10,6 +11,17 @@ from typing import TYPE_CHECKING
 from pyuser.syscalls import hostcalls
 from pyuser.syscalls.table import syscall
 from pyuser.syscalls.types import Fd, Id, NoReturn, OutBuf, Ptr, SyscallError, UInt
+
+
+@functools.cache
+def host_cpu_count() -> int:
+    """The kernel's nr_cpu_ids: one past the highest possible CPU."""
+    try:
+        with open("/sys/devices/system/cpu/possible") as f:
+            return int(f.read().replace("-", ",").split(",")[-1]) + 1
+    except (OSError, ValueError):
+        return os.cpu_count() or 1
+
 
 if TYPE_CHECKING:
     from pyuser.syscalls.kernel import Kernel
@@ -349,30 +361,40 @@ class ProcessCalls:
     def personality(self: Kernel, persona: UInt) -> int:
         return 0
 
+    # cpu_set_t is an array of unsigned longs in the guest's byte order; guest
+    # tids are host tids, so pid goes to the host as it is (0: this thread)
     @syscall
     def sched_getaffinity(self: Kernel, pid: int, size: UInt, mask: Ptr) -> int:
-        cpus = os.sched_getaffinity(0)
-        nbytes = max(self.target.word_size, (max(cpus) // 8 + 1 + self.target.word_size - 1)
-                     // self.target.word_size * self.target.word_size)
-        if size < nbytes:
-            raise SyscallError("EINVAL")
-        # cpu_set_t is an array of unsigned longs, in the guest's byte order
-        bits = sum(1 << cpu for cpu in cpus)
         w = self.target.word_size
+        # kernel/sched/core.c: the buffer must hold every possible CPU and be
+        # whole longs; the result is that many longs, or fewer if the buffer is
+        nbytes = -(-host_cpu_count() // (8 * w)) * w
+        if size * 8 < host_cpu_count() or size % w:
+            raise SyscallError("EINVAL")
+        bits = sum(1 << cpu for cpu in os.sched_getaffinity(pid))
+        nbytes = min(size, nbytes)
         words = [(bits >> (8 * w * i)) & self.target.word_mask for i in range(nbytes // w)]
         self.mem.write(mask, self.target.pack(f"{len(words)}{'I' if w == 4 else 'Q'}", *words))
         return nbytes
 
     @syscall
     def sched_setaffinity(self: Kernel, pid: int, size: UInt, mask: Ptr) -> int:
+        w = self.target.word_size
+        # bits past the kernel's own mask are ignored, as Linux ignores them
+        size = min(size, -(-host_cpu_count() // 64) * 8)
+        words = self.target.unpack(f"{size // w}{'I' if w == 4 else 'Q'}",
+                                   self.mem.read(mask, size // w * w))
+        bits = sum(word << (8 * w * i) for i, word in enumerate(words))
+        os.sched_setaffinity(pid, [cpu for cpu in range(bits.bit_length()) if bits >> cpu & 1])
         return 0
 
     @syscall
     def getcpu(self: Kernel, cpu: Ptr, node: Ptr, cache: Ptr) -> int:
+        here, numa_node = hostcalls.getcpu()
         if cpu:
-            self.mem.write(cpu, self.target.pack("I", 0))
+            self.mem.write(cpu, self.target.pack("I", here))
         if node:
-            self.mem.write(node, self.target.pack("I", 0))
+            self.mem.write(node, self.target.pack("I", numa_node))
         return 0
 
     # ------------------------------------------------------------ scheduling policy

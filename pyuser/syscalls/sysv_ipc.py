@@ -32,7 +32,7 @@ from pyuser.memory import PROT_READ, PROT_WRITE, page_ceil
 from pyuser.syscalls import hostcalls
 from pyuser.syscalls.byteorder import host_abi
 from pyuser.syscalls.table import syscall
-from pyuser.syscalls.types import Ptr, SyscallError, UInt
+from pyuser.syscalls.types import Long, Ptr, SyscallError, UInt
 
 if TYPE_CHECKING:
     from pyuser.syscalls.kernel import Kernel
@@ -121,7 +121,7 @@ class SysvIpcCalls:
 
     @syscall
     def ipc(self: Kernel, call: UInt, first: int, second: int, third: int, ptr: Ptr,
-            fifth: int) -> int:
+            fifth: Long) -> int:
         """The SysV IPC multiplexer of i386 and MIPS o32 (glibc uses it there),
         as the kernel's ipc/syscall.c decodes it."""
         version, call = call >> 16, call & 0xFFFF
@@ -305,7 +305,7 @@ class SysvIpcCalls:
         return self.blocking(hostcalls.msgsnd, msqid, mtype, text, flags)
 
     @syscall
-    def msgrcv(self: Kernel, msqid: int, msgp: Ptr, msgsz: UInt, msgtyp: int,
+    def msgrcv(self: Kernel, msqid: int, msgp: Ptr, msgsz: UInt, msgtyp: Long,
                flags: int) -> int:
         if msgsz >= 1 << (8 * self.target.word_size - 1):  # a negative ssize_t
             raise SyscallError("EINVAL")

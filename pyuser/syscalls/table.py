@@ -63,7 +63,7 @@ def _arg_of(annotation: Any) -> T.Arg:
 # it costs ~10 ms of start-up over all the handlers).  Any other annotation
 # still goes through get_type_hints.
 _BY_NAME = {name: _arg_of(getattr(T, name)) for name in (
-    "UInt", "Ptr", "Fd", "CStr", "Path", "InBuf", "OutBuf", "Int64", "InPtr", "OutPtr", "Id", "Id16")}
+    "UInt", "Ptr", "Fd", "CStr", "Path", "InBuf", "OutBuf", "Int64", "InPtr", "OutPtr", "Id", "Id16", "Long")}
 _BY_NAME["int"] = T.SIGNED
 
 
@@ -114,11 +114,11 @@ def make_invoker(kernel: Kernel, fn: Callable, params: list[Param]) -> Invoker:
     for index, p in enumerate(params):
         i = p.reg
         kind = p.arg.kind
-        if kind == "fd" and not wide32:
+        if kind in ("signed", "fd") and not wide32:
             # an int in a 64-bit register: its upper half is undefined (x86_64
             # `mov $-100, %edi` leaves AT_FDCWD zero-extended)
             converters.append(lambda r, i=i: ((r[i] & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000)
-        elif kind in ("signed", "fd"):
+        elif kind in ("signed", "fd", "long"):
             converters.append(lambda r, i=i: r[i] - wrap if r[i] & sign_bit else r[i])
         elif kind in raw:
             converters.append(lambda r, i=i: r[i])

@@ -26,7 +26,12 @@ class Arg:
     wide: bool = False
 
 
+# A plain `int` parameter is a C int: on 64-bit targets only the register's
+# low half counts, as the kernel's syscall wrappers cast it (x86_64's
+# `mov $-1, %esi` leaves the upper half zero).  `Long` is a C long or off_t:
+# the whole register.
 SIGNED = Arg("signed")
+LONG = Arg("long")
 UNSIGNED = Arg("unsigned")
 POINTER = Arg("pointer")
 FD = Arg("fd")
@@ -44,6 +49,7 @@ IN_POINTER = Arg("in_pointer")
 OUT_POINTER = Arg("out_pointer")
 
 UInt = Annotated[int, UNSIGNED]
+Long = Annotated[int, LONG]
 Ptr = Annotated[int, POINTER]
 Fd = Annotated[int, FD]
 CStr = Annotated[bytes, CSTRING]

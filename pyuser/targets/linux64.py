@@ -14,7 +14,7 @@ import os
 from typing import TYPE_CHECKING
 
 from pyuser.syscalls.table import syscall
-from pyuser.syscalls.types import Fd, Path, Ptr, UInt
+from pyuser.syscalls.types import Fd, Long, Path, Ptr, UInt
 
 if TYPE_CHECKING:
     from pyuser.syscalls.kernel import Kernel
@@ -48,17 +48,17 @@ class Wide64Calls:
         return self.fill_statfs(buf, os.fstatvfs(fd), self.abi.statfs)
 
     @syscall
-    def truncate(self: Kernel, path: Path, length: int) -> int:
+    def truncate(self: Kernel, path: Path, length: Long) -> int:
         os.truncate(path, length)
         return 0
 
     @syscall
-    def ftruncate(self: Kernel, fd: Fd, length: int) -> int:
+    def ftruncate(self: Kernel, fd: Fd, length: Long) -> int:
         os.ftruncate(fd, length)
         return 0
 
     @syscall
-    def fadvise64(self: Kernel, fd: Fd, offset: int, length: int, advice: UInt) -> int:
+    def fadvise64(self: Kernel, fd: Fd, offset: Long, length: Long, advice: UInt) -> int:
         os.fstat(fd)  # EBADF for a bad descriptor; the advice itself is only a hint
         return 0
 

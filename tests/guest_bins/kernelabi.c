@@ -92,6 +92,11 @@ int main(void)
     printf("ioctl FIOCLEX of a bad fd, argument 0xfffff000: %ld %s\n", r, err(r));
     r = syscall(SYS_fcntl64, -1, F_GETFD);
     printf("fcntl(-1, F_GETFD): %ld %s\n", r, err(r));
+    /* an int argument is its register's low half: a 64-bit kernel ignores the
+     * upper one (there is none on 32-bit targets) */
+    long upper_garbage = (long)((unsigned long)0xdead << 16 << 16);
+    r = syscall(SYS_kill, upper_garbage | getpid(), 0);
+    printf("kill(own pid with garbage in the upper half, 0): %ld %s\n", r, err(r));
     r = syscall(9999);
     printf("syscall 9999: %ld %s\n", r, err(r));
 #ifdef __arm__

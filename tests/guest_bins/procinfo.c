@@ -83,6 +83,32 @@ int main(void)
     CPU_ZERO(&set);
     r = sched_getaffinity(0, sizeof set, &set);
     printf("sched_getaffinity: %d, at least one cpu: %s\n", r, yesno(CPU_COUNT(&set) >= 1));
+    errno = 0;
+    long raw = syscall(SYS_sched_getaffinity, -1, sizeof set, &set);
+    printf("sched_getaffinity(-1): %ld %s\n", raw, errno == ESRCH ? "ESRCH" : strerror(errno));
+    errno = 0;
+    raw = syscall(SYS_sched_getaffinity, 0, 1, &set);
+    printf("sched_getaffinity into 1 byte: %ld %s\n", raw,
+           errno == EINVAL ? "EINVAL" : strerror(errno));
+    /* pinned to its first CPU, the thread reads back that CPU alone and runs there */
+    cpu_set_t saved = set, one, back;
+    sched_getaffinity(0, sizeof saved, &saved);
+    int first = 0;
+    while (!CPU_ISSET(first, &saved))
+        first++;
+    CPU_ZERO(&one);
+    CPU_SET(first, &one);
+    r = sched_setaffinity(0, sizeof one, &one);
+    CPU_ZERO(&back);
+    sched_getaffinity(0, sizeof back, &back);
+    int running_on = sched_getcpu();
+    printf("sched_setaffinity to one cpu: %d, reads back: %s, sched_getcpu there: %s\n", r,
+           yesno(CPU_EQUAL(&one, &back)), yesno(running_on == first));
+    CPU_ZERO(&one);
+    errno = 0;
+    r = sched_setaffinity(0, sizeof one, &one);
+    printf("sched_setaffinity to no cpu: %d %s\n", r, errno == EINVAL ? "EINVAL" : strerror(errno));
+    sched_setaffinity(0, sizeof saved, &saved);
 
     struct rusage ru;
     printf("getrusage: %d\n", getrusage(RUSAGE_SELF, &ru));
