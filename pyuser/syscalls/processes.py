@@ -12,6 +12,9 @@ from pyuser.syscalls import hostcalls
 from pyuser.syscalls.table import syscall
 from pyuser.syscalls.types import Fd, Id, NoReturn, OutBuf, Ptr, SyscallError, UInt
 
+if TYPE_CHECKING:
+    from pyuser.syscalls.kernel import Kernel
+
 
 @functools.cache
 def host_cpu_count() -> int:
@@ -21,10 +24,6 @@ def host_cpu_count() -> int:
             return int(f.read().replace("-", ",").split(",")[-1]) + 1
     except (OSError, ValueError):
         return os.cpu_count() or 1
-
-
-if TYPE_CHECKING:
-    from pyuser.syscalls.kernel import Kernel
 
 
 class ProcessExit(NoReturn):
@@ -382,8 +381,8 @@ class ProcessCalls:
         w = self.target.word_size
         # bits past the kernel's own mask are ignored, as Linux ignores them
         size = min(size, -(-host_cpu_count() // 64) * 8)
-        words = self.target.unpack(f"{size // w}{'I' if w == 4 else 'Q'}",
-                                   self.mem.read(mask, size // w * w))
+        data = self.mem.read(mask, size) + bytes(-size % w)
+        words = self.target.unpack(f"{len(data) // w}{'I' if w == 4 else 'Q'}", data)
         bits = sum(word << (8 * w * i) for i, word in enumerate(words))
         os.sched_setaffinity(pid, [cpu for cpu in range(bits.bit_length()) if bits >> cpu & 1])
         return 0
