@@ -237,6 +237,11 @@ ok nanosleep(50 ms) sleeps at least 50 ms
 ok nanosleep(50 ms) sleeps less than 5 s
 ok clock_nanosleep(20 ms)
 ok clock_nanosleep(TIMER_ABSTIME)
+ok clock_settime(CLOCK_MONOTONIC): EINVAL
+ok clock_settime(tv_nsec 2e9): EINVAL
+ok clock_settime(bad pointer): EFAULT
+ok settimeofday(tv_usec 2e6): EINVAL
+ok clock_settime, settimeofday without the privilege: EPERM
 localtime(1700000000) = 2023-11-14 22:13:20 UTC Tue Nov 318
 gmtime(1700000000) %c = Tue Nov 14 22:13:20 2023
 mktime(2000-02-29 12:00:00 UTC) = 951825600

@@ -25,6 +25,7 @@ SYS_faccessat2 = 439
 SYS_utimensat = 280
 SYS_getrandom = 318
 SYS_getcpu = 309
+SYS_clock_settime, SYS_settimeofday = 227, 164
 SYS_semget, SYS_semctl, SYS_semtimedop = 64, 66, 220
 SYS_msgget, SYS_msgsnd, SYS_msgrcv, SYS_msgctl = 68, 69, 70, 71
 
@@ -152,6 +153,20 @@ def set_thread_name(name: bytes) -> None:
     """The calling host thread's task name (/proc/self/comm), at most 15 bytes."""
     buffer = ctypes.create_string_buffer(name[:15], 16)
     _check(_libc.prctl(PR_SET_NAME, ctypes.addressof(buffer), 0, 0, 0))
+
+
+def clock_settime(clock: int, sec: int, nsec: int) -> int:
+    """Sets a host clock from raw fields: the host kernel judges them (EINVAL)
+    and the caller's privilege (EPERM)."""
+    spec = (ctypes.c_long * 2)(sec, nsec)
+    return _check(_syscall(SYS_clock_settime, ctypes.c_int(clock), spec))
+
+
+def settimeofday(tv: tuple[int, int] | None, tz: tuple[int, int] | None) -> int:
+    """settimeofday(2) with raw (sec, usec) and (minuteswest, dsttime), either None."""
+    timeval = (ctypes.c_long * 2)(*tv) if tv is not None else None
+    timezone = (ctypes.c_int * 2)(*tz) if tz is not None else None
+    return _check(_syscall(SYS_settimeofday, timeval, timezone))
 
 
 def getcpu() -> tuple[int, int]:

@@ -11,6 +11,7 @@ import struct
 import time
 from typing import TYPE_CHECKING
 
+from pyuser.syscalls import hostcalls
 from pyuser.syscalls.table import syscall
 from pyuser.syscalls.types import Fd, Ptr, SyscallError, UInt
 
@@ -96,9 +97,23 @@ class TimeCalls:
             self.mem.write(tz, self.target.pack("ii", 0, 0))
         return 0
 
+    # Setting the clock is the host's: as under qemu-user, a privileged guest
+    # sets the machine's clock, and the host kernel checks values and privilege
     @syscall
     def settimeofday(self: Kernel, tv: Ptr, tz: Ptr) -> int:
-        raise SyscallError("EPERM")
+        timeval = (self.target.unpack(2 * self.target.long_format,
+                                      self.mem.read(tv, 2 * self.target.word_size))
+                   if tv else None)
+        timezone = self.target.unpack("ii", self.mem.read(tz, 8)) if tz else None
+        return hostcalls.settimeofday(timeval, timezone)
+
+    @syscall
+    def clock_settime(self: Kernel, clock: int, tp: Ptr) -> int:
+        return hostcalls.clock_settime(clock, *self._read_timespecs(tp, 1, False))
+
+    @syscall
+    def clock_settime64(self: Kernel, clock: int, tp: Ptr) -> int:
+        return hostcalls.clock_settime(clock, *self._read_timespecs(tp, 1, True))
 
     @syscall
     def time(self: Kernel, tloc: Ptr) -> int:

@@ -3,13 +3,26 @@
  * Exercises: clock_gettime (REALTIME, MONOTONIC, BOOTTIME,
  * PROCESS_CPUTIME_ID; glibc tries the 64-bit-time syscalls first),
  * clock_getres, time, gettimeofday, nanosleep, clock_nanosleep, and the
- * timezone code of static glibc (TZ=UTC, localtime/gmtime/strftime/mktime).
+ * timezone code of static glibc (TZ=UTC, localtime/gmtime/strftime/mktime);
+ * clock_settime and settimeofday only where they cannot change the clock (a
+ * clock that cannot be set, a bad value or pointer, or a child without the
+ * privilege).
  * Every check prints one "ok ..." line, or "FAIL ..." with the numbers.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
+
+#ifdef SYS_clock_settime64 /* 32-bit targets: the time64 call takes 64-bit fields */
+#define SETTIME_NR SYS_clock_settime64
+#else
+#define SETTIME_NR SYS_clock_settime
+#endif
 
 static int failures;
 
@@ -93,6 +106,38 @@ int main(void)
     clock_gettime(CLOCK_MONOTONIC, &a);
     check(r == 0 && ns(&a) >= ns(&until), "clock_nanosleep(TIMER_ABSTIME)", ns(&a) - ns(&until),
           r);
+
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    errno = 0;
+    r = clock_settime(CLOCK_MONOTONIC, &now);
+    check(r == -1 && errno == EINVAL, "clock_settime(CLOCK_MONOTONIC): EINVAL", r, errno);
+    struct timespec bad_nsec = {now.tv_sec, 2000000000};
+    errno = 0;
+    r = clock_settime(CLOCK_REALTIME, &bad_nsec);
+    check(r == -1 && errno == EINVAL, "clock_settime(tv_nsec 2e9): EINVAL", r, errno);
+    long rr = syscall(SETTIME_NR, CLOCK_REALTIME, (void *)8);
+    check(rr == -1 && errno == EFAULT, "clock_settime(bad pointer): EFAULT", rr, errno);
+    /* settimeofday's struct timeval in the kernel's layout: two longs */
+    long bad_usec[2] = {(long)now.tv_sec, 2000000};
+    rr = syscall(SYS_settimeofday, bad_usec, NULL);
+    check(rr == -1 && errno == EINVAL, "settimeofday(tv_usec 2e6): EINVAL", rr, errno);
+    fflush(stdout);
+    pid_t child = fork();
+    if (child == 0) {
+        /* without CAP_SYS_TIME (root gives up its uid; others never had it) */
+        if (setuid(65534) != 0 && errno != EPERM)
+            _exit(3);
+        clock_gettime(CLOCK_REALTIME, &now);
+        int denied = clock_settime(CLOCK_REALTIME, &now) == -1 && errno == EPERM;
+        long tv[2] = {(long)now.tv_sec, 0};
+        denied += syscall(SYS_settimeofday, tv, NULL) == -1 && errno == EPERM;
+        _exit(denied == 2 ? 0 : 1);
+    }
+    int status;
+    waitpid(child, &status, 0);
+    check(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+          "clock_settime, settimeofday without the privilege: EPERM", status, 0);
 
     /* Fixed epoch, fixed zone: the printed strings are exact. */
     setenv("TZ", "UTC", 1);
