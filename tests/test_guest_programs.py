@@ -480,6 +480,27 @@ def test_sockets(guest_bins, assert_same_as_qemu):
     assert_same_as_qemu([guest_bins / "sockets"], stdout=SOCKETS_OUT)
 
 
+NETIF_OUT = """\
+if_nametoindex(lo) > 0: yes, if_indextoname gives lo: yes
+SIOCGIFINDEX: 0, same index: yes
+SIOCGIFNAME: 0, lo
+SIOCGIFFLAGS: 0, IFF_LOOPBACK: yes, IFF_UP: yes
+SIOCGIFMTU: 0, at least 1280: yes
+SIOCGIFADDR: 0, family AF_INET: yes, 127.0.0.1
+SIOCGIFNETMASK: 0, 255.0.0.0
+SIOCGIFHWADDR: 0, family ARPHRD_LOOPBACK: yes
+SIOCGIFCONF without a buffer: 0, whole ifreqs: yes
+SIOCGIFCONF: 0, as long: yes, lo 127.0.0.1 in it: yes
+SIOCGIFCONF with room for one: 0, one returned: yes
+SIOCGIFINDEX of no such interface: -1 ENODEV
+SIOCGIFNAME of no such index: -1 ENODEV
+"""
+
+
+def test_network_interface_ioctls(guest_bins, assert_same_as_qemu):
+    assert_same_as_qemu([guest_bins / "netif"], stdout=NETIF_OUT)
+
+
 TTY_OUT = """\
 isatty(0): 1
 default: ICANON yes ECHO yes ISIG yes IEXTEN yes TOSTOP no ICRNL yes OPOST yes CREAD yes

@@ -23,6 +23,7 @@ from test_guest_programs import (
     LOCKS_OUT,
     MMAP_OUT,
     MSG_OUT,
+    NETIF_OUT,
     PRCTL_OUT,
     PSHARED_OUT,
     PTY_OUT,
@@ -163,6 +164,13 @@ def test_polling(target, bins_of, assert_same_as_qemu):
 def test_sockets(target, bins_of, assert_same_as_qemu):
     # MIPS numbers socket types and SOL_SOCKET options its own way
     assert_same_as_qemu([bins_of(target) / "sockets"], target, stdout=SOCKETS_OUT)
+
+
+@pytest.mark.parametrize("target", _params("netif"))
+def test_network_interface_ioctls(target, bins_of, assert_same_as_qemu):
+    # struct ifreq is 40 bytes on 64-bit targets, 32 on 32-bit ones; MIPS
+    # big-endian swaps sa_family
+    assert_same_as_qemu([bins_of(target) / "netif"], target, stdout=NETIF_OUT)
 
 
 # kernelabi's kuser helper and cacheflush lines are ARM's only
