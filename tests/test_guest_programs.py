@@ -722,25 +722,35 @@ def test_prctl_task_names_and_subreaper(guest_bins, run_pyuser):
 
 
 @functools.cache
-def linux_uid16_output() -> str:
-    """What Linux prints for tests/guest_bins/uid16.c: its i386 build run
-    natively (an x86_64 kernel runs i386 programs, with the 16-bit-id calls).
+def linux_output(program: str) -> str:
+    """What Linux prints for a program that sets the host's attributes (ids,
+    names): its i386 build run natively (an x86_64 kernel runs i386 programs,
+    16-bit-id calls included).
 
-    The program sets ids, groups and owners, so what it prints depends on the
-    capabilities it runs with; the reference is therefore Linux in the same
-    place.  As root it prints, after the two filesystem-id lines, e.g.
+    What such a program prints depends on the privilege it runs with, so the
+    reference is Linux in the same place.  As root, uid16 prints e.g.
     "euid 70000: set 0, geteuid 65534, geteuid32 70000, ..." and
-    "chown(0x11234, 0xffff): 0, owner 4660:0".  qemu-user 7.2 is no reference:
-    it passes a 16-bit call's id whole (setuid(0x10000) sets uid 65536).
+    "chown(0x11234, 0xffff): 0, owner 4660:0"; hostnames prints
+    "sethostname of 65 bytes: -1 EINVAL" (EPERM without the privilege).
+    qemu-user 7.2 is no reference for uid16: it passes a 16-bit call's id
+    whole (setuid(0x10000) sets uid 65536).
     """
-    native = subprocess.run([build_guest_bins("i386") / "uid16"], capture_output=True,
+    native = subprocess.run([build_guest_bins("i386") / program], capture_output=True,
                             text=True, timeout=60, stdin=subprocess.DEVNULL)
     assert native.returncode == 0, native.stderr
-    assert native.stdout.startswith("setfsuid: asks yes"), native.stdout
     return native.stdout
 
 
 def test_filesystem_and_16_bit_ids(guest_bins, run_pyuser):
+    expected = linux_output("uid16")
+    assert expected.startswith("setfsuid: asks yes"), expected
     got = run_pyuser([guest_bins / "uid16"])
-    assert (got.stdout, got.returncode) == (linux_uid16_output(), 0), got.stderr
+    assert (got.stdout, got.returncode) == (expected, 0), got.stderr
+
+
+def test_host_and_domain_names(guest_bins, run_pyuser):
+    expected = linux_output("hostnames")
+    assert expected.startswith("uname nodename is the host's: yes, domainname too: yes\n")
+    got = run_pyuser([guest_bins / "hostnames"])
+    assert (got.stdout, got.returncode) == (expected, 0), got.stderr
 

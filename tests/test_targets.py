@@ -35,7 +35,7 @@ from test_guest_programs import (
     TIME64_OUT,
     TIMECHECK_OUT,
     TTY_OUT,
-    linux_uid16_output,
+    linux_output,
 )
 from test_kernel_abi import EXPECTED as KERNELABI_ARM
 from test_polling import EXPECTED as POLLING_OUT
@@ -259,9 +259,15 @@ def test_filesystem_and_16_bit_ids(target, bins_of, run_pyuser):
     # i386 has the 16-bit-id calls beside the *32 ones, as arm does; the others
     # print only the two filesystem-id lines of Linux's output
     got = run_pyuser([bins_of(target) / "uid16"], target)
-    linux = linux_uid16_output()
+    linux = linux_output("uid16")
     expected = linux if target == "i386" else "".join(linux.splitlines(True)[:2])
     assert (got.stdout, got.returncode) == (expected, 0), got.stderr
+
+
+@pytest.mark.parametrize("target", _params("hostnames"))
+def test_host_and_domain_names(target, bins_of, run_pyuser):
+    got = run_pyuser([bins_of(target) / "hostnames"], target)
+    assert (got.stdout, got.returncode) == (linux_output("hostnames"), 0), got.stderr
 
 
 @pytest.mark.parametrize("target", _params("forkexec"))

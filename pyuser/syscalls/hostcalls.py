@@ -169,6 +169,20 @@ def settimeofday(tv: tuple[int, int] | None, tz: tuple[int, int] | None) -> int:
     return _check(_syscall(SYS_settimeofday, timeval, timezone))
 
 
+_libc.sethostname.argtypes = _libc.setdomainname.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
+
+
+def sethostname(name: bytes | None, length: int) -> int:
+    """sethostname(2); None passes NULL, for the host to judge privilege and
+    length before it faults, in its own order."""
+    return _check(_libc.sethostname(name, length))
+
+
+def setdomainname(name: bytes | None, length: int) -> int:
+    """setdomainname(2), as sethostname."""
+    return _check(_libc.setdomainname(name, length))
+
+
 def getcpu() -> tuple[int, int]:
     """The CPU and NUMA node the calling thread runs on."""
     cpu, node = ctypes.c_uint(0), ctypes.c_uint(0)

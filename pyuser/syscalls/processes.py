@@ -8,6 +8,7 @@ import resource
 import time
 from typing import TYPE_CHECKING
 
+from pyuser.memory import GuestFault
 from pyuser.syscalls import hostcalls
 from pyuser.syscalls.table import syscall
 from pyuser.syscalls.types import Fd, Id, NoReturn, OutBuf, Ptr, SyscallError, UInt
@@ -24,6 +25,14 @@ def host_cpu_count() -> int:
             return int(f.read().replace("-", ",").split(",")[-1]) + 1
     except (OSError, ValueError):
         return os.cpu_count() or 1
+
+
+def _host_domainname() -> str:
+    try:
+        with open("/proc/sys/kernel/domainname") as f:
+            return f.read().rstrip("\n")
+    except OSError:
+        return "(none)"
 
 
 class ProcessExit(NoReturn):
@@ -163,12 +172,33 @@ class ProcessCalls:
         out = self.abi.new_utsname()
         fields = {"sysname": host.sysname, "nodename": host.nodename, "release": host.release,
                   "version": host.version, "machine": self.target.uname_machine,
-                  "domainname": "(none)"}
+                  "domainname": _host_domainname()}
         for name, text in fields.items():
             data = text.encode()[:64]  # char[65] arrays, NUL-terminated
             getattr(out, name)[:len(data)] = data
         self.mem.write_struct(buf, out)
         return 0
+
+    # The host's names, as under qemu-user: a privileged guest renames the
+    # machine (its UTS namespace)
+    @syscall
+    def sethostname(self: Kernel, name: Ptr, length: int) -> int:
+        return hostcalls.sethostname(self._uts_name(name, length), length)
+
+    @syscall
+    def setdomainname(self: Kernel, name: Ptr, length: int) -> int:
+        return hostcalls.setdomainname(self._uts_name(name, length), length)
+
+    def _uts_name(self: Kernel, name: int, length: int) -> bytes | None:
+        """The name's bytes, or None (NULL to the host) when the length is out
+        of range or the pointer bad: the host then answers EPERM, EINVAL or
+        EFAULT as Linux orders them."""
+        if not 0 <= length <= 64:
+            return None
+        try:
+            return self.mem.read(name, length)
+        except GuestFault:
+            return None
 
     @syscall
     def sysinfo(self: Kernel, info: Ptr) -> int:
