@@ -17,6 +17,8 @@ SCENARIOS = {
     "kill": "handled on the target thread=1\n",
     "pi": "pi counter=80000\n",
     "membarrier": "membarrier: global=1 expedited=1 register=0 run=0\n",
+    "sendfile": "sendfile sent 4194304, offset 4194304, received 4194304\n",
+    "flock": "flock: thread locked before the unlock: 0, after: 1\n",
 }
 
 

@@ -292,12 +292,28 @@ class FileCalls:
 
     @syscall
     def sendfile64(self: Kernel, out_fd: Fd, in_fd: Fd, offset: Ptr, count: UInt) -> int:
+        return self._sendfile(out_fd, in_fd, offset, count, "q")
+
+    @syscall
+    def sendfile(self: Kernel, out_fd: Fd, in_fd: Fd, offset: Ptr, count: UInt) -> int:
+        return self._sendfile(out_fd, in_fd, offset, count, self.target.long_format)
+
+    def _sendfile(self: Kernel, out_fd: int, in_fd: int, offset: int, count: int,
+                  offset_format: str) -> int:
+        # a socket's full buffer makes it wait, maybe for another guest thread
+        # to read: the CPU is released meanwhile
+        pos = None
         if offset:
-            pos = self.target.unpack("q", self.mem.read(offset, 8))[0]
-            sent = os.sendfile(out_fd, in_fd, pos, count)
-            self.mem.write(offset, self.target.pack("q", pos + sent))
-            return sent
-        return os.sendfile(out_fd, in_fd, None, count)
+            size = struct.calcsize(offset_format)
+            pos = self.target.unpack(offset_format, self.mem.read(offset, size))[0]
+            limit = 1 << (8 * size - 1)  # the off_t's range (fs/read_write.c do_sendfile)
+            if pos >= limit - 1 and size == 4:
+                raise SyscallError("EOVERFLOW")
+            count = min(count, limit - 1 - pos)
+        sent, pos = self.blocking(hostcalls.sendfile, out_fd, in_fd, pos, count)
+        if offset:
+            self.mem.write(offset, self.target.pack(offset_format, pos))
+        return sent
 
     @syscall("copy_file_range")
     def copy_file_range(self: Kernel, fd_in: Fd, off_in: Ptr, fd_out: Fd, off_out: Ptr,
@@ -398,8 +414,8 @@ class FileCalls:
 
     @syscall
     def flock(self: Kernel, fd: Fd, operation: UInt) -> int:
-        fcntl.flock(fd, operation)
-        return 0
+        # it may wait for another holder, another guest thread among them
+        return self.blocking(hostcalls.flock, fd, operation)
 
     # ------------------------------------------------------------ stat
     def _fill_stat64(self: Kernel, address: int, s: os.stat_result) -> int:
@@ -645,6 +661,18 @@ class FileCalls:
         return os.umask(mask & 0o777)
 
     # ------------------------------------------------------------ sizes, times, sync
+    # truncate, ftruncate and sendfile take an off_t: a C long (32 bits on the
+    # 32-bit targets, whose *64 calls take the 64-bit loff_t)
+    @syscall
+    def truncate(self: Kernel, path: Path, length: Long) -> int:
+        os.truncate(path, length)
+        return 0
+
+    @syscall
+    def ftruncate(self: Kernel, fd: Fd, length: Long) -> int:
+        os.ftruncate(fd, length)
+        return 0
+
     @syscall
     def truncate64(self: Kernel, path: Path, length: Int64) -> int:
         os.truncate(path, length)

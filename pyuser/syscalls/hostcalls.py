@@ -96,6 +96,25 @@ def read(fd: int, host_address: int, count: int) -> int:
     return _check(_libc.read(fd, host_address, count))
 
 
+_libc.sendfile.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t]
+_libc.sendfile.restype = ctypes.c_ssize_t
+
+
+def sendfile(out_fd: int, in_fd: int, offset: int | None, count: int) -> tuple[int, int | None]:
+    """sendfile(2) without os.sendfile's retry on EINTR (a guest signal must
+    end the wait); returns the bytes sent and the advanced offset."""
+    if offset is None:
+        return _check(_libc.sendfile(out_fd, in_fd, None, count)), None
+    position = ctypes.c_int64(offset)
+    sent = _check(_libc.sendfile(out_fd, in_fd, ctypes.addressof(position), count))
+    return sent, position.value
+
+
+def flock(fd: int, operation: int) -> int:
+    """flock(2), which may wait for another holder: EINTR is raised, not retried."""
+    return _check(_libc.flock(fd, operation))
+
+
 def fcntl_lock(fd: int, cmd: int, flock: bytes) -> bytes:
     """fcntl(2) with a struct flock (F_SETLKW may block: EINTR is raised, not retried)."""
     buffer = ctypes.create_string_buffer(flock, len(flock))

@@ -48,24 +48,9 @@ class Wide64Calls:
         return self.fill_statfs(buf, os.fstatvfs(fd), self.abi.statfs)
 
     @syscall
-    def truncate(self: Kernel, path: Path, length: Long) -> int:
-        os.truncate(path, length)
-        return 0
-
-    @syscall
-    def ftruncate(self: Kernel, fd: Fd, length: Long) -> int:
-        os.ftruncate(fd, length)
-        return 0
-
-    @syscall
     def fadvise64(self: Kernel, fd: Fd, offset: Long, length: Long, advice: UInt) -> int:
         os.fstat(fd)  # EBADF for a bad descriptor; the advice itself is only a hint
         return 0
-
-    @syscall
-    def sendfile(self: Kernel, out_fd: Fd, in_fd: Fd, offset: Ptr, count: UInt) -> int:
-        # a 64-bit target's sendfile takes the 64-bit offset of the 32-bit ones' sendfile64
-        return self.sendfile64(out_fd, in_fd, offset, count)
 
     @syscall
     def utimensat(self: Kernel, dirfd: Fd, path: Ptr, times: Ptr, flags: UInt) -> int:

@@ -11,6 +11,10 @@
  *   kill       pthread_kill of one thread: the handler runs on that thread
  *   pi         PTHREAD_PRIO_INHERIT mutex contention (FUTEX_LOCK_PI/UNLOCK_PI)
  *   membarrier the membarrier commands glibc and runtimes query
+ *   sendfile   sendfile of 4 MiB into a socket another thread drains (it waits
+ *              on the full socket while the reader must run)
+ *   flock      a thread waits in flock(LOCK_EX) until main, which holds the
+ *              lock through another open file, unlocks
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -19,6 +23,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -346,6 +354,83 @@ static int run_membarrier(void)
     return 0;
 }
 
+enum { SENDFILE_BYTES = 4 << 20 };
+static int drain_fd;
+
+static void *drainer(void *arg)
+{
+    (void)arg;
+    static char buffer[65536];
+    long total = 0;
+    ssize_t n;
+    while ((n = read(drain_fd, buffer, sizeof buffer)) > 0)
+        total += n;
+    return (void *)total;
+}
+
+static int temp_file(long size)
+{
+    char path[] = "/tmp/pyuser-threads-XXXXXX";
+    int fd = mkstemp(path);
+    unlink(path);
+    if (fd < 0 || ftruncate(fd, size) != 0)
+        return -1;
+    return fd;
+}
+
+static int run_sendfile(void)
+{
+    int sv[2];
+    socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+    int file = temp_file(SENDFILE_BYTES);
+    drain_fd = sv[1];
+    pthread_t t;
+    pthread_create(&t, NULL, drainer, NULL);
+    off_t offset = 0;
+    long sent = 0;
+    while (sent < SENDFILE_BYTES) {
+        ssize_t n = sendfile(sv[0], file, &offset, SENDFILE_BYTES - sent);
+        if (n <= 0)
+            break;
+        sent += n;
+    }
+    close(sv[0]);
+    void *received;
+    pthread_join(t, &received);
+    printf("sendfile sent %ld, offset %ld, received %ld\n", sent, (long)offset,
+           (long)received);
+    return 0;
+}
+
+static int lock_fd;
+static atomic_int locked_by_thread;
+
+static void *locker(void *arg)
+{
+    (void)arg;
+    flock(lock_fd, LOCK_EX); /* waits for main's lock */
+    atomic_store(&locked_by_thread, 1);
+    return NULL;
+}
+
+static int run_flock(void)
+{
+    int mine = temp_file(0);
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", mine);
+    lock_fd = open(path, O_RDWR); /* another open file of the same inode */
+    flock(mine, LOCK_EX);
+    pthread_t t;
+    pthread_create(&t, NULL, locker, NULL);
+    usleep(200000); /* the thread waits meanwhile; this one must still run */
+    int early = atomic_load(&locked_by_thread);
+    flock(mine, LOCK_UN);
+    pthread_join(t, NULL);
+    printf("flock: thread locked before the unlock: %d, after: %d\n", early,
+           atomic_load(&locked_by_thread));
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IONBF, 0);
@@ -374,6 +459,10 @@ int main(int argc, char **argv)
         return run_pi();
     if (!strcmp(w, "membarrier"))
         return run_membarrier();
+    if (!strcmp(w, "sendfile"))
+        return run_sendfile();
+    if (!strcmp(w, "flock"))
+        return run_flock();
     if (!strcmp(w, "exitgroup"))
         return run_exitgroup();
     if (!strcmp(w, "threadsegv"))
