@@ -19,6 +19,7 @@ SCENARIOS = {
     "membarrier": "membarrier: global=1 expedited=1 register=0 run=0\n",
     "sendfile": "sendfile sent 4194304, offset 4194304, received 4194304\n",
     "flock": "flock: thread locked before the unlock: 0, after: 1\n",
+    "fifo": "fifo reader got 4 bytes: fifo\nfifo writer done\n",
 }
 
 

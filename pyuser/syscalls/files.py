@@ -116,7 +116,11 @@ class FileCalls:
     def openat(self: Kernel, dirfd: Fd, path: Path, flags: UInt, mode: UInt) -> int:
         host_flags = self.open_flags.to_host(flags)
         fd = self.proc.vfs.open_special(path, flags)
-        if fd is None:
+        if fd is None and self.proc.scheduler.active:
+            # a FIFO's open waits for its other end, which another guest
+            # thread may be about to open: the CPU is released meanwhile
+            fd = self.blocking(lambda: os.open(path, host_flags, mode, dir_fd=dir_fd(dirfd)))
+        elif fd is None:
             fd = os.open(path, host_flags, mode, dir_fd=dir_fd(dirfd))
         return guest_fd(fd, bool(host_flags & os.O_CLOEXEC))
 

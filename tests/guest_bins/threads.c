@@ -15,6 +15,7 @@
  *              on the full socket while the reader must run)
  *   flock      a thread waits in flock(LOCK_EX) until main, which holds the
  *              lock through another open file, unlocks
+ *   fifo       a thread waits in open() of a FIFO until main opens its other end
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -27,6 +28,7 @@
 #include <sys/file.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -431,6 +433,37 @@ static int run_flock(void)
     return 0;
 }
 
+static char fifo_path[64];
+
+static void *fifo_reader(void *arg)
+{
+    (void)arg;
+    int fd = open(fifo_path, O_RDONLY); /* waits for main to open the other end */
+    char got[8] = "";
+    ssize_t n = read(fd, got, sizeof got - 1);
+    close(fd);
+    printf("fifo reader got %zd bytes: %s\n", n, got);
+    return NULL;
+}
+
+static int run_fifo(void)
+{
+    snprintf(fifo_path, sizeof fifo_path, "/tmp/pyuser-fifo-%d", (int)getpid());
+    unlink(fifo_path);
+    if (mkfifo(fifo_path, 0600) != 0)
+        return 1;
+    pthread_t t;
+    pthread_create(&t, NULL, fifo_reader, NULL);
+    usleep(100000); /* the reader waits in open meanwhile; this thread must still run */
+    int fd = open(fifo_path, O_WRONLY);
+    write(fd, "fifo", 4);
+    close(fd);
+    pthread_join(t, NULL);
+    unlink(fifo_path);
+    printf("fifo writer done\n");
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IONBF, 0);
@@ -463,6 +496,8 @@ int main(int argc, char **argv)
         return run_sendfile();
     if (!strcmp(w, "flock"))
         return run_flock();
+    if (!strcmp(w, "fifo"))
+        return run_fifo();
     if (!strcmp(w, "exitgroup"))
         return run_exitgroup();
     if (!strcmp(w, "threadsegv"))
