@@ -731,7 +731,8 @@ def linux_output(program: str) -> str:
     reference is Linux in the same place.  As root, uid16 prints e.g.
     "euid 70000: set 0, geteuid 65534, geteuid32 70000, ..." and
     "chown(0x11234, 0xffff): 0, owner 4660:0"; hostnames prints
-    "sethostname of 65 bytes: -1 EINVAL" (EPERM without the privilege).
+    "sethostname of 65 bytes: -1 EINVAL" (EPERM without the privilege); caps
+    prints the capability sets it has.
     qemu-user 7.2 is no reference for uid16: it passes a 16-bit call's id
     whole (setuid(0x10000) sets uid 65536).
     """
@@ -745,6 +746,13 @@ def test_filesystem_and_16_bit_ids(guest_bins, run_pyuser):
     expected = linux_output("uid16")
     assert expected.startswith("setfsuid: asks yes"), expected
     got = run_pyuser([guest_bins / "uid16"])
+    assert (got.stdout, got.returncode) == (expected, 0), got.stderr
+
+
+def test_capabilities(guest_bins, run_pyuser):
+    expected = linux_output("caps")
+    assert expected.startswith("capget of version 0 without data: 0, version now 0x20080522\n")
+    got = run_pyuser([guest_bins / "caps"])
     assert (got.stdout, got.returncode) == (expected, 0), got.stderr
 
 

@@ -264,6 +264,13 @@ def test_filesystem_and_16_bit_ids(target, bins_of, run_pyuser):
     assert (got.stdout, got.returncode) == (expected, 0), got.stderr
 
 
+@pytest.mark.parametrize("target", _params("caps"))
+def test_capabilities(target, bins_of, run_pyuser):
+    # u32 structs: MIPS big-endian swaps each
+    got = run_pyuser([bins_of(target) / "caps"], target)
+    assert (got.stdout, got.returncode) == (linux_output("caps"), 0), got.stderr
+
+
 @pytest.mark.parametrize("target", _params("hostnames"))
 def test_host_and_domain_names(target, bins_of, run_pyuser):
     got = run_pyuser([bins_of(target) / "hostnames"], target)

@@ -26,6 +26,7 @@ SYS_utimensat = 280
 SYS_getrandom = 318
 SYS_getcpu = 309
 SYS_clock_settime, SYS_settimeofday = 227, 164
+SYS_capget, SYS_capset = 125, 126
 SYS_semget, SYS_semctl, SYS_semtimedop = 64, 66, 220
 SYS_msgget, SYS_msgsnd, SYS_msgrcv, SYS_msgctl = 68, 69, 70, 71
 
@@ -200,6 +201,15 @@ def sethostname(name: bytes | None, length: int) -> int:
 def setdomainname(name: bytes | None, length: int) -> int:
     """setdomainname(2), as sethostname."""
     return _check(_libc.setdomainname(name, length))
+
+
+def capget(header: ctypes.Array, data: ctypes.Array | None) -> int:
+    """capget(2) on host buffers of u32s (the header may get the kernel's version)."""
+    return _check(_syscall(SYS_capget, header, data))
+
+
+def capset(header: ctypes.Array, data: ctypes.Array) -> int:
+    return _check(_syscall(SYS_capset, header, data))
 
 
 def getcpu() -> tuple[int, int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import os
 import resource
@@ -288,6 +289,46 @@ class ProcessCalls:
                 else value.rlim_max
             self._set_host_rlimit(which, soft, hard)
         return 0
+
+    # ------------------------------------------------------------ capabilities
+    # struct __user_cap_header_struct {u32 version; int pid} and one or two
+    # __user_cap_data_struct {u32 effective, permitted, inheritable}: u32s
+    # everywhere (include/uapi/linux/capability.h); the host judges versions,
+    # pids and privilege.
+    _CAP_VERSION_1 = 0x19980330  # one data struct; versions 2 and 3 take two
+
+    def _cap_header(self: Kernel, header: int) -> ctypes.Array:
+        return (ctypes.c_uint32 * 2)(*self.target.unpack("2I", self.mem.read(header, 8)))
+
+    def _cap_data_count(self: Kernel, host_header: ctypes.Array) -> int:
+        return 1 if host_header[0] == self._CAP_VERSION_1 else 2
+
+    @syscall
+    def capget(self: Kernel, header: Ptr, data: Ptr) -> int:
+        host_header = self._cap_header(header)
+        host_data = (ctypes.c_uint32 * 6)() if data else None
+        asked = host_header[0]
+        try:
+            hostcalls.capget(host_header, host_data)
+        finally:  # an unknown version comes back as the kernel's, with EINVAL
+            if host_header[0] != asked:
+                self.mem.write(header, self.target.pack("I", host_header[0]))
+        if data:
+            count = 3 * self._cap_data_count(host_header)
+            self.mem.write(data, self.target.pack(f"{count}I", *host_data[:count]))
+        return 0
+
+    @syscall
+    def capset(self: Kernel, header: Ptr, data: Ptr) -> int:
+        host_header = self._cap_header(header)
+        count = 3 * self._cap_data_count(host_header)
+        values = self.target.unpack(f"{count}I", self.mem.read(data, 4 * count))
+        asked = host_header[0]
+        try:
+            return hostcalls.capset(host_header, (ctypes.c_uint32 * 6)(*values))
+        finally:
+            if host_header[0] != asked:
+                self.mem.write(header, self.target.pack("I", host_header[0]))
 
     @syscall
     def getrusage(self: Kernel, who: int, usage: Ptr) -> int:
