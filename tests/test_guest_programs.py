@@ -602,6 +602,16 @@ pwritev2: 7
 preadv2 at 1: 6 [bc] [defg]
 readahead: 0
 memfd: size 9, named memfd:pyuser-test: yes
+vmsplice: 8
+tee: 8
+splice into the memfd at 3: 8, offset now 11
+memfd now: in vmsplice
+the tee'd copy: vmsplice
+splice out of the memfd at 5: 4, offset now 9
+through the pipe: spli
+splice from an empty pipe, nonblocking: -1 EAGAIN
+sync_file_range: 0
+sync_file_range of a pipe: -1 ESPIPE
 pidfd_open: yes
 pidfd_send_signal SIGTERM: 0
 child killed by SIGTERM: yes

@@ -319,6 +319,41 @@ class FileCalls:
             self.mem.write(offset, self.target.pack(offset_format, pos))
         return sent
 
+    # splice, tee and vmsplice move data through pipes; they wait on a full or
+    # empty pipe, so the CPU is released meanwhile.  Offsets are loff_t on
+    # every target.
+    @syscall
+    def splice(self: Kernel, fd_in: Fd, off_in: Ptr, fd_out: Fd, off_out: Ptr, length: UInt,
+               flags: UInt) -> int:
+        pos_in = self.target.unpack("q", self.mem.read(off_in, 8))[0] if off_in else None
+        pos_out = self.target.unpack("q", self.mem.read(off_out, 8))[0] if off_out else None
+        moved, pos_in, pos_out = self.blocking(hostcalls.splice, fd_in, pos_in, fd_out, pos_out,
+                                               length, flags)
+        if off_in:
+            self.mem.write(off_in, self.target.pack("q", pos_in))
+        if off_out:
+            self.mem.write(off_out, self.target.pack("q", pos_out))
+        return moved
+
+    @syscall
+    def tee(self: Kernel, fd_in: Fd, fd_out: Fd, length: UInt, flags: UInt) -> int:
+        return self.blocking(hostcalls.tee, fd_in, fd_out, length, flags)
+
+    @syscall
+    def vmsplice(self: Kernel, fd: Fd, iov: Ptr, iovcnt: Long, flags: UInt) -> int:
+        # the pages are copied into the pipe (SPLICE_F_GIFT is only a hint)
+        buffers = self._host_iovecs(iov, iovcnt, False)
+        return self.blocking(hostcalls.vmsplice, fd, buffers, flags) if buffers else 0
+
+    @syscall
+    def sync_file_range(self: Kernel, fd: Fd, offset: Int64, nbytes: Int64, flags: UInt) -> int:
+        return hostcalls.sync_file_range(fd, offset, nbytes, flags)
+
+    @syscall("sync_file_range2", "arm_sync_file_range")
+    def sync_file_range2(self: Kernel, fd: Fd, flags: UInt, offset: Int64, nbytes: Int64) -> int:
+        # ARM's order: flags second, so that the 64-bit values fall on even registers
+        return hostcalls.sync_file_range(fd, offset, nbytes, flags)
+
     @syscall("copy_file_range")
     def copy_file_range(self: Kernel, fd_in: Fd, off_in: Ptr, fd_out: Fd, off_out: Ptr,
                         length: UInt, flags: UInt) -> int:

@@ -111,6 +111,39 @@ def sendfile(out_fd: int, in_fd: int, offset: int | None, count: int) -> tuple[i
     return sent, position.value
 
 
+_libc.splice.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p,
+                         ctypes.c_size_t, ctypes.c_uint]
+_libc.splice.restype = ctypes.c_ssize_t
+_libc.tee.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_size_t, ctypes.c_uint]
+_libc.tee.restype = ctypes.c_ssize_t
+_libc.vmsplice.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_uint]
+_libc.vmsplice.restype = ctypes.c_ssize_t
+_libc.sync_file_range.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+
+
+def splice(fd_in: int, off_in: int | None, fd_out: int, off_out: int | None, length: int,
+           flags: int) -> tuple[int, int | None, int | None]:
+    """splice(2); returns the bytes moved and the advanced offsets (None: the
+    descriptor's own position)."""
+    offsets = [ctypes.c_int64(off) if off is not None else None for off in (off_in, off_out)]
+    pointers = [ctypes.addressof(off) if off is not None else None for off in offsets]
+    moved = _check(_libc.splice(fd_in, pointers[0], fd_out, pointers[1], length, flags))
+    return (moved, *(off.value if off is not None else None for off in offsets))
+
+
+def tee(fd_in: int, fd_out: int, length: int, flags: int) -> int:
+    return _check(_libc.tee(fd_in, fd_out, length, flags))
+
+
+def vmsplice(fd: int, buffers: list[tuple[int, int]], flags: int) -> int:
+    """vmsplice(2) of (host address, length) ranges."""
+    return _check(_libc.vmsplice(fd, iovec_array(buffers), len(buffers), flags))
+
+
+def sync_file_range(fd: int, offset: int, nbytes: int, flags: int) -> int:
+    return _check(_libc.sync_file_range(fd, offset, nbytes, flags))
+
+
 def flock(fd: int, operation: int) -> int:
     """flock(2), which may wait for another holder: EINTR is raised, not retried."""
     return _check(_libc.flock(fd, operation))

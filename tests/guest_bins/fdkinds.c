@@ -1,7 +1,7 @@
 /* fdkinds: descriptors of the kinds event loops and tools use, and a few
  * calls around them: timerfd (its u64 expiration count), inotify (event
- * records), memfd, pidfd, utimes, preadv2/pwritev2, readahead, and the
- * scheduling-policy queries.  Properties only, so every target prints the
+ * records), memfd, pidfd, utimes, preadv2/pwritev2, readahead, splice, tee,
+ * vmsplice, sync_file_range, and the scheduling-policy queries.  Properties only, so every target prints the
  * same.
  */
 #define _GNU_SOURCE
@@ -90,6 +90,34 @@ int main(void)
     target[n > 0 ? n : 0] = 0;
     printf("memfd: size %lld, named memfd:pyuser-test: %s\n",
            (long long)lseek(mfd, 0, SEEK_END), yesno(strncmp(target, "/memfd:pyuser-test", 18) == 0));
+
+    /* "in memory" -> pipe -> back into the memfd at 3, and a tee'd copy */
+    int pipes[2], copy[2];
+    pipe(pipes);
+    pipe(copy);
+    struct iovec parts[2] = {{"vm", 2}, {"splice", 6}};
+    printf("vmsplice: %zd\n", vmsplice(pipes[1], parts, 2, 0));
+    printf("tee: %zd\n", tee(pipes[0], copy[1], 8, 0));
+    loff_t out_at = 3;
+    ssize_t moved = splice(pipes[0], NULL, mfd, &out_at, 8, 0);
+    printf("splice into the memfd at 3: %zd, offset now %lld\n", moved, (long long)out_at);
+    char back[16] = "";
+    n = pread(mfd, back, sizeof back - 1, 0);
+    printf("memfd now: %.*s\n", (int)(n > 0 ? n : 0), back);
+    n = read(copy[0], back, sizeof back - 1);
+    printf("the tee'd copy: %.*s\n", (int)(n > 0 ? n : 0), back);
+    loff_t in_at = 5;
+    moved = splice(mfd, &in_at, pipes[1], NULL, 4, SPLICE_F_NONBLOCK);
+    printf("splice out of the memfd at 5: %zd, offset now %lld\n", moved, (long long)in_at);
+    n = read(pipes[0], back, sizeof back - 1);
+    printf("through the pipe: %.*s\n", (int)(n > 0 ? n : 0), back);
+    moved = splice(pipes[0], NULL, mfd, NULL, 4, SPLICE_F_NONBLOCK);
+    printf("splice from an empty pipe, nonblocking: %zd %s\n", moved,
+           moved < 0 && errno == EAGAIN ? "EAGAIN" : "?");
+    printf("sync_file_range: %d\n", sync_file_range(mfd, 0, 0, SYNC_FILE_RANGE_WRITE));
+    errno = 0;
+    int synced = sync_file_range(pipes[0], 0, 0, SYNC_FILE_RANGE_WRITE);
+    printf("sync_file_range of a pipe: %d %s\n", synced, errno == ESPIPE ? "ESPIPE" : "?");
 
     pid_t child = fork();
     if (child == 0) {
