@@ -618,6 +618,8 @@ child killed by SIGTERM: yes
 sched_getscheduler: SCHED_OTHER
 sched_getparam priority: 0
 SCHED_FIFO priorities: 1..99
+ioprio_get: yes, ioprio_set best-effort 7: 0, reads back: yes
+ioprio_get of no such pid: -1 ESRCH
 """
 
 

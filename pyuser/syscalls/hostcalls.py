@@ -27,6 +27,7 @@ SYS_getrandom = 318
 SYS_getcpu = 309
 SYS_clock_settime, SYS_settimeofday = 227, 164
 SYS_capget, SYS_capset = 125, 126
+SYS_ioprio_set, SYS_ioprio_get = 251, 252
 SYS_semget, SYS_semctl, SYS_semtimedop = 64, 66, 220
 SYS_msgget, SYS_msgsnd, SYS_msgrcv, SYS_msgctl = 68, 69, 70, 71
 
@@ -243,6 +244,15 @@ def capget(header: ctypes.Array, data: ctypes.Array | None) -> int:
 
 def capset(header: ctypes.Array, data: ctypes.Array) -> int:
     return _check(_syscall(SYS_capset, header, data))
+
+
+def ioprio_get(which: int, who: int) -> int:
+    return _check(_syscall(SYS_ioprio_get, ctypes.c_int(which), ctypes.c_int(who)))
+
+
+def ioprio_set(which: int, who: int, ioprio: int) -> int:
+    return _check(_syscall(SYS_ioprio_set, ctypes.c_int(which), ctypes.c_int(who),
+                           ctypes.c_int(ioprio)))
 
 
 def getcpu() -> tuple[int, int]:

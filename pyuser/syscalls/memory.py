@@ -171,6 +171,10 @@ class MemoryCalls:
         return 0
 
     @syscall
+    def mlock2(self: Kernel, addr: Ptr, length: UInt, flags: UInt) -> int:
+        return 0  # as mlock (MLOCK_ONFAULT only defers the faults)
+
+    @syscall
     def munlock(self: Kernel, addr: Ptr, length: UInt) -> int:
         return 0
 

@@ -543,6 +543,16 @@ class ProcessCalls:
         host = self.target.signal_to_host.get(signo, signo) if signo else 0
         return hostcalls.pidfd_send_signal(pidfd, host, flags)
 
+    # I/O priorities (ionice): IOPRIO_WHO_* and the class/data encoding are the
+    # same on every architecture (include/uapi/linux/ioprio.h); who is a host pid
+    @syscall
+    def ioprio_get(self: Kernel, which: int, who: int) -> int:
+        return hostcalls.ioprio_get(which, who)
+
+    @syscall
+    def ioprio_set(self: Kernel, which: int, who: int, ioprio: int) -> int:
+        return hostcalls.ioprio_set(which, who, ioprio)
+
     @syscall
     def getpriority(self: Kernel, which: int, who: int) -> int:
         return 20 - os.getpriority(which, who)

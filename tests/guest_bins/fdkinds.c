@@ -138,5 +138,16 @@ int main(void)
     printf("sched_getparam priority: %d\n", param.sched_priority);
     printf("SCHED_FIFO priorities: %d..%d\n", sched_get_priority_min(SCHED_FIFO),
            sched_get_priority_max(SCHED_FIFO));
+
+    /* ionice's calls (IOPRIO_WHO_PROCESS 1; best-effort is class 2, in bits 13+) */
+    long before = syscall(SYS_ioprio_get, 1, 0);
+    long set = syscall(SYS_ioprio_set, 1, 0, (2 << 13) | 7);
+    long after = syscall(SYS_ioprio_get, 1, 0);
+    printf("ioprio_get: %s, ioprio_set best-effort 7: %ld, reads back: %s\n",
+           yesno(before >= 0), set, yesno(after == ((2 << 13) | 7)));
+    syscall(SYS_ioprio_set, 1, 0, before);
+    errno = 0;
+    long none = syscall(SYS_ioprio_get, 1, 0x7ffffff0);
+    printf("ioprio_get of no such pid: %ld %s\n", none, errno == ESRCH ? "ESRCH" : "?");
     return 0;
 }
