@@ -8,6 +8,7 @@ sets, and its help line.  Options end at the first argument that is not one
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 from collections.abc import Callable
@@ -258,7 +259,25 @@ def run_command(target_name: str | None, argv: list[str], prog: str,
     return process.run()
 
 
+class _Discard(io.TextIOBase):
+    """Where the emulator's own messages go when its stdout or stderr was
+    closed at start: nothing to write to, and no descriptor held."""
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+
+def _stand_ins_for_closed_streams() -> None:
+    # A program may start with descriptor 1 or 2 closed (a subprocess child,
+    # a daemon): Python then has no sys.stdout/sys.stderr.  The stand-ins
+    # hold no descriptor, so the guest still finds those numbers closed.
+    for name in ("stdout", "stderr"):
+        if getattr(sys, name) is None:
+            setattr(sys, name, _Discard())
+
+
 def _main(target_name: str | None) -> None:
+    _stand_ins_for_closed_streams()
     prog = os.path.basename(sys.argv[0]) or "pyuser"
     from pyuser.binfmt_entry import from_kernel
 

@@ -423,6 +423,8 @@ sysinfo: 0 uptime>0: yes totalram>0: yes mem_unit>0: yes
 getrlimit(RLIMIT_STACK): 0 cur>0: yes
 getrlimit(RLIMIT_NOFILE): 0 cur>=3: yes cur<=max: yes
 prlimit64(RLIMIT_AS): 0
+setrlimit(RLIMIT_NOFILE, 16): 0, dup then stops below 16 with EMFILE: yes
+prlimit64 of pid -1: -1 ESRCH
 sched_yield: 0
 sched_getaffinity: 0, at least one cpu: yes
 sched_getaffinity(-1): -1 ESRCH
@@ -731,6 +733,20 @@ def test_prctl_task_names_and_subreaper(guest_bins, run_pyuser):
     # Linux's output is the literal
     got = run_pyuser([guest_bins / "prctl"])
     assert (got.stdout, got.returncode) == (PRCTL_OUT, 0), got.stderr
+
+
+@pytest.mark.parametrize("closed", [1, 2])
+def test_started_with_a_standard_descriptor_closed(guest_bins, run_pyuser, run_qemu, closed):
+    """A subprocess child may start without descriptor 1 or 2: the guest finds it
+    closed, and the emulator, whose own messages then have nowhere to go, runs
+    on (it exited 1 when Python had no sys.stderr).  stdfds reports on 1, or
+    on 2 when 1 is closed."""
+    expected = "".join(f"fd {fd} {'closed (EBADF)' if fd == closed else 'open'}\n"
+                       for fd in range(3))
+    for run in (run_qemu, run_pyuser):
+        r = run([guest_bins / "stdfds"], preexec_fn=lambda: os.close(closed))
+        report = r.stdout if closed == 2 else r.stderr
+        assert (report, r.returncode) == (expected, 0), (run.__name__, r.stdout, r.stderr)
 
 
 @functools.cache

@@ -7,10 +7,12 @@ import functools
 import os
 import resource
 import time
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 from pyuser.memory import GuestFault
 from pyuser.syscalls import hostcalls
+from pyuser.syscalls.byteorder import host_abi
 from pyuser.syscalls.table import syscall
 from pyuser.syscalls.types import Fd, Id, NoReturn, OutBuf, Ptr, SyscallError, UInt
 
@@ -34,6 +36,14 @@ def _host_domainname() -> str:
             return f.read().rstrip("\n")
     except OSError:
         return "(none)"
+
+
+@functools.cache
+def _host_resources(abi: ModuleType) -> dict[int, int]:
+    """The target's RLIMIT_* numbers -> the host's, by name."""
+    host = host_abi().CONST
+    return {number: host[name] for name, number in abi.CONST.items()
+            if name.startswith("RLIMIT_") and name != "RLIMIT_NLIMITS" and name in host}
 
 
 class ProcessExit(NoReturn):
@@ -232,13 +242,22 @@ class ProcessCalls:
         return len(data)
 
     # ------------------------------------------------------------ limits, usage
+    # RLIMIT_* numbers differ on MIPS (NOFILE is 5 there, RSS on the host), and
+    # so does RLIM_INFINITY of the long-sized calls (0x7fffffff on MIPS o32):
+    # resources are matched by name with the host's.
+    def _host_resource(self: Kernel, which: int) -> int:
+        host = _host_resources(self.abi).get(which)
+        if host is None:
+            raise SyscallError("EINVAL")
+        return host
+
     def _guest_rlimit(self: Kernel, value: int, infinity: int) -> int:
         return infinity if value == resource.RLIM_INFINITY or value > infinity else value
 
     @syscall("ugetrlimit", "getrlimit")
     def ugetrlimit(self: Kernel, which: UInt, rlim: Ptr) -> int:
         soft, hard = self._host_rlimit(which)
-        infinity = self.target.word_mask
+        infinity = self.abi.CONST["RLIM_INFINITY"]
         out = self.abi.rlimit()
         out.rlim_cur = self._guest_rlimit(soft, infinity)
         out.rlim_max = self._guest_rlimit(hard, infinity)
@@ -248,46 +267,49 @@ class ProcessCalls:
     def _host_rlimit(self: Kernel, which: int) -> tuple[int, int]:
         if which == self.abi.CONST["RLIMIT_STACK"]:
             return self.proc.stack_size, resource.getrlimit(resource.RLIMIT_STACK)[1]
-        try:
-            return resource.getrlimit(which)
-        except ValueError:
-            raise SyscallError("EINVAL") from None
+        return resource.getrlimit(self._host_resource(which))
 
     @syscall
     def setrlimit(self: Kernel, which: UInt, rlim: Ptr) -> int:
         value = self.mem.read_struct(rlim, self.abi.rlimit)
-        infinity = self.target.word_mask
-        soft = resource.RLIM_INFINITY if value.rlim_cur == infinity else value.rlim_cur
-        hard = resource.RLIM_INFINITY if value.rlim_max == infinity else value.rlim_max
+        infinity = self.abi.CONST["RLIM_INFINITY"]
+        soft = resource.RLIM_INFINITY if value.rlim_cur >= infinity else value.rlim_cur
+        hard = resource.RLIM_INFINITY if value.rlim_max >= infinity else value.rlim_max
         self._set_host_rlimit(which, soft, hard)
         return 0
 
     def _set_host_rlimit(self: Kernel, which: int, soft: int, hard: int) -> None:
+        host = self._host_resource(which)
         if which in (self.abi.CONST["RLIMIT_STACK"], self.abi.CONST["RLIMIT_AS"],
                      self.abi.CONST["RLIMIT_DATA"]):
             return  # they describe the guest, not the emulator: accept and keep
         try:
-            resource.setrlimit(which, (soft, hard))
+            resource.setrlimit(host, (soft, hard))
         except ValueError:
             raise SyscallError("EINVAL") from None
 
     @syscall
     def prlimit64(self: Kernel, pid: int, which: UInt, new: Ptr, old: Ptr) -> int:
-        if pid not in (0, os.getpid()):
-            raise SyscallError("EPERM")
-        if old:
-            soft, hard = self._host_rlimit(which)
-            out = self.abi.rlimit64()
-            out.rlim_cur = _RLIMIT_INFINITY_64 if soft == resource.RLIM_INFINITY else soft
-            out.rlim_max = _RLIMIT_INFINITY_64 if hard == resource.RLIM_INFINITY else hard
-            self.mem.write_struct(old, out)
+        wanted = None
         if new:
             value = self.mem.read_struct(new, self.abi.rlimit64)
-            soft = resource.RLIM_INFINITY if value.rlim_cur == _RLIMIT_INFINITY_64 \
-                else value.rlim_cur
-            hard = resource.RLIM_INFINITY if value.rlim_max == _RLIMIT_INFINITY_64 \
-                else value.rlim_max
-            self._set_host_rlimit(which, soft, hard)
+            wanted = (resource.RLIM_INFINITY if value.rlim_cur == _RLIMIT_INFINITY_64
+                      else value.rlim_cur,
+                      resource.RLIM_INFINITY if value.rlim_max == _RLIMIT_INFINITY_64
+                      else value.rlim_max)
+        if pid in (0, os.getpid()):
+            previous = self._host_rlimit(which) if old else None
+            if wanted is not None:
+                self._set_host_rlimit(which, *wanted)
+        else:  # another process's limits (prlimit -p): the host's, by host pid
+            host = self._host_resource(which)
+            previous = (resource.prlimit(pid, host, wanted) if wanted is not None
+                        else resource.prlimit(pid, host))
+        if old:
+            out = self.abi.rlimit64()
+            out.rlim_cur, out.rlim_max = (_RLIMIT_INFINITY_64 if v == resource.RLIM_INFINITY
+                                          else v for v in previous)
+            self.mem.write_struct(old, out)
         return 0
 
     # ------------------------------------------------------------ capabilities

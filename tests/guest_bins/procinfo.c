@@ -77,6 +77,21 @@ int main(void)
     struct rlimit64 rl64;
     r = prlimit64(0, RLIMIT_AS, NULL, &rl64);
     printf("prlimit64(RLIMIT_AS): %d\n", r);
+    /* RLIMIT_NOFILE is 5 on MIPS, 7 elsewhere: a lowered limit must bind */
+    struct rlimit saved_nofile = rl, low = {16, rl.rlim_max};
+    r = setrlimit(RLIMIT_NOFILE, &low);
+    int dups[64], opened = 0, highest = 0;
+    while (opened < 64 && (dups[opened] = dup(0)) >= 0)
+        highest = dups[opened++];
+    int dup_errno = errno;
+    for (int i = 0; i < opened; i++)
+        close(dups[i]);
+    setrlimit(RLIMIT_NOFILE, &saved_nofile);
+    printf("setrlimit(RLIMIT_NOFILE, 16): %d, dup then stops below 16 with EMFILE: %s\n", r,
+           yesno(opened > 0 && highest == 15 && dup_errno == EMFILE));
+    errno = 0;
+    r = prlimit64(-1, RLIMIT_NOFILE, NULL, &rl64);
+    printf("prlimit64 of pid -1: %d %s\n", r, errno == ESRCH ? "ESRCH" : strerror(errno));
 
     printf("sched_yield: %d\n", sched_yield());
     cpu_set_t set;
