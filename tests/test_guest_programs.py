@@ -424,6 +424,7 @@ getrlimit(RLIMIT_STACK): 0 cur>0: yes
 getrlimit(RLIMIT_NOFILE): 0 cur>=3: yes cur<=max: yes
 prlimit64(RLIMIT_AS): 0
 setrlimit(RLIMIT_NOFILE, 16): 0, dup then stops below 16 with EMFILE: yes
+vfork under that limit: child's exit status 7
 prlimit64 of pid -1: -1 ESRCH
 sched_yield: 0
 sched_getaffinity: 0, at least one cpu: yes

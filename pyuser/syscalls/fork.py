@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import resource
 import sys
 from typing import TYPE_CHECKING
 
@@ -37,6 +38,19 @@ _HOST_SI_CODE, _HOST_SI_PID, _HOST_SI_UID, _HOST_SI_STATUS = 8, 16, 20, 24
 # where the vfork parent's wake-up pipe end is put in the child: high, out of
 # the way of the small numbers programs dup2 onto
 _VFORK_FD_FLOOR = 512
+
+
+def _out_of_the_way(fd: int) -> int:
+    """`fd` moved to a high number (_VFORK_FD_FLOOR, or just under a lower
+    RLIMIT_NOFILE); where there is no room up there, it stays."""
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    floor = _VFORK_FD_FLOOR if soft == resource.RLIM_INFINITY else min(_VFORK_FD_FLOOR, soft - 1)
+    try:
+        high = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, max(floor, 0))
+    except OSError:
+        return fd
+    os.close(fd)
+    return high
 
 
 def _int32(raw: bytes, offset: int, signed: bool = True) -> int:
@@ -107,7 +121,14 @@ class ForkCalls:
                 os.close(wake_w)
             raise
         if pid == 0:
-            self._in_child(flags, newsp, tls, child_tid, wake_r, wake_w)
+            try:
+                self._in_child(flags, newsp, tls, child_tid, wake_r, wake_w)
+            except Exception as e:
+                # returned as a syscall error, the child would go on as a
+                # second copy of the parent
+                sys.stderr.write(f"pyuser: the child of fork could not be set up: {e}\n")
+                sys.stderr.flush()
+                os._exit(127)
             return 0
         # the parent
         if flags & self._clone_parent_settid:
@@ -143,8 +164,7 @@ class ForkCalls:
                 pass
         if wake_w >= 0:
             os.close(wake_r)
-            high = fcntl.fcntl(wake_w, fcntl.F_DUPFD_CLOEXEC, _VFORK_FD_FLOOR)
-            os.close(wake_w)
+            high = _out_of_the_way(wake_w)
             self._vfork_release = (high, os.fstat(high).st_ino)
         proc.after_fork_child()
         pid = os.getpid()

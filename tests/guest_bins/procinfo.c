@@ -25,6 +25,7 @@
 #include <sys/syscall.h>
 #include <sys/sysinfo.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static const char *yesno(int b)
@@ -86,9 +87,17 @@ int main(void)
     int dup_errno = errno;
     for (int i = 0; i < opened; i++)
         close(dups[i]);
+    fflush(stdout);
+    pid_t spawned = vfork(); /* posix_spawn's way, under that limit */
+    if (spawned == 0)
+        _exit(7);
+    int spawned_status = 0;
+    waitpid(spawned, &spawned_status, 0);
     setrlimit(RLIMIT_NOFILE, &saved_nofile);
     printf("setrlimit(RLIMIT_NOFILE, 16): %d, dup then stops below 16 with EMFILE: %s\n", r,
            yesno(opened > 0 && highest == 15 && dup_errno == EMFILE));
+    printf("vfork under that limit: child's exit status %d\n",
+           WIFEXITED(spawned_status) ? WEXITSTATUS(spawned_status) : -1);
     errno = 0;
     r = prlimit64(-1, RLIMIT_NOFILE, NULL, &rl64);
     printf("prlimit64 of pid -1: %d %s\n", r, errno == ESRCH ? "ESRCH" : strerror(errno));
