@@ -704,6 +704,7 @@ recvmmsg, 5 s timeout: 2, lengths 2 3, left between 4 and 5 s: yes
 recvmmsg, nothing queued: -1 EAGAIN, timeout untouched: yes
 SO_TIMESTAMP: setsockopt 0, recvmsg 1, SCM_TIMESTAMP of CMSG_LEN(sizeof (struct timeval)): yes, recent: yes
 SO_TIMESTAMPNS: setsockopt 0, recvmsg 1, SCM_TIMESTAMPNS of CMSG_LEN(sizeof (struct timespec)): yes, recent: yes
+clock_settime(CLOCK_MONOTONIC, bad pointer): -1 EINVAL
 """
 
 

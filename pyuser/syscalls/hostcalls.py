@@ -209,10 +209,11 @@ def set_thread_name(name: bytes) -> None:
     _check(_libc.prctl(PR_SET_NAME, ctypes.addressof(buffer), 0, 0, 0))
 
 
-def clock_settime(clock: int, sec: int, nsec: int) -> int:
-    """Sets a host clock from raw fields: the host kernel judges them (EINVAL)
-    and the caller's privilege (EPERM)."""
-    spec = (ctypes.c_long * 2)(sec, nsec)
+def clock_settime(clock: int, value: tuple[int, int] | None) -> int:
+    """Sets a host clock from raw (sec, nsec): the host kernel judges the
+    clock, the value (EINVAL) and the caller's privilege (EPERM); None passes
+    NULL, for the host to answer in its own order (EINVAL, then EFAULT)."""
+    spec = (ctypes.c_long * 2)(*value) if value is not None else None
     return _check(_syscall(SYS_clock_settime, ctypes.c_int(clock), spec))
 
 

@@ -11,6 +11,7 @@ import struct
 import time
 from typing import TYPE_CHECKING
 
+from pyuser.memory import GuestFault
 from pyuser.syscalls import hostcalls
 from pyuser.syscalls.table import syscall
 from pyuser.syscalls.types import Fd, Ptr, SyscallError, UInt
@@ -109,11 +110,18 @@ class TimeCalls:
 
     @syscall
     def clock_settime(self: Kernel, clock: int, tp: Ptr) -> int:
-        return hostcalls.clock_settime(clock, *self._read_timespecs(tp, 1, False))
+        return self._clock_settime(clock, tp, False)
 
     @syscall
     def clock_settime64(self: Kernel, clock: int, tp: Ptr) -> int:
-        return hostcalls.clock_settime(clock, *self._read_timespecs(tp, 1, True))
+        return self._clock_settime(clock, tp, True)
+
+    def _clock_settime(self: Kernel, clock: int, tp: int, wide: bool) -> int:
+        try:
+            value = self._read_timespecs(tp, 1, wide)
+        except GuestFault:  # NULL to the host: a clock that cannot be set is EINVAL first
+            value = None
+        return hostcalls.clock_settime(clock, value)
 
     @syscall
     def time(self: Kernel, tloc: Ptr) -> int:

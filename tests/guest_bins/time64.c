@@ -10,8 +10,10 @@
  * written back.  Receive timestamps (SO_TIMESTAMP, SO_TIMESTAMPNS) come as
  * control messages in the target's struct timeval/timespec (8 bytes on 32-bit
  * targets, 16 on the host).  qemu-user 7.2 ignores recvmmsg's timeout and
- * lacks SO_TIMESTAMPNS, so Linux's output is the test's reference.  Only
- * properties are printed.
+ * lacks SO_TIMESTAMPNS, so Linux's output is the test's reference.  Also
+ * clock_settime's order of checks: a clock that cannot be set is EINVAL before
+ * a bad pointer is EFAULT (qemu reads the pointer first).  Only properties are
+ * printed.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -189,10 +191,24 @@ static void receive_timestamps(void)
     close(tx);
 }
 
+static void settime_order(void)
+{
+#ifdef SYS_clock_settime64
+    long nr = SYS_clock_settime64;
+#else
+    long nr = SYS_clock_settime;
+#endif
+    errno = 0;
+    long r = syscall(nr, CLOCK_MONOTONIC, (void *)8);
+    printf("clock_settime(CLOCK_MONOTONIC, bad pointer): %ld %s\n", r,
+           errno == EINVAL ? "EINVAL" : strerror(errno));
+}
+
 int main(void)
 {
     padding();
     recvmmsg_timeout();
     receive_timestamps();
+    settime_order();
     return 0;
 }
