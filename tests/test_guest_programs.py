@@ -317,6 +317,10 @@ sbrk grow: yes
 sbrk memory usable: yes
 sbrk(0) after grow: +1048576
 sbrk shrink back: yes
+mincore: 0, touched pages resident: yes
+mincore over an unmapped page: -1 ENOMEM
+mincore unaligned: -1 EINVAL
+mincore into a bad vector: -1 EFAULT
 """
 
 FILES_OUT = """\

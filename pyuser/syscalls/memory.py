@@ -167,6 +167,24 @@ class MemoryCalls:
         return 0
 
     @syscall
+    def mincore(self: Kernel, addr: Ptr, length: UInt, vec: Ptr) -> int:
+        """Which pages are resident: the host's answer for the guest's pages
+        (one byte each, bit 0), ENOMEM where the guest has no mapping."""
+        if addr & PAGE_MASK:
+            raise SyscallError("EINVAL")
+        end = page_ceil(addr + length)
+        if not self.mem.all_mapped(addr, end):
+            raise SyscallError("ENOMEM")
+        pages = (end - addr) // PAGE_SIZE
+        out = self.mem.writable(vec, pages)
+        host = (ctypes.c_ubyte * pages)()
+        if pages and _libc.mincore(ctypes.c_void_p(self.mem.host_pointer(addr)),
+                                   ctypes.c_size_t(end - addr), host) != 0:
+            raise SyscallError("ENOMEM")
+        out[:] = bytes(host)
+        return 0
+
+    @syscall
     def mlock(self: Kernel, addr: Ptr, length: UInt) -> int:
         return 0
 

@@ -3,7 +3,7 @@
  * Exercises: mmap (anonymous private, fixed placement inside a reserved
  * range, PROT_NONE reservations), munmap of a part of a mapping, mprotect,
  * mremap (grow in place or move, shrink), madvise(MADV_DONTNEED) zeroing
- * private anonymous pages, brk/sbrk growth and shrink, and mmap errors.
+ * private anonymous pages, brk/sbrk growth and shrink, mmap errors, mincore.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -90,5 +90,24 @@ int main(void)
     printf("sbrk(0) after grow: +%ld\n", (long)((char *)sbrk(0) - b0));
     sbrk(-(1 << 20));
     printf("sbrk shrink back: %s\n", yesno(sbrk(0) == b0));
+
+    /* mincore: touched pages are resident (whether untouched ones are depends
+     * on the host's transparent huge pages); the guest's holes are ENOMEM */
+    char *m = mmap(NULL, 4 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    m[0] = 1;
+    m[2 * page] = 1;
+    unsigned char vec[4];
+    int r = mincore(m, 4 * page, vec);
+    printf("mincore: %d, touched pages resident: %s\n", r, yesno((vec[0] & 1) && (vec[2] & 1)));
+    munmap(m + 3 * page, page);
+    errno = 0;
+    r = mincore(m, 4 * page, vec);
+    printf("mincore over an unmapped page: %d %s\n", r, errno == ENOMEM ? "ENOMEM" : "?");
+    errno = 0;
+    r = mincore(m + 1, page, vec);
+    printf("mincore unaligned: %d %s\n", r, errno == EINVAL ? "EINVAL" : "?");
+    errno = 0;
+    r = mincore(m, page, (unsigned char *)8);
+    printf("mincore into a bad vector: %d %s\n", r, errno == EFAULT ? "EFAULT" : "?");
     return 0;
 }
