@@ -385,6 +385,57 @@ class _HostSigevent(ctypes.Structure):
                 ("tid", ctypes.c_int), ("_pad", ctypes.c_int * 11)]
 
 
+# ----------------------------------------------------------------- POSIX message queues
+# Raw syscalls (glibc's mq_open strips the leading "/", as the guest's glibc
+# already has); waits raise EINTR rather than retry.
+SYS_mq_open, SYS_mq_unlink, SYS_mq_timedsend, SYS_mq_timedreceive = 240, 241, 242, 243
+SYS_mq_notify, SYS_mq_getsetattr = 244, 245
+MqAttr = ctypes.c_long * 8  # struct mq_attr: flags, maxmsg, msgsize, curmsgs, 4 reserved
+
+
+def _timeout(ns: int | None) -> ctypes.Array | None:
+    return (ctypes.c_long * 2)(*divmod(ns, 1_000_000_000)) if ns is not None else None
+
+
+def mq_open(name: bytes, flags: int, mode: int, attr: MqAttr | None) -> int:
+    return _check(_syscall(SYS_mq_open, ctypes.c_char_p(name), ctypes.c_int(flags),
+                           ctypes.c_uint(mode), attr))
+
+
+def mq_unlink(name: bytes) -> int:
+    return _check(_syscall(SYS_mq_unlink, ctypes.c_char_p(name)))
+
+
+def mq_timedsend(mqd: int, host_address: int, length: int, priority: int,
+                 timeout_ns: int | None) -> int:
+    return _check(_syscall(SYS_mq_timedsend, ctypes.c_int(mqd), ctypes.c_void_p(host_address),
+                           ctypes.c_size_t(length), ctypes.c_uint(priority),
+                           _timeout(timeout_ns)))
+
+
+def mq_timedreceive(mqd: int, host_address: int, length: int,
+                    timeout_ns: int | None) -> tuple[int, int]:
+    """Returns the message's length and priority."""
+    priority = ctypes.c_uint(0)
+    got = _check(_syscall(SYS_mq_timedreceive, ctypes.c_int(mqd), ctypes.c_void_p(host_address),
+                          ctypes.c_size_t(length), ctypes.byref(priority),
+                          _timeout(timeout_ns)))
+    return got, priority.value
+
+
+def mq_notify(mqd: int, event: tuple[int, int, int] | None) -> int:
+    """event: (value, signo, notify) or None to unregister."""
+    host = _HostSigevent(value=event[0], signo=event[1], notify=event[2]) if event else None
+    return _check(_syscall(SYS_mq_notify, ctypes.c_int(mqd),
+                           ctypes.byref(host) if host is not None else None))
+
+
+def mq_getsetattr(mqd: int, new: MqAttr | None) -> MqAttr:
+    old = MqAttr()
+    _check(_syscall(SYS_mq_getsetattr, ctypes.c_int(mqd), new, old))
+    return old
+
+
 class _HostItimerspec(ctypes.Structure):
     _fields_ = [("interval_sec", ctypes.c_int64), ("interval_nsec", ctypes.c_int64),
                 ("value_sec", ctypes.c_int64), ("value_nsec", ctypes.c_int64)]

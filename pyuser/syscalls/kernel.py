@@ -19,6 +19,7 @@ from pyuser.syscalls.futex import FutexCalls
 from pyuser.syscalls.ioctl import IoctlCalls
 from pyuser.syscalls.memory import MemoryCalls
 from pyuser.syscalls.messages import MessageCalls
+from pyuser.syscalls.mqueue import MqueueCalls
 from pyuser.syscalls.network import NetworkCalls
 from pyuser.syscalls.polling import PollingCalls
 from pyuser.syscalls.processes import ProcessCalls
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
 
 class Kernel(FileCalls, MemoryCalls, ProcessCalls, SignalCalls, TimeCalls, IoctlCalls,
              FutexCalls, NetworkCalls, MessageCalls, PollingCalls, ForkCalls, ExecCalls, XattrCalls,
-             ThreadCalls, SysvIpcCalls, Uid16Calls):
+             ThreadCalls, SysvIpcCalls, MqueueCalls, Uid16Calls):
     """Holds the process state the handlers need and dispatches by number."""
 
     def __init__(self, process: Process) -> None:

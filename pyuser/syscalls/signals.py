@@ -393,6 +393,12 @@ class SignalCalls:
         wide = wide or self.target.word_size == 8
         self.mem.write(address, self.target.pack("4q" if wide else "4i", *spec))
 
+    def guest_sigevent(self: Kernel, address: int) -> tuple[int, int, int, int]:
+        """struct sigevent: (sigev_value, sigev_signo, sigev_notify, the thread id)."""
+        if self.target.word_size == 4:
+            return self.target.unpack("Iiii", self.mem.read(address, 16))
+        return self.target.unpack("Qiii4x", self.mem.read(address, 24))
+
     @syscall
     def timer_create(self: Kernel, clock: int, sevp: Ptr, timerid: Ptr) -> int:
         from pyuser.syscalls import hostcalls
@@ -400,12 +406,7 @@ class SignalCalls:
         c = self.abi.CONST
         signo, notify, value, tid = self.abi.CONST["SIGALRM"], 0, 0, 0
         if sevp:
-            w = self.target.word_size
-            raw = self.mem.read(sevp, 16 if w == 4 else 24)
-            if w == 4:
-                value, signo, notify, tid = self.target.unpack("Iiii", raw)
-            else:
-                value, signo, notify, tid = self.target.unpack("Qiii4x", raw)
+            value, signo, notify, tid = self.guest_sigevent(sevp)
         sigev_none = c.get("SIGEV_NONE", 1)
         if notify not in (0, sigev_none, c.get("SIGEV_THREAD_ID", 4)):
             raise SyscallError("EINVAL")
