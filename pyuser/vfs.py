@@ -83,10 +83,22 @@ class GuestFileSystem:
             pending.extend([p for p in link.split(b"/") if p][::-1])
         return resolved or b"/"
 
+    def guest_view(self, host_path: bytes) -> bytes:
+        """A host path inside the sysroot as the guest names it (the sysroot
+        rule backwards): the working directory after chdir("/usr") is "/usr"."""
+        root = self.sysroot
+        if root is not None and (host_path == root or host_path.startswith(root + b"/")):
+            return host_path[len(root):] or b"/"
+        return host_path
+
     def readlink_special(self, path: bytes) -> bytes | None:
-        """readlink of /proc/self/exe gives the guest program's path."""
-        if self._proc_self_entry(path) == b"exe":
+        """readlink of /proc/self/exe gives the guest program's path, of
+        /proc/self/cwd the working directory in the guest's view."""
+        entry = self._proc_self_entry(path)
+        if entry == b"exe":
             return os.fsencode(self.process.exe_guest_path)
+        if entry == b"cwd":
+            return self.guest_view(os.getcwdb())
         return None
 
     def open_special(self, path: bytes, flags: int) -> int | None:

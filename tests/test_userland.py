@@ -335,6 +335,20 @@ def test_python_subprocess_and_execv(run_pyuser, sr, tmp_path):
     assert got.returncode == 5
 
 
+def test_working_directory_in_the_sysroot(pyuser):
+    # chdir("/usr") enters the sysroot's /usr by the sysroot rule; the guest
+    # then sees "/usr" (getcwd, /proc/self/cwd), not the host path of it, and
+    # relative names resolve there.  (qemu-user does not apply -L to chdir: it
+    # would be in the host's /usr, so Linux-in-a-sysroot is the reference.)
+    got = pyuser("usr/bin/python3.11", "-I", "-B", "-c",
+                 "import os\n"
+                 "for d in ('/', '/usr/lib', '/usr'):\n"
+                 "    os.chdir(d); print(os.getcwd(), os.readlink('/proc/self/cwd'))\n"
+                 "print(os.path.isdir('lib/arm-linux-gnueabihf'))\n"
+                 "os.chdir('/proc'); print(os.getcwd())\n")
+    assert (got.stdout, got.returncode) == ("/ /\n/usr/lib /usr/lib\n/usr /usr\nTrue\n/proc\n", 0)
+
+
 # --------------------------------------------------------------------------
 # sqlite3, lua
 # --------------------------------------------------------------------------

@@ -545,7 +545,7 @@ class FileCalls:
 
     @syscall
     def getcwd(self: Kernel, buf: Ptr, size: UInt) -> int:
-        cwd = os.getcwdb() + b"\0"
+        cwd = self.proc.vfs.guest_view(os.getcwdb()) + b"\0"
         if len(cwd) > size:
             raise SyscallError("ERANGE")
         self.mem.write(buf, cwd)
