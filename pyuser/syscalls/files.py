@@ -322,17 +322,21 @@ class FileCalls:
     # splice, tee and vmsplice move data through pipes; they wait on a full or
     # empty pipe, so the CPU is released meanwhile.  Offsets are loff_t on
     # every target.
+    def _loff(self: Kernel, address: int) -> int | None:
+        """A loff_t the guest points to (splice, copy_file_range), None for NULL."""
+        return self.target.unpack("q", self.mem.read(address, 8))[0] if address else None
+
+    def _put_loff(self: Kernel, address: int, value: int) -> None:
+        if address:
+            self.mem.write(address, self.target.pack("q", value))
+
     @syscall
     def splice(self: Kernel, fd_in: Fd, off_in: Ptr, fd_out: Fd, off_out: Ptr, length: UInt,
                flags: UInt) -> int:
-        pos_in = self.target.unpack("q", self.mem.read(off_in, 8))[0] if off_in else None
-        pos_out = self.target.unpack("q", self.mem.read(off_out, 8))[0] if off_out else None
-        moved, pos_in, pos_out = self.blocking(hostcalls.splice, fd_in, pos_in, fd_out, pos_out,
-                                               length, flags)
-        if off_in:
-            self.mem.write(off_in, self.target.pack("q", pos_in))
-        if off_out:
-            self.mem.write(off_out, self.target.pack("q", pos_out))
+        moved, pos_in, pos_out = self.blocking(hostcalls.splice, fd_in, self._loff(off_in),
+                                               fd_out, self._loff(off_out), length, flags)
+        self._put_loff(off_in, pos_in)
+        self._put_loff(off_out, pos_out)
         return moved
 
     @syscall
@@ -357,13 +361,12 @@ class FileCalls:
     @syscall("copy_file_range")
     def copy_file_range(self: Kernel, fd_in: Fd, off_in: Ptr, fd_out: Fd, off_out: Ptr,
                         length: UInt, flags: UInt) -> int:
-        pos_in = self.target.unpack("q", self.mem.read(off_in, 8))[0] if off_in else None
-        pos_out = self.target.unpack("q", self.mem.read(off_out, 8))[0] if off_out else None
+        pos_in, pos_out = self._loff(off_in), self._loff(off_out)
         copied = os.copy_file_range(fd_in, fd_out, length, pos_in, pos_out)
-        if off_in:
-            self.mem.write(off_in, self.target.pack("q", pos_in + copied))
-        if off_out:
-            self.mem.write(off_out, self.target.pack("q", pos_out + copied))
+        if pos_in is not None:
+            self._put_loff(off_in, pos_in + copied)
+        if pos_out is not None:
+            self._put_loff(off_out, pos_out + copied)
         return copied
 
     # ------------------------------------------------------------ descriptors
