@@ -283,7 +283,7 @@ class SignalCalls:
         thread.signals.mask = new
         self._wait_for_signal()
         # the handler runs with the temporary mask; sigreturn brings back `saved`
-        self.proc.cpu.restore_mask_after_delivery = saved
+        self.proc.current.restore_mask_after_delivery = saved
         raise SyscallError("EINTR")
 
     @syscall

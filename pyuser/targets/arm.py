@@ -263,26 +263,6 @@ class ArmTarget(Target):
         self._fill_vectors_page(tables)
         tables.enable(uc)
 
-    def attach_cpu(self, uc: Uc, memory: GuestMemory, tables: ArmPageTables) -> None:
-        """A further engine (a new guest thread) sharing the process's memory."""
-        uc.mem_map_ptr(0, memory.size, 7, memory.host_base)
-        tables.attach(uc)
-        tables.enable(uc)
-
-    # Registers a new thread starts with, copied from the thread that cloned it.
-    THREAD_REGS = (tuple(A.UC_ARM_REG_R0 + i for i in range(13))
-                   + (A.UC_ARM_REG_SP, A.UC_ARM_REG_LR)
-                   + tuple(A.UC_ARM_REG_D0 + i for i in range(32))
-                   + (A.UC_ARM_REG_FPSCR, A.UC_ARM_REG_C13_C0_3))
-
-    def copy_thread_state(self, source: Uc, dest: Uc) -> None:
-        values = source.reg_read_batch(list(self.THREAD_REGS))
-        dest.reg_write_batch(list(zip(self.THREAD_REGS, values, strict=True)))
-        cpsr = source.reg_read(A.UC_ARM_REG_CPSR)
-        pc = source.reg_read(A.UC_ARM_REG_PC)
-        dest.reg_write(A.UC_ARM_REG_PC, pc | (1 if cpsr & arm_cpu.CPSR_THUMB else 0))
-        dest.reg_write(A.UC_ARM_REG_CPSR, cpsr)
-
     def _fill_vectors_page(self, tables: ArmPageTables) -> None:
         page = bytearray(PAGE_SIZE)
         for offset, words in _KUSER_HELPERS.items():
