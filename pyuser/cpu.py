@@ -314,13 +314,22 @@ class CpuLoop:
         outside = {names[name] for name in MAY_BLOCK if name in names}
 
         def dispatch(regs) -> int:
-            if scheduler.in_engine and regs[0] in outside and scheduler.active:
-                raise EngineBusy()
+            if scheduler.in_engine:
+                if regs[0] in outside and scheduler.active:
+                    raise EngineBusy()
+                try:
+                    return inner(regs)
+                except EngineBusy:
+                    outside.add(regs[0])
+                    raise
+            # outside the engine the token may change hands, and the other
+            # threads' syscalls refill the register bank that `regs` is: the
+            # caller reads the number and first argument again (EINTR)
+            saved = regs[:]
             try:
                 return inner(regs)
-            except EngineBusy:
-                outside.add(regs[0])
-                raise
+            finally:
+                regs[:len(saved)] = saved
 
         kernel.dispatch = dispatch  # type: ignore[method-assign]
 

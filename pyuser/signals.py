@@ -170,7 +170,12 @@ class SignalState:
         # set by any thread when something may now be deliverable; read on the
         # syscall path, so it is a plain attribute
         self.check = False
-        self._incoming: collections.deque[SigInfo] = collections.deque()
+        # signals from the host not yet made pending: (siginfo, guest tid or 0)
+        self._incoming: collections.deque[tuple[SigInfo, int]] = collections.deque()
+        # POSIX timers that signal one thread (SIGEV_THREAD_ID): host timer id ->
+        # guest tid.  The host timer signals the watcher thread instead, which
+        # can take the signal (a guest thread's host thread blocks it).
+        self.timer_threads: dict[int, int] = {}
         # signalfd descriptors: host eventfd -> signals it reports; the
         # eventfd is made readable while one of them is pending
         self.signalfds: dict[int, int] = {}
@@ -261,9 +266,10 @@ class SignalState:
             # terminate, as the kernel would, whatever the CPU is doing
             kill_process_with(self.process.target.signal_to_host.get(signo, signo), signo,
                               signo in self.core)
-        self._incoming.append(info)
+        tid = self.timer_threads.get(info.timerid, 0) if info.code == SI_TIMER else 0
+        self._incoming.append((info, tid))
         self.check = True
-        self.wake(None)
+        self.wake(self.process.threads.get(tid) if tid else None)
         self.stop_cpu()
         if not self.process.async_stops_wanted:
             self._fallback_later()
@@ -287,11 +293,16 @@ class SignalState:
         """The child of a fork: nothing inherited is pending."""
         self._incoming.clear()
         self.shared.queues.clear()
+        self.timer_threads.clear()
         self.check = False
 
     def drain_incoming(self) -> None:
         while self._incoming:
-            self.raise_signal(self._incoming.popleft())
+            info, tid = self._incoming.popleft()
+            thread = self.process.threads.get(tid) if tid else None
+            if tid and thread is None:
+                continue  # the thread has exited
+            self.raise_signal(info, thread)
 
     # ------------------------------------------------------------ choosing
     def next_deliverable(self, thread: Thread) -> SigInfo | None:
@@ -362,6 +373,12 @@ class HostRelay:
         self._thread = threading.Thread(target=self._watch, name="pyuser-signals", daemon=True)
         self._thread.start()
 
+    @property
+    def native_id(self) -> int:
+        """The watcher thread's host thread id (a target for SIGEV_THREAD_ID)."""
+        assert self._thread is not None and self._thread.native_id is not None
+        return self._thread.native_id
+
     def restart_after_fork(self) -> None:
         """The child of a fork has the mask but not the watcher thread."""
         self.main_thread = threading.get_ident()
@@ -386,8 +403,8 @@ class HostRelay:
         """Python runs this on the emulating thread, between bytecodes: only queue."""
         target = self.target.signal_from_host.get(host)
         if target is not None:
-            self.state._incoming.append(SigInfo(target, code=SI_USER, pid=os.getpid(),
-                                                uid=os.getuid()))
+            self.state._incoming.append((SigInfo(target, code=SI_USER, pid=os.getpid(),
+                                                 uid=os.getuid()), 0))
             self.state.check = True
 
     def host_mask_for_exec(self, guest_mask: int) -> set[int]:
