@@ -91,9 +91,8 @@ _SPIN_HINTS_THUMB2 = (0xF3AF8001, 0xF3AF8002)  # yield.w, wfe.w
 class ArmPageTables:
     """Keeps the guest MMU's short-descriptor tables in step with GuestMemory.
 
-    One host buffer holds the tables; every engine of the process (one per
-    guest thread) maps it, so a change is seen by all and only their TLBs
-    need flushing.
+    One host buffer holds the tables, mapped into the process's engine, so a
+    change only needs the engine's TLB flushed.
     """
 
     def __init__(self, uc: Uc) -> None:
@@ -110,14 +109,10 @@ class ArmPageTables:
         self.attach(uc)
 
     def attach(self, uc: Uc) -> None:
-        """Map the tables and the vectors page into an engine of this process."""
+        """Map the tables and the vectors page into the process's engine."""
         uc.mem_map_ptr(PAGE_TABLE_BASE, PAGE_TABLE_SIZE, 1 | 2, ctypes.addressof(self._buffer))
         uc.mem_map_ptr(VECTORS_PAGE, PAGE_SIZE, 1 | 4, ctypes.addressof(self.vectors))
         self._ucs.append(uc)
-
-    def detach(self, uc: Uc) -> None:
-        if uc in self._ucs:
-            self._ucs.remove(uc)
 
     @staticmethod
     def descriptor_bits(prot: int) -> int:

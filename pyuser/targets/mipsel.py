@@ -75,8 +75,7 @@ def _perms(prot: int) -> int:
 
 
 class MemoryProtections:
-    """GuestMemory's page permissions as Unicorn regions, in every engine of the
-    process (one per guest thread).
+    """GuestMemory's page permissions as Unicorn regions, in the process's engine.
 
     The engine's cost per region change grows with the number of regions and
     `mem_protect` inside a region splits it, which costs more again (measured
@@ -92,18 +91,9 @@ class MemoryProtections:
     def __init__(self, uc: Uc, host_base: int) -> None:
         self._ucs = [uc]
         self._host_base = host_base
-        # the regions mapped in every engine: sorted, disjoint (start, end, perms)
+        # the regions mapped in the engine: sorted, disjoint (start, end, perms)
         self._starts: list[int] = []
         self._runs: list[tuple[int, int, int]] = []
-
-    def attach(self, uc: Uc, memory: GuestMemory) -> None:
-        for start, end, perms in self._runs:
-            uc.mem_map_ptr(start, end - start, perms, self._host_base + start)
-        self._ucs.append(uc)
-
-    def detach(self, uc: Uc) -> None:
-        if uc in self._ucs:
-            self._ucs.remove(uc)
 
     def set_pages(self, start: int, end: int, prot: int) -> None:
         self._apply(start, end, _perms(prot))
