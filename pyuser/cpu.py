@@ -30,10 +30,11 @@ from typing import TYPE_CHECKING
 from unicorn import UcError
 from unicorn import unicorn_const as UC
 
-from pyuser.engine import AsyncStop, RawHooks, RegisterBank, RegisterWriter
+from pyuser.engine import AsyncStop, RawHooks, RegisterBank, RegisterWriter, flush_tlb
 from pyuser.memory import PAGE_MAPPED, GuestFault
 from pyuser.process import Thread
 from pyuser.signals import SIG_DFL, SIG_IGN, SigInfo, kill_process_with
+from pyuser.soft_tlb import MAX_ENTRIES, SoftTlb
 from pyuser.syscalls.processes import ProcessExit, ThreadExit
 from pyuser.syscalls.signals import SigReturn
 from pyuser.targets.base import Fault
@@ -108,6 +109,11 @@ class CpuLoop:
         self.serve_syscall: Callable[[], None] = lambda: None
         self.frames = t.signal_frames()
         self._neg_eintr = (-t.errno("EINTR")) & t.word_mask
+        # the soft TLB policy (pyuser.soft_tlb): found at the first big mapping
+        self._tlb: SoftTlb | None = None
+        self._tlb_lookup_failed = False
+        self._tlb_modes: set[int] = set()  # the MMU modes the guest has used
+        self._tlb_sized_for = 256
         self._install_debug_hooks()  # first: strace wraps kernel.dispatch
         t.install_syscall_hook(self)
         scheduler = process.scheduler
@@ -338,6 +344,28 @@ class CpuLoop:
         if self.loaded is thread:
             self.loaded = None  # type: ignore[assignment]
         thread.context = None
+
+    # ------------------------------------------------------------ the soft TLB
+    def size_tlb_for(self, pages: int) -> None:
+        """The guest's readable or writable memory grew to `pages` pages: let
+        the TLB of the modes it uses cover them (pyuser.soft_tlb).  Called
+        from a mapping change, where pyuser flushes the TLB anyway (the
+        loader, or a syscall hook: a safe point)."""
+        if not self.running:
+            return  # the loader: no guest code has used the TLB yet
+        want = min(1 << max(pages - 1, 1).bit_length(), MAX_ENTRIES)
+        if want <= self._tlb_sized_for or self._tlb_lookup_failed:
+            return
+        if self._tlb is None:
+            self._tlb = SoftTlb.find(self.uc, self.target.sp_reg, self.target.word_mask)
+            if self._tlb is None:
+                self._tlb_lookup_failed = True
+                return
+        self._tlb_modes.update(self._tlb.modes_in_use())
+        if self._tlb_modes:
+            uc = self.uc
+            self._tlb.grow(sorted(self._tlb_modes), want, lambda: flush_tlb(uc))
+            self._tlb_sized_for = want
 
     def _install_debug_hooks(self) -> None:
         log = self.process.log

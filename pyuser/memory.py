@@ -195,6 +195,14 @@ class GuestMemory:
     def invalidate_code(self, start: int, end: int) -> None:
         """Hook for the CPU: translated code in [start, end) is stale."""
 
+    def accessible_grew(self, start: int, end: int) -> None:
+        """Hook for the CPU: [start, end), at least a MiB, became readable or
+        writable (the soft TLB policy, pyuser.soft_tlb), before the flush."""
+
+    def accessible_pages(self) -> int:
+        return sum((m.end - m.start) >> 12 for m in self.mappings
+                   if m.prot & (PROT_READ | PROT_WRITE))
+
     # ----------------------------------------------------------- mappings
     def find_mapping(self, address: int) -> Mapping | None:
         i = bisect.bisect_right(self._starts, address) - 1
@@ -271,6 +279,8 @@ class GuestMemory:
         self.pages[start >> 12:end >> 12] = bytes([prot | PAGE_MAPPED]) * n
         if self.mmu is not None:
             self.mmu.set_pages(start, end, prot)
+        if n >= 256 and prot & (PROT_READ | PROT_WRITE):
+            self.accessible_grew(start, end)
 
     def map(self, start: int, length: int, prot: int, *, kind: str = "anon", name: str = "",
             shared: bool = False, zero: bool = True) -> Mapping:

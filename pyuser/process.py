@@ -96,6 +96,7 @@ class Process:
         self.page_tables = target.create_page_tables(main_uc, self.memory)
         self.memory.mmu = self.page_tables
         self.memory.invalidate_code = self._invalidate_code
+        self.memory.accessible_grew = self._accessible_grew
         target.prepare_process(main_uc, self.memory, self.page_tables)
 
         self.signals = SignalState(self)
@@ -146,6 +147,11 @@ class Process:
     # ------------------------------------------------------------ helpers for handlers
     def _invalidate_code(self, start: int, end: int) -> None:
         self.cpu.uc.ctl_remove_cache(start, end)
+
+    def _accessible_grew(self, start: int, end: int) -> None:
+        cpu = getattr(self, "cpu", None)  # the loader maps before the CPU exists
+        if cpu is not None:
+            cpu.size_tlb_for(self.memory.accessible_pages())
 
     def random_bytes(self, n: int) -> bytes:
         if self._random is not None:
