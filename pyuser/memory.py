@@ -277,10 +277,12 @@ class GuestMemory:
     def _set_page_flags(self, start: int, end: int, prot: int) -> None:
         n = (end - start) >> 12
         self.pages[start >> 12:end >> 12] = bytes([prot | PAGE_MAPPED]) * n
+        if n >= 256 and prot & (PROT_READ | PROT_WRITE):
+            # before set_pages: MIPS's region change flushes the TLB at once,
+            # and the policy looks at which modes were used since the last flush
+            self.accessible_grew(start, end)
         if self.mmu is not None:
             self.mmu.set_pages(start, end, prot)
-        if n >= 256 and prot & (PROT_READ | PROT_WRITE):
-            self.accessible_grew(start, end)
 
     def map(self, start: int, length: int, prot: int, *, kind: str = "anon", name: str = "",
             shared: bool = False, zero: bool = True) -> Mapping:
