@@ -1,39 +1,51 @@
 """The CPU loop: run guest code, serve syscalls, deliver signals at safe points.
 
+A process has one engine, shared by its guest threads (pyuser.threads): each
+guest thread runs this loop on its own host thread while it holds the CPU
+token, with its registers loaded into the engine.
+
 Syscalls are served inside Unicorn's interrupt hook, on the emulating
 thread, without stopping emulation: read the argument registers with one
 library call, look the handler up in a list, write the result back.
 Anything that must happen between instructions (process exit, a fault, a
 signal delivery, sigreturn) stops emulation from the hook -- a safe point,
 since the hook runs at an instruction boundary on the emulating thread --
-and is handled here after emu_start returns.  The signal watcher thread may
-also stop emulation (CpuLoop.interrupt) to deliver an asynchronous signal to
-a guest that makes no syscalls.
+and is handled here after emu_start returns.  So is a syscall that may hand
+the CPU token on while a second thread exists (it blocks in the host): it is
+served again from here, with the engine stopped and free for other threads.
+The signal watcher thread may also stop emulation (CpuLoop.interrupt) to
+deliver an asynchronous signal to a guest that makes no syscalls.
 """
 
 from __future__ import annotations
 
 import os
-import resource
 import signal
 import sys
+import threading
+import traceback
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from unicorn import UcError
 from unicorn import unicorn_const as UC
 
-from pyuser.engine import AsyncStop, RawHooks, RegisterBank, RegisterWriter
+from pyuser.engine import AsyncStop, RawHooks, RegisterBank, RegisterWriter, flush_tlb
 from pyuser.memory import PAGE_MAPPED, GuestFault
-from pyuser.signals import SIG_DFL, SIG_IGN, SigInfo
+from pyuser.process import Thread
+from pyuser.signals import SIG_DFL, SIG_IGN, SigInfo, kill_process_with
+from pyuser.soft_tlb import MAX_ENTRIES, SoftTlb
 from pyuser.syscalls.processes import ProcessExit, ThreadExit
 from pyuser.syscalls.signals import SigReturn
 from pyuser.targets.base import Fault
+from pyuser.threads import EngineBusy
 
 if TYPE_CHECKING:
     from unicorn import Uc
 
-    from pyuser.process import Process, Thread
+    from pyuser.process import Process
+
+__all__ = ["CpuLoop", "FaultStop", "kill_process_with"]
 
 # Syscalls Linux restarts after a handler with SA_RESTART (-ERESTARTSYS);
 # the others return EINTR when a handler runs (signal(7)).
@@ -47,6 +59,21 @@ RESTARTABLE = frozenset({
 SEGV_MAPERR = 1
 SEGV_ACCERR = 2
 
+# Syscalls that may block in the host: once a second thread exists they are
+# served with the engine stopped from the start.  Any other that turns out to
+# block is found when it tries (EngineBusy) and joins them.
+MAY_BLOCK = frozenset({
+    "read", "write", "readv", "writev", "pread64", "pwrite64", "preadv", "pwritev",
+    "futex", "futex_time64", "wait4", "waitid", "waitpid", "nanosleep", "clock_nanosleep",
+    "clock_nanosleep_time64", "poll", "ppoll", "ppoll_time64", "select", "_newselect",
+    "pselect6", "pselect6_time64", "epoll_wait", "epoll_pwait", "epoll_pwait2", "pause",
+    "rt_sigsuspend", "sigsuspend", "rt_sigtimedwait", "rt_sigtimedwait_time64",
+    "sched_yield", "accept", "accept4", "connect", "recv", "recvfrom", "recvmsg", "send",
+    "sendto", "sendmsg", "msgrcv", "msgsnd", "semop", "semtimedop", "semtimedop_time64",
+    "mq_timedreceive", "mq_timedsend", "mq_timedreceive_time64", "mq_timedsend_time64",
+    "flock", "sendfile", "sendfile64", "splice", "tee", "vmsplice", "vfork",
+})
+
 
 class FaultStop(Exception):  # noqa: N818 - control flow
     def __init__(self, fault: Fault) -> None:
@@ -55,11 +82,13 @@ class FaultStop(Exception):  # noqa: N818 - control flow
 
 
 class CpuLoop:
-    """One guest thread's engine and the loop that runs it."""
+    """The process's engine and the loop its guest threads run it with.
 
-    def __init__(self, process: Process, thread: Thread, uc: Uc) -> None:
+    Engine creation and hook installation happen here, once per process.
+    """
+
+    def __init__(self, process: Process, uc: Uc) -> None:
         self.process = process
-        self.thread = thread
         self.target = process.target
         self.uc = uc
         self.kernel = process.kernel
@@ -72,13 +101,31 @@ class CpuLoop:
         self.running = False
         self.async_stop: AsyncStop | None = None
         self.unsafe_stopped = False
-        # (syscall number, first argument) of a syscall that ended with EINTR
-        self.interrupted: tuple[int, int] | None = None
-        self.restore_mask_after_delivery: int | None = None
+        # the thread whose registers the engine holds (the others' are in
+        # their Thread.context)
+        self.loaded: Thread = process.current
+        # serves the syscall the registers describe again, from outside
+        # emu_start (set by the target's install_syscall_hook)
+        self.serve_syscall: Callable[[], None] = lambda: None
         self.frames = t.signal_frames()
         self._neg_eintr = (-t.errno("EINTR")) & t.word_mask
+        # the soft TLB policy (pyuser.soft_tlb): found at the first big mapping
+        self._tlb: SoftTlb | None = None
+        self._tlb_lookup_failed = False
+        self._tlb_modes: set[int] = set()  # the MMU modes the guest has used
+        self._tlb_sized_for = 256
         self._install_debug_hooks()  # first: strace wraps kernel.dispatch
         t.install_syscall_hook(self)
+        scheduler = process.scheduler
+        scheduler.switch_to = self.switch_to
+        scheduler.preempt = self.preempt
+        process.signals.stop_cpu = self.interrupt
+        process.signals.stop_cpu_unsafe = self.unsafe_interrupt
+
+    @property
+    def thread(self) -> Thread:
+        """The thread whose turn it is (holding the CPU token)."""
+        return self.process.current
 
     # ------------------------------------------------------------ hooks
     def guard(self, fn: Callable[..., None]) -> Callable[..., None]:
@@ -105,7 +152,8 @@ class CpuLoop:
         write = self.write_result
         mask = self.word_mask
         neg_eintr = self._neg_eintr
-        signals = self.process.signals
+        process = self.process
+        signals = process.signals
         uc = self.uc
 
         def on_interrupt(_uc: int, intno: int, _user_data: int) -> None:
@@ -116,7 +164,7 @@ class CpuLoop:
                     result = kernel.dispatch(regs) & mask
                     write(result)
                     if result == neg_eintr:
-                        self.interrupted = (regs[0], regs[1])
+                        process.current.interrupted = (regs[0], regs[1])
                         signals.check = True
                     if signals.check:
                         uc.emu_stop()
@@ -127,6 +175,8 @@ class CpuLoop:
                 self.stop_reason = e
                 uc.emu_stop()
 
+        if syscall_interrupt >= 0:
+            self.serve_syscall = lambda: on_interrupt(0, syscall_interrupt, 0)
         return on_interrupt
 
     def spin_hint_hook(self, is_spin_hint: Callable[[], bool]) -> Callable[[], bool]:
@@ -156,7 +206,7 @@ class CpuLoop:
         self.write_result(result)
         signals = self.process.signals
         if result == self._neg_eintr:
-            self.interrupted = (regs[0], regs[1])
+            self.process.current.interrupted = (regs[0], regs[1])
             signals.check = True
         if signals.check:
             self.uc.emu_stop()
@@ -187,6 +237,136 @@ class CpuLoop:
             self.unsafe_stopped = True
             self.uc.emu_stop()
 
+    # ------------------------------------------------------------ threads
+    def switch_to(self, thread: Thread) -> None:
+        """`thread` has taken the CPU token: give the engine its registers.
+
+        Called with the engine stopped (the token is only handed on outside
+        emu_start); a thread that takes the token back after a wait in which
+        nobody else ran finds its registers still loaded."""
+        loaded = self.loaded
+        if loaded is thread:
+            return
+        uc = self.uc
+        if loaded is not None:
+            if loaded.context is None:
+                loaded.context = uc.context_save()
+            else:
+                uc.context_update(loaded.context)
+        if thread.context is not None:
+            uc.context_restore(thread.context)
+        self.loaded = thread
+
+    def start_thread(self, stack: int, tls: int | None) -> Thread:
+        """clone with CLONE_VM: a guest thread with the current one's registers
+        (returning 0 from clone, on `stack` when not 0, with `tls` when given)
+        and a host thread of its own, whose native id is the guest tid."""
+        process = self.process
+        target = self.target
+        uc = self.uc
+        parent = process.current
+        process.want_async_stops()  # threads are preempted at block boundaries
+        saved = uc.context_save()
+        try:
+            target.set_clone_child_result(uc)
+            if stack:
+                uc.reg_write(target.sp_reg, stack)
+            if tls is not None:
+                target.set_tls(uc, tls)
+            context = uc.context_save()
+        finally:
+            uc.context_restore(saved)
+        if self.running and target.pc_advance_after_syscall_hook:
+            # still in the syscall hook of an engine that moves the PC past the
+            # syscall instruction after it: the child starts past it
+            context.reg_write(target.pc_reg, context.reg_read(target.pc_reg)
+                              + target.pc_advance_after_syscall_hook)
+        child = Thread(tid=0, name=parent.name, context=context)
+        child.signals.mask = parent.signals.mask  # the alternate stack is not inherited
+        started = threading.Event()
+
+        def host_main() -> None:
+            child.tid = threading.get_native_id()
+            child.host_thread = threading.get_ident()
+            started.set()
+            try:
+                self.run(child)
+            except ProcessExit as end:  # embedded (pyuser.Emulator): died of a signal
+                process.exit_process(end.status)
+            except BaseException:  # noqa: BLE001 - an emulator bug: report, end the process
+                sys.stderr.write("pyuser: internal error in a guest thread\n")
+                traceback.print_exc()
+                sys.stderr.flush()
+                os._exit(70)
+
+        if not process.scheduler.active:
+            process.scheduler.activate()
+            self._serve_blocking_calls_outside()
+        threading.Thread(target=host_main, name="pyuser-guest", daemon=True).start()
+        started.wait()
+        process.threads[child.tid] = child
+        return child
+
+    def _serve_blocking_calls_outside(self) -> None:
+        """From the second thread on, a syscall that may block is served with
+        the engine stopped, so that other threads can run meanwhile.
+
+        kernel.dispatch is looked up on every syscall (tracers wrap it), so
+        wrapping it here costs a single-threaded program nothing."""
+        kernel = self.kernel
+        scheduler = self.process.scheduler
+        inner = kernel.dispatch
+        names = self.target.syscall_numbers
+        outside = {names[name] for name in MAY_BLOCK if name in names}
+
+        def dispatch(regs) -> int:
+            if scheduler.in_engine:
+                if regs[0] in outside and scheduler.active:
+                    raise EngineBusy()
+                try:
+                    return inner(regs)
+                except EngineBusy:
+                    outside.add(regs[0])
+                    raise
+            # outside the engine the token may change hands, and the other
+            # threads' syscalls refill the register bank that `regs` is: the
+            # caller reads the number and first argument again (EINTR)
+            saved = regs[:]
+            try:
+                return inner(regs)
+            finally:
+                regs[:len(saved)] = saved
+
+        kernel.dispatch = dispatch  # type: ignore[method-assign]
+
+    def _end_thread(self, thread: Thread) -> None:
+        """A thread has exited: nothing of it stays with the engine."""
+        if self.loaded is thread:
+            self.loaded = None  # type: ignore[assignment]
+        thread.context = None
+
+    # ------------------------------------------------------------ the soft TLB
+    def size_tlb_for(self, pages: int) -> None:
+        """The guest's readable or writable memory grew to `pages` pages: let
+        the TLB of the modes it uses cover them (pyuser.soft_tlb).  Called
+        from a mapping change, where pyuser flushes the TLB anyway (the
+        loader, or a syscall hook: a safe point)."""
+        if not self.running:
+            return  # the loader: no guest code has used the TLB yet
+        want = min(1 << max(pages - 1, 1).bit_length(), MAX_ENTRIES)
+        if want <= self._tlb_sized_for or self._tlb_lookup_failed:
+            return
+        if self._tlb is None:
+            self._tlb = SoftTlb.find(self.uc, self.target.sp_reg, self.target.word_mask)
+            if self._tlb is None:
+                self._tlb_lookup_failed = True
+                return
+        self._tlb_modes.update(self._tlb.modes_in_use())
+        if self._tlb_modes:
+            uc = self.uc
+            self._tlb.grow(sorted(self._tlb_modes), want, lambda: flush_tlb(uc))
+            self._tlb_sized_for = want
+
     def _install_debug_hooks(self) -> None:
         log = self.process.log
         if log.enabled("strace") and not getattr(self.kernel, "traced", False):
@@ -199,8 +379,8 @@ class CpuLoop:
             install_block_tracing(self, log)
 
     # ------------------------------------------------------------ the loop
-    def run(self) -> int:
-        """Run this thread until it or the process exits; returns the exit status.
+    def run(self, thread: Thread) -> int:
+        """Run `thread` until it or the process exits; returns the exit status.
 
         A death by signal does not return: it ends the emulator with the same
         signal, as the guest would have died.
@@ -210,7 +390,6 @@ class CpuLoop:
         process = self.process
         signals = process.signals
         scheduler = process.scheduler
-        thread = self.thread
         if scheduler.active:
             scheduler.acquire(thread)
         while True:
@@ -220,17 +399,27 @@ class CpuLoop:
                 self.async_stop.clear()  # before the checks: no request is lost
             elif process.async_stops_wanted:
                 self.async_stop = AsyncStop(uc)
-            if signals.check or self.interrupted:
+            if signals.check or thread.interrupted or thread.signals.pending:
                 self.deliver_signals()
             start = target.resume_address(uc)
-            self.running = True
+            self.running = scheduler.in_engine = True
             try:
                 uc.emu_start(start, 0)
             except UcError as e:
                 self.stop_reason = self.stop_reason or FaultStop(self._engine_fault(e))
             finally:
-                self.running = False
+                self.running = scheduler.in_engine = False
             reason, self.stop_reason = self.stop_reason, None
+            if isinstance(reason, EngineBusy):
+                # the syscall may block: serve it now, with the engine free
+                # for the other threads meanwhile
+                try:
+                    self.serve_syscall()
+                except BaseException as e:  # noqa: BLE001 - handled below
+                    self.stop_reason = e
+                reason, self.stop_reason = self.stop_reason, None
+                if reason is None:
+                    continue
             if self.unsafe_stopped:
                 self.unsafe_stopped = False
                 target.repair_after_stop(uc, process.memory)
@@ -248,6 +437,7 @@ class CpuLoop:
             if isinstance(reason, ProcessExit):
                 return process.exit_process(reason.status)
             if isinstance(reason, ThreadExit):
+                self._end_thread(thread)
                 return process.exit_thread(thread, reason.status)
             if isinstance(reason, SigReturn):
                 continue
@@ -294,7 +484,7 @@ class CpuLoop:
         state = proc.signals
         thread = self.thread
         state.check = False
-        interrupted, self.interrupted = self.interrupted, None
+        interrupted, thread.interrupted = thread.interrupted, None
         ran_handler = False
         while True:
             info = state.next_deliverable(thread)
@@ -322,12 +512,12 @@ class CpuLoop:
             # nothing ran in between: the syscall goes on as if uninterrupted
             self._rewind_syscall(interrupted)
 
-    def _rewind_syscall(self, interrupted: tuple[int, int]) -> None:
+    def _rewind_syscall(self, interrupted: tuple[int, ...]) -> None:
         uc = self.uc
         uc.reg_write(self.target.syscall_arg_regs[0], interrupted[1])
         if self.target.syscall_return_reg == self.target.syscall_number_reg:
             uc.reg_write(self.target.syscall_number_reg, interrupted[0])  # x86: rax
-        self.target.restore_after_rewind(uc)
+        self.target.restore_after_rewind(uc, interrupted)
         pc = uc.reg_read(self.target.pc_reg)
         self.target.set_pc(uc, pc - self.target.syscall_insn_size(uc))
 
@@ -335,7 +525,8 @@ class CpuLoop:
                      fault_address: int = 0) -> None:
         proc = self.process
         state = proc.signals
-        ts = self.thread.signals
+        thread = self.thread
+        ts = thread.signals
         uc = self.uc
         rt = bool(action.flags & state.sa_siginfo)
         sp = self.frames.interrupted_sp(uc)
@@ -344,8 +535,8 @@ class CpuLoop:
             sp = ts.altstack_sp + ts.altstack_size
         frame = (sp - self.frames.frame_size(rt)) & ~15
         old_mask = ts.mask
-        if self.restore_mask_after_delivery is not None:
-            old_mask, self.restore_mask_after_delivery = self.restore_mask_after_delivery, None
+        if thread.restore_mask_after_delivery is not None:
+            old_mask, thread.restore_mask_after_delivery = thread.restore_mask_after_delivery, None
         alt_flags = 1 if on_alt else (2 if not ts.altstack_size else 0)  # SS_ONSTACK/SS_DISABLE
         restorer = action.restorer if action.flags & state.sa_restorer else 0
         try:
@@ -381,26 +572,3 @@ class CpuLoop:
         kill_process_with(self.target.signal_to_host.get(target_signal, target_signal),
                           target_signal, core)
 
-
-def kill_process_with(host_signal: int, target_signal: int, core: bool) -> None:
-    """Die of `host_signal` (from any host thread), with qemu's message for core signals."""
-    import threading
-
-    if core:
-        try:
-            name = signal.strsignal(host_signal) or f"signal {host_signal}"
-        except ValueError:
-            name = f"signal {host_signal}"
-        sys.stderr.write(f"pyuser: uncaught target signal {target_signal} ({name})"
-                         " - core dumped\n")
-    sys.stdout.flush()
-    sys.stderr.flush()
-    # the guest's core is not ours to write: no core file of the emulator
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    try:
-        signal.signal(host_signal, signal.SIG_DFL)
-    except (ValueError, OSError):
-        pass  # not the main thread, or SIGKILL/SIGSTOP: already the default
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {host_signal})
-    signal.pthread_kill(threading.get_ident(), host_signal)
-    os._exit(128 + target_signal)

@@ -195,6 +195,14 @@ class GuestMemory:
     def invalidate_code(self, start: int, end: int) -> None:
         """Hook for the CPU: translated code in [start, end) is stale."""
 
+    def accessible_grew(self, start: int, end: int) -> None:
+        """Hook for the CPU: [start, end), at least a MiB, became readable or
+        writable (the soft TLB policy, pyuser.soft_tlb), before the flush."""
+
+    def accessible_pages(self) -> int:
+        return sum((m.end - m.start) >> 12 for m in self.mappings
+                   if m.prot & (PROT_READ | PROT_WRITE))
+
     # ----------------------------------------------------------- mappings
     def find_mapping(self, address: int) -> Mapping | None:
         i = bisect.bisect_right(self._starts, address) - 1
@@ -269,6 +277,10 @@ class GuestMemory:
     def _set_page_flags(self, start: int, end: int, prot: int) -> None:
         n = (end - start) >> 12
         self.pages[start >> 12:end >> 12] = bytes([prot | PAGE_MAPPED]) * n
+        if n >= 256 and prot & (PROT_READ | PROT_WRITE):
+            # before set_pages: MIPS's region change flushes the TLB at once,
+            # and the policy looks at which modes were used since the last flush
+            self.accessible_grew(start, end)
         if self.mmu is not None:
             self.mmu.set_pages(start, end, prot)
 

@@ -63,11 +63,21 @@ class Thread:
     robust_list: int = 0
     name: bytes = b""
     signals: ThreadSignals = field(default_factory=ThreadSignals)
-    cpu: CpuLoop | None = None  # its own engine (pyuser.threads explains why)
+    # its registers while another thread has the engine (a Unicorn context;
+    # pyuser.threads explains the sharing)
+    context: object | None = None
+    # (syscall number, first argument, ...) of a syscall that ended with EINTR
+    interrupted: tuple[int, ...] | None = None
+    # the mask sigsuspend/ppoll replaced, restored by the handler's sigreturn
+    restore_mask_after_delivery: int | None = None
     # set to end a wait inside the emulator (futex, sigsuspend, sleep)
     wakeup: threading.Event = field(default_factory=threading.Event)
     host_thread: int = 0  # threading.get_ident() of the host thread running it
     in_host_call: bool = False  # blocked in a host call a kick may interrupt
+    # kicks sent to it, and how many it has answered (it checks for a
+    # deliverable signal before each host call); see SignalState.wake
+    kick_seq: int = 0
+    kick_ack: int = 0
 
 
 class Process:
@@ -86,6 +96,7 @@ class Process:
         self.page_tables = target.create_page_tables(main_uc, self.memory)
         self.memory.mmu = self.page_tables
         self.memory.invalidate_code = self._invalidate_code
+        self.memory.accessible_grew = self._accessible_grew
         target.prepare_process(main_uc, self.memory, self.page_tables)
 
         self.signals = SignalState(self)
@@ -125,22 +136,22 @@ class Process:
         from pyuser.syscalls.kernel import kernel_for
 
         self.kernel = kernel_for(self)
-        main.cpu = CpuLoop(self, main, main_uc)
-
-    @property
-    def cpu(self) -> CpuLoop:
-        """The CPU of the thread now running guest code (or serving its syscall)."""
-        return self.current.cpu  # type: ignore[return-value]
+        # the one engine of the process, shared by its threads (pyuser.threads)
+        self.cpu: CpuLoop = CpuLoop(self, main_uc)
 
     @property
     def uc(self) -> Uc:
-        return self.current.cpu.uc  # type: ignore[union-attr]
+        """The engine, holding the registers of the thread that has the CPU."""
+        return self.cpu.uc
 
     # ------------------------------------------------------------ helpers for handlers
     def _invalidate_code(self, start: int, end: int) -> None:
-        for thread in list(self.threads.values()):
-            if thread.cpu is not None:
-                thread.cpu.uc.ctl_remove_cache(start, end)
+        self.cpu.uc.ctl_remove_cache(start, end)
+
+    def _accessible_grew(self, start: int, end: int) -> None:
+        cpu = getattr(self, "cpu", None)  # the loader maps before the CPU exists
+        if cpu is not None:
+            cpu.size_tlb_for(self.memory.accessible_pages())
 
     def random_bytes(self, n: int) -> bytes:
         if self._random is not None:
@@ -241,11 +252,6 @@ class Process:
         """
         pid = os.getpid()
         self.is_fork_child = True
-        gone = [t for t in self.threads.values() if t is not self.current]
-        detach = getattr(self.page_tables, "detach", None)
-        for thread in gone:  # their engines stay behind, unused: stop flushing them
-            if thread.cpu is not None and detach is not None:
-                detach(thread.cpu.uc)
         self.current.tid = pid
         self.current.host_thread = threading.get_ident()
         self.threads = {pid: self.current}
@@ -253,7 +259,9 @@ class Process:
         self.signals.clear_pending()
         self.current.signals.pending.queues.clear()
         self.timers.clear()
+        switch_to, preempt = self.scheduler.switch_to, self.scheduler.preempt
         type(self.scheduler).__init__(self.scheduler, self)
+        self.scheduler.switch_to, self.scheduler.preempt = switch_to, preempt
         type(self.futexes).__init__(self.futexes)
         self.vfs.refresh_pid()
         if self.signals.relay is not None:
@@ -289,7 +297,7 @@ class Process:
     def run(self) -> int:
         """Run the main thread (on this host thread) until the process exits."""
         self.main_host_thread = threading.get_ident()
-        status = self.threads[next(iter(self.threads))].cpu.run()  # type: ignore[union-attr]
+        status = self.cpu.run(self.threads[next(iter(self.threads))])
         if self.is_fork_child:
             # the child of a guest fork must not return into whoever called
             # run() in the parent (an embedding Python program): it ends here

@@ -24,8 +24,11 @@ from __future__ import annotations
 import collections
 import ctypes
 import os
+import resource
 import signal as host_signal
+import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
@@ -48,6 +51,9 @@ SI_TKILL = -6
 KICK_SIGNAL = host_signal.SIGRTMAX
 # seconds a forwarded signal may wait for a safe point before the fallback
 FALLBACK_DELAY = 0.3
+# seconds between kicks of a thread that has not answered one yet (doubling)
+REKICK_DELAY = 0.002
+REKICK_DELAY_MAX = 0.1
 
 CORE_NAMES = ("SIGQUIT", "SIGILL", "SIGTRAP", "SIGABRT", "SIGBUS", "SIGFPE", "SIGSEGV",
               "SIGXCPU", "SIGXFSZ", "SIGSYS")
@@ -164,12 +170,22 @@ class SignalState:
         # set by any thread when something may now be deliverable; read on the
         # syscall path, so it is a plain attribute
         self.check = False
-        self._incoming: collections.deque[SigInfo] = collections.deque()
+        # signals from the host not yet made pending: (siginfo, guest tid or 0)
+        self._incoming: collections.deque[tuple[SigInfo, int]] = collections.deque()
+        # POSIX timers that signal one thread (SIGEV_THREAD_ID): host timer id ->
+        # guest tid.  The host timer signals the watcher thread instead, which
+        # can take the signal (a guest thread's host thread blocks it).
+        self.timer_threads: dict[int, int] = {}
         # signalfd descriptors: host eventfd -> signals it reports; the
         # eventfd is made readable while one of them is pending
         self.signalfds: dict[int, int] = {}
         self.relay: HostRelay | None = None
         self.delivered = 0  # handlers run so far (the watcher's fallback watches it)
+        # told by the CPU: bring it to a safe point soon (from any host thread),
+        # and the unsafe way once, when it cannot stop at a block boundary yet
+        self.stop_cpu: Callable[[], None] = lambda: None
+        self.stop_cpu_unsafe: Callable[[], None] = lambda: None
+        self._kicker: _Kicker | None = None
 
     # ------------------------------------------------------------ dispositions
     def action(self, signo: int) -> Action:
@@ -214,17 +230,24 @@ class SignalState:
 
     def wake(self, thread: Thread | None) -> None:
         """End the wait of `thread` (of every thread: None), in the emulator
-        (its wakeup event) or in a blocking host call (the kick signal)."""
+        (its wakeup event) or in a blocking host call (the kick signal).
+
+        A kick can land just before the thread enters its host call, and be
+        lost.  So every kick is counted (kick_seq) and the thread answers
+        them (kick_ack) when it checks for a deliverable signal before each
+        host call; a thread in a host call with an unanswered kick is kicked
+        again (_Kicker) until it answers."""
         threads = [thread] if thread is not None else list(self.process.threads.values())
+        me = threading.get_ident()
         for t in threads:
             t.wakeup.set()
+            t.kick_seq += 1
             # the kick's handler exists only when host signals are forwarded
-            if t.in_host_call and self.relay is not None \
-                    and t.host_thread != threading.get_ident():
-                try:
-                    host_signal.pthread_kill(t.host_thread, KICK_SIGNAL)
-                except (ProcessLookupError, OSError):
-                    pass
+            if t.in_host_call and self.relay is not None and t.host_thread != me:
+                _kick(t)
+                if self._kicker is None:
+                    self._kicker = _Kicker()
+                self._kicker.watch(t)
 
     def post_from_host(self, info: SigInfo) -> None:
         """From the watcher thread: apply a default action now, or queue and
@@ -241,14 +264,13 @@ class SignalState:
                 os.kill(os.getpid(), host_signal.SIGSTOP)
                 return
             # terminate, as the kernel would, whatever the CPU is doing
-            from pyuser.cpu import kill_process_with
-
             kill_process_with(self.process.target.signal_to_host.get(signo, signo), signo,
                               signo in self.core)
-        self._incoming.append(info)
+        tid = self.timer_threads.get(info.timerid, 0) if info.code == SI_TIMER else 0
+        self._incoming.append((info, tid))
         self.check = True
-        self.wake(None)
-        self.process.cpu.interrupt()
+        self.wake(self.process.threads.get(tid) if tid else None)
+        self.stop_cpu()
         if not self.process.async_stops_wanted:
             self._fallback_later()
 
@@ -261,7 +283,7 @@ class SignalState:
 
         def check() -> None:
             if self.delivered == before and not self.process.async_stops_wanted:
-                self.process.cpu.unsafe_interrupt()
+                self.stop_cpu_unsafe()
 
         timer = threading.Timer(FALLBACK_DELAY, check)
         timer.daemon = True
@@ -271,11 +293,16 @@ class SignalState:
         """The child of a fork: nothing inherited is pending."""
         self._incoming.clear()
         self.shared.queues.clear()
+        self.timer_threads.clear()
         self.check = False
 
     def drain_incoming(self) -> None:
         while self._incoming:
-            self.raise_signal(self._incoming.popleft())
+            info, tid = self._incoming.popleft()
+            thread = self.process.threads.get(tid) if tid else None
+            if tid and thread is None:
+                continue  # the thread has exited
+            self.raise_signal(info, thread)
 
     # ------------------------------------------------------------ choosing
     def next_deliverable(self, thread: Thread) -> SigInfo | None:
@@ -346,6 +373,12 @@ class HostRelay:
         self._thread = threading.Thread(target=self._watch, name="pyuser-signals", daemon=True)
         self._thread.start()
 
+    @property
+    def native_id(self) -> int:
+        """The watcher thread's host thread id (a target for SIGEV_THREAD_ID)."""
+        assert self._thread is not None and self._thread.native_id is not None
+        return self._thread.native_id
+
     def restart_after_fork(self) -> None:
         """The child of a fork has the mask but not the watcher thread."""
         self.main_thread = threading.get_ident()
@@ -370,8 +403,8 @@ class HostRelay:
         """Python runs this on the emulating thread, between bytecodes: only queue."""
         target = self.target.signal_from_host.get(host)
         if target is not None:
-            self.state._incoming.append(SigInfo(target, code=SI_USER, pid=os.getpid(),
-                                                uid=os.getuid()))
+            self.state._incoming.append((SigInfo(target, code=SI_USER, pid=os.getpid(),
+                                                 uid=os.getuid()), 0))
             self.state.check = True
 
     def host_mask_for_exec(self, guest_mask: int) -> set[int]:
@@ -400,6 +433,70 @@ class HostRelay:
 
 def _ignore_kick(_signum: int, _frame: object) -> None:
     """The kick only has to interrupt a system call; nothing to do here."""
+
+
+def _kick(thread: Thread) -> None:
+    try:
+        host_signal.pthread_kill(thread.host_thread, KICK_SIGNAL)
+    except (ProcessLookupError, OSError):
+        pass
+
+
+class _Kicker:
+    """Kicks again the threads that have not answered a kick (see SignalState.wake).
+
+    One daemon thread, started at the first kick; it sleeps while no kick is
+    unanswered, then re-kicks every REKICK_DELAY, doubling up to
+    REKICK_DELAY_MAX (a thread kept in a host call that retries on EINTR by
+    itself is not kicked at a high rate forever)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._watched: list[Thread] = []
+        threading.Thread(target=self._run, name="pyuser-kicker", daemon=True).start()
+
+    def watch(self, thread: Thread) -> None:
+        with self._cond:
+            if thread not in self._watched:
+                self._watched.append(thread)
+            self._cond.notify()
+
+    def _run(self) -> None:
+        delay = REKICK_DELAY
+        while True:
+            with self._cond:
+                while not self._watched:
+                    self._cond.wait()
+                    delay = REKICK_DELAY
+                self._cond.wait(delay)
+                self._watched = [t for t in self._watched
+                                 if t.in_host_call and t.kick_ack != t.kick_seq]
+                pending = list(self._watched)
+            for t in pending:
+                _kick(t)
+            delay = min(delay * 2, REKICK_DELAY_MAX)
+
+
+def kill_process_with(host_signal_number: int, target_signal: int, core: bool) -> None:
+    """Die of a host signal (from any host thread), with qemu's message for core signals."""
+    if core:
+        try:
+            name = host_signal.strsignal(host_signal_number) or f"signal {host_signal_number}"
+        except ValueError:
+            name = f"signal {host_signal_number}"
+        sys.stderr.write(f"pyuser: uncaught target signal {target_signal} ({name})"
+                         " - core dumped\n")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # the guest's core is not ours to write: no core file of the emulator
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    try:
+        host_signal.signal(host_signal_number, host_signal.SIG_DFL)
+    except (ValueError, OSError):
+        pass  # not the main thread, or SIGKILL/SIGSTOP: already the default
+    host_signal.pthread_sigmask(host_signal.SIG_UNBLOCK, {host_signal_number})
+    host_signal.pthread_kill(threading.get_ident(), host_signal_number)
+    os._exit(128 + target_signal)
 
 
 class _SigWaiter:

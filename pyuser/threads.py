@@ -1,18 +1,20 @@
-"""Guest threads: one host thread and one Unicorn CPU each, one running at a time.
+"""Guest threads: one host thread each, one shared CPU, one running at a time.
 
 Why one at a time: this Unicorn build compiles guest atomics (ldrex/strex,
 barriers, the kuser cmpxchg) to plain loads and stores, so two CPUs running
-in parallel on shared memory lose updates (shared UNICORN_FACTS.md).  A
-guest thread therefore runs guest code only while it holds the *CPU token*
-(:class:`Scheduler`); it hands the token on when it blocks in the host (a
-read on a pipe, a futex wait, a sleep), when it exits, and when the
-preemption ticker stops it after a time slice because another thread is
-waiting.
+in parallel on shared memory would lose updates.  A guest thread therefore
+runs guest code only while it holds the *CPU token* (:class:`Scheduler`);
+it hands the token on when it blocks in the host (a read on a pipe, a futex
+wait, a sleep), when it exits, and when the preemption ticker stops it after
+a time slice because another thread is waiting.
 
-Why a CPU each: a guest thread blocked in a host call sits inside its own
-emu_start (in a syscall hook), so another guest thread cannot use that same
-engine; separate engines share the guest memory and the page tables (one
-host buffer each, mapped into every engine) and differ only in registers.
+Why one engine: since only the token holder runs, the process has a single
+Unicorn engine (pyuser.cpu.CpuLoop) and the thread that takes the token
+loads its registers into it (a context restore, about a microsecond; a
+fresh engine costs ~8 ms and ~4.3 MB).  Translated code, the TLB and the
+hooks serve every thread.  The engine must be idle when the token changes
+hands, so a syscall that may block is served with the engine stopped: the
+token is never handed on from inside emu_start (:class:`EngineBusy`).
 
 What a single-threaded program pays: nothing on its hot paths.  The token
 is only taken and handed on once a second thread exists, and the ticker
@@ -23,19 +25,29 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from pyuser.process import Process, Thread
 
-import os
-
 # seconds a guest thread may run while another waits (PYUSER_TIME_SLICE
 # overrides it, for tests that want many preemptions)
 TIME_SLICE = float(os.environ.get("PYUSER_TIME_SLICE", "0.01"))
+
+
+class EngineBusy(Exception):  # noqa: N818 - control flow, not an error
+    """A syscall handler would hand the CPU token on while the engine runs.
+
+    Raised from inside emu_start (a syscall hook): the CPU loop stops the
+    engine at the syscall and serves it again from outside emu_start, where
+    the token may change hands.  Everything a handler did before its
+    blocking point is done again then, as after a restarted syscall, so a
+    handler with side effects before it calls Scheduler.need_stopped_engine
+    first (vfork)."""
 
 
 class Scheduler:
@@ -48,6 +60,12 @@ class Scheduler:
         self._queue: collections.deque[Thread] = collections.deque()
         self.active = False  # becomes True with the second guest thread
         self._ticker: threading.Thread | None = None
+        # maintained by the CPU loop: True while guest code runs (inside emu_start)
+        self.in_engine = False
+        # told by the CPU: load a thread's registers into the engine (on taking
+        # the token) and stop the running thread at its next block boundary
+        self.switch_to: Callable[[Thread], None] = lambda _thread: None
+        self.preempt: Callable[[], None] = lambda: None
 
     # ------------------------------------------------------------ the token
     def acquire(self, thread: Thread) -> None:
@@ -59,6 +77,7 @@ class Scheduler:
                 while self.owner is not thread:
                     self._cond.wait()
         self.process.current = thread
+        self.switch_to(thread)
 
     def release(self, thread: Thread) -> None:
         with self._cond:
@@ -69,9 +88,15 @@ class Scheduler:
     def contended(self) -> bool:
         return bool(self._queue)
 
+    def need_stopped_engine(self) -> None:
+        """Raise EngineBusy if the token could not be handed on here."""
+        if self.active and self.in_engine:
+            raise EngineBusy()
+
     def yield_cpu(self, thread: Thread) -> None:
         """Let a waiting thread run first (sched_yield, the end of a time slice)."""
         if self._queue:
+            self.need_stopped_engine()
             self.release(thread)
             self.acquire(thread)
 
@@ -81,6 +106,7 @@ class Scheduler:
         if not self.active:
             yield
             return
+        self.need_stopped_engine()
         self.release(thread)
         try:
             yield
@@ -104,9 +130,8 @@ class Scheduler:
     def _tick(self) -> None:
         while self.process.exit_status is None:
             time.sleep(TIME_SLICE)
-            owner = self.owner
-            if owner is not None and self._queue and owner.cpu is not None:
-                owner.cpu.preempt()
+            if self.owner is not None and self._queue:
+                self.preempt()
 
 
 class Waiter:

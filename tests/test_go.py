@@ -1,5 +1,6 @@
 """Go programs (GOARCH=arm GOARM=7, static, built with Debian's golang-go): many
-OS threads, futexes, signals for goroutine preemption, timers and the GC."""
+OS threads, futexes, signals for goroutine preemption, timers, the GC, signals
+to every thread (syscall.AllThreadsSyscall) and a CPU profile."""
 
 from __future__ import annotations
 
@@ -14,6 +15,12 @@ EXPECTED = {
     "goroutines": "total=15149600 counter=16000 gomaxprocs=4\n",
     "ticker": "ticks=5 elapsed>=70ms:true\n",
     "gc": "sums=[5000160 5000160 5000160 5000160] gc_ran=true\n",
+    # a signal to every thread while one blocks in a host read (it hung: the
+    # kick that ends the read could land just before it and be lost)
+    "allthreads": "setuid=20/20 read=1\n",
+    # per-thread SIGPROF timers (SIGEV_THREAD_ID): no samples before, the
+    # signal stayed pending on the emulator's main host thread
+    "cpuprofile": "profile names main.burn: true\n",
 }
 
 

@@ -107,6 +107,10 @@ class ForkCalls:
     def _fork(self: Kernel, flags: int, newsp: int, parent_tid: int, tls: int,
               child_tid: int) -> int:
         vfork = bool(flags & self._clone_vfork)
+        if vfork:
+            # the parent waits for the child with the CPU token handed on: from
+            # outside the engine, before the fork (a fork must not run twice)
+            self.proc.scheduler.need_stopped_engine()
         for stream in (sys.stdout, sys.stderr, self.log._stream):
             if stream is not None:
                 stream.flush()

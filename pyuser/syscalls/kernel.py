@@ -112,23 +112,30 @@ class Kernel(FileCalls, MemoryCalls, ProcessCalls, SignalCalls, TimeCalls, Ioctl
     def blocking(self, call, *args):
         """Run a host call that may block; a guest signal ends it with EINTR.
 
-        The watcher thread interrupts the call with the kick signal; if no
-        signal is deliverable to the guest by then (it was blocked, ignored,
-        or the kick was stale), the call simply goes on.
+        The thread answers the kicks sent so far and checks for a deliverable
+        signal before the call (a signal raised just before it would not have
+        been kicked); one raised during the call kicks it out with the kick
+        signal, again until it answers (pyuser.signals.SignalState.wake).  If
+        no signal is deliverable to the guest by then (it was blocked,
+        ignored, or the kick was stale), the call simply goes on.
         """
         proc = self.proc
         thread = proc.current
+        signals = proc.signals
+        scheduler = proc.scheduler
         while True:
+            thread.in_host_call = True
+            thread.kick_ack = thread.kick_seq
             try:
-                with proc.scheduler.released(thread):
-                    thread.in_host_call = True
-                    try:
-                        return call(*args)
-                    finally:
-                        thread.in_host_call = False
+                if signals.check and signals.has_deliverable(thread):
+                    raise SyscallError("EINTR")
+                with scheduler.released(thread):
+                    return call(*args)
             except InterruptedError:
-                if proc.signals.has_deliverable(thread):
+                if signals.has_deliverable(thread):
                     raise SyscallError("EINTR") from None
+            finally:
+                thread.in_host_call = False
 
     def host_errno_result(self, err: OSError) -> int:
         return -self._errno_from_host.get(err.errno or host_errno.EINVAL, -self._einval)

@@ -63,7 +63,7 @@ class PollingCalls:
             return wait()
         except SyscallError as e:
             if e.name == "EINTR":  # the handler runs with the temporary mask
-                self.proc.cpu.restore_mask_after_delivery = saved
+                self.proc.current.restore_mask_after_delivery = saved
                 saved = thread.signals.mask
             raise
         finally:

@@ -283,7 +283,7 @@ class SignalCalls:
         thread.signals.mask = new
         self._wait_for_signal()
         # the handler runs with the temporary mask; sigreturn brings back `saved`
-        self.proc.cpu.restore_mask_after_delivery = saved
+        self.proc.current.restore_mask_after_delivery = saved
         raise SyscallError("EINTR")
 
     @syscall
@@ -408,12 +408,24 @@ class SignalCalls:
         if sevp:
             value, signo, notify, tid = self.guest_sigevent(sevp)
         sigev_none = c.get("SIGEV_NONE", 1)
-        if notify not in (0, sigev_none, c.get("SIGEV_THREAD_ID", 4)):
+        sigev_thread_id = c.get("SIGEV_THREAD_ID", 4)
+        if notify not in (0, sigev_none, sigev_thread_id):
             raise SyscallError("EINVAL")
+        state = self.proc.signals
         host_signo = self.target.signal_to_host.get(signo, signo) if notify != sigev_none else 0
-        host_tid = os.getpid() if notify == c.get("SIGEV_THREAD_ID", 4) else 0
+        host_tid = 0
+        if notify == sigev_thread_id:
+            if tid not in self.proc.threads:
+                raise SyscallError("EINVAL")
+            # the host signals the watcher, which makes the signal pending for
+            # the guest thread (its own host thread blocks it, and would keep it)
+            host_tid = state.relay.native_id if state.relay is not None else os.getpid()
+        # a thread's CPU clock (Go's profiler: CLOCK_THREAD_CPUTIME_ID) is the
+        # host thread's that makes this call: the guest thread's own
         timer = hostcalls.timer_create(clock, host_signo, notify, value, host_tid)
         self.proc.timers[timer] = timer
+        if notify == sigev_thread_id:
+            state.timer_threads[timer] = tid
         self.mem.write(timerid, self.target.pack("i", timer))
         return 0
 
@@ -469,6 +481,7 @@ class SignalCalls:
 
         hostcalls.timer_delete(self._host_timer(timerid))
         del self.proc.timers[timerid]
+        self.proc.signals.timer_threads.pop(timerid, None)
         return 0
 
     # ------------------------------------------------------------ signalfd

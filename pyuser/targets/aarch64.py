@@ -222,22 +222,6 @@ class Aarch64Target(Target):
         code = struct.pack("<II", mov_x8, 0xD4000001)  # svc #0
         map_code_page(memory, VDSO_PAGE, code, "[vdso]")
 
-    def attach_cpu(self, uc: Uc, memory: GuestMemory, tables: Aarch64PageTables) -> None:
-        """A further engine (a new guest thread) sharing the process's memory."""
-        uc.mem_map_ptr(0, memory.size, 7, memory.host_base)
-        tables.attach(uc)
-        tables.enable(uc)
-
-    # what a new thread starts with, copied from the thread that cloned it
-    THREAD_REGS = (*(A.UC_ARM64_REG_X0 + i for i in range(29)), A.UC_ARM64_REG_X29,
-                   A.UC_ARM64_REG_X30, A.UC_ARM64_REG_SP, A.UC_ARM64_REG_PC,
-                   A.UC_ARM64_REG_PSTATE, A.UC_ARM64_REG_TPIDR_EL0, A.UC_ARM64_REG_FPCR,
-                   A.UC_ARM64_REG_FPSR, *(A.UC_ARM64_REG_Q0 + i for i in range(32)))
-
-    def copy_thread_state(self, source: Uc, dest: Uc) -> None:
-        values = source.reg_read_batch(list(self.THREAD_REGS))
-        dest.reg_write_batch(list(zip(self.THREAD_REGS, values, strict=True)))
-
     def set_entry_state(self, uc: Uc, entry: int, sp: int) -> None:
         uc.reg_write(A.UC_ARM64_REG_PSTATE, _PSTATE_EL1H)
         uc.reg_write(A.UC_ARM64_REG_SP, sp)

@@ -91,9 +91,8 @@ _SPIN_HINTS_THUMB2 = (0xF3AF8001, 0xF3AF8002)  # yield.w, wfe.w
 class ArmPageTables:
     """Keeps the guest MMU's short-descriptor tables in step with GuestMemory.
 
-    One host buffer holds the tables; every engine of the process (one per
-    guest thread) maps it, so a change is seen by all and only their TLBs
-    need flushing.
+    One host buffer holds the tables, mapped into the process's engine, so a
+    change only needs the engine's TLB flushed.
     """
 
     def __init__(self, uc: Uc) -> None:
@@ -110,14 +109,10 @@ class ArmPageTables:
         self.attach(uc)
 
     def attach(self, uc: Uc) -> None:
-        """Map the tables and the vectors page into an engine of this process."""
+        """Map the tables and the vectors page into the process's engine."""
         uc.mem_map_ptr(PAGE_TABLE_BASE, PAGE_TABLE_SIZE, 1 | 2, ctypes.addressof(self._buffer))
         uc.mem_map_ptr(VECTORS_PAGE, PAGE_SIZE, 1 | 4, ctypes.addressof(self.vectors))
         self._ucs.append(uc)
-
-    def detach(self, uc: Uc) -> None:
-        if uc in self._ucs:
-            self._ucs.remove(uc)
 
     @staticmethod
     def descriptor_bits(prot: int) -> int:
@@ -262,26 +257,6 @@ class ArmTarget(Target):
     def prepare_process(self, uc: Uc, memory: GuestMemory, tables: ArmPageTables) -> None:
         self._fill_vectors_page(tables)
         tables.enable(uc)
-
-    def attach_cpu(self, uc: Uc, memory: GuestMemory, tables: ArmPageTables) -> None:
-        """A further engine (a new guest thread) sharing the process's memory."""
-        uc.mem_map_ptr(0, memory.size, 7, memory.host_base)
-        tables.attach(uc)
-        tables.enable(uc)
-
-    # Registers a new thread starts with, copied from the thread that cloned it.
-    THREAD_REGS = (tuple(A.UC_ARM_REG_R0 + i for i in range(13))
-                   + (A.UC_ARM_REG_SP, A.UC_ARM_REG_LR)
-                   + tuple(A.UC_ARM_REG_D0 + i for i in range(32))
-                   + (A.UC_ARM_REG_FPSCR, A.UC_ARM_REG_C13_C0_3))
-
-    def copy_thread_state(self, source: Uc, dest: Uc) -> None:
-        values = source.reg_read_batch(list(self.THREAD_REGS))
-        dest.reg_write_batch(list(zip(self.THREAD_REGS, values, strict=True)))
-        cpsr = source.reg_read(A.UC_ARM_REG_CPSR)
-        pc = source.reg_read(A.UC_ARM_REG_PC)
-        dest.reg_write(A.UC_ARM_REG_PC, pc | (1 if cpsr & arm_cpu.CPSR_THUMB else 0))
-        dest.reg_write(A.UC_ARM_REG_CPSR, cpsr)
 
     def _fill_vectors_page(self, tables: ArmPageTables) -> None:
         page = bytearray(PAGE_SIZE)

@@ -70,6 +70,9 @@ class Target:
     # stack_t: (ss_sp, ss_flags, ss_size), or MIPS's (ss_sp, ss_size, ss_flags)
     stack_t_size_before_flags: bool = False
     word_size: int = 4
+    # bytes the engine adds to the PC after the syscall hook has returned
+    # (x86_64's `syscall`: the hook sees the PC still on the instruction)
+    pc_advance_after_syscall_hook: int = 0
     # classes of @syscall handlers only this target has (ARM's set_tls, ...)
     syscall_mixins: tuple[type, ...] = ()
 
@@ -167,11 +170,17 @@ class Target:
         return uc.reg_read(self.pc_reg)
 
     def install_syscall_hook(self, cpu) -> None:
-        """Route the syscall instruction to cpu's dispatch and CPU exceptions to faults."""
+        """Route the syscall instruction to cpu's dispatch and CPU exceptions to faults,
+        and set cpu.serve_syscall (CpuLoop.interrupt_hook does it for targets
+        whose syscall instruction raises an interrupt)."""
         raise NotImplementedError
 
     def set_tls(self, uc: Uc, value: int) -> None:
         raise NotImplementedError
+
+    def set_clone_child_result(self, uc: Uc) -> None:
+        """The registers of a new thread returning 0 from clone."""
+        uc.reg_write(self.syscall_return_reg, 0)
 
     def signal_frames(self):
         """The object that builds and unwinds this target's signal frames."""
@@ -190,9 +199,10 @@ class Target:
         faults arrive that way (no guest page tables); None: the generic one."""
         return None
 
-    def restore_after_rewind(self, uc: Uc) -> None:
+    def restore_after_rewind(self, uc: Uc, interrupted: tuple[int, ...]) -> None:
         """A syscall is about to run again: undo what its result overwrote beyond
-        the number and first argument (MIPS: the a3 error flag)."""
+        the number and first argument (MIPS: the a3 error flag), from what the
+        syscall hook saved after them in `interrupted`."""
 
     def set_pc(self, uc: Uc, pc: int) -> None:
         """Move the PC within the current instruction set."""

@@ -286,24 +286,6 @@ class I386Target(Target):
         entry = self._tables.write_tls_entry(self._memory, value)
         uc.reg_write(X.UC_X86_REG_GS, (entry << 3) | 3)
 
-    def attach_cpu(self, uc: Uc, memory: GuestMemory, tables: PaePageTables) -> None:
-        """A further engine (a new guest thread) sharing the process's memory."""
-        uc.mem_map_ptr(0, memory.size, 7, memory.host_base)
-        _invalidate_executable_only(uc, tables)
-        tables.attach(uc)
-        tables.enable(uc)
-
-    # what a new thread starts with, copied from the thread that cloned it
-    THREAD_REGS = (X.UC_X86_REG_EAX, X.UC_X86_REG_EBX, X.UC_X86_REG_ECX, X.UC_X86_REG_EDX,
-                   X.UC_X86_REG_ESI, X.UC_X86_REG_EDI, X.UC_X86_REG_EBP, X.UC_X86_REG_ESP,
-                   X.UC_X86_REG_EIP, X.UC_X86_REG_EFLAGS, X.UC_X86_REG_MXCSR,
-                   X.UC_X86_REG_FPCW, *(getattr(X, f"UC_X86_REG_XMM{i}") for i in range(8)))
-
-    def copy_thread_state(self, source: Uc, dest: Uc) -> None:
-        values = source.reg_read_batch(list(self.THREAD_REGS))
-        dest.reg_write_batch(list(zip(self.THREAD_REGS, values, strict=True)))
-        dest.reg_write(X.UC_X86_REG_GS, source.reg_read(X.UC_X86_REG_GS))
-
     def signal_frames(self) -> I386SignalFrames:
         return I386SignalFrames()
 

@@ -75,8 +75,7 @@ def _perms(prot: int) -> int:
 
 
 class MemoryProtections:
-    """GuestMemory's page permissions as Unicorn regions, in every engine of the
-    process (one per guest thread).
+    """GuestMemory's page permissions as Unicorn regions, in the process's engine.
 
     The engine's cost per region change grows with the number of regions and
     `mem_protect` inside a region splits it, which costs more again (measured
@@ -92,18 +91,9 @@ class MemoryProtections:
     def __init__(self, uc: Uc, host_base: int) -> None:
         self._ucs = [uc]
         self._host_base = host_base
-        # the regions mapped in every engine: sorted, disjoint (start, end, perms)
+        # the regions mapped in the engine: sorted, disjoint (start, end, perms)
         self._starts: list[int] = []
         self._runs: list[tuple[int, int, int]] = []
-
-    def attach(self, uc: Uc, memory: GuestMemory) -> None:
-        for start, end, perms in self._runs:
-            uc.mem_map_ptr(start, end - start, perms, self._host_base + start)
-        self._ucs.append(uc)
-
-    def detach(self, uc: Uc) -> None:
-        if uc in self._ucs:
-            self._ucs.remove(uc)
 
     def set_pages(self, start: int, end: int, prot: int) -> None:
         self._apply(start, end, _perms(prot))
@@ -186,10 +176,6 @@ class MipselTarget(Target):
     stack_t_size_before_flags = True
     syscall_mixins = (MipsPrivateCalls,)
 
-    def __init__(self) -> None:
-        super().__init__()
-        self._eintr_a3: dict[int, int] = {}  # id(uc) -> a3 of the syscall that got EINTR
-
     def create_cpu(self, model: str) -> Uc:
         order = UC_MODE_LITTLE_ENDIAN if self.little_endian else UC_MODE_BIG_ENDIAN
         return Uc(UC_ARCH_MIPS, UC_MODE_MIPS32 | order)
@@ -203,20 +189,6 @@ class MipselTarget(Target):
         code = self.pack("4I", li_v0 | self.abi.SYSCALLS["sigreturn"], 0x0000000C,
                            li_v0 | self.abi.SYSCALLS["rt_sigreturn"], 0x0000000C)
         map_code_page(memory, VDSO_PAGE, code, "[vdso]")
-
-    def attach_cpu(self, uc: Uc, memory: GuestMemory, tables: MemoryProtections) -> None:
-        """A further engine (a new guest thread) sharing the process's memory."""
-        tables.attach(uc, memory)
-
-    # what a new thread starts with, copied from the thread that cloned it
-    THREAD_REGS = (*(M.UC_MIPS_REG_0 + i for i in range(1, 32)), M.UC_MIPS_REG_PC,
-                   M.UC_MIPS_REG_HI, M.UC_MIPS_REG_LO, M.UC_MIPS_REG_FCSR,
-                   M.UC_MIPS_REG_CP0_USERLOCAL, *(M.UC_MIPS_REG_F0 + i for i in range(32)))
-
-    def copy_thread_state(self, source: Uc, dest: Uc) -> None:
-        values = source.reg_read_batch(list(self.THREAD_REGS))
-        dest.reg_write_batch(list(zip(self.THREAD_REGS, values, strict=True)))
-        dest.reg_write(M.UC_MIPS_REG_A3, 0)  # the child's clone succeeded
 
     def set_entry_state(self, uc: Uc, entry: int, sp: int) -> None:
         uc.reg_write(M.UC_MIPS_REG_SP, sp)
@@ -263,8 +235,8 @@ class MipselTarget(Target):
                     uc.reg_write(M.UC_MIPS_REG_V0, -result)
                     uc.reg_write(M.UC_MIPS_REG_A3, 1)
                     if -result == eintr:
-                        cpu.interrupted = (regs[0], regs[1])
-                        self._eintr_a3[id(uc)] = regs[4]
+                        # a3 too: the error flag overwrote the fourth argument
+                        cpu.process.current.interrupted = (regs[0], regs[1], regs[4])
                         signals.check = True
                 else:
                     uc.reg_write(M.UC_MIPS_REG_V0, result & 0xFFFFFFFF)
@@ -278,6 +250,7 @@ class MipselTarget(Target):
         from pyuser.cpu import FaultStop as cpu_fault
 
         cpu.hooks.on_interrupt(on_interrupt)
+        cpu.serve_syscall = lambda: on_interrupt(0, _EXCP_SYSCALL, 0)
 
     def engine_fault(self, uc: Uc, error: int, memory: GuestMemory) -> Fault | None:
         pc = uc.reg_read(M.UC_MIPS_REG_PC)
@@ -297,9 +270,13 @@ class MipselTarget(Target):
     def signal_frames(self) -> MipsSignalFrames:
         return MipsSignalFrames(self, VDSO_PAGE, VDSO_PAGE + 8)
 
-    def restore_after_rewind(self, uc: Uc) -> None:
+    def restore_after_rewind(self, uc: Uc, interrupted: tuple[int, ...]) -> None:
         """Put back a3, which the EINTR result overwrote with the error flag."""
-        uc.reg_write(M.UC_MIPS_REG_A3, self._eintr_a3.get(id(uc), 0))
+        uc.reg_write(M.UC_MIPS_REG_A3, interrupted[2] if len(interrupted) > 2 else 0)
+
+    def set_clone_child_result(self, uc: Uc) -> None:
+        uc.reg_write(M.UC_MIPS_REG_V0, 0)
+        uc.reg_write(M.UC_MIPS_REG_A3, 0)  # no error
 
     def syscall_insn_size(self, uc: Uc) -> int:
         return 4

@@ -27,12 +27,12 @@ def map_code_page(memory: GuestMemory, address: int, code: bytes, name: str) -> 
 
 
 class SharedTables:
-    """Guest page tables in one host buffer, shared by every engine of a process
-    (one engine per guest thread, pyuser.threads): mapped at the same guest-physical
-    address in each, and each engine's TLB flushed when they change.
+    """Guest page tables in one host buffer, mapped at a guest-physical address
+    into the process's engine (shared by its threads, pyuser.threads), whose TLB
+    is flushed when they change.
 
     Subclasses set `_ucs`, `_table_base`, `_table_size`, `_table_address` and
-    `_dirty` in their __init__ (the first engine included in `_ucs`).
+    `_dirty` in their __init__ (the engine, attached, is `_ucs`' one element).
     """
 
     _ucs: list
@@ -44,10 +44,6 @@ class SharedTables:
     def attach(self, uc) -> None:
         uc.mem_map_ptr(self._table_base, self._table_size, 1 | 2, self._table_address)
         self._ucs.append(uc)
-
-    def detach(self, uc) -> None:
-        if uc in self._ucs:
-            self._ucs.remove(uc)
 
     def flush(self) -> None:
         if self._dirty:

@@ -235,20 +235,6 @@ class Riscv64Target(Target):
         li_a7 = 0x00000893 | (number << 20)  # addi a7, zero, number
         map_code_page(memory, VDSO_PAGE, struct.pack("<II", li_a7, 0x00000073), "[vdso]")
 
-    def attach_cpu(self, uc: Uc, memory: GuestMemory, tables: Sv39PageTables) -> None:
-        """A further engine (a new guest thread) sharing the process's memory."""
-        uc.mem_map_ptr(0, memory.size, 7, memory.host_base)
-        tables.attach(uc)
-        tables.enable(uc)
-
-    # what a new thread starts with, copied from the thread that cloned it
-    THREAD_REGS = (*(R.UC_RISCV_REG_X1 + i for i in range(31)), R.UC_RISCV_REG_PC,
-                   R.UC_RISCV_REG_FCSR, *(R.UC_RISCV_REG_F0 + i for i in range(32)))
-
-    def copy_thread_state(self, source: Uc, dest: Uc) -> None:
-        values = source.reg_read_batch(list(self.THREAD_REGS))
-        dest.reg_write_batch(list(zip(self.THREAD_REGS, values, strict=True)))
-
     def set_entry_state(self, uc: Uc, entry: int, sp: int) -> None:
         uc.reg_write(R.UC_RISCV_REG_SP, sp)
         uc.reg_write(R.UC_RISCV_REG_PC, entry)

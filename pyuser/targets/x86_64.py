@@ -238,6 +238,7 @@ class X86_64Target(Target):  # noqa: N801 - the architecture's name
     sp_reg = X.UC_X86_REG_RSP
     word_size = 8
     clone_tls_before_child_tid = False
+    pc_advance_after_syscall_hook = 2  # helper_syscall adds the length after the hook
     syscall_mixins = (Wide64Calls, X86_64PrivateCalls)
 
     def create_cpu(self, model: str) -> Uc:
@@ -260,27 +261,6 @@ class X86_64Target(Target):  # noqa: N801 - the architecture's name
 
     def prepare_process(self, uc: Uc, memory: GuestMemory, tables: X86PageTables) -> None:
         tables.enable()
-
-    def attach_cpu(self, uc: Uc, memory: GuestMemory, tables: X86PageTables) -> None:
-        """A further engine (a new guest thread) sharing the process's memory."""
-        uc.mem_map_ptr(0, memory.size, 7, memory.host_base)
-        tables.attach(uc)
-        tables.enable(uc)
-
-    # what a new thread starts with, copied from the thread that cloned it
-    THREAD_REGS = (X.UC_X86_REG_RAX, X.UC_X86_REG_RBX, X.UC_X86_REG_RCX, X.UC_X86_REG_RDX,
-                   X.UC_X86_REG_RSI, X.UC_X86_REG_RDI, X.UC_X86_REG_RBP, X.UC_X86_REG_RSP,
-                   *(getattr(X, f"UC_X86_REG_R{i}") for i in range(8, 16)),
-                   X.UC_X86_REG_RIP, X.UC_X86_REG_EFLAGS, X.UC_X86_REG_FS_BASE,
-                   X.UC_X86_REG_GS_BASE, X.UC_X86_REG_MXCSR, X.UC_X86_REG_FPCW,
-                   *(getattr(X, f"UC_X86_REG_XMM{i}") for i in range(16)))
-
-    def copy_thread_state(self, source: Uc, dest: Uc) -> None:
-        values = source.reg_read_batch(list(self.THREAD_REGS))
-        dest.reg_write_batch(list(zip(self.THREAD_REGS, values, strict=True)))
-        # in the syscall hook RIP is still on `syscall` (Unicorn adds its
-        # length after the hook): the child starts after it
-        dest.reg_write(X.UC_X86_REG_RIP, source.reg_read(X.UC_X86_REG_RIP) + 2)
 
     def set_entry_state(self, uc: Uc, entry: int, sp: int) -> None:
         uc.reg_write(X.UC_X86_REG_RSP, sp)
@@ -323,6 +303,7 @@ class X86_64Target(Target):  # noqa: N801 - the architecture's name
 
         cpu.hooks._add(UC.UC_HOOK_INSN, INSN_CALLBACK(on_syscall), X.UC_X86_INS_SYSCALL)
         cpu.hooks.on_interrupt(cpu.interrupt_hook(-1, fault_of))
+        cpu.serve_syscall = syscall_now  # outside emu_start the PC is past `syscall`
 
     def set_tls(self, uc: Uc, value: int) -> None:
         uc.reg_write(X.UC_X86_REG_FS_BASE, value)

@@ -16,11 +16,16 @@
  *   flock      a thread waits in flock(LOCK_EX) until main, which holds the
  *              lock through another open file, unlocks
  *   fifo       a thread waits in open() of a FIFO until main opens its other end
+ *   churn N    N threads created and joined one after the other
+ *   smc        a thread keeps calling code that main rewrites and makes visible
+ *              with __builtin___clear_cache (on aarch64: dc cvau; dsb; ic ivau;
+ *              isb, no syscall): the thread must run the new code
  */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +34,9 @@
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -464,6 +471,92 @@ static int run_fifo(void)
     return 0;
 }
 
+/* Machine code of `int f(void) { return n; }` for this target (n < 256). */
+static size_t return_code(unsigned char *out, unsigned n)
+{
+#if defined(__aarch64__)
+    uint32_t code[] = {0x52800000u | (n << 5), 0xd65f03c0u}; /* mov w0, #n; ret */
+#elif defined(__arm__)
+    uint32_t code[] = {0xe3a00000u | n, 0xe12fff1eu}; /* mov r0, #n; bx lr */
+#elif defined(__x86_64__) || defined(__i386__)
+    unsigned char code[] = {0xb8, (unsigned char)n, 0, 0, 0, 0xc3}; /* mov eax, n; ret */
+#elif defined(__riscv)
+    uint32_t code[] = {(n << 20) | (10u << 7) | 0x13u, 0x00008067u}; /* li a0, n; ret */
+#elif defined(__mips__)
+    uint32_t code[] = {0x03e00008u, 0x24020000u | n}; /* jr ra; li v0, n (delay slot) */
+#else
+#error "no machine code for this target"
+#endif
+    memcpy(out, code, sizeof code);
+    return sizeof code;
+}
+
+static unsigned char *smc_page;
+static atomic_int smc_started, smc_rewritten;
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void *smc_runner(void *arg)
+{
+    (void)arg;
+    int (*fn)(void) = (int (*)(void))(void *)smc_page;
+    int v = fn();
+    atomic_store(&smc_started, 1);
+    while (!atomic_load(&smc_rewritten))
+        v = fn(); /* translated, and run often, before the rewrite */
+    double deadline = now() + 5;
+    while ((v = fn()) != 2 && now() < deadline)
+        ;
+    return (void *)(long)v;
+}
+
+static int run_smc(void)
+{
+    smc_page = mmap(NULL, 4096, PROT_READ | PROT_WRITE | PROT_EXEC,
+                    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (smc_page == MAP_FAILED)
+        return 1;
+    size_t size = return_code(smc_page, 1);
+    __builtin___clear_cache((char *)smc_page, (char *)smc_page + size);
+    pthread_t t;
+    pthread_create(&t, NULL, smc_runner, NULL);
+    while (!atomic_load(&smc_started))
+        sched_yield();
+    usleep(20000);
+    return_code(smc_page, 2);
+    __builtin___clear_cache((char *)smc_page, (char *)smc_page + size);
+    atomic_store(&smc_rewritten, 1);
+    void *v;
+    pthread_join(t, &v);
+    printf("smc: the other thread runs the code that returns %ld\n", (long)v);
+    return 0;
+}
+
+static void *churned(void *arg)
+{
+    return (void *)((long)arg + 1);
+}
+
+static int run_churn(long n)
+{
+    long sum = 0;
+    for (long i = 0; i < n; i++) {
+        pthread_t t;
+        void *r;
+        if (pthread_create(&t, NULL, churned, (void *)i) != 0)
+            return 1;
+        pthread_join(t, &r);
+        sum += (long)r;
+    }
+    printf("churn %ld threads, sum %ld\n", n, sum);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IONBF, 0);
@@ -498,6 +591,10 @@ int main(int argc, char **argv)
         return run_flock();
     if (!strcmp(w, "fifo"))
         return run_fifo();
+    if (!strcmp(w, "smc"))
+        return run_smc();
+    if (!strcmp(w, "churn"))
+        return run_churn(argc > 2 ? atol(argv[2]) : 300);
     if (!strcmp(w, "exitgroup"))
         return run_exitgroup();
     if (!strcmp(w, "threadsegv"))
