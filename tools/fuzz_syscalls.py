@@ -141,7 +141,10 @@ class Outcome:
         return not self.tracebacks and not self.hangs
 
     def summary(self) -> str:
-        ends = ", ".join(f"{k} x{v}" for k, v in sorted(self.ends.items(), key=lambda i: -i[1]))
+        kinds: collections.Counter[str] = collections.Counter()
+        for end, count in self.ends.items():
+            kinds["exit" if end.startswith("exit") else end] += count
+        ends = ", ".join(f"{k} x{v}" for k, v in kinds.most_common())
         lines = [f"{self.arch}: {self.calls} calls in {self.seconds:.0f} s, "
                  f"{self.children} children; tracebacks {len(self.tracebacks)}, "
                  f"emulator hangs {len(self.hangs)}, guest blocks {len(self.guest_blocks)}, "
