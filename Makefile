@@ -5,6 +5,9 @@
 #   make run      builds and runs the bundled demo guest (hello) under pyuser
 #   make lint     ruff
 #   make bench    pyuser vs qemu-arm-static vs native
+#   make fuzz-syscalls [N=100000] [FUZZ_ARCH=arm,mips] [SEED=1]
+#                 random hostile syscalls on every target, in a sandbox
+#                 (docs/robustness.md); fails on a traceback or a hang
 #   make sysroot-armhf   a Debian 12 armhf sysroot in .cache/ (for -L)
 #   make clean    build outputs (distclean: also .venv and .cache)
 
@@ -14,7 +17,7 @@ VPY := $(VENV)/bin/python
 GUEST_ARCH ?= arm
 GUEST_BUILD := tests/guest_bins/build/$(GUEST_ARCH)
 
-.PHONY: all deps venv guest-bins run test lint bench clean distclean sysroot-armhf
+.PHONY: all deps venv guest-bins run test lint bench clean distclean sysroot-armhf fuzz-syscalls
 
 all: venv guest-bins
 
@@ -48,6 +51,17 @@ lint: venv
 BENCH_ARCH ?= arm
 bench: venv guest-bins
 	$(VPY) tools/bench.py --arch $(BENCH_ARCH)
+
+# N calls per target, each target's guest programs built first (and the x86
+# builds the fuzzer replays calls with natively)
+N ?= 2000
+SEED ?= 1
+FUZZ_ARCH ?= all
+comma := ,
+FUZZ_TARGETS := $(if $(filter all,$(FUZZ_ARCH)),arm aarch64 x86_64 i386 riscv64 mipsel mips,$(subst $(comma), ,$(FUZZ_ARCH)) i386 x86_64)
+fuzz-syscalls: venv
+	for arch in $(sort $(FUZZ_TARGETS)); do $(MAKE) -C tests/guest_bins ARCH=$$arch target || exit 1; done
+	$(VPY) tools/fuzz_syscalls.py --arch $(FUZZ_ARCH) -n $(N) --seed $(SEED)
 
 # Debian 12 armhf userland (libc, coreutils, busybox, python3, ...) for
 # `pyuser-arm -L .cache/sysroot-armhf`; the tests build it on first use.

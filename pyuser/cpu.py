@@ -56,6 +56,13 @@ RESTARTABLE = frozenset({
     "sendto", "sendmsg", "sendfile64", "splice", "tee",
 })
 
+# Linux's restart_syscall with no restart block set up (do_no_restart_syscall,
+# kernel/signal.c) returns a final EINTR.  pyuser never sets one up (it
+# restarts a call by rewinding to it), so a guest's own restart_syscall ends
+# there: rewinding it, as an interrupted call is when no handler ran, would
+# make it again forever.
+FINAL_EINTR = frozenset({"restart_syscall"})
+
 SEGV_MAPERR = 1
 SEGV_ACCERR = 2
 
@@ -508,7 +515,8 @@ class CpuLoop:
                 interrupted = None
             self._run_handler(info, action)
             ran_handler = True
-        if interrupted is not None and not ran_handler:
+        if interrupted is not None and not ran_handler \
+                and self.target.syscall_names.get(interrupted[0]) not in FINAL_EINTR:
             # nothing ran in between: the syscall goes on as if uninterrupted
             self._rewind_syscall(interrupted)
 

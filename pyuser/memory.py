@@ -192,6 +192,16 @@ class GuestMemory:
         if end > start:
             self.host.madvise(mmap.MADV_DONTNEED, start, end - start)
 
+    def discard(self, start: int, end: int) -> None:
+        """madvise(MADV_DONTNEED) of mapped pages: a private page's own copy is
+        dropped, so it reads back as its file's content (file mappings) or as
+        zeros (anonymous ones); a shared page keeps its content.  The host's
+        MADV_DONTNEED on the reservation does exactly that, since each guest
+        mapping is a host mapping of the same kind."""
+        if end > start:
+            self.host.madvise(mmap.MADV_DONTNEED, start, end - start)
+            self.invalidate_code(start, end)
+
     def invalidate_code(self, start: int, end: int) -> None:
         """Hook for the CPU: translated code in [start, end) is stale."""
 

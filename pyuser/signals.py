@@ -151,7 +151,9 @@ class SignalState:
         self.process = process
         target = process.target
         c = target.abi.CONST
-        self.nsig = c.get("_NSIG", 65)
+        # valid signal numbers are 1.._NSIG (the kernel's valid_signal): 64,
+        # and 128 on MIPS
+        self.max_signal = c.get("_NSIG", 64)
         self.sigrtmin = c.get("SIGRTMIN", 32)
         self.actions: dict[int, Action] = {}
         self.shared = PendingSet()

@@ -7,11 +7,23 @@ child with a signal where the call is meant to (a sigreturn from a garbage
 frame); pyuser must do the same, with no Python traceback.  Run on arm here (it
 forks 2,400 children); the other targets were run the same way by hand (the
 numbers come from each target's generated table).
+
+The random fuzzer (tools/fuzz_syscalls.py, `make fuzz-syscalls`) runs a slice
+here on every target.
 """
 
+import json
 import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import build_guest_bins
 
 from pyuser.targets.generated import arm_abi
+
+REPO = Path(__file__).resolve().parent.parent
 
 # Calls whose effect would leave the child: signals to other processes, the
 # host's clock, mounts, modules, other processes' scheduling, limits and
@@ -43,3 +55,29 @@ def test_hostile_arguments_arm(guest_bins, run_pyuser, tmp_path):
                        for name, signo in sorted(SIGNALLED.items(), key=lambda i: numbers[i[0]])
                        for p in range(7))
     assert got.stdout == expected
+
+
+# --------------------------------------------------------------- the fuzzer
+FUZZ_TARGETS = ["arm", "aarch64", "x86_64", "i386", "riscv64", "mipsel", "mips"]
+FUZZ_CALLS = 2000  # per target: CI's slice; `make fuzz-syscalls N=100000` is the full run
+
+
+def test_random_syscalls_on_every_target(tmp_path):
+    """A slice of tools/fuzz_syscalls.py: seeded random calls on every target
+    in its sandbox, with no traceback and no emulator hang."""
+    probe = subprocess.run(["unshare", "--user", "--map-root-user", "--pid", "--fork",
+                            "--mount-proc", "true"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        pytest.skip(f"no unprivileged user+pid namespace here: {probe.stderr.strip()}")
+    for target in {*FUZZ_TARGETS, "i386", "x86_64"}:
+        build_guest_bins(target)
+    summary = tmp_path / "fuzz.json"
+    got = subprocess.run(
+        [sys.executable, str(REPO / "tools" / "fuzz_syscalls.py"), "--arch", "all",
+         "-n", str(FUZZ_CALLS), "--seed", "7", "--json", str(summary)],
+        capture_output=True, text=True, timeout=900)
+    assert got.returncode == 0, got.stdout + got.stderr
+    outcomes = json.loads(summary.read_text())
+    assert [o["arch"] for o in outcomes] == FUZZ_TARGETS
+    for o in outcomes:
+        assert (o["calls"], o["tracebacks"], o["hangs"]) == (FUZZ_CALLS, [], []), got.stdout

@@ -739,43 +739,60 @@ class FileCalls:
         os.posix_fallocate(fd, offset, length)
         return 0
 
+    # Every call that sets a file's times goes through the host's utimensat:
+    # a NULL `times` means "now" there as in utime, utimes and futimesat, and
+    # a NULL path with a real descriptor sets that descriptor's file (the
+    # kernel's do_utimes), so no handler passes the guest's NULL on by itself.
+    def _set_times(self: Kernel, dirfd: int, path: int, times_ns: bytes | None,
+                   flags: int) -> int:
+        host_path = self.resolve_path(self.mem.read_cstr(path)) if path else None
+        return hostcalls.utimensat(dirfd, host_path, times_ns, flags)
+
     @syscall
     def utimensat_time64(self: Kernel, dirfd: Fd, path: Ptr, times: Ptr, flags: UInt) -> int:
-        host_path = self.resolve_path(self.mem.read_cstr(path)) if path else None
         raw = None
         if times:  # the host's two timespecs (x86_64: little-endian)
             raw = struct.pack("<4q", *self._read_timespecs(times, 2, True))
-        return hostcalls.utimensat(dirfd, host_path, raw, flags)
+        return self._set_times(dirfd, path, raw, flags)
 
-    def _timevals_ns(self: Kernel, times: int) -> tuple[int, int] | None:
-        """Two guest struct timevals (access, modification) as nanoseconds."""
+    @syscall
+    def utimensat(self: Kernel, dirfd: Fd, path: Ptr, times: Ptr, flags: UInt) -> int:
+        raw = None
+        if times:
+            raw = struct.pack("<4q", *self._read_timespecs(times, 2, False))
+        return self._set_times(dirfd, path, raw, flags)
+
+    def _timevals(self: Kernel, times: int) -> bytes | None:
+        """Two guest struct timevals (access, modification) as the host's timespecs."""
         if not times:
             return None
         raw = self.mem.read(times, 4 * self.target.word_size)
         a_sec, a_usec, m_sec, m_usec = self.target.unpack(4 * self.target.long_format, raw)
         if not (0 <= a_usec < 1_000_000 and 0 <= m_usec < 1_000_000):
             raise SyscallError("EINVAL")
-        return a_sec * 10**9 + a_usec * 1000, m_sec * 10**9 + m_usec * 1000
+        return struct.pack("<4q", a_sec, a_usec * 1000, m_sec, m_usec * 1000)
 
     @syscall
-    def utimes(self: Kernel, path: Path, times: Ptr) -> int:
-        os.utime(path, ns=self._timevals_ns(times))
-        return 0
+    def utimes(self: Kernel, path: Ptr, times: Ptr) -> int:
+        if not path:
+            raise SyscallError("EFAULT")
+        return self._set_times(AT_FDCWD, path, self._timevals(times), 0)
 
     @syscall
-    def futimesat(self: Kernel, dirfd: Fd, path: Path, times: Ptr) -> int:
-        os.utime(path, ns=self._timevals_ns(times), dir_fd=None if path.startswith(b"/")
-                 else dirfd)
-        return 0
+    def futimesat(self: Kernel, dirfd: Fd, path: Ptr, times: Ptr) -> int:
+        return self._set_times(dirfd, path, self._timevals(times), 0)
 
     @syscall
-    def utimensat(self: Kernel, dirfd: Fd, path: Ptr, times: Ptr, flags: UInt) -> int:
+    def utime(self: Kernel, path: Ptr, times: Ptr) -> int:
+        """struct utimbuf: two longs, access and modification time in seconds."""
+        if not path:
+            raise SyscallError("EFAULT")
         raw = None
         if times:
-            a_sec, a_nsec, m_sec, m_nsec = self.target.unpack("iiii", self.mem.read(times, 16))
-            raw = struct.pack("<4q", a_sec, a_nsec, m_sec, m_nsec)  # the host's
-        host_path = self.resolve_path(self.mem.read_cstr(path)) if path else None
-        return hostcalls.utimensat(dirfd, host_path, raw, flags)
+            access, modification = self.target.unpack(
+                2 * self.target.long_format, self.mem.read(times, 2 * self.target.word_size))
+            raw = struct.pack("<4q", access, 0, modification, 0)
+        return self._set_times(AT_FDCWD, path, raw, 0)
 
     @syscall
     def fsync(self: Kernel, fd: Fd) -> int:

@@ -149,11 +149,16 @@ class MemoryCalls:
     def madvise(self: Kernel, addr: Ptr, length: UInt, advice: int) -> int:
         if addr & PAGE_MASK:
             raise SyscallError("EINVAL")
-        if advice == self._madv_dontneed and length:
-            end = page_ceil(addr + length)
+        end = page_ceil(addr + length)
+        if end > self.target.word_mask:
+            raise SyscallError("EINVAL")  # the range wraps around
+        if advice == self._madv_dontneed and end > addr:
+            if end > self.mem.size:
+                raise SyscallError("ENOMEM")
             for m in self.mem._overlapping(addr, end):
-                if m.kind != "file" and not m.shared:
-                    self.mem.zero_host(max(m.start, addr), min(m.end, end))
+                self.mem.discard(max(m.start, addr), min(m.end, end))
+            if not self.mem.all_mapped(addr, end):
+                raise SyscallError("ENOMEM")  # after the mapped parts, as Linux does
         return 0
 
     @syscall

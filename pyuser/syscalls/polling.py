@@ -53,12 +53,9 @@ class PollingCalls:
         """Run `wait` with the thread's signal mask replaced, as ppoll/pselect do."""
         if not sigmask:
             return wait()
-        if size != 8:
-            raise SyscallError("EINVAL")
         thread = self.proc.current_thread()
         saved = thread.signals.mask
-        thread.signals.mask = self.target.sigset_value(self.mem.read(sigmask, 8)) & \
-            ~self.proc.signals.unblockable
+        thread.signals.mask = self._sigset(sigmask, size) & ~self.proc.signals.unblockable
         try:
             return wait()
         except SyscallError as e:

@@ -35,7 +35,7 @@ class SignalCalls:
         self._sig_block, self._sig_unblock, self._sig_setmask = (
             c["SIG_BLOCK"], c["SIG_UNBLOCK"], c["SIG_SETMASK"])
         self._ss_disable = c["SS_DISABLE"]
-        # MIPS has 128 signals (16-byte sigsets); pyuser keeps the first 64 bits
+        # the kernel's sigset_t: _NSIG bits (MIPS has 128 signals, 16 bytes)
         self._sigset_bytes = c.get("_NSIG", 64) // 8
         self._ss_onstack = c["SS_ONSTACK"]
         self._minsigstksz = c.get("MINSIGSTKSZ", 2048)
@@ -44,13 +44,13 @@ class SignalCalls:
     def _check_signo(self: Kernel, signo: int, allow_zero: bool = False) -> None:
         if signo == 0 and allow_zero:
             return
-        if not 1 <= signo < self.proc.signals.nsig:
+        if not 1 <= signo <= self.proc.signals.max_signal:
             raise SyscallError("EINVAL")
 
     def _sigset(self: Kernel, address: int, size: int) -> int:
         if size != self._sigset_bytes:
             raise SyscallError("EINVAL")
-        return self.target.sigset_value(self.mem.read(address, 8))
+        return self.target.sigset_value(self.mem.read(address, size))
 
     def raise_in_guest(self: Kernel, signo: int, code: int = SI_USER,
                        thread: object = None) -> None:
@@ -89,8 +89,7 @@ class SignalCalls:
         raw = self.mem.read_struct(address, self.abi.sigaction)
         bits = 8 * ctypes.sizeof(raw.sa_mask) // len(raw.sa_mask)
         mask = sum(word << (bits * i) for i, word in enumerate(raw.sa_mask))
-        return Action(raw.sa_handler, raw.sa_flags, getattr(raw, "sa_restorer", 0),
-                      mask & ((1 << 64) - 1))
+        return Action(raw.sa_handler, raw.sa_flags, getattr(raw, "sa_restorer", 0), mask)
 
     def _write_kernel_sigaction(self: Kernel, address: int, action: Action) -> None:
         out = self.abi.sigaction()
@@ -134,7 +133,7 @@ class SignalCalls:
     def rt_sigprocmask(self: Kernel, how: int, set_: Ptr, oldset: Ptr, sigsetsize: UInt) -> int:
         if sigsetsize != self._sigset_bytes:
             raise SyscallError("EINVAL")
-        value = self.target.sigset_value(self.mem.read(set_, 8)) if set_ else None
+        value = self._sigset(set_, sigsetsize) if set_ else None
         if oldset:
             self.mem.writable(oldset, sigsetsize)
         old = self._change_mask(how, value)
@@ -245,15 +244,25 @@ class SignalCalls:
         return self._queue(tgid, tid, signo, uinfo)
 
     def _queue(self: Kernel, pid: int, tid: int | None, signo: int, uinfo: int) -> int:
-        self._check_signo(signo)
+        """rt_sigqueueinfo (tid None) and rt_tgsigqueueinfo, as kernel/signal.c
+        do_rt_sigqueueinfo and do_rt_tgsigqueueinfo: signal 0 only checks
+        that the receiver exists; a pid of 0 or below names no process (ESRCH,
+        never a process group); only a sender signalling itself may pretend
+        to be the kernel or kill (si_code >= 0 or SI_TKILL)."""
+        self._check_signo(signo, allow_zero=True)
+        if tid is not None and (pid <= 0 or tid <= 0):
+            raise SyscallError("EINVAL")
         raw = self.mem.read(uinfo, 128)
         (code,) = self.target.unpack("i", raw, self.target.siginfo_code_offset)
         w = self.target.word_size
         base = 12 if w == 4 else 16
         sender_pid, sender_uid = self.target.unpack("iI", raw, base)
         (value,) = self.target.unpack("I" if w == 4 else "Q", raw, base + 8)
-        if code >= 0 or code == SI_TKILL:
+        receiver = pid if tid is None else tid
+        if (code >= 0 or code == SI_TKILL) and receiver != self.proc.current_thread().tid:
             raise SyscallError("EPERM")
+        if pid <= 0:
+            raise SyscallError("ESRCH")
         if pid != os.getpid():
             host = self.target.signal_to_host.get(signo, signo)
             os.kill(pid, host)  # the value cannot cross to another process here
@@ -261,8 +270,9 @@ class SignalCalls:
         thread = self.proc.threads.get(tid) if tid is not None else None
         if tid is not None and thread is None:
             raise SyscallError("ESRCH")
-        info = SigInfo(signo, code=code, pid=sender_pid, uid=sender_uid, value=value)
-        self.proc.signals.raise_signal(info, thread)
+        if signo:
+            info = SigInfo(signo, code=code, pid=sender_pid, uid=sender_uid, value=value)
+            self.proc.signals.raise_signal(info, thread)
         return 0
 
     # ------------------------------------------------------------ waiting

@@ -307,9 +307,15 @@ class SysvIpcCalls:
     @syscall
     def msgrcv(self: Kernel, msqid: int, msgp: Ptr, msgsz: UInt, msgtyp: Long,
                flags: int) -> int:
-        if msgsz >= 1 << (8 * self.target.word_size - 1):  # a negative ssize_t
-            raise SyscallError("EINVAL")
-        size = min(msgsz, RECEIVE_CEILING)
+        if msqid < 0 or msgsz >= 1 << (8 * self.target.word_size - 1):  # a negative ssize_t
+            raise SyscallError("EINVAL")  # checked first, as ipc/msg.c do_msgrcv does
+        # The host buffer is allocated (and zeroed) on every call, so not at
+        # the guest's msgsz, which may be megabytes (100 ms a call at the
+        # 64 MiB ceiling): no message is larger than the bytes its queue holds
+        # or the queue's limit (unless the limit is raised during the wait).
+        queue = host_abi().msqid64_ds()
+        hostcalls.msgctl(msqid, IPC_STAT, queue)
+        size = min(msgsz, RECEIVE_CEILING, max(queue.msg_qbytes, queue.msg_cbytes))
         if flags & IPC_NOWAIT:
             mtype, text = hostcalls.msgrcv(msqid, size, msgtyp, flags)
         else:

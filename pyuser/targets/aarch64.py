@@ -134,8 +134,50 @@ class Aarch64PageTables(SharedTables):
         uc.reg_write(A.UC_ARM64_REG_CP_REG, (*_SCTLR_EL1, sctlr))
 
 
-def data_abort_address(uc: Uc, memory: GuestMemory) -> int:
-    """The data address the load/store at the PC was accessing (decoded with capstone).
+# Exclusive, acquire/release and atomic accesses need natural alignment
+# (ARMv8.0; the pairs the size of both registers): a misaligned one is an
+# alignment fault, which Linux sends as SIGBUS BUS_ADRALN with the address
+# (arch/arm64/mm/fault.c do_alignment_fault).  Unicorn raises it for the
+# exclusive loads; a store-exclusive with no matching reservation fails
+# without touching memory, as in qemu.
+_ALIGNED_PREFIXES = ("ldxr", "ldaxr", "stxr", "stlxr", "ldxp", "ldaxp", "stxp", "stlxp",
+                     "ldar", "stlr", "ldapr")
+BUS_ADRALN = 1
+
+
+def aligned_access_size(insn) -> int:
+    """The natural alignment an exclusive or acquire/release access needs (0: none)."""
+    mnemonic = insn.mnemonic
+    if not mnemonic.startswith(_ALIGNED_PREFIXES):
+        return 0
+    if mnemonic.endswith("b"):
+        return 1
+    if mnemonic.endswith("h"):
+        return 2
+    from capstone import arm64_const as C
+
+    # the data register: after the status register of a store-exclusive
+    regs = [op for op in insn.operands if op.type == C.ARM64_OP_REG]
+    data = regs[1] if mnemonic.startswith(("stxr", "stlxr", "stxp", "stlxp")) else regs[0]
+    width = 8 if insn.reg_name(data.reg).startswith("x") else 4
+    return 2 * width if mnemonic[-1] == "p" else width
+
+
+def data_abort_fault(uc: Uc, memory: GuestMemory, signals: tuple[int, int]) -> Fault:
+    """The signal for a data abort at the PC: SIGBUS for a misaligned access
+    that needs alignment, else SIGSEGV (MAPERR or ACCERR is decided later)."""
+    sigsegv, sigbus = signals
+    pc = uc.reg_read(A.UC_ARM64_REG_PC)
+    address, insn = data_abort_address(uc, memory)
+    size = aligned_access_size(insn) if insn is not None else 0
+    if size > 1 and address % size:
+        return Fault(sigbus, BUS_ADRALN, address, pc)
+    return Fault(sigsegv, 1, address, pc)
+
+
+def data_abort_address(uc: Uc, memory: GuestMemory) -> tuple[int, object]:
+    """The data address the load/store at the PC was accessing, and the
+    decoded instruction (capstone; None when the PC cannot be read).
 
     Unicorn does not fill in FAR_EL1 when the interrupt hook takes the abort.
     """
@@ -146,7 +188,7 @@ def data_abort_address(uc: Uc, memory: GuestMemory) -> int:
     try:
         code = memory.read(pc, 4)
     except Exception:  # noqa: BLE001 - an unreadable PC has no data address
-        return 0
+        return 0, None
     disassembler = capstone.Cs(capstone.CS_ARCH_ARM64, capstone.CS_MODE_ARM)
     disassembler.detail = True
     for insn in disassembler.disasm(code, pc, 1):
@@ -155,7 +197,7 @@ def data_abort_address(uc: Uc, memory: GuestMemory) -> int:
                 continue
             base = _read_cs_reg(uc, insn, op.mem.base)
             if insn.post_index:
-                return base & 0xFFFFFFFFFFFFFFFF
+                return base & 0xFFFFFFFFFFFFFFFF, insn
             index = _read_cs_reg(uc, insn, op.mem.index) if op.mem.index else 0
             if op.ext in (C.ARM64_EXT_UXTW, C.ARM64_EXT_SXTW):
                 index &= 0xFFFFFFFF
@@ -163,8 +205,8 @@ def data_abort_address(uc: Uc, memory: GuestMemory) -> int:
                     index -= 1 << 32
             if op.shift.type == C.ARM64_SFT_LSL and op.shift.value:
                 index <<= op.shift.value
-            return (base + op.mem.disp + index) & 0xFFFFFFFFFFFFFFFF
-    return 0
+            return (base + op.mem.disp + index) & 0xFFFFFFFFFFFFFFFF, insn
+    return 0, None
 
 
 def _read_cs_reg(uc: Uc, insn, cs_reg: int) -> int:
@@ -230,12 +272,13 @@ class Aarch64Target(Target):
 
     def install_syscall_hook(self, cpu) -> None:
         uc = cpu.uc
-        sigsegv, sigill, sigtrap = (self.const(n) for n in ("SIGSEGV", "SIGILL", "SIGTRAP"))
+        sigsegv, sigill, sigtrap, sigbus = (self.const(n) for n in (
+            "SIGSEGV", "SIGILL", "SIGTRAP", "SIGBUS"))
 
         def fault_of(intno: int) -> Fault:
             pc = uc.reg_read(A.UC_ARM64_REG_PC)
             if intno == _EXCP_DATA_ABORT:
-                return Fault(sigsegv, 1, data_abort_address(uc, cpu.process.memory), pc)
+                return data_abort_fault(uc, cpu.process.memory, (sigsegv, sigbus))
             if intno == _EXCP_PREFETCH_ABORT:
                 return Fault(sigsegv, 1, pc, pc)
             if intno == _EXCP_BKPT:

@@ -148,8 +148,45 @@ class ArmPageTables:
         arm_cpu.write_cp(uc, arm_cpu.SCTLR, sctlr | arm_cpu.SCTLR_M)
 
 
-def data_abort_address(uc: Uc, memory: GuestMemory) -> int:
-    """The data address an aborted load/store at the PC was accessing (capstone)."""
+# Exclusive accesses need natural alignment whatever SCTLR.A says (ARMv7 ARM
+# A3.2.1): a misaligned one is an alignment fault, which Linux's fixup does
+# not emulate (arch/arm/mm/alignment.c has no case for ldrex/strex), so
+# do_DataAbort sends SIGBUS BUS_ADRALN with the address.  (Unicorn raises it
+# for the loads; a store-exclusive with no matching reservation fails without
+# touching memory, as in qemu.)
+_EXCLUSIVE_PREFIXES = ("ldrex", "strex", "ldaex", "stlex")
+_EXCLUSIVE_SIZES = {"b": 1, "h": 2, "d": 8}
+BUS_ADRALN = 1
+
+
+def exclusive_size(mnemonic: str) -> int:
+    """The bytes an exclusive access moves (0: not an exclusive access)."""
+    base = mnemonic.split(".")[0]
+    for prefix in _EXCLUSIVE_PREFIXES:
+        if base.startswith(prefix):
+            rest = base[len(prefix):]
+            # a condition code has two letters, a size suffix one: "ldrexhi" is
+            # ldrex if HI, "ldrexhhi" ldrexh if HI
+            return _EXCLUSIVE_SIZES.get(rest[0], 4) if len(rest) % 2 else 4
+    return 0
+
+
+def data_abort_fault(uc: Uc, memory: GuestMemory, signals: tuple[int, int]) -> Fault:
+    """The signal for a data abort at the PC: SIGBUS for a misaligned
+    exclusive access, else SIGSEGV (MAPERR or ACCERR is decided later)."""
+    sigsegv, sigbus = signals
+    pc = uc.reg_read(A.UC_ARM_REG_PC)
+    address, mnemonic = data_abort_address(uc, memory)
+    size = exclusive_size(mnemonic)
+    if size > 1 and address % size:
+        return Fault(sigbus, BUS_ADRALN, address, pc, 14)
+    # trap_no 14 is what Linux/arm records for an abort
+    return Fault(sigsegv, 1, address, pc, 14)
+
+
+def data_abort_address(uc: Uc, memory: GuestMemory) -> tuple[int, str]:
+    """The data address an aborted load/store at the PC was accessing, and the
+    instruction's mnemonic (capstone)."""
     import capstone
     from capstone import arm_const as C
 
@@ -161,7 +198,7 @@ def data_abort_address(uc: Uc, memory: GuestMemory) -> int:
     try:
         code = memory.read(pc, 4)
     except Exception:  # noqa: BLE001 - an unreadable PC has no data address
-        return 0
+        return 0, ""
     for insn in disassembler.disasm(code, pc, 1):
         for op in insn.operands:
             if op.type == C.ARM_OP_MEM:
@@ -173,14 +210,14 @@ def data_abort_address(uc: Uc, memory: GuestMemory) -> int:
                     index <<= op.shift.value
                 # post-indexed forms access the base itself
                 address = base if insn.post_index else base + op.mem.disp + index
-                return address & 0xFFFFFFFF
+                return address & 0xFFFFFFFF, insn.mnemonic
         if insn.mnemonic.startswith(("push", "stmdb", "vpush")):
             count = len([op for op in insn.operands if op.type == C.ARM_OP_REG])
-            return (uc.reg_read(A.UC_ARM_REG_SP) - 4 * count) & 0xFFFFFFFF
+            return (uc.reg_read(A.UC_ARM_REG_SP) - 4 * count) & 0xFFFFFFFF, insn.mnemonic
         regs = [op for op in insn.operands if op.type == C.ARM_OP_REG]
         if regs:  # ldm/stm/pop: the base register
-            return _read_cs_reg(uc, insn, regs[0].reg, pc, thumb)
-    return 0
+            return _read_cs_reg(uc, insn, regs[0].reg, pc, thumb), insn.mnemonic
+    return 0, ""
 
 
 def _read_cs_reg(uc: Uc, insn, cs_reg: int, pc: int, thumb: int) -> int:
@@ -290,15 +327,15 @@ class ArmTarget(Target):
 
     def install_syscall_hook(self, cpu) -> None:
         uc = cpu.uc
-        sigsegv, sigill, sigtrap = (self.const(n) for n in ("SIGSEGV", "SIGILL", "SIGTRAP"))
+        sigsegv, sigill, sigtrap, sigbus = (self.const(n) for n in (
+            "SIGSEGV", "SIGILL", "SIGTRAP", "SIGBUS"))
 
         def fault_of(intno: int) -> Fault:
             pc = uc.reg_read(A.UC_ARM_REG_PC)
             if intno == _EXCP_DATA_ABORT:
-                # Unicorn does not fill in the fault address register: derive
-                # the address from the faulting instruction.  trap_no 14 is
-                # what Linux/arm records for an abort.
-                return Fault(sigsegv, 1, data_abort_address(uc, cpu.process.memory), pc, 14)
+                # Unicorn does not fill in the fault address or status
+                # registers: both are derived from the faulting instruction
+                return data_abort_fault(uc, cpu.process.memory, (sigsegv, sigbus))
             if intno == _EXCP_PREFETCH_ABORT:
                 return Fault(sigsegv, 1, pc, pc, 14)
             if intno == _EXCP_BKPT:

@@ -100,10 +100,11 @@ class Target:
 
     def _build_signal_maps(self) -> tuple[dict[int, int], dict[int, int]]:
         to_host, from_host = {}, {}
-        # Real-time signals go by number (the kernel's 32.._NSIG-1 on both
-        # sides); the C library's SIGRTMIN (34 in glibc) is not the kernel's.
+        # Real-time signals go by number (the kernel's 32.._NSIG on both
+        # sides, as far as the host's 64 go); the C library's SIGRTMIN (34 in
+        # glibc) is not the kernel's.
         first_rt = self.abi.CONST.get("SIGRTMIN", 32)
-        for number in range(first_rt, min(self.abi.CONST.get("_NSIG", 65), 65)):
+        for number in range(first_rt, min(self.abi.CONST.get("_NSIG", 64), 64) + 1):
             to_host[number] = number
             from_host[number] = number
         for name, number in self.abi.CONST.items():
@@ -134,20 +135,22 @@ class Target:
         return struct.unpack_from(self.byte_order + fmt, data, offset)
 
     def sigset_value(self, raw: bytes) -> int:
-        """The first 64 signals of a guest sigset_t, an array of unsigned longs
-        (on a 32-bit big-endian guest the two words are not one big-endian u64)."""
-        if self.word_size == 8:
-            return self.unpack("Q", raw)[0]
-        low, high = self.unpack("II", raw)
-        return low | high << 32
+        """A guest sigset_t (all of `raw`: 8 bytes, 16 on MIPS with its 128
+        signals), an array of unsigned longs: word i holds signals from
+        1 + i * bits (on a 32-bit big-endian guest the two words are not one
+        big-endian u64)."""
+        size = self.word_size
+        words = self.unpack(f"{len(raw) // size}{'Q' if size == 8 else 'I'}", raw)
+        return sum(word << (8 * size * i) for i, word in enumerate(words))
 
     def sigset_bytes(self, bits: int, size: int = 8) -> bytes:
-        """A guest sigset_t of `size` bytes holding `bits` (signals 1-64)."""
-        if self.word_size == 8:
-            data = self.pack("Q", bits & (2**64 - 1))
-        else:
-            data = self.pack("II", bits & 0xFFFFFFFF, (bits >> 32) & 0xFFFFFFFF)
-        return data.ljust(size, b"\0")[:size]
+        """A guest sigset_t of `size` bytes holding `bits` (bit n-1 is signal n)."""
+        word = self.word_size
+        count = -(-size // word)
+        mask = (1 << (8 * word)) - 1
+        data = self.pack(f"{count}{'Q' if word == 8 else 'I'}",
+                         *((bits >> (8 * word * i)) & mask for i in range(count)))
+        return data[:size]
 
     def to_signed(self, value: int) -> int:
         return value - (self.sign_bit << 1) if value & self.sign_bit else value

@@ -109,12 +109,12 @@ class MipsSignalFrames:
             data = mem.read(sp + RT_UC, UC_SIGMASK + 16)
             ss_sp, ss_size, ss_flags = self.target.unpack("IIi", data, UC_STACK)
             sc = data[UC_MCONTEXT:UC_MCONTEXT + SIGCONTEXT_SIZE]
-            mask = self.target.sigset_value(data[UC_SIGMASK:UC_SIGMASK + 8])
+            mask = self.target.sigset_value(data[UC_SIGMASK:UC_SIGMASK + 16])
             altstack = (ss_sp, ss_flags, ss_size)
         else:
             data = mem.read(sp + 24, SIGCONTEXT_SIZE + 16)
             sc = data[:SIGCONTEXT_SIZE]
-            mask = self.target.sigset_value(data[SIGCONTEXT_SIZE:SIGCONTEXT_SIZE + 8])
+            mask = self.target.sigset_value(data[SIGCONTEXT_SIZE:SIGCONTEXT_SIZE + 16])
             altstack = (0, 0, 0)
         values = self.target.unpack("Q32Q32Q", sc, 8)
         pc, regs, fregs = values[0], values[1:33], values[33:65]

@@ -256,7 +256,10 @@ class Riscv64Target(Target):
             if intno == _EXCP_BREAKPOINT:
                 return Fault(sigtrap, 1, pc, pc, intno)  # TRAP_BRKPT
             if intno in (_EXCP_LOAD_MISALIGNED, _EXCP_STORE_MISALIGNED):
-                return Fault(sigbus, 1, access_address(uc, cpu.process.memory, pc), pc, intno)
+                # only lr/sc and the AMOs trap misaligned here; Linux reports
+                # the trap's PC as si_addr (arch/riscv/kernel/traps.c
+                # do_trap_error(regs, SIGBUS, BUS_ADRALN, regs->epc, ...))
+                return Fault(sigbus, 1, pc, pc, intno)
             return Fault(sigill, 1, pc, pc, intno)  # ILL_ILLOPC
 
         def on_breakpoint() -> bool:
