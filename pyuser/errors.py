@@ -14,3 +14,16 @@ class UserError(Exception):
 
 class LoadError(UserError):
     exit_status = EXIT_LOAD
+
+
+def printable(text: str | bytes) -> str:
+    """`text` for a one-line message: a path from a file or the command line
+    may hold a newline or bytes that are not UTF-8; they are escaped as
+    Python escapes them (\\n, \\xff) so that an error stays one line."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "backslashreplace")
+    else:
+        text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
