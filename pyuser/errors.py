@@ -4,6 +4,7 @@ from __future__ import annotations
 
 EXIT_USAGE = 1  # bad option, missing program (as qemu-user)
 EXIT_LOAD = 1  # the program cannot be loaded (not ELF, wrong machine, ...)
+EXIT_LIMIT = 1  # the host's limits leave no room for the guest (ulimit -v)
 
 
 class UserError(Exception):
@@ -14,6 +15,12 @@ class UserError(Exception):
 
 class LoadError(UserError):
     exit_status = EXIT_LOAD
+
+
+class LimitError(UserError):
+    """A host resource limit leaves no room for the guest (pyuser.limits)."""
+
+    exit_status = EXIT_LIMIT
 
 
 def printable(text: str | bytes) -> str:

@@ -9,12 +9,14 @@ See pyuser.threads for how threads share the CPU.
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 import threading
 import traceback
 from typing import TYPE_CHECKING
 
+from pyuser.errors import LimitError
 from pyuser.syscalls.table import syscall
 from pyuser.syscalls.types import SyscallError, UInt
 
@@ -35,7 +37,10 @@ class ThreadCalls:
         target = self.target
         parent = proc.current_thread()
         proc.want_async_stops()  # threads are preempted at block boundaries
-        uc = target.create_cpu(proc.options.cpu)
+        try:
+            uc = target.create_cpu(proc.options.cpu)
+        except LimitError:  # ulimit -v leaves no room for one more engine
+            raise OSError(errno.EAGAIN, "no address space for a thread") from None
         target.attach_cpu(uc, proc.memory, proc.page_tables)
         target.copy_thread_state(parent.cpu.uc, uc)  # the PC is past the svc already
         uc.reg_write(target.syscall_return_reg, 0)

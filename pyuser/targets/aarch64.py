@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 from unicorn import UC_ARCH_ARM64, UC_MODE_ARM, Uc
 from unicorn import arm64_const as A
 
+from pyuser.limits import fit_translation_buffer
 from pyuser.memory import PAGE_SIZE, PROT_EXEC, PROT_READ, PROT_WRITE
 from pyuser.targets.aarch64_signal import Aarch64SignalFrames
 from pyuser.targets.base import Fault, Target
@@ -204,6 +205,7 @@ class Aarch64Target(Target):
     def create_cpu(self, model: str) -> Uc:
         uc = Uc(UC_ARCH_ARM64, UC_MODE_ARM)
         uc.ctl_set_cpu_model(CPU_MODELS[model])
+        fit_translation_buffer(uc)  # before the engine allocates it (ulimit -v)
         uc.ctl_set_page_size(PAGE_SIZE)
         # FP/SIMD: CPACR_EL1.FPEN = 0b11 (no trapping at EL0 or EL1)
         uc.reg_write(A.UC_ARM64_REG_CPACR_EL1, uc.reg_read(A.UC_ARM64_REG_CPACR_EL1) | (3 << 20))
