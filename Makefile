@@ -6,6 +6,8 @@
 #   make lint     ruff
 #   make bench    pyuser vs qemu-arm-static vs native
 #   make sysroot-armhf   a Debian 12 armhf sysroot in .cache/ (for -L)
+#   make fuzz-elf N=10000   mutated ELF files through every target (docs/robustness.md)
+#   make soak     minutes of thread/fork/exec/mmap churn; RSS and fds must stay flat
 #   make clean    build outputs (distclean: also .venv and .cache)
 
 PYTHON ?= python3
@@ -14,7 +16,7 @@ VPY := $(VENV)/bin/python
 GUEST_ARCH ?= arm
 GUEST_BUILD := tests/guest_bins/build/$(GUEST_ARCH)
 
-.PHONY: all deps venv guest-bins run test lint bench clean distclean sysroot-armhf
+.PHONY: all deps venv guest-bins run test lint bench clean distclean sysroot-armhf fuzz-elf soak
 
 all: venv guest-bins
 
@@ -48,6 +50,20 @@ lint: venv
 BENCH_ARCH ?= arm
 bench: venv guest-bins
 	$(VPY) tools/bench.py --arch $(BENCH_ARCH)
+
+# Mutants of the bundled guest programs, each in an unprivileged user+pid+mount
+# namespace with a time limit (tools/fuzz_elf.py; docs/robustness.md).
+N ?= 1000
+SEED ?= 1
+FUZZ_ARCH ?= all
+fuzz-elf: venv
+	$(VPY) tools/fuzz_elf.py -n $(N) --seed $(SEED) --arch $(FUZZ_ARCH)
+
+# SOAK_SECONDS=300 by default; SOAK_ARCH=arm (tools/soak.py; docs/robustness.md)
+SOAK_SECONDS ?= 300
+SOAK_ARCH ?= arm
+soak: venv
+	$(VPY) tools/soak.py --seconds $(SOAK_SECONDS) --arch $(SOAK_ARCH)
 
 # Debian 12 armhf userland (libc, coreutils, busybox, python3, ...) for
 # `pyuser-arm -L .cache/sysroot-armhf`; the tests build it on first use.
