@@ -210,3 +210,13 @@ def test_dynamic_entry_at_the_top(arch, entry, tmp_path):
     assert r.returncode == q.returncode == -signal.SIGSEGV, (r.returncode, q.returncode)
     assert r.stderr.strip().splitlines() == [
         "pyuser: uncaught target signal 11 (Segmentation fault) - core dumped"]
+
+
+@pytest.mark.parametrize("length", [4, 5, 6, 15])
+def test_truncated_inside_ident(length, tmp_path):
+    """A file that ends inside e_ident, past the magic (it raised IndexError)."""
+    short = tmp_path / "short"
+    short.write_bytes(program("aarch64", "hello").data[:length])
+    short.chmod(0o755)
+    r = run_pyuser([short], "aarch64")
+    assert_one_line_error(r, "truncated ELF header")

@@ -182,6 +182,8 @@ def open_image(path: str, target: Target) -> ElfImage:
     ident = read_ident(path)
     if ident[:4] != b"\x7fELF":
         raise _fail(path, "not an ELF file")
+    if len(ident) < 16:
+        raise _fail(path, "truncated ELF header")
     bits = 32 if target.elf_class == 32 else 64
     want_class = 1 if bits == 32 else 2
     if ident[4] != want_class:
