@@ -54,11 +54,14 @@ def run_sandboxed(cmd: list[str], timeout: float, env: dict[str, str] | None = N
     """Run `cmd` in a fresh namespace; kill it all after `timeout` seconds."""
     reaper = [sys.executable, os.path.abspath(__file__), "--reap", str(timeout), "--"]
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.run(
-            UNSHARE + reaper + cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-            env=env, cwd=cwd, timeout=timeout + 30,
-            preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE,
-                                                  (OUTPUT_LIMIT, OUTPUT_LIMIT)))
+        try:
+            proc = subprocess.run(
+                UNSHARE + reaper + cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                env=env, cwd=cwd, timeout=timeout + 30,
+                preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE,
+                                                      (OUTPUT_LIMIT, OUTPUT_LIMIT)))
+        except subprocess.TimeoutExpired:  # even the reaper stalled: unshare was killed,
+            return SandboxResult("timeout", None, b"", "")  # and the namespace with it
         out.seek(0)
         err.seek(0)
         stdout = out.read(1 << 20)
