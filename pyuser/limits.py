@@ -9,8 +9,9 @@ with unicorn 2.1.4: VmSize grows by 1 GiB at an engine's first mem_map; a
 failed allocation makes Unicorn print "Could not allocate dynamic
 translator buffer" and exit).
 
-Without a limit nothing changes.  Under one, the translation buffer is cut
-to fit what the reservation left (a smaller buffer is flushed more often;
+Without a limit nothing changes.  Under one, a target that allows it
+(min_address_space: aarch64) gets a smaller guest space, each translation
+buffer is cut to fit what is left (a smaller buffer is flushed more often;
 the guest runs the same), and a reservation that cannot be made is one
 clear error line.
 """
@@ -28,6 +29,7 @@ TRANSLATION_BUFFER_MIN = 16 * MIB
 TRANSLATION_BUFFER_LIMITED = 256 * MIB  # the most taken under a limit
 # Left for Python's heap, host thread stacks and libraries after the engine.
 HEADROOM = 256 * MIB
+THREAD_ROOM = GIB  # left for guest threads when a guest space is shrunk
 
 
 def address_space_limit() -> int | None:
@@ -69,6 +71,25 @@ def describe(size: int) -> str:
     if size >= GIB and size % (GIB // 4) == 0:
         return f"{size / GIB:g} GiB"
     return f"{size // MIB} MiB"
+
+
+def fit_address_space(target: object) -> None:
+    """Shrink a target's guest user space to what RLIMIT_AS can hold, where
+    the target allows it (min_address_space); else leave it, and the
+    reservation fails with reservation_error's line."""
+    limit = address_space_limit()
+    minimum = getattr(target, "min_address_space", None)
+    if limit is None or minimum is None:
+        return
+    room = limit - address_space_used() - HEADROOM - 4 * TRANSLATION_BUFFER_MIN
+    if room >= target.address_space_size:  # type: ignore[attr-defined]
+        return
+    # Shrunk, the space leaves THREAD_ROOM beside it: each guest thread costs
+    # an engine and its buffer, a host stack (8 MiB) and often a malloc
+    # arena (64 MiB of address space).
+    size = (room - THREAD_ROOM) & ~(256 * MIB - 1)
+    if size >= minimum:
+        target.shrink_address_space(size)  # type: ignore[attr-defined]
 
 
 def fit_translation_buffer(uc: object) -> None:

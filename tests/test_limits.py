@@ -1,8 +1,9 @@
 """pyuser under a lowered RLIMIT_AS (`ulimit -v`), set in the child.
 
 The guest reservation is 2 GiB (mips, mipsel), 3 GiB (arm, i386), 4 GiB
-(aarch64) or 64 GiB (x86_64, riscv64) of host address space; the translation
-buffer is cut to what the limit leaves.  Where both fit the program runs;
+(aarch64, shrunk down to 2 GiB to fit a limit) or 64 GiB (x86_64, riscv64)
+of host address space; the translation buffer is cut to what the limit
+leaves.  Where both fit the program runs;
 where the reservation does not, one line on stderr and status 1, never a
 traceback or Unicorn's bare "Could not allocate dynamic translator buffer".
 """
@@ -24,7 +25,7 @@ CASES = [
     ("i386", 2, False), ("i386", 4, True),
     ("mipsel", 2, False), ("mipsel", 3, True),
     ("mips", 4, True),
-    ("aarch64", 4, False), ("aarch64", 6, True),
+    ("aarch64", 3, False), ("aarch64", 4, True), ("aarch64", 6, True),
     ("x86_64", 4, False), ("x86_64", 16, False), ("x86_64", 66, True),
     ("riscv64", 6, False), ("riscv64", 66, True),
 ]
@@ -68,10 +69,26 @@ def test_translation_buffer_left_no_room():
         "(ulimit -v, RLIMIT_AS, is 3225 MiB)"]
 
 
-def test_threads_under_limit():
-    """Ten guest threads, each with an engine of its own, within 4 GiB."""
-    r = run_pyuser([program("arm", "threads"), "count"], "arm", preexec_fn=limited(4))
-    unlimited = run_pyuser([program("arm", "threads"), "count"], "arm")
+@pytest.mark.parametrize("arch,scenario", [("arm", "count"), ("aarch64", "count"),
+                                           ("aarch64", "mutex")])
+def test_threads_under_limit(arch, scenario):
+    """Guest threads, each with an engine of its own, within 4 GiB (aarch64's
+    guest space shrunk to leave them room); the same output as unlimited."""
+    threads = program(arch, "threads")
+    r = run_pyuser([threads, scenario], arch, preexec_fn=limited(4))
+    unlimited = run_pyuser([threads, scenario], arch)
     assert "Traceback" not in r.stderr, r.stderr
     assert (r.returncode, r.stdout) == (unlimited.returncode, unlimited.stdout)
-    assert r.stdout.startswith("started=10 ")
+    assert r.returncode == 0
+
+
+def test_shrunk_aarch64_space_keeps_signals_and_dynamic_programs():
+    """Within 4 GiB aarch64's space is shrunk: the vDSO's sigreturn page and
+    the stack move down with it; signal frames and ld.so still work."""
+    for scenario in ("siginfo", "altstack", "queue"):
+        argv = [program("aarch64", "signals"), scenario]
+        signals = run_pyuser(argv, "aarch64", preexec_fn=limited(4))
+        assert (signals.returncode, signals.stdout) == (0, run_pyuser(argv, "aarch64").stdout)
+    dyn = run_pyuser(["-L", "/usr/aarch64-linux-gnu", program("aarch64", "hello-dyn")],
+                     "aarch64", preexec_fn=limited(4))
+    assert (dyn.returncode, dyn.stdout, dyn.stderr) == (0, HELLO, "")

@@ -190,6 +190,8 @@ class Aarch64Target(Target):
     mmap_top = 0xFF000000
     elf_et_dyn_base = 0x55550000
     interp_base = 0xF7000000
+    # under a low ulimit -v: room for the PIE base (elf_et_dyn_base) and above
+    min_address_space = 2 << 30
     default_cpu = "cortex-a72"
     cpu_models = CPU_MODELS
     abi = aarch64_abi
@@ -201,6 +203,11 @@ class Aarch64Target(Target):
     sp_reg = A.UC_ARM64_REG_SP
     word_size = 8
     syscall_mixins = (Wide64Calls,)
+
+    @property
+    def vdso_page(self) -> int:
+        """The last page of user space (VDSO_PAGE unless the space was shrunk)."""
+        return self.address_space_size - PAGE_SIZE
 
     def create_cpu(self, model: str) -> Uc:
         uc = Uc(UC_ARCH_ARM64, UC_MODE_ARM)
@@ -222,7 +229,7 @@ class Aarch64Target(Target):
         number = self.abi.SYSCALLS["rt_sigreturn"]
         mov_x8 = 0xD2800008 | (number << 5)  # movz x8, #number
         code = struct.pack("<II", mov_x8, 0xD4000001)  # svc #0
-        map_code_page(memory, VDSO_PAGE, code, "[vdso]")
+        map_code_page(memory, self.vdso_page, code, "[vdso]")
 
     def attach_cpu(self, uc: Uc, memory: GuestMemory, tables: Aarch64PageTables) -> None:
         """A further engine (a new guest thread) sharing the process's memory."""
@@ -269,7 +276,7 @@ class Aarch64Target(Target):
         return uc.reg_read(A.UC_ARM64_REG_TPIDR_EL0)
 
     def signal_frames(self) -> Aarch64SignalFrames:
-        return Aarch64SignalFrames(VDSO_PAGE, _RUN_MODE)
+        return Aarch64SignalFrames(self.vdso_page, _RUN_MODE)
 
     def syscall_insn_size(self, uc: Uc) -> int:
         return 4
