@@ -9,6 +9,8 @@
 #                 random hostile syscalls on every target, in a sandbox
 #                 (docs/robustness.md); fails on a traceback or a hang
 #   make sysroot-armhf   a Debian 12 armhf sysroot in .cache/ (for -L)
+#   make fuzz-elf N=10000   mutated ELF files through every target (docs/robustness.md)
+#   make soak     minutes of thread/fork/exec/mmap churn; RSS and fds must stay flat
 #   make clean    build outputs (distclean: also .venv and .cache)
 
 PYTHON ?= python3
@@ -17,7 +19,7 @@ VPY := $(VENV)/bin/python
 GUEST_ARCH ?= arm
 GUEST_BUILD := tests/guest_bins/build/$(GUEST_ARCH)
 
-.PHONY: all deps venv guest-bins run test lint bench clean distclean sysroot-armhf fuzz-syscalls
+.PHONY: all deps venv guest-bins run test lint bench clean distclean sysroot-armhf fuzz-syscalls fuzz-elf soak
 
 all: venv guest-bins
 
@@ -52,11 +54,23 @@ BENCH_ARCH ?= arm
 bench: venv guest-bins
 	$(VPY) tools/bench.py --arch $(BENCH_ARCH)
 
-# N calls per target, each target's guest programs built first (and the x86
-# builds the fuzzer replays calls with natively)
-N ?= 2000
+# Mutants of the bundled guest programs, each in an unprivileged user+pid+mount
+# namespace with a time limit (tools/fuzz_elf.py; docs/robustness.md).
+fuzz-elf: N ?= 1000
 SEED ?= 1
 FUZZ_ARCH ?= all
+fuzz-elf: venv
+	$(VPY) tools/fuzz_elf.py -n $(N) --seed $(SEED) --arch $(FUZZ_ARCH)
+
+# SOAK_SECONDS=300 by default; SOAK_ARCH=arm (tools/soak.py; docs/robustness.md)
+SOAK_SECONDS ?= 300
+SOAK_ARCH ?= arm
+soak: venv
+	$(VPY) tools/soak.py --seconds $(SOAK_SECONDS) --arch $(SOAK_ARCH)
+
+# N calls per target, each target's guest programs built first (and the x86
+# builds the fuzzer replays calls with natively)
+fuzz-syscalls: N ?= 2000
 comma := ,
 FUZZ_TARGETS := $(if $(filter all,$(FUZZ_ARCH)),arm aarch64 x86_64 i386 riscv64 mipsel mips,$(subst $(comma), ,$(FUZZ_ARCH)) i386 x86_64)
 fuzz-syscalls: venv

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pyuser import __version__
-from pyuser.errors import UserError
+from pyuser.errors import UserError, printable
 from pyuser.log import LOG_ITEMS
 from pyuser.process import Options
 
@@ -285,7 +285,7 @@ def _main(target_name: str | None) -> None:
         launch = from_kernel(sys.argv[1:])  # binfmt_misc passes no options
         status = run_command(target_name, launch.argv, prog, launch.program_file)
     except UserError as e:
-        sys.stderr.write(f"{prog}: {e}\n")
+        sys.stderr.write(f"{prog}: {printable(str(e))}\n")
         sys.stderr.flush()
         os._exit(e.exit_status)
     except KeyboardInterrupt:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 EXIT_USAGE = 1  # bad option, missing program (as qemu-user)
 EXIT_LOAD = 1  # the program cannot be loaded (not ELF, wrong machine, ...)
+EXIT_LIMIT = 1  # the host's limits leave no room for the guest (ulimit -v)
 
 
 class UserError(Exception):
@@ -14,3 +15,22 @@ class UserError(Exception):
 
 class LoadError(UserError):
     exit_status = EXIT_LOAD
+
+
+class LimitError(UserError):
+    """A host resource limit leaves no room for the guest (pyuser.limits)."""
+
+    exit_status = EXIT_LIMIT
+
+
+def printable(text: str | bytes) -> str:
+    """`text` for a one-line message: a path from a file or the command line
+    may hold a newline or bytes that are not UTF-8; they are escaped as
+    Python escapes them (\\n, \\xff) so that an error stays one line."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "backslashreplace")
+    else:
+        text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)

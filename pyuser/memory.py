@@ -22,6 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from pyuser.limits import reservation_error
+
 PAGE_SIZE = 4096
 PAGE_MASK = PAGE_SIZE - 1
 
@@ -111,9 +113,12 @@ class GuestMemory:
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self.host = mmap.mmap(
-            -1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | MAP_NORESERVE
-        )
+        try:
+            self.host = mmap.mmap(
+                -1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | MAP_NORESERVE
+            )
+        except OSError as e:  # ENOMEM: RLIMIT_AS (ulimit -v) is below the reservation
+            raise reservation_error(size, e) from None
         self.host_base = ctypes.addressof(ctypes.c_char.from_buffer(self.host))
         self.view = memoryview(self.host)
         self.pages = bytearray(size // PAGE_SIZE)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import TYPE_CHECKING
 
+from pyuser.limits import fit_address_space
 from pyuser.log import Log
 from pyuser.memory import GuestMemory
 from pyuser.signals import HostRelay, SigInfo, SignalState, ThreadSignals, encode_siginfo
@@ -90,6 +91,7 @@ class Process:
         self.stack_size = options.stack_size
         self._random = random.Random(options.seed) if options.seed is not None else None
 
+        fit_address_space(target)  # under a low ulimit -v, where the target allows
         self.memory = GuestMemory(target.address_space_size)
         self.memory.mmap_top = target.mmap_top
         main_uc = target.create_cpu(options.cpu)

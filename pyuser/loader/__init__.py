@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from pyuser.errors import LoadError
+from pyuser.errors import LoadError, printable
 from pyuser.loader.elf import PF_X, ElfImage, image_span, map_image, open_image
 from pyuser.loader.stack import AT_EXECFN, AT_PLATFORM, AT_RANDOM, StackImage, build_stack
 from pyuser.memory import PROT_EXEC, PROT_READ, PROT_WRITE, OutOfMemory, page_ceil
@@ -37,8 +37,7 @@ def _code_and_data(image: ElfImage, bias: int) -> ImageLayout:
     """As fs/binfmt_elf.c load_elf_binary computes them: code from the PF_X
     segments, data up to the highest segment's file end."""
     layout = ImageLayout(start_code=(1 << 64) - 1)
-    for seg in image.loads():
-        h = seg.header
+    for h in image.loads():
         if h.p_flags & PF_X:
             layout.start_code = min(layout.start_code, h.p_vaddr)
             layout.end_code = max(layout.end_code, h.p_vaddr + h.p_filesz)
@@ -71,18 +70,19 @@ def load_program(proc: Process, path: str, argv: list[bytes], envp: list[bytes],
     interp_base = 0
     entry = main.entry
     if interp_name:
-        host_interp = os.fsdecode(proc.vfs.resolve(os.fsencode(interp_name)))
+        host_interp = os.fsdecode(proc.vfs.resolve(interp_name))
         if not os.path.exists(host_interp):
-            where = f" (sysroot {proc.options.sysroot})" if proc.options.sysroot else \
-                " (give the sysroot with -L or PYUSER_LD_PREFIX)"
-            raise LoadError(f"{path}: interpreter {interp_name} not found{where}")
+            where = f" (sysroot {printable(proc.options.sysroot)})" if proc.options.sysroot \
+                else " (give the sysroot with -L or PYUSER_LD_PREFIX)"
+            raise LoadError(f"{printable(path)}: interpreter {printable(interp_name)} "
+                            f"not found{where}")
         interp = open_image(host_interp, target)
         try:
             ilow, ihigh = image_span(interp)
             try:
                 base = mem.find_free(ihigh - ilow, target.interp_base)
             except OutOfMemory:
-                raise LoadError(f"{host_interp}: no room for the interpreter") from None
+                raise LoadError(f"{printable(host_interp)}: no room for the interpreter") from None
             loaded = map_image(interp, mem, base - ilow if interp.is_dyn else 0)
         finally:
             interp.close()

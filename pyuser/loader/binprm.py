@@ -133,9 +133,11 @@ def _check_elf(vfs: GuestFileSystem, target: Target, host_path: bytes) -> None:
         raise _fail(errno.ENOEXEC, host_path) from None
     try:
         interpreter = image.interpreter()
+    except LoadError:
+        raise _fail(errno.ENOEXEC, host_path) from None
     finally:
         image.close()
     if interpreter is not None:
-        host_interp = vfs.resolve(os.fsencode(interpreter))
+        host_interp = vfs.resolve(interpreter)
         if not os.path.isfile(host_interp):
-            raise _fail(errno.ENOENT, os.fsencode(interpreter))
+            raise _fail(errno.ENOENT, interpreter)

@@ -1,4 +1,12 @@
-"""Reading and mapping ELF images (pyelftools parses; we check and map)."""
+"""Reading and mapping ELF images, with the checks Linux's binfmt_elf makes.
+
+The ELF header and the program headers are read here with struct, as the
+kernel reads them (fs/binfmt_elf.c: elf_read_phdrs, load_elf_binary): the
+section headers, which the kernel never looks at, are never parsed, so a
+file whose sections are garbage runs as it does on Linux.  Every field that
+comes from the file is checked before it is used as an offset or a size,
+and a file the kernel would refuse gives one LoadError line.
+"""
 
 from __future__ import annotations
 
@@ -7,21 +15,47 @@ import struct
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO
 
-from pyuser.errors import LoadError
+from pyuser.errors import LoadError, printable
 from pyuser.memory import PROT_EXEC, PROT_READ, PROT_WRITE, page_ceil, page_floor
 
 if TYPE_CHECKING:
-    from elftools.elf.elffile import ELFFile
-
     from pyuser.memory import GuestMemory
     from pyuser.targets.base import Target
 
-PT_LOAD = "PT_LOAD"
+PT_LOAD, PT_INTERP, PT_PHDR, PT_GNU_STACK = 1, 3, 6, 0x6474E551
 PF_X, PF_W, PF_R = 1, 2, 4
+ET_EXEC, ET_DYN = 2, 3
+PATH_MAX = 4096
+PHDR_TABLE_MAX = 65536  # the largest program-header table the kernel reads
 
 # (EI_CLASS, e_machine number) -> target name, for `pyuser` without a target
 _MACHINES = {(1, 40): "arm", (2, 183): "aarch64", (2, 62): "x86_64", (1, 3): "i386",
              (2, 243): "riscv64", (1, 8): "mips"}
+
+# e_type .. e_shstrndx, after the 16 bytes of e_ident
+_EHDR = {32: "HHIIIIIHHHHHH", 64: "HHIQQQIHHHHHH"}
+_PHDR = {32: "IIIIIIII", 64: "IIQQQQQQ"}
+_PHDR_SIZE = {32: 32, 64: 56}
+
+
+@dataclass(frozen=True)
+class ElfHeader:
+    e_type: int
+    e_machine: int
+    e_entry: int
+    e_phoff: int
+    e_phentsize: int
+    e_phnum: int
+
+
+@dataclass(frozen=True)
+class ProgramHeader:
+    p_type: int
+    p_flags: int
+    p_offset: int
+    p_vaddr: int
+    p_filesz: int
+    p_memsz: int
 
 
 @dataclass
@@ -29,27 +63,43 @@ class ElfImage:
     """A validated ELF file, ready to map."""
 
     path: str
-    elf: ELFFile
+    header: ElfHeader
+    segments: list[ProgramHeader]
     stream: BinaryIO
     size: int
+    address_mask: int  # 2**32 - 1 or 2**64 - 1: the kernel's unsigned long
 
     @property
     def is_dyn(self) -> bool:
-        return self.elf.header.e_type == "ET_DYN"
+        return self.header.e_type == ET_DYN
 
-    def loads(self) -> list:
-        return [s for s in self.elf.iter_segments() if s.header.p_type == PT_LOAD]
+    def loads(self) -> list[ProgramHeader]:
+        return [s for s in self.segments if s.p_type == PT_LOAD]
 
-    def interpreter(self) -> str | None:
-        for seg in self.elf.iter_segments():
-            if seg.header.p_type == "PT_INTERP":
-                return seg.get_interp_name()
+    def interpreter(self) -> bytes | None:
+        """The PT_INTERP path, as bytes (a path need not be UTF-8).
+
+        As load_elf_binary: its size is 2..PATH_MAX, it lies inside the
+        file and its last byte is NUL, else the file is refused (ENOEXEC);
+        the name ends at its first NUL.
+        """
+        for seg in self.segments:
+            if seg.p_type != PT_INTERP:
+                continue
+            if not 2 <= seg.p_filesz <= PATH_MAX:
+                raise _fail(self.path, "malformed ELF file (bad interpreter name size)")
+            if seg.p_offset + seg.p_filesz > self.size:
+                raise _fail(self.path, "truncated ELF file (the interpreter name lies past the end)")
+            name = os.pread(self.stream.fileno(), seg.p_filesz, seg.p_offset)
+            if len(name) != seg.p_filesz or name[-1] != 0:
+                raise _fail(self.path, "malformed ELF file (unterminated interpreter name)")
+            return name.split(b"\0", 1)[0]
         return None
 
     def exec_stack(self, default: bool) -> bool:
-        for seg in self.elf.iter_segments():
-            if seg.header.p_type == "PT_GNU_STACK":
-                return bool(seg.header.p_flags & PF_X)
+        for seg in self.segments:
+            if seg.p_type == PT_GNU_STACK:
+                return bool(seg.p_flags & PF_X)
         return default
 
     def close(self) -> None:
@@ -70,7 +120,7 @@ class LoadedImage:
 
 
 def _fail(path: str, why: str) -> LoadError:
-    return LoadError(f"{path}: {why}")
+    return LoadError(f"{printable(path)}: {why}")
 
 
 def read_ident(path: str) -> bytes:
@@ -101,51 +151,77 @@ def guess_target(path: str) -> str:
     return name
 
 
+def _read_program_headers(path: str, stream: BinaryIO, size: int, bits: int, order: str,
+                          header: ElfHeader) -> list[ProgramHeader]:
+    """As elf_read_phdrs: entries of the native size, 1..65536 bytes of them,
+    all inside the file."""
+    entry_size = _PHDR_SIZE[bits]
+    if header.e_phentsize != entry_size:
+        raise _fail(path, f"malformed ELF file (program header size {header.e_phentsize}, "
+                          f"not {entry_size})")
+    table_size = header.e_phnum * entry_size
+    if not 0 < table_size <= PHDR_TABLE_MAX:
+        raise _fail(path, f"malformed ELF file ({header.e_phnum} program headers)")
+    if header.e_phoff + table_size > size:
+        raise _fail(path, "truncated ELF file (the program headers lie past the end)")
+    table = os.pread(stream.fileno(), table_size, header.e_phoff)
+    if len(table) != table_size:
+        raise _fail(path, "truncated ELF file (the program headers lie past the end)")
+    segments = []
+    for fields in struct.iter_unpack(order + _PHDR[bits], table):
+        if bits == 32:
+            p_type, p_offset, p_vaddr, _paddr, p_filesz, p_memsz, p_flags, _align = fields
+        else:
+            p_type, p_flags, p_offset, p_vaddr, _paddr, p_filesz, p_memsz, _align = fields
+        segments.append(ProgramHeader(p_type, p_flags, p_offset, p_vaddr, p_filesz, p_memsz))
+    return segments
+
+
 def open_image(path: str, target: Target) -> ElfImage:
     """Open and check an ELF file for `target`; LoadError with one clear line otherwise."""
     ident = read_ident(path)
     if ident[:4] != b"\x7fELF":
         raise _fail(path, "not an ELF file")
-    if len(ident) < 52:
+    if len(ident) < 16:
         raise _fail(path, "truncated ELF header")
-    want_class = 1 if target.elf_class == 32 else 2
+    bits = 32 if target.elf_class == 32 else 64
+    want_class = 1 if bits == 32 else 2
     if ident[4] != want_class:
         raise _fail(path, f"wrong ELF class (ELF{64 if ident[4] == 2 else 32}) for {target.name}")
     want_data = 1 if target.little_endian else 2
     if ident[5] != want_data:
         raise _fail(path, f"wrong endianness for {target.name}")
+    order = "<" if target.little_endian else ">"
+    fmt = order + _EHDR[bits]
+    if len(ident) < 16 + struct.calcsize(fmt):
+        raise _fail(path, "truncated ELF header")
+    (e_type, e_machine, _version, e_entry, e_phoff, _shoff, _flags, _ehsize, e_phentsize,
+     e_phnum, *_sections) = struct.unpack_from(fmt, ident, 16)
+    header = ElfHeader(e_type, e_machine, e_entry, e_phoff, e_phentsize, e_phnum)
+    if e_machine != target.elf_machine_number:
+        raise _fail(path, f"wrong machine {e_machine} for {target.name}")
+    if e_type not in (ET_EXEC, ET_DYN):
+        raise _fail(path, f"not an executable (ELF type {e_type})")
 
-    from elftools.common.exceptions import ELFError
-    from elftools.elf.elffile import ELFFile
-
-    stream = open(path, "rb")  # noqa: SIM115 - kept open by ElfImage
-    size = os.fstat(stream.fileno()).st_size
     try:
-        elf = ELFFile(stream)
-        machine = elf.header.e_machine
-        if machine != target.elf_machine:
-            raise _fail(path, f"wrong machine {machine} for {target.name}")
-        if elf.header.e_type not in ("ET_EXEC", "ET_DYN"):
-            raise _fail(path, f"not an executable ({elf.header.e_type})")
-        image = ElfImage(path, elf, stream, size)
+        stream = open(path, "rb")  # noqa: SIM115 - kept open by ElfImage
+    except OSError as e:
+        raise _fail(path, e.strerror or str(e)) from None
+    try:
+        size = os.fstat(stream.fileno()).st_size
+        segments = _read_program_headers(path, stream, size, bits, order, header)
+        image = ElfImage(path, header, segments, stream, size, (1 << bits) - 1)
         loads = image.loads()
-    except (ELFError, struct.error, ValueError) as e:
-        stream.close()
-        raise _fail(path, f"truncated or malformed ELF file ({e})") from None
-    except LoadError:
+        if not loads:
+            raise _fail(path, "no loadable segment")
+        for h in loads:
+            if h.p_offset + h.p_filesz > size:
+                raise _fail(path, "truncated ELF file (a segment lies past the end)")
+            if h.p_filesz > h.p_memsz:
+                raise _fail(path, "malformed ELF file (segment file size exceeds memory size)")
+    except BaseException:
         stream.close()
         raise
-    if not loads:
-        stream.close()
-        raise _fail(path, "no loadable segment")
-    for seg in loads:
-        h = seg.header
-        if h.p_offset + h.p_filesz > size:
-            stream.close()
-            raise _fail(path, "truncated ELF file (a segment lies past the end)")
-        if h.p_filesz > h.p_memsz:
-            stream.close()
-            raise _fail(path, "malformed ELF file (segment file size exceeds memory size)")
     return image
 
 
@@ -156,47 +232,49 @@ def _prot(flags: int) -> int:
 
 def map_image(image: ElfImage, memory: GuestMemory, bias: int, *, kind: str = "file") -> LoadedImage:
     """Map every PT_LOAD segment at vaddr + bias with its permissions; bss is zero."""
-    loads = image.loads()
+    # a segment of no memory size maps nothing (elf_map does the same)
+    loads = [h for h in image.loads() if h.p_memsz]
+    if not loads:
+        raise _fail(image.path, "no loadable segment")
     name = os.path.abspath(image.path)
     info = os.fstat(image.stream.fileno())
-    lowest = min(page_floor(s.header.p_vaddr) for s in loads) + bias
-    highest = max(s.header.p_vaddr + s.header.p_memsz for s in loads) + bias
+    lowest = min(page_floor(h.p_vaddr) for h in loads) + bias
+    highest = max(h.p_vaddr + h.p_memsz for h in loads) + bias
     if lowest < memory.mmap_floor or page_ceil(highest) > memory.size:
         raise _fail(image.path, f"cannot be loaded at {lowest:#x}-{highest:#x}")
     # Map first (zeroed), then copy: segments may share a page at their boundary.
-    for seg in loads:
-        h = seg.header
+    for h in loads:
         start = page_floor(h.p_vaddr + bias)
         end = page_ceil(h.p_vaddr + bias + h.p_memsz)
         mapping = memory.map(start, end - start, _prot(h.p_flags), kind=kind, name=name)
         mapping.offset = page_floor(h.p_offset)
         mapping.dev, mapping.inode = info.st_dev, info.st_ino
-    for seg in loads:
-        h = seg.header
+    for h in loads:
         if h.p_filesz:
-            image.stream.seek(h.p_offset)
-            data = image.stream.read(h.p_filesz)
+            data = os.pread(image.stream.fileno(), h.p_filesz, h.p_offset)
             address = h.p_vaddr + bias
             memory.host[address:address + len(data)] = data
-    header = image.elf.header
+    header = image.header
     phdr = 0
-    for seg in image.elf.iter_segments():
-        if seg.header.p_type == "PT_PHDR":
-            phdr = seg.header.p_vaddr + bias
+    for h in image.segments:
+        if h.p_type == PT_PHDR:
+            phdr = h.p_vaddr + bias
     if not phdr:
-        for seg in loads:
-            h = seg.header
+        for h in loads:
             if h.p_offset <= header.e_phoff < h.p_offset + h.p_filesz:
                 phdr = h.p_vaddr + (header.e_phoff - h.p_offset) + bias
+    # Addresses are the kernel's unsigned longs: e_entry + load_bias wraps
+    # (a bad entry then faults in the guest, as on Linux).
+    mask = image.address_mask
     return LoadedImage(
-        entry=header.e_entry + bias, bias=bias, phdr=phdr, phnum=header.e_phnum,
-        phent=header.e_phentsize, start=lowest, end=highest,
+        entry=(header.e_entry + bias) & mask, bias=bias, phdr=phdr & mask,
+        phnum=header.e_phnum, phent=header.e_phentsize, start=lowest, end=highest,
     )
 
 
 def image_span(image: ElfImage) -> tuple[int, int]:
     """The page-aligned [low, high) the image's segments cover before relocation."""
-    loads = image.loads()
-    low = min(page_floor(s.header.p_vaddr) for s in loads)
-    high = max(page_ceil(s.header.p_vaddr + s.header.p_memsz) for s in loads)
+    loads = [h for h in image.loads() if h.p_memsz] or image.loads()
+    low = min(page_floor(h.p_vaddr) for h in loads)
+    high = max(page_ceil(h.p_vaddr + h.p_memsz) for h in loads)
     return low, high

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 from unicorn import UC_ARCH_ARM64, UC_MODE_ARM, Uc
 from unicorn import arm64_const as A
 
+from pyuser.limits import fit_translation_buffer
 from pyuser.memory import PAGE_SIZE, PROT_EXEC, PROT_READ, PROT_WRITE
 from pyuser.targets.aarch64_signal import Aarch64SignalFrames
 from pyuser.targets.base import Fault, Target
@@ -231,6 +232,8 @@ class Aarch64Target(Target):
     mmap_top = 0xFF000000
     elf_et_dyn_base = 0x55550000
     interp_base = 0xF7000000
+    # under a low ulimit -v: room for the PIE base (elf_et_dyn_base) and above
+    min_address_space = 2 << 30
     default_cpu = "cortex-a72"
     cpu_models = CPU_MODELS
     abi = aarch64_abi
@@ -243,9 +246,15 @@ class Aarch64Target(Target):
     word_size = 8
     syscall_mixins = (Wide64Calls,)
 
+    @property
+    def vdso_page(self) -> int:
+        """The last page of user space (VDSO_PAGE unless the space was shrunk)."""
+        return self.address_space_size - PAGE_SIZE
+
     def create_cpu(self, model: str) -> Uc:
         uc = Uc(UC_ARCH_ARM64, UC_MODE_ARM)
         uc.ctl_set_cpu_model(CPU_MODELS[model])
+        fit_translation_buffer(uc)  # before the engine allocates it (ulimit -v)
         uc.ctl_set_page_size(PAGE_SIZE)
         # FP/SIMD: CPACR_EL1.FPEN = 0b11 (no trapping at EL0 or EL1)
         uc.reg_write(A.UC_ARM64_REG_CPACR_EL1, uc.reg_read(A.UC_ARM64_REG_CPACR_EL1) | (3 << 20))
@@ -262,7 +271,7 @@ class Aarch64Target(Target):
         number = self.abi.SYSCALLS["rt_sigreturn"]
         mov_x8 = 0xD2800008 | (number << 5)  # movz x8, #number
         code = struct.pack("<II", mov_x8, 0xD4000001)  # svc #0
-        map_code_page(memory, VDSO_PAGE, code, "[vdso]")
+        map_code_page(memory, self.vdso_page, code, "[vdso]")
 
     def set_entry_state(self, uc: Uc, entry: int, sp: int) -> None:
         uc.reg_write(A.UC_ARM64_REG_PSTATE, _PSTATE_EL1H)
@@ -294,7 +303,7 @@ class Aarch64Target(Target):
         return uc.reg_read(A.UC_ARM64_REG_TPIDR_EL0)
 
     def signal_frames(self) -> Aarch64SignalFrames:
-        return Aarch64SignalFrames(VDSO_PAGE, _RUN_MODE)
+        return Aarch64SignalFrames(self.vdso_page, _RUN_MODE)
 
     def syscall_insn_size(self, uc: Uc) -> int:
         return 4

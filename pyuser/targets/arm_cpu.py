@@ -10,6 +10,8 @@ from __future__ import annotations
 from unicorn import UC_ARCH_ARM, UC_MODE_ARM, Uc
 from unicorn import arm_const as A
 
+from pyuser.limits import fit_translation_buffer
+
 # Models offered by `-cpu`. cortex-a15 is the default: it has VFPv4, NEON,
 # the integer divider and LPAE, which is what Debian armhf is built for.
 CPU_MODELS: dict[str, int] = {
@@ -51,6 +53,7 @@ def create_arm_cpu(model: str = DEFAULT_CPU_MODEL, *, page_size: int = 4096) -> 
     """
     uc = Uc(UC_ARCH_ARM, UC_MODE_ARM)
     uc.ctl_set_cpu_model(CPU_MODELS[model])
+    fit_translation_buffer(uc)  # before the engine allocates it (ulimit -v)
     uc.ctl_set_page_size(page_size)
     enable_vfp(uc)
     return uc

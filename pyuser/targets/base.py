@@ -49,6 +49,10 @@ class Target:
     mmap_top: int  # top-down mmap allocation starts below here
     elf_et_dyn_base: int  # load bias for ET_DYN main programs
     interp_base: int  # preferred base of the dynamic loader
+    # The smallest user space the target may be given when the host's
+    # RLIMIT_AS cannot hold address_space_size (pyuser.limits); None where
+    # the size is fixed (the architecture's own split on 32-bit targets).
+    min_address_space: int | None = None
     default_cpu: str
     cpu_models: dict[str, int]
     abi: ModuleType  # pyuser.targets.generated.<name>_abi
@@ -156,6 +160,14 @@ class Target:
         return value - (self.sign_bit << 1) if value & self.sign_bit else value
 
     # ------------------------------------------------------------ CPU
+    def shrink_address_space(self, size: int) -> None:
+        """Give this instance a user space of `size` bytes: the stack, the
+        mmap area and the interpreter keep their distances from the top."""
+        full = self.address_space_size
+        for name in ("stack_top", "mmap_top", "interp_base"):
+            setattr(self, name, size - (full - getattr(self, name)))
+        self.address_space_size = size
+
     def create_cpu(self, model: str) -> Uc:
         raise NotImplementedError
 

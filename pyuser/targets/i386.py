@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING
 from unicorn import UC_ARCH_X86, UC_MODE_32, Uc
 from unicorn import x86_const as X
 
+from pyuser.limits import fit_translation_buffer
 from pyuser.memory import PAGE_SIZE, PROT_EXEC, PROT_READ, PROT_WRITE
 from pyuser.syscalls.table import syscall
 from pyuser.syscalls.types import Ptr, SyscallError
@@ -232,6 +233,7 @@ class I386Target(Target):
     def create_cpu(self, model: str) -> Uc:
         uc = Uc(UC_ARCH_X86, UC_MODE_32)
         uc.ctl_set_cpu_model(CPU_MODELS[model])
+        fit_translation_buffer(uc)  # before the engine allocates it (ulimit -v)
         uc.pyuser_exception_latch = ExceptionLatch(uc)  # type: ignore[attr-defined]
         return uc
 

@@ -30,6 +30,7 @@ from unicorn import UC_ARCH_MIPS, UC_MODE_BIG_ENDIAN, UC_MODE_LITTLE_ENDIAN, UC_
 from unicorn import mips_const as M
 from unicorn import unicorn_const as UC
 
+from pyuser.limits import fit_translation_buffer
 from pyuser.memory import PROT_EXEC, PROT_READ, PROT_WRITE
 from pyuser.syscalls.table import syscall
 from pyuser.syscalls.types import Ptr
@@ -178,7 +179,9 @@ class MipselTarget(Target):
 
     def create_cpu(self, model: str) -> Uc:
         order = UC_MODE_LITTLE_ENDIAN if self.little_endian else UC_MODE_BIG_ENDIAN
-        return Uc(UC_ARCH_MIPS, UC_MODE_MIPS32 | order)
+        uc = Uc(UC_ARCH_MIPS, UC_MODE_MIPS32 | order)
+        fit_translation_buffer(uc)  # before the engine allocates it (ulimit -v)
+        return uc
 
     def create_page_tables(self, uc: Uc, memory: GuestMemory) -> MemoryProtections:
         return MemoryProtections(uc, memory.host_base)

@@ -39,6 +39,7 @@ from unicorn import UC_ARCH_RISCV, UC_MODE_RISCV64, Uc
 from unicorn import riscv_const as R
 
 from pyuser.cpu import FaultStop
+from pyuser.limits import fit_translation_buffer
 from pyuser.memory import PAGE_SIZE, PROT_EXEC, PROT_READ, PROT_WRITE
 from pyuser.targets.base import Fault, Target
 from pyuser.targets.generated import riscv64_abi
@@ -213,6 +214,7 @@ class Riscv64Target(Target):
     def create_cpu(self, model: str) -> Uc:
         uc = Uc(UC_ARCH_RISCV, UC_MODE_RISCV64)
         uc.ctl_set_cpu_model(CPU_MODELS[model])
+        fit_translation_buffer(uc)  # before the engine allocates it (ulimit -v)
         uc.reg_write(R.UC_RISCV_REG_MSTATUS,
                      uc.reg_read(R.UC_RISCV_REG_MSTATUS) | _MSTATUS_FS_INITIAL)
         remove_cache = uc.ctl_remove_cache

@@ -42,6 +42,7 @@ from unicorn import x86_const as X
 from unicorn.unicorn_py3.unicorn import uclib
 
 from pyuser.engine import INSN_CALLBACK
+from pyuser.limits import fit_translation_buffer
 from pyuser.memory import PAGE_SIZE, PROT_EXEC, PROT_READ, PROT_WRITE
 from pyuser.syscalls.signals import SigReturn
 from pyuser.syscalls.table import syscall
@@ -244,6 +245,7 @@ class X86_64Target(Target):  # noqa: N801 - the architecture's name
     def create_cpu(self, model: str) -> Uc:
         uc = Uc(UC_ARCH_X86, UC_MODE_64)
         uc.ctl_set_cpu_model(CPU_MODELS[model])
+        fit_translation_buffer(uc)  # before the engine allocates it (ulimit -v)
         remove_cache = uc.ctl_remove_cache
 
         def ctl_remove_cache(start: int, end: int) -> None:
