@@ -328,3 +328,11 @@ def main_mipsel() -> None:
 
 def main_mips() -> None:
     _main("mips")
+
+
+def main_freebsd_x86_64() -> None:
+    _main("freebsd-x86_64")
+
+
+def main_freebsd_aarch64() -> None:
+    _main("freebsd-aarch64")

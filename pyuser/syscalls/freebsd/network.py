@@ -1,0 +1,7 @@
+"""Sockets (filled in below)."""
+
+from __future__ import annotations
+
+
+class FreeBsdNetworkCalls:
+    pass
