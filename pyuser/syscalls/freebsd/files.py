@@ -113,8 +113,8 @@ class FreeBsdFileCalls:
     def close(self: Kernel, fd: Fd) -> int:
         if self.proc.is_reserved_fd(fd):
             raise SyscallError("EBADF")
-        self.forget_kqueue(fd)
-        os.close(fd)
+        if not self.forget_kqueue(fd):
+            os.close(fd)
         return 0
 
     @syscall

@@ -35,12 +35,22 @@ _NAMES: dict[bytes, tuple[int, ...]] = {
     b"hw.pagesizes": (6, 0x1001), b"kern.smp.cpus": (1, 0x1001),
     b"kern.proc.pathname": (1, 14, 12), b"kern.osproctype": (1, 0x1002),
     b"vm.overcommit": (2, 0x1001), b"kern.sched.cpusetsize": (1, 0x1003),
+    b"kern.smp.maxcpus": (1, 0x1004), b"kern.ipc.soacceptqueue": (1, 0x1005),
+    b"kern.ipc.somaxconn": (1, 0x1005),
 }
 _CPUSET_SIZE = 32  # CPU_SETSIZE 256 bits (sys/sys/_cpuset.h)
 
 
 def _int(value: int) -> bytes:
     return struct.pack("<i", value)
+
+
+def _host_int(path: str, default: int) -> int:
+    try:
+        with open(path) as f:
+            return int(f.read())
+    except (OSError, ValueError):
+        return default
 
 
 def _long(value: int) -> bytes:
@@ -64,7 +74,8 @@ class SysctlCalls:
             (1, 24): _int(OSRELDATE), (1, 27): _int(os.sysconf("SC_OPEN_MAX")),
             (1, 32): _long(self.target.shared_page - 32), (1, 33): _long(self.target.shared_page),
             (1, 35): _int(1024), (1, 36): b"00000000-0000-0000-0000-000000000000\0",
-            (1, 0x1001): _int(ncpu), (1, 0x1002): b"FreeBSD\0", (1, 0x1003): _int(_CPUSET_SIZE),
+            (1, 0x1001): _int(ncpu), (1, 0x1004): _int(256),
+            (1, 0x1005): _int(_host_int("/proc/sys/net/core/somaxconn", 128)), (1, 0x1002): b"FreeBSD\0", (1, 0x1003): _int(_CPUSET_SIZE),
             (6, 1): machine + b"\0", (6, 2): b"pyuser virtual CPU\0", (6, 3): _int(ncpu),
             (6, 5): _long(physmem), (6, 7): _int(4096), (6, 11): machine + b"\0",
             (6, 12): _long(physmem),
