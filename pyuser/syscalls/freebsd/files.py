@@ -114,6 +114,7 @@ class FreeBsdFileCalls:
         if self.proc.is_reserved_fd(fd):
             raise SyscallError("EBADF")
         if not self.forget_kqueue(fd):
+            self.fd_closed(fd)
             os.close(fd)
         return 0
 
@@ -138,6 +139,8 @@ class FreeBsdFileCalls:
     def dup2(self: Kernel, fd: Fd, fd2: Fd) -> int:
         if self.proc.is_reserved_fd(fd2):
             raise SyscallError("EBADF")
+        if fd != fd2:
+            self.fd_closed(fd2)
         return os.dup2(fd, fd2, inheritable=True)
 
     @syscall

@@ -101,6 +101,20 @@ class KeventCalls:
         kq.close()
         return True
 
+    def fd_closed(self: Kernel, fd: int) -> None:
+        """A descriptor's close removes its knotes from every kqueue (kqueue(2));
+        Go's poller relies on it, and a later descriptor of the same number
+        must be registered afresh."""
+        for kq in self.kqueues.values():
+            for key in [k for k in kq.knotes if k[0] == fd and k[1] in (EVFILT_READ,
+                                                                         EVFILT_WRITE)]:
+                del kq.knotes[key]
+            if kq.fd_masks.pop(fd, None) is not None:
+                try:
+                    kq.epoll.unregister(fd)
+                except OSError:
+                    pass  # already gone with its last descriptor
+
     def _signal_arrived(self: Kernel, signo: int) -> None:
         for kq in list(self.kqueues.values()):
             note = kq.knotes.get((signo, EVFILT_SIGNAL))
