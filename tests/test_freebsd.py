@@ -39,6 +39,11 @@ def bsdabi_amd64() -> Path:
 
 
 @pytest.fixture(scope="module")
+def bsdabi_arm64() -> Path:
+    return _go_build("freebsd", "arm64")
+
+
+@pytest.fixture(scope="module")
 def bsdabi_linux() -> Path:
     return _go_build("linux", "amd64")
 
@@ -49,17 +54,21 @@ def _pyuser(*args: str | Path, **kw) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=300, **kw)
 
 
-def test_detection_by_osabi(bsdabi_amd64, bsdabi_linux):
+def test_detection_by_osabi(bsdabi_amd64, bsdabi_arm64, bsdabi_linux):
     assert guess_target(str(bsdabi_amd64)) == "freebsd-x86_64"
+    assert guess_target(str(bsdabi_arm64)) == "freebsd-aarch64"
     assert guess_target(str(bsdabi_linux)) == "x86_64"
 
 
-def test_same_output_as_the_linux_build(bsdabi_amd64, bsdabi_linux, tmp_path):
+@pytest.mark.parametrize("goarch", ["amd64", "arm64"])
+def test_same_output_as_the_linux_build(goarch, bsdabi_amd64, bsdabi_arm64, bsdabi_linux,
+                                        tmp_path):
+    program = {"amd64": bsdabi_amd64, "arm64": bsdabi_arm64}[goarch]
     env = dict(os.environ, BSDABI_VALUE="from-the-test", TMPDIR=str(tmp_path))
     native = subprocess.run([str(bsdabi_linux)], env=env, capture_output=True, text=True,
                             timeout=120)
     assert native.returncode == 7, native.stderr
-    r = subprocess.run([sys.executable, "-m", "pyuser", str(bsdabi_amd64)], env=env,
+    r = subprocess.run([sys.executable, "-m", "pyuser", str(program)], env=env,
                        capture_output=True, text=True, timeout=300)
     assert r.stdout == native.stdout
     assert r.returncode == 7, r.stderr

@@ -24,8 +24,9 @@ if TYPE_CHECKING:
     from pyuser.syscalls.freebsd.kernel import FreeBsdKernel as Kernel
 
 _libc = ctypes.CDLL(None, use_errno=True)
-for _name in ("bind", "connect", "accept4", "getsockname", "getpeername", "sendto",
-              "recvfrom", "getsockopt", "setsockopt"):
+# the others return an int, ctypes' default (a wider restype would read the
+# int -1 as 4294967295)
+for _name in ("sendto", "recvfrom"):
     getattr(_libc, _name).restype = ctypes.c_ssize_t
 
 _SOCK_CLOEXEC, _SOCK_NONBLOCK = 0x10000000, 0x20000000
@@ -162,7 +163,7 @@ class FreeBsdNetworkCalls:
         data = self.mem.read(buf, length)
         raw = self._host_sockaddr(addr, addrlen) if addr else None
         return self.blocking(lambda: _check(_libc.sendto(
-            fd, data, len(data), _msg_flags(flags), raw, len(raw) if raw else 0)))
+            fd, data, ctypes.c_size_t(len(data)), _msg_flags(flags), raw, len(raw) if raw else 0)))
 
     @syscall
     def recvfrom(self: Kernel, fd: Fd, buf: OutPtr, length: UInt, flags: int, addr: Ptr,
@@ -171,7 +172,7 @@ class FreeBsdNetworkCalls:
         sa = ctypes.create_string_buffer(128)
         size = ctypes.c_uint32(128)
         got = self.blocking(lambda: _check(_libc.recvfrom(
-            fd, ctypes.c_void_p(self.mem.host_pointer(buf)), length, _msg_flags(flags),
+            fd, ctypes.c_void_p(self.mem.host_pointer(buf)), ctypes.c_size_t(length), _msg_flags(flags),
             sa if addr else None, ctypes.byref(size) if addr else None)))
         if addr:
             self._guest_sockaddr(sa.raw[:size.value], addr, addrlen)
