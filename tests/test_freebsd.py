@@ -18,15 +18,16 @@ GO_SRC = Path(__file__).resolve().parent / "guest_bins" / "go"
 BUILD = Path(__file__).resolve().parent / "guest_bins" / "build" / "go-freebsd"
 
 
-def _go_build(goos: str, goarch: str) -> Path:
-    out = BUILD / f"bsdabi-{goos}-{goarch}"
-    source = GO_SRC / "bsdabi.go"
+def _go_build(goos: str, goarch: str, program: str = "bsdabi") -> Path:
+    out = BUILD / f"{program}-{goos}-{goarch}"
+    source = GO_SRC / ("bsdabi.go" if program == "bsdabi" else f"{program}/{program}.go")
     if out.exists() and out.stat().st_mtime >= source.stat().st_mtime:
         return out
     BUILD.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, GOOS=goos, GOARCH=goarch, CGO_ENABLED="0",
                GOCACHE=str(BUILD / "gocache"), GOFLAGS="-mod=mod")
-    r = subprocess.run(["go", "build", "-o", str(out), "bsdabi.go"], cwd=GO_SRC, env=env,
+    what = "bsdabi.go" if program == "bsdabi" else f"./{program}"
+    r = subprocess.run(["go", "build", "-o", str(out), what], cwd=GO_SRC, env=env,
                        capture_output=True, text=True, timeout=600)
     if r.returncode != 0:
         pytest.fail(f"go build ({goos}/{goarch}) failed:\n{r.stderr}", pytrace=False)
@@ -92,3 +93,31 @@ def test_dedicated_command_and_unimp(bsdabi_amd64):
     assert (r.returncode, r.stdout) == (0, "hello\n")
     # a sysctl node pyuser does not have is reported, and the program goes on
     assert "Unsupported sysctl: kern.conftxt" in r.stderr
+
+
+KQUEUE_EXPECTED = """\
+empty pipe:
+written: {ident=pipe filter=-1 eof=false data=3}
+disabled:
+writer closed: {ident=pipe filter=-1 eof=true data=3}
+deleted:
+delete again: no such file or directory
+receipt: 1 <nil> true no such file or directory
+timer ticks>=3: true elapsed>=60ms: true
+oneshot timer: {ident=8 filter=-7 eof=false data=1}
+oneshot again:
+user untriggered:
+user triggered: {ident=42 filter=-11 eof=false data=0}
+signals: {ident=31 filter=-6 eof=false data=2}
+child exit: note_exit=true eof=true status=5
+waited: 5
+"""
+
+
+@pytest.mark.parametrize("goarch", ["amd64", "arm64"])
+def test_kqueue_filters_and_flags(goarch):
+    """kevent as FreeBSD's kqueue(2) describes it: read with EV_EOF, DISABLE/ENABLE,
+    DELETE and RECEIPT errors, periodic and one-shot timers, user events,
+    signals counted while ignored, a child's exit with its status."""
+    r = _pyuser(_go_build("freebsd", goarch, "kqueue"))
+    assert (r.returncode, r.stdout) == (0, KQUEUE_EXPECTED), r.stderr

@@ -36,7 +36,7 @@ OUT_DIR = os.path.join(os.path.dirname(__file__), "..", "pyuser", "targets", "ge
 
 # Not in Go 1.19's tables; values from freebsd-src (main, 2024):
 EXTRA_SYSCALLS = {  # sys/kern/syscalls.master
-    "fstat": 551, "fstatat": 552, "fhstat": 553, "getdirentries": 554, "statfs": 555,
+    "clock_nanosleep": 244, "ppoll": 545, "futimens": 546, "fdatasync": 550, "fstat": 551, "fstatat": 552, "fhstat": 553, "getdirentries": 554, "statfs": 555,
     "fstatfs": 556, "getfsstat": 557, "fhstatfs": 558, "mknodat": 559, "kevent": 560,
     "cpuset_getdomain": 561, "cpuset_setdomain": 562, "getrandom": 563, "getfhat": 564,
     "fhlink": 565, "fhlinkat": 566, "fhreadlink": 567, "funlinkat": 568,

@@ -24,6 +24,9 @@ from pyuser.syscalls.types import CStr, Fd, InPtr, Long, OutPtr, Path, Ptr, Sysc
 if TYPE_CHECKING:
     from pyuser.syscalls.freebsd.kernel import FreeBsdKernel as Kernel
 
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.poll.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_int]
+
 AT_FDCWD = -100
 _OPEN_NAMES = ["O_WRONLY", "O_RDWR", "O_CREAT", "O_EXCL", "O_NOCTTY", "O_TRUNC", "O_APPEND",
                "O_NONBLOCK", "O_DSYNC", "O_ASYNC", "O_DIRECT", "O_DIRECTORY", "O_NOFOLLOW",
@@ -506,3 +509,45 @@ class FreeBsdFileCalls:
             raise SyscallError("EPERM")
         os.mkfifo(path, mode & 0o7777, dir_fd=dir_fd(dirfd))
         return 0
+
+    # ------------------------------------------------------------ polling
+    def _poll(self: Kernel, fds: int, nfds: int, timeout_ms: int) -> int:
+        """struct pollfd {int fd; short events, revents} and POLL* bits are
+        the same on FreeBSD as on Linux for POLLIN..POLLNVAL (sys/sys/poll.h)."""
+        if nfds > 65536:
+            raise SyscallError("EINVAL")
+        table = (ctypes.c_uint8 * (8 * nfds))()
+        if nfds:
+            ctypes.memmove(table, self.mem.read(fds, 8 * nfds), 8 * nfds)
+
+        def wait() -> int:
+            n = _libc.poll(table, nfds, timeout_ms)
+            if n < 0:
+                err = ctypes.get_errno()
+                raise OSError(err, os.strerror(err))
+            return n
+
+        ready = self.blocking(wait)
+        if nfds:
+            self.mem.write(fds, bytes(table))
+        return ready
+
+    @syscall
+    def poll(self: Kernel, fds: Ptr, nfds: UInt, timeout: int) -> int:
+        return self._poll(fds, nfds, timeout)
+
+    @syscall
+    def ppoll(self: Kernel, fds: Ptr, nfds: UInt, ts: Ptr, sigmask: Ptr) -> int:
+        timeout = -1
+        if ts:
+            sec, nsec = struct.unpack("<qq", self.mem.read(ts, 16))
+            if sec < 0 or not 0 <= nsec < 10**9:
+                raise SyscallError("EINVAL")
+            timeout = sec * 1000 + (nsec + 999_999) // 1_000_000
+        return self._poll(fds, nfds, timeout)
+
+    @syscall
+    def getrandom(self: Kernel, buf: Ptr, count: UInt, flags: UInt) -> int:
+        data = self.proc.random_bytes(min(count, 1 << 20))
+        self.mem.write(buf, data)
+        return len(data)

@@ -36,7 +36,8 @@ _NAMES: dict[bytes, tuple[int, ...]] = {
     b"kern.proc.pathname": (1, 14, 12), b"kern.osproctype": (1, 0x1002),
     b"vm.overcommit": (2, 0x1001), b"kern.sched.cpusetsize": (1, 0x1003),
     b"kern.smp.maxcpus": (1, 0x1004), b"kern.ipc.soacceptqueue": (1, 0x1005),
-    b"kern.ipc.somaxconn": (1, 0x1005),
+    b"kern.ipc.somaxconn": (1, 0x1005), b"security.jail.jailed": (1, 0x1006),
+    b"kern.features.inet6": (1, 0x1007),
 }
 _CPUSET_SIZE = 32  # CPU_SETSIZE 256 bits (sys/sys/_cpuset.h)
 
@@ -75,6 +76,7 @@ class SysctlCalls:
             (1, 32): _long(self.target.shared_page - 32), (1, 33): _long(self.target.shared_page),
             (1, 35): _int(1024), (1, 36): b"00000000-0000-0000-0000-000000000000\0",
             (1, 0x1001): _int(ncpu), (1, 0x1004): _int(256),
+            (1, 0x1006): _int(0), (1, 0x1007): _int(1),
             (1, 0x1005): _int(_host_int("/proc/sys/net/core/somaxconn", 128)), (1, 0x1002): b"FreeBSD\0", (1, 0x1003): _int(_CPUSET_SIZE),
             (6, 1): machine + b"\0", (6, 2): b"pyuser virtual CPU\0", (6, 3): _int(ncpu),
             (6, 5): _long(physmem), (6, 7): _int(4096), (6, 11): machine + b"\0",
