@@ -121,3 +121,28 @@ def test_kqueue_filters_and_flags(goarch):
     signals counted while ignored, a child's exit with its status."""
     r = _pyuser(_go_build("freebsd", goarch, "kqueue"))
     assert (r.returncode, r.stdout) == (0, KQUEUE_EXPECTED), r.stderr
+
+
+def test_personality_errors_and_binfmt_style_switch(bsdabi_amd64, bsdabi_linux, tmp_path):
+    """pyuser-x86_64 (binfmt_misc's interpreter for that CPU, whose magic masks
+    EI_OSABI) runs a FreeBSD program with the FreeBSD personality; the FreeBSD
+    command refuses a Linux program, and an unsupported FreeBSD CPU is one
+    clear line with status 1."""
+    bindir = Path(sys.executable).parent
+    r = subprocess.run([str(bindir / "pyuser-x86_64"), str(bsdabi_amd64), "hello"],
+                       capture_output=True, text=True, timeout=120)
+    assert (r.returncode, r.stdout) == (0, "hello\n")
+    r = subprocess.run([str(bindir / "pyuser-freebsd-x86_64"), str(bsdabi_linux), "hello"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1
+    assert r.stderr == (f"pyuser-freebsd-x86_64: {bsdabi_linux}: not a FreeBSD program "
+                        "(for freebsd-x86_64; `pyuser` picks the target from the ELF header)\n")
+    i386 = tmp_path / "prog"
+    data = bytearray(bsdabi_amd64.read_bytes()[:4096])
+    data[4], data[18:20] = 1, (3).to_bytes(2, "little")  # ELFCLASS32, EM_386
+    i386.write_bytes(bytes(data))
+    i386.chmod(0o755)
+    r = _pyuser(i386)
+    assert r.returncode == 1
+    assert r.stderr.endswith(f"{i386}: FreeBSD programs for i386 are not supported "
+                             "(only x86_64, aarch64)\n")

@@ -183,6 +183,11 @@ def open_image(path: str, target: Target) -> ElfImage:
     if not loads:
         stream.close()
         raise _fail(path, "no loadable segment")
+    if is_freebsd(path, ident) != (target.os_name == "freebsd"):
+        stream.close()
+        kind = "a FreeBSD" if target.os_name != "freebsd" else "not a FreeBSD"
+        raise _fail(path, f"{kind} program (for {target.name}; `pyuser` picks the target "
+                    "from the ELF header)")
     for seg in loads:
         h = seg.header
         if h.p_offset + h.p_filesz > size:
