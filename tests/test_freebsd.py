@@ -146,3 +146,22 @@ def test_personality_errors_and_binfmt_style_switch(bsdabi_amd64, bsdabi_linux, 
     assert r.returncode == 1
     assert r.stderr.endswith(f"{i386}: FreeBSD programs for i386 are not supported "
                              "(only x86_64, aarch64)\n")
+
+
+def test_documented_syscall_list():
+    """docs/freebsd.md lists exactly the syscalls the FreeBSD tables dispatch."""
+    import re
+
+    from pyuser.process import Options, Process
+    from pyuser.targets import load_target
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "freebsd.md").read_text()
+    section = doc.split("## Implemented syscalls", 1)[1]
+    listed = set(re.search(r"`([^`]+)`", section).group(1).replace("(amd64)", "").split())
+    counts = {}
+    for name in ("freebsd-x86_64", "freebsd-aarch64"):
+        kernel = Process(load_target(name), Options()).kernel
+        served = {e.name for e in [*kernel.table, *kernel.sparse.values()] if e is not None}
+        counts[name] = len(served)
+        assert served <= listed and listed - served <= {"sysarch"}
+    assert f"({counts['freebsd-x86_64']} on amd64, {counts['freebsd-aarch64']} on arm64)" in doc
