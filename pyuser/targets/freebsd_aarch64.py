@@ -172,11 +172,7 @@ class FreeBsdAarch64Target(Aarch64Target):
     def install_syscall_hook(self, cpu) -> None:
         uc = cpu.uc
 
-        def set_carry(on: bool) -> None:
-            pstate = uc.reg_read(A.UC_ARM64_REG_PSTATE)
-            uc.reg_write(A.UC_ARM64_REG_PSTATE, pstate | _CARRY if on else pstate & ~_CARRY)
-
-        run = carry_syscall(cpu, set_carry)
+        run = carry_syscall(cpu, A.UC_ARM64_REG_NZCV, _CARRY)
         sigsegv, sigill, sigtrap = (self.const(n) for n in ("SIGSEGV", "SIGILL", "SIGTRAP"))
 
         def fault_of(intno: int) -> Fault:

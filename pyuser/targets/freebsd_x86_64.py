@@ -194,11 +194,7 @@ class FreeBsdX86_64Target(X86_64Target):  # noqa: N801 - the architecture's name
     def install_syscall_hook(self, cpu) -> None:
         uc = cpu.uc
 
-        def set_carry(on: bool) -> None:
-            flags = uc.reg_read(X.UC_X86_REG_EFLAGS)
-            uc.reg_write(X.UC_X86_REG_EFLAGS, flags | _CF if on else flags & ~_CF)
-
-        run = carry_syscall(cpu, set_carry)
+        run = carry_syscall(cpu, X.UC_X86_REG_EFLAGS, _CF)
 
         def on_syscall(_uc: int, _user_data: int) -> None:
             try:
