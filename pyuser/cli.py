@@ -241,6 +241,14 @@ def run_command(target_name: str | None, argv: list[str], prog: str,
     options = settings.options
     host_program = program_file or sysroot_file(options.sysroot, program)
     name = target_name or guess_target(host_program)
+    if target_name and not target_name.startswith("freebsd-"):
+        # binfmt_misc's magic for a CPU matches its FreeBSD programs too
+        # (EI_OSABI is masked): run those with the FreeBSD personality
+        try:
+            if guess_target(host_program) == f"freebsd-{target_name}":
+                name = f"freebsd-{target_name}"
+        except UserError:
+            pass  # not an ELF file at all: load_program says so
     target = load_target(name)
     if options.sysroot is None:
         options.sysroot = default_sysroot(name)
@@ -328,3 +336,11 @@ def main_mipsel() -> None:
 
 def main_mips() -> None:
     _main("mips")
+
+
+def main_freebsd_x86_64() -> None:
+    _main("freebsd-x86_64")
+
+
+def main_freebsd_aarch64() -> None:
+    _main("freebsd-aarch64")

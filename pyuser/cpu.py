@@ -147,13 +147,30 @@ class CpuLoop:
 
         return guarded
 
-    def interrupt_hook(self, syscall_interrupt: int,
-                       fault_of: Callable[[int], Fault]) -> Callable[[int, int, int], None]:
+    def interrupt_hook(self, syscall_interrupt: int, fault_of: Callable[[int], Fault],
+                       serve: Callable[[], None] | None = None
+                       ) -> Callable[[int, int, int], None]:
         """The hot path for targets whose syscall instruction raises an interrupt.
 
         One Python frame per syscall: read the argument registers in one call,
-        dispatch, write the result.  Other interrupts are faults: stop.
+        dispatch, write the result (or `serve()`, for a personality with its
+        own result convention: FreeBSD's carry flag).  Other interrupts are
+        faults: stop.
         """
+        if serve is not None:
+            def on_other_abi(_uc: int, intno: int, _user_data: int) -> None:
+                try:
+                    if intno == syscall_interrupt:
+                        serve()
+                    else:
+                        self.stop_reason = FaultStop(fault_of(intno))
+                        self.uc.emu_stop()
+                except BaseException as e:  # noqa: BLE001 - re-raised by run()
+                    self.stop_reason = e
+                    self.uc.emu_stop()
+
+            return on_other_abi
+
         read = self.bank.read
         kernel = self.kernel  # kernel.dispatch is looked up per call: tracers wrap it
         write = self.write_result

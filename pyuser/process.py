@@ -270,6 +270,9 @@ class Process:
             self.signals.relay.restart_after_fork()
 
     def encode_siginfo(self, info: SigInfo) -> bytes:
+        own = self.target.encode_siginfo(info)
+        if own is not None:
+            return own
         data = encode_siginfo(info, self.target.word_size, self.target.const("SIGCHLD"),
                               self.target.byteorder)
         code = _si_codes_to_target(self.target.abi).get(info.code)

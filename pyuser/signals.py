@@ -182,6 +182,9 @@ class SignalState:
         # eventfd is made readable while one of them is pending
         self.signalfds: dict[int, int] = {}
         self.relay: HostRelay | None = None
+        # called with each signal raised, before its disposition is looked at
+        # (FreeBSD's EVFILT_SIGNAL counts ignored and blocked signals too)
+        self.arrival_watchers: list[Callable[[int], None]] = []
         self.delivered = 0  # handlers run so far (the watcher's fallback watches it)
         # told by the CPU: bring it to a safe point soon (from any host thread),
         # and the unsafe way once, when it cannot stop at a block boundary yet
@@ -215,6 +218,8 @@ class SignalState:
     def raise_signal(self, info: SigInfo, thread: Thread | None = None) -> None:
         """Make a signal pending (for one thread, or the process) on the emulating thread."""
         signo = info.signo
+        for watcher in self.arrival_watchers:
+            watcher(signo)
         if signo == self.sigcont:
             pass  # a stopped emulator is continued by the host itself
         if self.is_ignored(signo) and not info.fault:

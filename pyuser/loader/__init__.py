@@ -8,7 +8,15 @@ from typing import TYPE_CHECKING
 
 from pyuser.errors import LoadError, printable
 from pyuser.loader.elf import PF_X, ElfImage, image_span, map_image, open_image
-from pyuser.loader.stack import AT_EXECFN, AT_PLATFORM, AT_RANDOM, StackImage, build_stack
+from pyuser.loader.freebsd import build_freebsd_stack, map_shared_page
+from pyuser.loader.stack import (
+    AT_EXECFN,
+    AT_PLATFORM,
+    AT_RANDOM,
+    BuiltStack,
+    StackImage,
+    build_stack,
+)
 from pyuser.memory import PROT_EXEC, PROT_READ, PROT_WRITE, OutOfMemory, page_ceil
 from pyuser.procfs import comm_of
 
@@ -99,6 +107,30 @@ def load_program(proc: Process, path: str, argv: list[bytes], envp: list[bytes],
     mem.map(top - size, size, prot, kind="stack", name="[stack]")
     mem.mmap_top = min(mem.mmap_top, top - size - STACK_GUARD)
 
+    if target.os_name == "freebsd":
+        map_shared_page(proc)
+        stack = build_freebsd_stack(proc, main, interp_base, argv, envp,
+                                    os.fsencode(os.path.abspath(path)), at_flags)
+    else:
+        stack = _linux_stack(proc, main, interp_base, argv, envp, execfn or os.fsencode(path),
+                             at_flags, execfd)
+    mem.host[stack.sp:stack.sp + len(stack.data)] = stack.data
+    proc.auxv = stack.auxv
+    proc.cmdline = (stack.argv_start, stack.argv_end)
+    layout.start_stack = stack.sp
+    layout.arg_start, layout.arg_end = stack.argv_start, stack.argv_end
+    layout.env_start, layout.env_end = stack.env_start, stack.env_end
+    proc.layout = layout
+    # the task name (PR_GET_NAME, /proc/self/stat) is the file name exec'd
+    proc.rename_current_thread(comm_of(execfn or os.fsencode(path)))
+    target.set_entry_state(proc.uc, entry, stack.sp)
+
+
+def _linux_stack(proc: Process, main, interp_base: int, argv: list[bytes], envp: list[bytes],
+                 execfn: bytes, at_flags: int, execfd: int | None) -> BuiltStack:
+    """The stack and auxv of fs/binfmt_elf.c create_elf_tables."""
+    target = proc.target
+    top = target.stack_top
     auxv_names = target.abi.AUXV
     hwcap = target.hwcap(proc.options.cpu)
     values = [
@@ -118,17 +150,8 @@ def load_program(proc: Process, path: str, argv: list[bytes], envp: list[bytes],
     assert auxv_names["AT_PLATFORM"] == AT_PLATFORM
     stack = build_stack(
         top,
-        StackImage(argv=argv, envp=envp, execfn=execfn or os.fsencode(path),
+        StackImage(argv=argv, envp=envp, execfn=execfn,
                    platform=target.platform.encode(), random=proc.random_bytes(16), auxv=auxv),
         target.word_size, target.little_endian,
     )
-    mem.host[stack.sp:stack.sp + len(stack.data)] = stack.data
-    proc.auxv = stack.auxv
-    proc.cmdline = (stack.argv_start, stack.argv_end)
-    layout.start_stack = stack.sp
-    layout.arg_start, layout.arg_end = stack.argv_start, stack.argv_end
-    layout.env_start, layout.env_end = stack.env_start, stack.env_end
-    proc.layout = layout
-    # the task name (PR_GET_NAME, /proc/self/stat) is the file name exec'd
-    proc.rename_current_thread(comm_of(execfn or os.fsencode(path)))
-    target.set_entry_state(proc.uc, entry, stack.sp)
+    return stack

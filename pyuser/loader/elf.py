@@ -134,6 +134,46 @@ def read_ident(path: str) -> bytes:
         raise _fail(path, e.strerror or str(e)) from None
 
 
+ELFOSABI_FREEBSD = 9
+# the ABI note FreeBSD's toolchain puts in every program (sys/sys/elf_common.h)
+NT_FREEBSD_ABI_TAG = 1
+# targets with a FreeBSD personality, by their CPU's target name
+_FREEBSD_TARGETS = {"x86_64": "freebsd-x86_64", "aarch64": "freebsd-aarch64"}
+
+
+def is_freebsd(path: str, ident: bytes) -> bool:
+    """A FreeBSD program: EI_OSABI says so (Go's linker, FreeBSD's own since
+    2002), or a PT_NOTE holds the "FreeBSD" ABI tag (the brand note, which
+    sys/kern/imgact_elf.c also accepts with EI_OSABI 0)."""
+    if ident[7] == ELFOSABI_FREEBSD:
+        return True
+    if ident[4] != 2 or ident[5] != 1 or len(ident) < 64:
+        return False  # only the little-endian 64-bit FreeBSD targets are looked at
+    phoff, = struct.unpack_from("<Q", ident, 32)
+    phentsize, phnum = struct.unpack_from("<HH", ident, 54)
+    try:
+        with open(path, "rb") as f:
+            f.seek(phoff)
+            table = f.read(phentsize * min(phnum, 64))
+            for i in range(len(table) // max(phentsize, 1)):
+                p_type, _flags, offset = struct.unpack_from("<IIQ", table, i * phentsize)
+                filesz, = struct.unpack_from("<Q", table, i * phentsize + 32)
+                if p_type != 4:  # PT_NOTE
+                    continue
+                f.seek(offset)
+                notes = f.read(min(filesz, 4096))
+                at = 0
+                while at + 12 <= len(notes):
+                    namesz, descsz, kind = struct.unpack_from("<III", notes, at)
+                    name = notes[at + 12:at + 12 + namesz]
+                    if kind == NT_FREEBSD_ABI_TAG and name == b"FreeBSD\0":
+                        return True
+                    at += 12 + (namesz + 3) // 4 * 4 + (descsz + 3) // 4 * 4
+    except (OSError, OverflowError, struct.error):  # a hostile e_phoff or note: not FreeBSD's
+        return False
+    return False
+
+
 def guess_target(path: str) -> str:
     """The target name for this file's ELF header (for the `pyuser` command)."""
     ident = read_ident(path)
@@ -148,6 +188,11 @@ def guess_target(path: str) -> str:
     name = _MACHINES.get((ident[4], machine))
     if name is None:
         raise _fail(path, f"unsupported ELF machine {machine}")
+    if is_freebsd(path, ident):
+        if name not in _FREEBSD_TARGETS:
+            raise _fail(path, f"FreeBSD programs for {name} are not supported "
+                        f"(only {', '.join(_FREEBSD_TARGETS)})")
+        return _FREEBSD_TARGETS[name]
     return name
 
 
@@ -222,6 +267,11 @@ def open_image(path: str, target: Target) -> ElfImage:
     except BaseException:
         stream.close()
         raise
+    if is_freebsd(path, ident) != (target.os_name == "freebsd"):
+        stream.close()
+        kind = "a FreeBSD" if target.os_name != "freebsd" else "not a FreeBSD"
+        raise _fail(path, f"{kind} program (for {target.name}; `pyuser` picks the target "
+                    "from the ELF header)")
     return image
 
 

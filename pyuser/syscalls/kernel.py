@@ -9,6 +9,7 @@ this one place.
 from __future__ import annotations
 
 import errno as host_errno
+import importlib
 from typing import TYPE_CHECKING, Any
 
 from pyuser.memory import GuestFault, OutOfMemory
@@ -36,10 +37,13 @@ if TYPE_CHECKING:
     from pyuser.process import Process
 
 
-class Kernel(FileCalls, MemoryCalls, ProcessCalls, SignalCalls, TimeCalls, IoctlCalls,
-             FutexCalls, NetworkCalls, MessageCalls, PollingCalls, ForkCalls, ExecCalls, XattrCalls,
-             ThreadCalls, SysvIpcCalls, MqueueCalls, Uid16Calls):
-    """Holds the process state the handlers need and dispatches by number."""
+class KernelCore:
+    """Holds the process state the handlers need and dispatches by number.
+
+    What every OS personality shares: the table built from the families'
+    typed signatures, the one place exceptions become guest errnos, blocking
+    host calls.  :class:`Kernel` is Linux's; pyuser.syscalls.freebsd has another.
+    """
 
     def __init__(self, process: Process) -> None:
         self.proc = process
@@ -141,16 +145,25 @@ class Kernel(FileCalls, MemoryCalls, ProcessCalls, SignalCalls, TimeCalls, Ioctl
         return -self._errno_from_host.get(err.errno or host_errno.EINVAL, -self._einval)
 
 
+class Kernel(FileCalls, MemoryCalls, ProcessCalls, SignalCalls, TimeCalls, IoctlCalls,
+             FutexCalls, NetworkCalls, MessageCalls, PollingCalls, ForkCalls, ExecCalls, XattrCalls,
+             ThreadCalls, SysvIpcCalls, MqueueCalls, Uid16Calls, KernelCore):
+    """The Linux personality: every Linux syscall family."""
 
-_kernel_classes: dict[type, type[Kernel]] = {}
+
+_kernel_classes: dict[type, type[KernelCore]] = {}
 
 
-def kernel_for(process: Process) -> Kernel:
+def kernel_for(process: Process) -> KernelCore:
     """A Kernel with the target's private syscalls mixed in (the class is made once)."""
     key = type(process.target)
     klass = _kernel_classes.get(key)
     if klass is None:
+        base: type[KernelCore] = Kernel
+        if process.target.os_name != "linux":
+            # another personality (pyuser.syscalls.freebsd): its own families
+            base = importlib.import_module(f"pyuser.syscalls.{process.target.os_name}").KERNEL
         mixins = process.target.syscall_mixins
-        klass = type(f"{key.__name__}Kernel", (*mixins, Kernel), {}) if mixins else Kernel
+        klass = type(f"{key.__name__}Kernel", (*mixins, base), {}) if mixins else base
         _kernel_classes[key] = klass
     return klass(process)

@@ -16,6 +16,9 @@ TARGETS = {
     "i386": "i386",
     "mipsel": "mipsel",
     "mips": "mips",
+    # FreeBSD programs (the FreeBSD personality, pyuser.syscalls.freebsd)
+    "freebsd-x86_64": "freebsd_x86_64",
+    "freebsd-aarch64": "freebsd_aarch64",
 }
 
 

@@ -38,6 +38,8 @@ class Target:
     """Base class of the per-CPU modules in pyuser.targets."""
 
     name: str  # "arm"
+    # the kernel personality: "linux", or "freebsd" (pyuser.syscalls.freebsd)
+    os_name: str = "linux"
     elf_machine: str  # pyelftools' e_machine name, e.g. "EM_ARM"
     elf_machine_number: int  # its value (include/uapi/linux/elf-em.h), for binfmt_misc
     elf_class: int  # 32 or 64
@@ -120,6 +122,11 @@ class Target:
                     to_host[number] = int(host)
                     from_host[int(host)] = number
         return to_host, from_host
+
+    def encode_siginfo(self, info) -> bytes | None:
+        """The siginfo a handler gets, for personalities whose layout is not
+        Linux's (FreeBSD); None: Linux's, built by Process.encode_siginfo."""
+        return None
 
     def errno(self, name: str) -> int:
         return self.abi.ERRNO[name]
