@@ -37,8 +37,7 @@ def _code_and_data(image: ElfImage, bias: int) -> ImageLayout:
     """As fs/binfmt_elf.c load_elf_binary computes them: code from the PF_X
     segments, data up to the highest segment's file end."""
     layout = ImageLayout(start_code=(1 << 64) - 1)
-    for seg in image.loads():
-        h = seg.header
+    for h in image.loads():
         if h.p_flags & PF_X:
             layout.start_code = min(layout.start_code, h.p_vaddr)
             layout.end_code = max(layout.end_code, h.p_vaddr + h.p_filesz)
