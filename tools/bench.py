@@ -114,18 +114,14 @@ def binfmt_wrapper(arch: str, qemu: str) -> list[str]:
     """A command prefix: a private user+mount namespace whose own binfmt_misc
     runs the target's ELF files with `qemu`, then exec of the command."""
     sys.path.insert(0, str(REPO))
+    from pyuser.binfmt_misc import in_private_namespace, registration_line
     from pyuser.targets import load_target
 
     magic, mask = load_target(arch).binfmt_magic()
-
-    def escaped(data: bytes) -> str:
-        return "".join(f"\\x{b:02x}" for b in data)
-
-    # F: the interpreter is opened now, so it is found from any mount namespace
-    rule = f":pyuser-bench-{arch}:M::{escaped(magic)}:{escaped(mask)}:{qemu}:F"
-    script = ('mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc && '
-              'printf "%s" "$0" > /proc/sys/fs/binfmt_misc/register && shift && exec "$@"')
-    return ["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", script, rule, "-"]
+    # F: the interpreter is opened now, so it is found from any mount namespace;
+    # P: argv[0] preserved (qemu reads AT_FLAGS_PRESERVE_ARGV0), as pyuser keeps it
+    return in_private_namespace(registration_line(f"pyuser-bench-{arch}", magic, mask, qemu,
+                                                  "FP"))
 
 
 def sysroot_of(arch: str, build: bool) -> Path | None:
@@ -157,7 +153,7 @@ def command_for(bench: Bench, runner: str, arch: str, sysroot: Path | None) -> C
         if path is None:
             return f"no {qemu}"
         prefix = [path, "-cpu", cpu]
-        if bench.binfmt:
+        if bench.binfmt and arch != "x86_64":  # x86_64 guests' execs run natively here
             prefix = binfmt_wrapper(arch, path) + prefix
     else:
         prefix = []
