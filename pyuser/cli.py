@@ -33,6 +33,8 @@ class Settings:
 
 @dataclass(frozen=True)
 class Opt:
+    """One command-line option: its flag, environment twin, argument, effect and help."""
+
     flag: str
     env: str | None
     arg: str | None  # metavar, or None for a switch

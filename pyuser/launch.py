@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import shutil
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -40,6 +39,8 @@ def find_program(name: str) -> str:
     """A command name as a shell finds it: a path as given, else on PATH."""
     if "/" in name or os.path.exists(name):
         return name
+    import shutil  # only here: it imports bz2, lzma and fnmatch (~2 ms)
+
     return shutil.which(name) or name
 
 

@@ -88,6 +88,8 @@ class SigInfo:
 
 @dataclass
 class Action:
+    """A signal's disposition (struct sigaction)."""
+
     handler: int = SIG_DFL
     flags: int = 0
     restorer: int = 0

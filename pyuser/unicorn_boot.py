@@ -4,14 +4,16 @@ Importing unicorn 2.1.4's binding costs ~26 ms of CPU after Python's own
 start, of which the dlopen of libunicorn.so.2 is ~6 ms: its library search
 (``unicorn_py3.unicorn.__load_uc_lib``) imports pathlib and
 importlib.resources (~11 ms: tempfile, shutil, zipfile, urllib...) only to
-build the list of places where the library might be.  Measured with
-``python -X importtime`` and wait4's CPU time, median of 15 runs.
+build the list of places where the library might be (inspect too, which
+dataclasses has imported by then anyway).  Measured with ``python -X importtime`` and wait4's
+CPU time, median of 15 runs.
 
 :func:`install` adds an import hook that, while (and only while) that one
-module executes, lets it see two small stand-ins for those modules: the
-same search runs in the same order over the same places (LIBUNICORN_PATH,
-the package's lib/, ...), with paths as plain strings.  The stand-ins are
-removed right after; nothing else sees them.  If the binding's code does
+module executes, lets it see small stand-ins for those two modules if
+they are not loaded yet: the same search runs in the same order over the
+same places (LIBUNICORN_PATH, the package's lib/, ...), with paths as
+plain strings.  The stand-ins are removed right after; nothing else sees
+them, and a program that has loaded the real modules keeps them.  If the binding's code does
 not fit them (another unicorn version), its import is simply run again
 with the real modules.
 """
@@ -67,20 +69,19 @@ class _BindingLoader:
         return self._real.create_module(spec)  # type: ignore[attr-defined]
 
     def exec_module(self, module: types.ModuleType) -> None:
-        stand_ins = _stand_ins(self._package_dir)
-        saved = {name: sys.modules.get(name) for name in stand_ins}
-        if any(saved.values()):  # already paid for: nothing to save
-            self._real.exec_module(module)  # type: ignore[attr-defined]
-            return
+        stand_ins = {name: stand_in for name, stand_in in _stand_ins(self._package_dir).items()
+                     if name not in sys.modules}
         sys.modules.update(stand_ins)
         try:
             self._real.exec_module(module)  # type: ignore[attr-defined]
             return
         except Exception:  # noqa: BLE001 - the binding changed: the ordinary way
-            pass
+            if not stand_ins:
+                raise
         finally:
-            for name in stand_ins:
-                sys.modules.pop(name, None)
+            for name, stand_in in stand_ins.items():
+                if sys.modules.get(name) is stand_in:
+                    del sys.modules[name]
         self._real.exec_module(module)  # type: ignore[attr-defined]
 
 

@@ -38,6 +38,8 @@ def syscall(*names: str | Callable) -> Any:
 
 @dataclass
 class Param:
+    """One handler parameter and the register it comes from."""
+
     name: str
     arg: T.Arg
     reg: int  # index into the register bank (0 is the syscall number)
@@ -49,6 +51,8 @@ def _nothing_to_do() -> None:
 
 @dataclass
 class Entry:
+    """A syscall number's handler, ready to dispatch."""
+
     name: str
     number: int
     params: list[Param]
