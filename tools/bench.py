@@ -23,6 +23,7 @@ the setup (unshare, mount, one registration) is part of qemu's time, a few
 milliseconds.  pyuser needs no binfmt_misc for a guest exec.
 
     tools/bench.py [--arch arm] [--runs 3] [--only pyuser,qemu,native] [--rows a,b]
+                   [--cpu-time]
 
 `make bench` runs it with the project's venv.  The programs are built first
 (make -C tests/guest_bins).  Every run's output must be the same as the
@@ -180,8 +181,9 @@ def command_for(bench: Bench, runner: str, arch: str, sysroot: Path | None) -> C
                     str(BENCH_SRC / "pywork.py")], env)
 
 
-def run_once(cmd: Command, timeout: float) -> Result:
-    """One run: wall time, and the peak RSS of its process tree (wait4)."""
+def run_once(cmd: Command, timeout: float, cpu_time: bool = False) -> Result:
+    """One run: wall time (or user+system CPU time of the process tree), and
+    the peak RSS of the tree (wait4)."""
     with tempfile.TemporaryFile() as out:
         t0 = time.perf_counter()
         try:
@@ -204,13 +206,14 @@ def run_once(cmd: Command, timeout: float) -> Result:
         return Result(error=f"timeout>{timeout:g}s")
     if child.returncode != 0:
         return Result(error=f"status {child.returncode}")
-    return Result(seconds=elapsed, stdout=stdout, max_rss_kib=usage.ru_maxrss)
+    seconds = usage.ru_utime + usage.ru_stime if cpu_time else elapsed
+    return Result(seconds=seconds, stdout=stdout, max_rss_kib=usage.ru_maxrss)
 
 
-def time_runs(cmd: Command, runs: int, timeout: float) -> Result:
+def time_runs(cmd: Command, runs: int, timeout: float, cpu_time: bool = False) -> Result:
     results = []
     for _ in range(runs):
-        r = run_once(cmd, timeout)
+        r = run_once(cmd, timeout, cpu_time)
         if r.seconds is None:
             return r
         results.append(r)
@@ -254,6 +257,9 @@ def main() -> int:
     ap.add_argument("--rows", default="",
                     help=f"comma-separated rows (default all: {', '.join(b.name for b in BENCHES)})")
     ap.add_argument("--no-build", action="store_true", help="do not run make first")
+    ap.add_argument("--cpu-time", action="store_true",
+                    help="report user+system CPU time of each run's process tree instead of "
+                         "wall time (steadier on a busy machine; blind to time spent waiting)")
     opts = ap.parse_args()
     only = {s.strip() for s in opts.only.split(",") if s.strip()}
     if not only <= set(RUNNERS):
@@ -293,7 +299,7 @@ def bench_arch(opts: argparse.Namespace, arch: str, only: set[str],
                 continue
             runs = min(opts.runs, b.max_runs or opts.runs)
             print(f"  {b.name:<11} {name:<6} ...", end="", file=sys.stderr, flush=True)
-            row[name] = time_runs(cmd, runs, opts.timeout)
+            row[name] = time_runs(cmd, runs, opts.timeout, opts.cpu_time)
             print(f" {fmt_time(row[name])}", file=sys.stderr)
         # every runner must print what the reference prints (native, else qemu)
         ref = next((row[n] for n in ("native", "qemu", "pyuser")
@@ -304,7 +310,8 @@ def bench_arch(opts: argparse.Namespace, arch: str, only: set[str],
         results[b.name] = row
 
     print()
-    print(f"median of {opts.runs} wall-clock runs (rows with one run: execchurn, shell), "
+    clock = "CPU-time (user+system)" if opts.cpu_time else "wall-clock"
+    print(f"median of {opts.runs} {clock} runs (rows with one run: execchurn, shell), "
           f"seconds and peak host RSS in MiB ({arch} guest); * = real workload")
     head = f"{'benchmark':<13}{'what':<37}"
     for name in order:
