@@ -11,7 +11,9 @@ this process, and host signals stay with the caller (they are not
 forwarded to the guest).  Guest threads other than the main one run on
 their own host threads; an exit_group or a fatal signal there ends run()
 too (a thread then blocked in a host call, a read on a pipe, say, is left
-behind as an idle daemon thread).  Use :func:`pyuser.run` for full isolation.
+behind as an idle daemon thread).  A guest exec of a guest program
+replaces the image in place and run() goes on with it (pyuser.launch).
+Use :func:`pyuser.run` for full isolation.
 """
 
 from __future__ import annotations

@@ -76,15 +76,17 @@ def resolve_program(target_name: str | None, program: str, options: Options,
 
 def build_process(target: Target, options: Options, host_program: str, guest_name: bytes,
                   argv: list[bytes], envp: list[bytes], *, log: Log | None = None,
+                  execfn: bytes | None = None,
                   prepare: Callable[[Process], None] | None = None) -> Process:
     """A new Process running `host_program`, which the guest knows as
-    `guest_name` (AT_EXECFN; /proc/self/exe is its real path in the guest's
-    view).  `prepare` runs on the process before the image is loaded."""
+    `guest_name` (/proc/self/exe is its real path in the guest's view);
+    `execfn` (default `guest_name`) is the name it was started by (AT_EXECFN,
+    the task name).  `prepare` runs on the process before the image is loaded."""
     process = Process(target, options, log)
     if prepare is not None:
         prepare(process)
     process.exe_guest_path = os.fsdecode(process.vfs.guest_realpath(guest_name))
-    load_program(process, host_program, argv, envp, execfn=guest_name)
+    load_program(process, host_program, argv, envp, execfn=execfn or guest_name)
     return process
 
 
@@ -164,7 +166,7 @@ def replace_image(old: Process, request: ExecRequest, host_fds: set[int]) -> Pro
     try:
         return build_process(old.target, old.options, os.fsdecode(request.host_path),
                              request.guest_path, request.argv, request.envp, log=old.log,
-                             prepare=take_over)
+                             execfn=request.execfn, prepare=take_over)
     except (LoadError, OutOfMemory, OSError) as e:
         # as Linux past the point of no return: the process dies of SIGSEGV
         sys.stderr.write(f"pyuser: exec of {os.fsdecode(request.guest_path)} failed: {e}\n")

@@ -58,9 +58,12 @@ class ExecRequest:
     """The program an in-place exec loads, as the kernel's checks found it."""
 
     host_path: bytes  # the file to load
-    guest_path: bytes  # its name in the guest (AT_EXECFN, /proc/self/exe)
+    guest_path: bytes  # its name in the guest (/proc/self/exe is its real path)
     argv: list[bytes]
     envp: list[bytes]
+    # the path execve was given: AT_EXECFN and the task name, as Linux's
+    # bprm->filename (a script's own name, "exe" for /proc/self/exe)
+    execfn: bytes
 
 
 class ImageReplaced(NoReturn):
@@ -182,7 +185,8 @@ class ExecCalls:
             for stream in (sys.stdout, sys.stderr, self.log._stream):
                 if stream is not None:
                     stream.flush()
-            raise ImageReplaced(ExecRequest(plan.host_path, plan.guest_path, plan.argv, envp))
+            raise ImageReplaced(ExecRequest(plan.host_path, plan.guest_path, plan.argv, envp,
+                                            given))
         if plan.kind == "guest":
             program, command = os.fsencode(sys.executable), \
                 emulator_command(proc, plan.guest_path, plan.argv)
