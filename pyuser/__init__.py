@@ -10,6 +10,12 @@ _LAZY = {
 }
 __all__ = ["__version__", *_LAZY]
 
+# the unicorn binding, whenever something imports it, without its slow
+# library search (pyuser.unicorn_boot explains)
+from pyuser import unicorn_boot as _unicorn_boot  # noqa: E402
+
+_unicorn_boot.install()
+
 
 def __getattr__(name: str) -> object:
     module = _LAZY.get(name)

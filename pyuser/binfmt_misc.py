@@ -80,6 +80,17 @@ def registration_line(name: str, magic: bytes, mask: bytes, interpreter: str,
     return f":{name}:M::{escape(magic)}:{escape(mask)}:{interpreter}:{flags}"
 
 
+def in_private_namespace(line: str) -> list[str]:
+    """A command prefix: run the command in a private user+mount namespace
+    whose own binfmt_misc instance has `line` registered (Linux 6.7 and later
+    give each user namespace its own binfmt_misc; nothing of the host's
+    changes).  For comparisons with qemu-user, which execs a foreign program
+    only through binfmt_misc."""
+    script = ("mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc && "
+              'printf "%s" "$0" > /proc/sys/fs/binfmt_misc/register && shift && exec "$@"')
+    return ["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", script, line, "-"]
+
+
 # ---------------------------------------------------------------- the kernel side
 
 

@@ -8,7 +8,6 @@ sets, and its help line.  Options end at the first argument that is not one
 
 from __future__ import annotations
 
-import io
 import os
 import sys
 from collections.abc import Callable
@@ -16,7 +15,7 @@ from dataclasses import dataclass, field
 
 from pyuser import __version__
 from pyuser.errors import UserError, printable
-from pyuser.log import LOG_ITEMS
+from pyuser.log import LOG_ITEMS, stand_ins_for_closed_streams
 from pyuser.process import Options
 
 
@@ -34,6 +33,8 @@ class Settings:
 
 @dataclass(frozen=True)
 class Opt:
+    """One command-line option: its flag, environment twin, argument, effect and help."""
+
     flag: str
     env: str | None
     arg: str | None  # metavar, or None for a switch
@@ -187,35 +188,12 @@ def guest_environment(settings: Settings) -> list[bytes]:
     return [k + b"=" + v for k, v in env.items()]
 
 
-def find_program(name: str) -> str:
-    if "/" in name or os.path.exists(name):
-        return name
-    import shutil
-
-    found = shutil.which(name)
-    return found or name
-
-
-def sysroot_file(sysroot: str | None, program: str) -> str:
-    """The host file of the program: an absolute path is looked up in the
-    sysroot first, as every guest path is (docs/userland.md)."""
-    if not sysroot:
-        return program
-    from pyuser.vfs import under_sysroot
-
-    root = os.fsencode(os.path.abspath(sysroot))
-    return os.fsdecode(under_sysroot(root, os.fsencode(program)))
-
-
 def run_command(target_name: str | None, argv: list[str], prog: str,
                 program_file: str | None = None) -> int:
     """Run the command line `argv`; `program_file`, when given, is the host
     file to load the program from (binfmt_misc's O flag), its name staying
     the one on the command line."""
-    from pyuser.config import default_sysroot
-    from pyuser.loader import load_program
-    from pyuser.loader.elf import guess_target
-    from pyuser.process import Process
+    from pyuser.launch import build_process, find_program, resolve_program, run_until_exit
     from pyuser.targets import load_target
 
     try:
@@ -239,53 +217,19 @@ def run_command(target_name: str | None, argv: list[str], prog: str,
         raise UserError("no program given (see -h)")
     program = find_program(command[0])
     options = settings.options
-    host_program = program_file or sysroot_file(options.sysroot, program)
-    name = target_name or guess_target(host_program)
-    if target_name and not target_name.startswith("freebsd-"):
-        # binfmt_misc's magic for a CPU matches its FreeBSD programs too
-        # (EI_OSABI is masked): run those with the FreeBSD personality
-        try:
-            if guess_target(host_program) == f"freebsd-{target_name}":
-                name = f"freebsd-{target_name}"
-        except UserError:
-            pass  # not an ELF file at all: load_program says so
-    target = load_target(name)
-    if options.sysroot is None:
-        options.sysroot = default_sysroot(name)
-        host_program = program_file or sysroot_file(options.sysroot, program)
-    if options.cpu and options.cpu not in target.cpu_models:
-        raise UserError(f"unknown CPU model '{options.cpu}' (see -cpu help)")
-    process = Process(target, options)
-    process.forward_host_signals()
+    target, host_program = resolve_program(target_name, program, options, program_file)
     argv0 = options.argv0 if options.argv0 is not None else command[0]
     guest_argv = [os.fsencode(argv0)] + [os.fsencode(a) for a in command[1:]]
-    process.exe_guest_path = os.fsdecode(process.vfs.guest_realpath(os.fsencode(program)))
-    load_program(process, host_program, guest_argv, guest_environment(settings),
-                 execfn=os.fsencode(program))
+    process = build_process(target, options, host_program, os.fsencode(program), guest_argv,
+                            guest_environment(settings),
+                            prepare=lambda p: p.forward_host_signals())
     if process.log.enabled("page"):
         process.log.write(process.render_maps().decode().rstrip())
-    return process.run()
-
-
-class _Discard(io.TextIOBase):
-    """Where the emulator's own messages go when its stdout or stderr was
-    closed at start: nothing to write to, and no descriptor held."""
-
-    def write(self, text: str) -> int:
-        return len(text)
-
-
-def _stand_ins_for_closed_streams() -> None:
-    # A program may start with descriptor 1 or 2 closed (a subprocess child,
-    # a daemon): Python then has no sys.stdout/sys.stderr.  The stand-ins
-    # hold no descriptor, so the guest still finds those numbers closed.
-    for name in ("stdout", "stderr"):
-        if getattr(sys, name) is None:
-            setattr(sys, name, _Discard())
+    return run_until_exit(process)
 
 
 def _main(target_name: str | None) -> None:
-    _stand_ins_for_closed_streams()
+    stand_ins_for_closed_streams()
     prog = os.path.basename(sys.argv[0]) or "pyuser"
     from pyuser.binfmt_entry import from_kernel
 

@@ -11,7 +11,9 @@ this process, and host signals stay with the caller (they are not
 forwarded to the guest).  Guest threads other than the main one run on
 their own host threads; an exit_group or a fatal signal there ends run()
 too (a thread then blocked in a host call, a read on a pipe, say, is left
-behind as an idle daemon thread).  Use :func:`pyuser.run` for full isolation.
+behind as an idle daemon thread).  A guest exec of a guest program
+replaces the image in place and run() goes on with it (pyuser.launch).
+Use :func:`pyuser.run` for full isolation.
 """
 
 from __future__ import annotations
@@ -109,48 +111,51 @@ class Emulator:
     # ------------------------------------------------------------ running
     def load(self) -> Process:
         """Create the guest process and load the program (run() does it if needed)."""
-        from pyuser.cli import find_program
-        from pyuser.config import default_sysroot
-        from pyuser.loader import load_program
-        from pyuser.loader.elf import guess_target
-        from pyuser.process import Options, Process
-        from pyuser.targets import load_target
+        from pyuser.launch import build_process, find_program, resolve_program
+        from pyuser.process import Options
 
         if self.process is not None:
             return self.process
         program = find_program(self.argv[0])
-        name = self.arch or guess_target(program)
-        target = load_target(name)
         sysroot = self.sysroot or os.environ.get("PYUSER_LD_PREFIX") or \
-            os.environ.get("QEMU_LD_PREFIX") or default_sysroot(name)
+            os.environ.get("QEMU_LD_PREFIX")
         options = Options(sysroot=sysroot, cpu=self.cpu or "", seed=self.seed,
                           log_items={"strace"} if self.strace else set())
-        process = Process(target, options)
-        self._install_hooks(process)
+        target, host_program = resolve_program(self.arch, program, options)
         argv0 = self.argv0 if self.argv0 is not None else self.argv[0]
         guest_argv = [os.fsencode(argv0)] + [os.fsencode(a) for a in self.argv[1:]]
         envp = [os.fsencode(k) + b"=" + os.fsencode(v) for k, v in self.env.items()]
-        process.exe_guest_path = os.path.realpath(program)
-        load_program(process, program, guest_argv, envp, execfn=os.fsencode(program))
-        self.process = process
-        return process
+        self.process = build_process(target, options, host_program, os.fsencode(program),
+                                     guest_argv, envp, prepare=self._install_hooks)
+        return self.process
 
     def run(self) -> int:
         """Run the program to its end; its exit status, or -signal if it died of one."""
         if self._ran:
             raise RuntimeError("an Emulator runs its program once; make another")
         self._ran = True
+        from pyuser.launch import run_until_exit
+
         process = self.load()
-        if self._syscall_hooks or self._replacements:
-            _wrap_dispatch(process, self._syscall_hooks, self._replacements)
+        self._wrap(process)
         try:
-            status = process.run()
+            status = run_until_exit(process, on_new_image=self._adopt)
         except _GuestDied as died:
             status = -died.host_signal
         self.returncode = status
         for fn in self._exit_hooks:
             fn(status)
         return status
+
+    def _wrap(self, process: Process) -> None:
+        if self._syscall_hooks or self._replacements:
+            _wrap_dispatch(process, self._syscall_hooks, self._replacements)
+
+    def _adopt(self, process: Process) -> None:
+        """The guest exec'd a guest program in place: the hooks follow it."""
+        self.process = process
+        self._install_hooks(process)
+        self._wrap(process)
 
     def _install_hooks(self, process: Process) -> None:
         import threading

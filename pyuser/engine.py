@@ -195,3 +195,12 @@ class AsyncStop:
     def clear(self) -> None:
         """The emulating thread, between runs."""
         self._end.value = _NOWHERE
+
+
+def close_engine(uc: Uc) -> None:
+    """Free an engine now (its translation cache and CPU state, ~4 MB), not at
+    the next garbage collection: the binding's own finalizer, run once; the
+    engine must not be used after this."""
+    finalizer = getattr(uc, "_Uc__finalizer", None)
+    if finalizer is not None:
+        finalizer()

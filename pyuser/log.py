@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import os
 import sys
 from typing import TextIO
 
@@ -32,3 +34,31 @@ class Log:
     def write(self, line: str) -> None:
         self.stream.write(line + "\n")
         self.stream.flush()
+
+
+class _Discard(io.TextIOBase):
+    """Where the emulator's own messages go when its stdout or stderr is
+    closed: nothing to write to, and no descriptor held."""
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+
+def stand_ins_for_closed_streams() -> None:
+    """A program may start with descriptor 1 or 2 closed (a subprocess child,
+    a daemon), or close them on exec: Python then has no sys.stdout or
+    sys.stderr to write to.  The stand-ins hold no descriptor, so the guest
+    still finds those numbers closed."""
+    for name, fd in (("stdout", 1), ("stderr", 2)):
+        stream = getattr(sys, name)
+        if stream is None:
+            setattr(sys, name, _Discard())
+            continue
+        if isinstance(stream, _Discard):
+            continue
+        try:
+            if stream.fileno() != fd:
+                continue  # not the descriptor (a test's capture, say)
+            os.fstat(fd)
+        except (OSError, ValueError):
+            setattr(sys, name, _Discard())  # closed; io.UnsupportedOperation too

@@ -129,6 +129,23 @@ class GuestMemory:
         self._search_from = size  # where find_free looks first
         self.mmap_floor = 0x10000
 
+    def release(self) -> None:
+        """The address space is no more (an in-place exec): give its pages,
+        file and shared mappings back to the host now.  The reservation goes
+        with this object; while something still holds a view of it, it stays
+        as inaccessible, empty address space until then."""
+        self.mappings.clear()
+        self._starts.clear()
+        self.pages = bytearray(0)
+        try:
+            self.view.release()
+            self.host.close()
+            return
+        except BufferError:
+            pass
+        flags = _HOST_MAP_FIXED | _HOST_MAP_PRIVATE | _HOST_MAP_ANONYMOUS | MAP_NORESERVE
+        _libc.mmap(self.host_base, self.size, mmap.PROT_NONE, flags, -1, 0)
+
     # ----------------------------------------------------------- accesses
     def check(self, address: int, size: int, table: bytes) -> None:
         if size <= 0:

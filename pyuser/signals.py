@@ -21,6 +21,7 @@ How a signal reaches a guest handler:
 
 from __future__ import annotations
 
+import _thread
 import collections
 import ctypes
 import os
@@ -93,6 +94,8 @@ class SigInfo:
 
 @dataclass
 class Action:
+    """A signal's disposition (struct sigaction)."""
+
     handler: int = SIG_DFL
     flags: int = 0
     restorer: int = 0
@@ -303,6 +306,35 @@ class SignalState:
         self.timer_threads.clear()
         self.check = False
 
+    def take_over_at_exec(self, old: SignalState, old_thread: ThreadSignals,
+                          new_thread: ThreadSignals, open_fds: set[int]) -> None:
+        """An in-place exec: this new process's state from the old one's, as
+        the kernel's exec keeps it (fs/exec.c begin_new_exec,
+        kernel/signal.c flush_signal_handlers): ignored signals stay ignored,
+        handled ones go back to the default (on the host too, where a handler
+        was mirrored); the blocked mask and everything pending stay; the
+        alternate stack does not.  The host relay now reports here, and the
+        signalfds still open keep reporting."""
+        relay = old.relay
+        for signo, action in old.actions.items():
+            if action.handler == SIG_IGN:
+                self.actions[signo] = Action(SIG_IGN)
+            elif action.handler != SIG_DFL and relay is not None:
+                host = self.process.target.signal_to_host.get(signo)
+                if host is not None:
+                    relay.mirror(host, SIG_DFL)
+        new_thread.mask = old_thread.mask
+        new_thread.pending = old_thread.pending
+        self.shared = old.shared
+        self.signalfds = {fd: mask for fd, mask in old.signalfds.items() if fd in open_fds}
+        if relay is not None:
+            relay.state = self
+            self.relay = relay
+        old.relay = None
+        self._incoming.extend(old._incoming)
+        old._incoming.clear()
+        self.check = True
+
     def drain_incoming(self) -> None:
         while self._incoming:
             info, tid = self._incoming.popleft()
@@ -351,7 +383,7 @@ class HostRelay:
                           if s not in _SYNCHRONOUS_HOST | _THREAD_DIRECTED
                           and s in self.target.signal_from_host}
         self.main_thread = threading.get_ident()
-        self._thread: threading.Thread | None = None
+        self._thread = 0  # the watcher's thread id
 
     def start(self) -> None:
         host_signal.signal(KICK_SIGNAL, _ignore_kick)
@@ -377,8 +409,7 @@ class HostRelay:
             if target is not None:
                 mask |= 1 << (target - 1)
         self.state.process.current.signals.mask = mask & ~self.state.unblockable
-        self._thread = threading.Thread(target=self._watch, name="pyuser-signals", daemon=True)
-        self._thread.start()
+        self._start_watcher()
 
     @property
     def native_id(self) -> int:
@@ -389,8 +420,16 @@ class HostRelay:
     def restart_after_fork(self) -> None:
         """The child of a fork has the mask but not the watcher thread."""
         self.main_thread = threading.get_ident()
-        self._thread = threading.Thread(target=self._watch, name="pyuser-signals", daemon=True)
-        self._thread.start()
+        self._start_watcher()
+
+    def _start_watcher(self) -> None:
+        # A bare host thread: threading.Thread.start would wait until the new
+        # thread has run, a scheduling round trip that cost a forked child
+        # 3-20 ms on a busy 2-core machine before it could go on (a child that
+        # only execs or exits never needs the watcher).  Nothing is lost in
+        # between: the forwarded signals stay pending, blocked in every thread,
+        # until the watcher takes them.
+        self._thread = _thread.start_new_thread(self._watch, ())
 
     def mirror(self, host: int, handler: int) -> None:
         """Give the host signal the disposition that has the guest's effect."""

@@ -113,6 +113,20 @@ def test_emulator_hooks_see_syscalls_and_exit(guest_bins: Path, capfd) -> None:
         emu.run()
 
 
+def test_emulator_follows_an_exec_in_place(sysroot: Path, capfd) -> None:
+    """A guest exec of a guest program replaces the image inside run(): this
+    Python process lives on, the hooks see the new program's calls."""
+    emu = pyuser.Emulator([sysroot / "bin" / "busybox", "sh", "-c",
+                           "exec /bin/busybox echo replaced"], arch="arm", sysroot=sysroot)
+    seen: list[str] = []
+    emu.on_syscall(lambda event: seen.append(event.name))
+    first = emu.load()
+    assert emu.run() == 0
+    assert capfd.readouterr().out == "replaced\n"
+    assert "execve" in seen and "write" in seen[seen.index("execve"):]
+    assert emu.process is not first and emu.process.exe_guest_path == "/bin/busybox"
+
+
 def test_emulator_guest_crash_does_not_end_the_caller(guest_bins: Path, capfd) -> None:
     emu = pyuser.Emulator([guest_bins / "fault", "segv"])
     exits: list[int] = []

@@ -14,7 +14,7 @@ import signal
 import subprocess
 
 import pytest
-from conftest import build_guest_bins, host_child_env
+from conftest import ARCHES, build_guest_bins, host_child_env, qemu_executable
 from test_guest_programs import (
     BIGBSS_OUT,
     FDKINDS_OUT,
@@ -43,6 +43,9 @@ from test_polling import EXPECTED as POLLING_OUT
 from test_signals import SCENARIOS
 from test_threads import SCENARIOS as THREAD_SCENARIOS
 from test_userland import FORKEXEC_OUT, MMAPFILE_OUT
+
+from pyuser.binfmt_misc import in_private_namespace, registration_line
+from pyuser.targets import load_target
 
 TARGETS = ["aarch64", "x86_64", "i386", "riscv64", "mipsel", "mips"]
 MIPS = ("mipsel", "mips")
@@ -295,6 +298,31 @@ def test_fork_wait_exec(target, bins_of, run_pyuser):
         expected = expected.replace("signo=17 code=1", "signo=18 code=1")
     got = run_pyuser([bins_of(target) / "forkexec"], target, timeout=120)
     assert (got.stdout, got.returncode) == (expected, 0), got.stderr
+
+
+@pytest.mark.parametrize("target", ["arm", *TARGETS])
+def test_exec_same_as_qemu_through_binfmt(target, bins_of, run_pyuser):
+    """forkexec under qemu, which execs guest programs only through binfmt_misc:
+    registered in a private user+mount namespace's own binfmt_misc (the host's
+    is not touched).  pyuser execs them in place (pid, mask, pending and
+    ignored signals kept; handlers, the alternate stack and close-on-exec
+    descriptors dropped), and must print what qemu's fresh processes print."""
+    program = bins_of(target) / "forkexec"
+    qemu = qemu_executable(target)
+    magic, mask = load_target(target).binfmt_magic()
+    line = registration_line(f"pyuser-test-{target}", magic, mask, qemu, "FP")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("QEMU_", "PYUSER_"))}
+    env["QEMU_CPU"] = ARCHES[target]["qemu_cpu"]  # for the qemu that binfmt_misc starts
+    # an x86_64 guest's execs run natively on this host, as under Linux (and
+    # an x86_64 entry would send qemu-x86_64-static to itself)
+    prefix = [] if target == "x86_64" else in_private_namespace(line)
+    reference = subprocess.run([*prefix, qemu, str(program)],
+                               capture_output=True, text=True, timeout=120, env=env,
+                               stdin=subprocess.DEVNULL)
+    assert reference.returncode == 0, reference.stderr
+    assert "after exec: pid same 1" in reference.stdout
+    got = run_pyuser([program], target, timeout=120)
+    assert (got.stdout, got.returncode) == (reference.stdout, 0), got.stderr
 
 
 def _assert_same_as_native(argv, target, run_pyuser, *, stdout=None, returncode=None):

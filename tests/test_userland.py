@@ -572,6 +572,9 @@ after the child wrote: MAP_SHARED 2, MAP_PRIVATE 1
 child argv: [renamed-argv0] [child] [two words] env=from-execve fds: 3 7
 exec self: exited 3
 expected open fds: 3 7 (closed: 4 5 6)
+after exec: pid same 1, exe same 1, comm forkexec, SIGUSR1 ignored 1, SIGUSR2 default 1, \
+SIGTERM blocked 1 and pending 1, altstack off 1
+exec state: exited 4
 execve missing: -1 No such file or directory
 execve directory: -1 Permission denied
 execve not executable: -1 Permission denied

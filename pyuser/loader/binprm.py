@@ -37,6 +37,8 @@ MAX_INTERPRETER_DEPTH = 4
 
 @dataclass
 class ExecPlan:
+    """What an execve runs, as the kernel's checks found it."""
+
     kind: str  # "guest" or "host"
     guest_path: bytes  # the program, as the guest names it
     host_path: bytes  # the file that is run

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 @dataclass
 class StackImage:
+    """What goes on the initial stack."""
+
     argv: list[bytes]
     envp: list[bytes]
     execfn: bytes
@@ -24,6 +26,8 @@ class StackImage:
 
 @dataclass
 class BuiltStack:
+    """The stack's bytes and where its parts landed."""
+
     sp: int  # where argc is
     data: bytes  # bytes from sp up to the top
     auxv: bytes  # the auxiliary vector as written (for /proc/self/auxv)

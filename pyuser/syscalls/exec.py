@@ -4,10 +4,19 @@ What runs is decided by pyuser.loader.binprm, with the kernel's checks made
 first, so that a failure (ENOENT, EACCES, ENOEXEC, a missing interpreter)
 returns to the guest as it would under Linux:
 
-* an ELF file of the emulated target: the emulator execs *itself* (the same
-  Python, ``-I`` so that the guest's PYTHON* variables do not reach it) with
-  the options of this run (sysroot, CPU, stack size, debug log, seed) and
-  the program's argv[0] -- so a guest can exec a guest program without
+* an ELF file of the emulated target, from a process with one thread: the
+  image is replaced *in place*, in the running emulator, as the kernel
+  replaces it: :class:`ImageReplaced` ends the CPU loop, and the runner
+  (pyuser.launch.run_until_exit) drops what an exec drops
+  (:func:`drop_for_exec`: close-on-exec descriptors, POSIX timers, the
+  address space and the engine), builds the new process with the one
+  builder and hands it what an exec keeps (pid, mask, pending signals,
+  ignored dispositions, descriptors, cwd, limits...; docs/userland.md);
+* the same from a process with several threads: the emulator execs
+  *itself* (the same Python, ``-I`` so that the guest's PYTHON* variables
+  do not reach it) with the options of this run (sysroot, CPU, stack size,
+  debug log, seed) and the program's argv[0]; the host kernel ends the
+  other threads.  Either way a guest can exec a guest program without
   binfmt_misc being set up, which qemu-user needs for it;
 * anything else (a host program, or a file the host kernel judges): the
   host's execve, whose error, if any, is the guest's.
@@ -21,16 +30,19 @@ descriptors by the calls that create them).
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
 import sys
+import threading
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import pyuser
 from pyuser.loader.binprm import plan_exec
 from pyuser.syscalls import hostcalls
 from pyuser.syscalls.table import syscall
-from pyuser.syscalls.types import CStr, Fd, Ptr, SyscallError, UInt
+from pyuser.syscalls.types import CStr, Fd, NoReturn, Ptr, SyscallError, UInt
 
 if TYPE_CHECKING:
     from pyuser.process import Process
@@ -39,6 +51,58 @@ if TYPE_CHECKING:
 AT_FDCWD = -100
 # more argv/envp entries than fit in Linux's argument space (E2BIG beyond)
 _MAX_STRINGS = 1 << 17
+
+
+@dataclass
+class ExecRequest:
+    """The program an in-place exec loads, as the kernel's checks found it."""
+
+    host_path: bytes  # the file to load
+    guest_path: bytes  # its name in the guest (/proc/self/exe is its real path)
+    argv: list[bytes]
+    envp: list[bytes]
+    # the path execve was given: AT_EXECFN and the task name, as Linux's
+    # bprm->filename (a script's own name, "exe" for /proc/self/exe)
+    execfn: bytes
+
+
+class ImageReplaced(NoReturn):
+    """execve of a guest program, past the point of no return: the runner
+    replaces the process image (the syscall does not return)."""
+
+    def __init__(self, request: ExecRequest) -> None:
+        super().__init__(os.fsdecode(request.guest_path))
+        self.request = request
+
+
+def can_exec_in_place(proc: Process) -> bool:
+    """One guest thread, on the host thread that runs the process (its runner
+    loop is the one that takes the new image)."""
+    return len(proc.threads) == 1 and threading.get_ident() == proc.main_host_thread
+
+
+def drop_for_exec(proc: Process, keep_fds: set[int]) -> None:
+    """What the kernel drops at exec, on the host side: POSIX timers, and
+    every close-on-exec descriptor (guest descriptors carry the guest's flag,
+    see pyuser.syscalls.files.guest_fd) but the emulator's own `keep_fds`."""
+    for timer in list(proc.timers.values()):
+        try:
+            hostcalls.timer_delete(timer)
+        except OSError:
+            pass
+    proc.timers.clear()
+    try:
+        fds = [int(name) for name in os.listdir("/proc/self/fd")]
+    except OSError:
+        fds = list(range(os.sysconf("SC_OPEN_MAX") if os.sysconf("SC_OPEN_MAX") > 0 else 1024))
+    for fd in fds:
+        if fd in keep_fds:
+            continue
+        try:
+            if fcntl.fcntl(fd, fcntl.F_GETFD) & fcntl.FD_CLOEXEC:
+                os.close(fd)
+        except OSError:
+            pass  # the listing's own descriptor, gone by now
 
 
 def emulator_command(proc: Process, program: bytes, argv: list[bytes]) -> list[bytes]:
@@ -113,6 +177,16 @@ class ExecCalls:
             # /proc/self/exe: the program again, by its guest name
             path = os.fsencode(proc.exe_guest_path)
         plan = plan_exec(proc.vfs, self.target, path, argv)
+        if plan.kind == "guest" and can_exec_in_place(proc):
+            if self.log.enabled("strace"):
+                shown = [os.fsdecode(a) for a in argv]
+                self.log.write(f'{os.getpid()} execve("{os.fsdecode(given)}", {shown}) = '
+                               f'guest program {os.fsdecode(plan.host_path)}, in place')
+            for stream in (sys.stdout, sys.stderr, self.log._stream):
+                if stream is not None:
+                    stream.flush()
+            raise ImageReplaced(ExecRequest(plan.host_path, plan.guest_path, plan.argv, envp,
+                                            given))
         if plan.kind == "guest":
             program, command = os.fsencode(sys.executable), \
                 emulator_command(proc, plan.guest_path, plan.argv)

@@ -71,9 +71,10 @@ class KernelCore:
 
     def entry(self, number: int) -> Entry | None:
         table = self.table
-        if number < len(table):
-            return table[number]
-        return self.sparse.get(number)
+        entry = table[number] if number < len(table) else self.sparse.get(number)
+        if entry is not None:
+            entry.complete()
+        return entry
 
     def dispatch(self, regs: Any) -> int:
         """Run syscall regs[0] with arguments regs[1:]; the result as the guest sees it."""

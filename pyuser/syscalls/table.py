@@ -1,9 +1,11 @@
 """Declaring handlers, and building the per-target dispatch table from them.
 
 `@syscall` marks a method of a family class (files, memory, ...) with the
-kernel names it implements.  :func:`build_table` turns every marked method
-into an *invoker* that takes the raw register bank and calls the handler with
-marshalled arguments, and places it in a list indexed by syscall number.
+kernel names it implements.  :func:`build_table` places an entry for every
+marked method in a list indexed by syscall number; an entry's *invoker*,
+which takes the raw register bank and calls the handler with marshalled
+arguments, is made at the entry's first use (a run uses a few dozen of the
+~300 handlers; making them all cost ~4 ms of every start).
 """
 
 from __future__ import annotations
@@ -36,17 +38,27 @@ def syscall(*names: str | Callable) -> Any:
 
 @dataclass
 class Param:
+    """One handler parameter and the register it comes from."""
+
     name: str
     arg: T.Arg
     reg: int  # index into the register bank (0 is the syscall number)
 
 
+def _nothing_to_do() -> None:
+    pass
+
+
 @dataclass
 class Entry:
+    """A syscall number's handler, ready to dispatch."""
+
     name: str
     number: int
     params: list[Param]
     invoke: Invoker
+    # makes params and invoke if they are not made yet (see _deferred_entry)
+    complete: Callable[[], None] = _nothing_to_do
 
 
 def _arg_of(annotation: Any) -> T.Arg:
@@ -196,8 +208,7 @@ def build_table(kernel: Kernel) -> tuple[list[Entry | None], dict[int, Entry]]:
             fn = handlers[f"{name}16"]
         if fn is None:
             continue
-        params = signature_of(fn, target.word_size, target.pairs_aligned)
-        entry = Entry(name, number, params, make_invoker(kernel, fn, params))
+        entry = _deferred_entry(kernel, name, number, fn)
         if number < limit:
             if number >= len(dense):
                 dense.extend([None] * (number + 1 - len(dense)))
@@ -205,3 +216,24 @@ def build_table(kernel: Kernel) -> tuple[list[Entry | None], dict[int, Entry]]:
         else:
             sparse[number] = entry
     return dense, sparse
+
+
+def _deferred_entry(kernel: Kernel, name: str, number: int, fn: Callable) -> Entry:
+    """An entry whose params and invoker are made when first needed: its
+    first call (the dispatch path looks `invoke` up on every call) or
+    :meth:`Entry.complete` (tracers that read params first)."""
+    entry = Entry(name, number, [], lambda regs: 0)
+
+    def complete() -> None:
+        target = kernel.target
+        entry.params = signature_of(fn, target.word_size, target.pairs_aligned)
+        entry.invoke = make_invoker(kernel, fn, entry.params)
+        entry.complete = _nothing_to_do
+
+    def first_call(regs: Any) -> int:
+        complete()
+        return entry.invoke(regs)
+
+    entry.invoke = first_call
+    entry.complete = complete
+    return entry

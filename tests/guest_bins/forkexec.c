@@ -3,6 +3,7 @@
  *
  *   forkexec            run every case, one line each
  *   forkexec child ...  (exec'd by the cases) print argv and open fds
+ *   forkexec state PID EXE  (exec'd by case_exec_state) what exec kept
  *
  * The output is deterministic: the parent waits for each child before it
  * prints, and children print only through a pipe or after the parent waits.
@@ -46,6 +47,40 @@ static int child_main(int argc, char **argv)
             printf(" %d", fd);
     printf("\n");
     return argc;
+}
+
+static void on_usr2(int signo)
+{
+    (void)signo;
+}
+
+/* After an exec from case_exec_state: what the kernel kept and reset. */
+static int state_main(char **argv)
+{
+    struct sigaction sa;
+    sigaction(SIGUSR1, NULL, &sa);
+    int usr1_ignored = sa.sa_handler == SIG_IGN;
+    sigaction(SIGUSR2, NULL, &sa);
+    int usr2_default = sa.sa_handler == SIG_DFL;
+    sigset_t blocked, pending;
+    sigprocmask(SIG_BLOCK, NULL, &blocked);
+    sigpending(&pending);
+    stack_t ss;
+    sigaltstack(NULL, &ss);
+    char exe[4096] = {0}, comm[64] = {0};
+    readlink("/proc/self/exe", exe, sizeof exe - 1);
+    int fd = open("/proc/self/comm", O_RDONLY);
+    if (fd >= 0) {
+        read(fd, comm, sizeof comm - 1);
+        close(fd);
+    }
+    comm[strcspn(comm, "\n")] = 0;
+    printf("after exec: pid same %d, exe same %d, comm %s, SIGUSR1 ignored %d, "
+           "SIGUSR2 default %d, SIGTERM blocked %d and pending %d, altstack off %d\n",
+           getpid() == atoi(argv[2]), strcmp(exe, argv[3]) == 0, comm, usr1_ignored,
+           usr2_default, sigismember(&blocked, SIGTERM), sigismember(&pending, SIGTERM),
+           (ss.ss_flags & SS_DISABLE) != 0);
+    return 4;
 }
 
 static void case_fork_exit(void)
@@ -198,6 +233,36 @@ static void case_exec(const char *self)
     close(p[1]);
 }
 
+/* exec keeps the pid, the mask, pending signals and ignored dispositions;
+ * handled signals go back to the default, the alternate stack goes */
+static void case_exec_state(void)
+{
+    char exe[4096] = {0};
+    if (readlink("/proc/self/exe", exe, sizeof exe - 1) < 0)
+        return;
+    pid_t pid = fork();
+    if (pid == 0) {
+        signal(SIGUSR1, SIG_IGN);
+        signal(SIGUSR2, on_usr2);
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGTERM);
+        sigprocmask(SIG_BLOCK, &set, NULL);
+        kill(getpid(), SIGTERM);
+        static char altstack[16384];
+        stack_t ss = {.ss_sp = altstack, .ss_size = sizeof altstack, .ss_flags = 0};
+        sigaltstack(&ss, NULL);
+        char pidtext[32];
+        snprintf(pidtext, sizeof pidtext, "%d", (int)getpid());
+        char *argv[] = {"forkexec", "state", pidtext, exe, NULL};
+        execve(exe, argv, environ);
+        _exit(127);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    describe("exec state", status);
+}
+
 static void case_exec_errors(void)
 {
     const char *dir = "/tmp";
@@ -252,6 +317,8 @@ int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "child") == 0)
         return child_main(argc, argv);
+    if (argc > 3 && strcmp(argv[1], "state") == 0)
+        return state_main(argv);
     setvbuf(stdout, NULL, _IOLBF, 0);
     /* the program's own path for exec: /proc/self/exe */
     const char *self = "/proc/self/exe";
@@ -263,6 +330,7 @@ int main(int argc, char **argv)
     case_wait4_rusage();
     case_shared_memory();
     case_exec(self);
+    case_exec_state();
     case_exec_errors();
     case_posix_spawn(self);
     return 0;
