@@ -34,6 +34,7 @@ HOST_FAMILIES = {
     "aarch64": {"aarch64", "arm"}, "arm64": {"aarch64", "arm"},
     "armv7l": {"arm"}, "armv6l": {"arm"}, "armv8l": {"arm"},
     "riscv64": {"riscv64"}, "mips": {"mips"}, "mipsel": {"mipsel"},
+    "mips64": {"mips64", "mips64el", "mips", "mipsel"},
 }
 
 HELP = f"""\

@@ -328,3 +328,11 @@ def main_mipsel() -> None:
 
 def main_mips() -> None:
     _main("mips")
+
+
+def main_mips64el() -> None:
+    _main("mips64el")
+
+
+def main_mips64() -> None:
+    _main("mips64")

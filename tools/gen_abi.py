@@ -589,6 +589,17 @@ ARCHS: dict[str, Arch] = {
         omit_structs=frozenset({"flock"}),
         extra_structs=(MIPS_FLOCK,),
     ) for name, endian in (("mipsel", "little"), ("mips", "big"))},
+    # MIPS n64: the generic struct flock (no l_sysid), no stat64/flock64.
+    **{name: Arch(
+        name=name,
+        triplet=f"{name}-linux-gnuabi64",
+        kernel_package=f"linux-libc-dev-{name}-cross",
+        libc_package=f"libc6-dev-{name}-cross",
+        endian=endian,
+        nsig_header="asm/signal.h",
+        synthetic_c=MIPS_SYNTHETIC_C,
+        omit_structs=frozenset({"stat64", "flock64"}),
+    ) for name, endian in (("mips64el", "little"), ("mips64", "big"))},
 }
 
 

@@ -16,6 +16,8 @@ TARGETS = {
     "i386": "i386",
     "mipsel": "mipsel",
     "mips": "mips",
+    "mips64el": "mips64el",
+    "mips64": "mips64",
 }
 
 

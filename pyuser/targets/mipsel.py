@@ -52,9 +52,11 @@ _EXCP_TRAP = 22
 _EXCP_FPE = 23
 
 
-def access_address(uc: Uc, memory: GuestMemory, pc: int, byte_order: str) -> int:
+def access_address(uc: Uc, memory: GuestMemory, pc: int, byte_order: str,
+                   mask: int = 0xFFFFFFFF) -> int:
     """The data address of the load or store at pc: base register + 16-bit offset
-    (every MIPS32 load/store, FP and ll/sc included, is I-type)."""
+    (every MIPS32 load/store, FP and ll/sc included, is I-type; MIPS64's ld/sd
+    too); `mask` is the word size's."""
     try:
         (insn,) = struct.unpack(byte_order + "I", memory.read(pc, 4))
     except Exception:  # noqa: BLE001 - an unreadable PC has no data address
@@ -65,7 +67,7 @@ def access_address(uc: Uc, memory: GuestMemory, pc: int, byte_order: str) -> int
     offset = insn & 0xFFFF
     offset -= (offset & 0x8000) << 1
     value = uc.reg_read(M.UC_MIPS_REG_0 + base) if base else 0
-    return (value + offset) & 0xFFFFFFFF
+    return (value + offset) & mask
 
 
 def _perms(prot: int) -> int:
@@ -185,6 +187,10 @@ class MipselTarget(Target):
     siginfo_code_offset = 4
     stack_t_size_before_flags = True
     syscall_mixins = (MipsPrivateCalls,)
+    # o32 passes the 5th to 8th syscall arguments at sp+16..sp+28 (n64: none)
+    stack_arg_words = 4
+    # the page holding the signal return code (where Linux has its vDSO)
+    vdso_page = VDSO_PAGE
 
     def __init__(self) -> None:
         super().__init__()
@@ -202,7 +208,7 @@ class MipselTarget(Target):
         li_v0 = 0x24020000  # addiu v0, zero, imm
         code = self.pack("4I", li_v0 | self.abi.SYSCALLS["sigreturn"], 0x0000000C,
                            li_v0 | self.abi.SYSCALLS["rt_sigreturn"], 0x0000000C)
-        map_code_page(memory, VDSO_PAGE, code, "[vdso]")
+        map_code_page(memory, self.vdso_page, code, "[vdso]")
 
     def attach_cpu(self, uc: Uc, memory: GuestMemory, tables: MemoryProtections) -> None:
         """A further engine (a new guest thread) sharing the process's memory."""
@@ -230,7 +236,9 @@ class MipselTarget(Target):
         kernel = cpu.kernel
         signals = cpu.process.signals
         read = cpu.bank.read
-        unpack_words = struct.Struct(self.byte_order + "4I").unpack
+        stack_words = self.stack_arg_words
+        unpack_words = struct.Struct(self.byte_order + f"{stack_words}I").unpack
+        word_mask = self.word_mask
         c = self.const
         sigsegv, sigill, sigtrap, sigfpe = (c(n) for n in ("SIGSEGV", "SIGILL", "SIGTRAP",
                                                            "SIGFPE"))
@@ -253,12 +261,13 @@ class MipselTarget(Target):
                     uc.emu_stop()
                     return
                 regs = list(read())
-                sp = uc.reg_read(M.UC_MIPS_REG_SP)
-                try:
-                    regs += unpack_words(memory.read(sp + 16, 16))
-                except Exception:  # noqa: BLE001 - no stack words: fewer arguments
-                    regs += [0, 0, 0, 0]
-                result = self.to_signed(kernel.dispatch(regs) & 0xFFFFFFFF)
+                if stack_words:
+                    sp = uc.reg_read(M.UC_MIPS_REG_SP)
+                    try:
+                        regs += unpack_words(memory.read(sp + 16, 4 * stack_words))
+                    except Exception:  # noqa: BLE001 - no stack words: fewer arguments
+                        regs += [0] * stack_words
+                result = self.to_signed(kernel.dispatch(regs) & word_mask)
                 if -4096 < result < 0:
                     uc.reg_write(M.UC_MIPS_REG_V0, -result)
                     uc.reg_write(M.UC_MIPS_REG_A3, 1)
@@ -267,7 +276,7 @@ class MipselTarget(Target):
                         self._eintr_a3[id(uc)] = regs[4]
                         signals.check = True
                 else:
-                    uc.reg_write(M.UC_MIPS_REG_V0, result & 0xFFFFFFFF)
+                    uc.reg_write(M.UC_MIPS_REG_V0, result & word_mask)
                     uc.reg_write(M.UC_MIPS_REG_A3, 0)
                 if signals.check:
                     uc.emu_stop()
@@ -285,8 +294,8 @@ class MipselTarget(Target):
             return Fault(self.const("SIGILL"), 1, pc, pc)
         if error in (UC.UC_ERR_FETCH_UNMAPPED, UC.UC_ERR_FETCH_PROT):
             return Fault(self.const("SIGSEGV"), 1, pc, pc)
-        return Fault(self.const("SIGSEGV"), 1, access_address(uc, memory, pc, self.byte_order),
-                     pc)
+        return Fault(self.const("SIGSEGV"), 1,
+                     access_address(uc, memory, pc, self.byte_order, self.word_mask), pc)
 
     def set_tls(self, uc: Uc, value: int) -> None:
         uc.reg_write(M.UC_MIPS_REG_CP0_USERLOCAL, value)
@@ -295,7 +304,7 @@ class MipselTarget(Target):
         return uc.reg_read(M.UC_MIPS_REG_CP0_USERLOCAL)
 
     def signal_frames(self) -> MipsSignalFrames:
-        return MipsSignalFrames(self, VDSO_PAGE, VDSO_PAGE + 8)
+        return MipsSignalFrames(self, self.vdso_page, self.vdso_page + 8)
 
     def restore_after_rewind(self, uc: Uc) -> None:
         """Put back a3, which the EINTR result overwrote with the error flag."""
