@@ -336,3 +336,7 @@ def main_mips64el() -> None:
 
 def main_mips64() -> None:
     _main("mips64")
+
+
+def main_armel() -> None:
+    _main("armel")

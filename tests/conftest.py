@@ -70,6 +70,8 @@ ARCHES: dict[str, dict[str, str]] = {
                  "qemu_cpu": "MIPS64R2-generic", "debian": "mips64el"},
     "mips64": {"cross": "mips64-linux-gnuabi64-", "qemu": "qemu-mips64-static",
                "qemu_cpu": "MIPS64R2-generic", "debian": "mips64"},
+    "armel": {"cross": "arm-linux-gnueabi-", "qemu": "qemu-arm-static",
+              "qemu_cpu": "arm926", "debian": "armel"},
 }
 
 

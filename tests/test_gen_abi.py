@@ -146,3 +146,23 @@ def test_mips_n64_tables():
         assert [name for name, _ in abi.sigaction._fields_] == [
             "sa_flags", "_pad0", "sa_handler", "sa_mask"]
         assert abi.flock.l_pid.offset == 24  # the generic layout: no l_sysid
+
+
+def test_armel_headers_give_the_arm_tables(tmp_path):
+    # issue 18: the armel target uses arm_abi; armel's own UAPI headers must
+    # generate the same tables (only the names in the header lines differ)
+    if shutil.which("arm-linux-gnueabi-gcc") is None:
+        if os.environ.get("CI"):
+            pytest.fail("arm-linux-gnueabi-gcc missing in CI")
+        pytest.skip("arm-linux-gnueabi-gcc not installed")
+    out = tmp_path / "armel_abi.py"
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "tools" / "gen_abi.py"), "--arch", "armel",
+         "--output", str(out)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+
+    def body(text: str) -> list[str]:
+        return [line for line in text.splitlines()
+                if not line.startswith(("#", '"""Linux ABI tables', "ARCH = "))]
+
+    assert body(out.read_text()) == body(GENERATED.read_text())

@@ -18,6 +18,7 @@ TARGETS = {
     "mips": "mips",
     "mips64el": "mips64el",
     "mips64": "mips64",
+    "armel": "armel",
 }
 
 
