@@ -23,12 +23,15 @@ Facts used here, with their sources:
 from __future__ import annotations
 
 import bisect
+import ctypes
+import re
 import struct
 from typing import TYPE_CHECKING
 
 from unicorn import UC_ARCH_MIPS, UC_MODE_BIG_ENDIAN, UC_MODE_LITTLE_ENDIAN, UC_MODE_MIPS32, Uc
 from unicorn import mips_const as M
 from unicorn import unicorn_const as UC
+from unicorn.unicorn_py3.unicorn import uclib
 
 from pyuser.memory import PROT_EXEC, PROT_READ, PROT_WRITE
 from pyuser.syscalls.table import syscall
@@ -70,6 +73,50 @@ def access_address(uc: Uc, memory: GuestMemory, pc: int, byte_order: str,
     return (value + offset) & mask
 
 
+# Unicorn 2.1.4's MIPS translator allocates a TCG temporary for every
+# instruction of a block and never frees it (unicorn-engine/unicorn issue
+# #2240): a block of more than ~370 straight-line instructions overflows the
+# 512 temporaries and crashes the host process inside tcg_emit_op (measured:
+# 360 nops in a row run, 380 crash, on MIPS32 and MIPS64 alike; OpenSSL's
+# unrolled SHA-256 under python3's hashlib hit it).  A code hook makes the
+# translator emit a helper call per instruction, so the op buffer (4000 ops)
+# ends the block long before the temporaries run out (1000 nops then run).
+# So every run of at least STRAIGHT_RUN_WORDS instructions without a branch
+# in code that becomes executable gets a code hook whose callback is a C
+# function that ignores its arguments (libc's abs): no Python per instruction.
+STRAIGHT_RUN_WORDS = 200
+_BRANCH_OPCODES = (1, 2, 3, 4, 5, 6, 7, 20, 21, 22, 23)  # REGIMM, J, JAL, B*, B*L
+_NON_BRANCH_BYTE = re.compile(
+    b"[" + re.escape(bytes(b for b in range(256) if b >> 2 not in _BRANCH_OPCODES))
+    + b"]{%d,}" % STRAIGHT_RUN_WORDS)
+_NOOP_CODE_CALLBACK = ctypes.cast(ctypes.CDLL(None).abs, ctypes.c_void_p)
+
+
+def straight_runs(code: bytes, big_endian: bool) -> list[tuple[int, int]]:
+    """(first, end) byte offsets of the runs of at least STRAIGHT_RUN_WORDS
+    instructions in `code` whose major opcode is no branch or jump.  Runs that
+    are mostly zero words are zero-filled memory (nops only), never code that
+    runs: left out, or the loader's freshly mapped, still empty segments would
+    be hooked whole (every code hook costs a helper call per instruction)."""
+    opcodes = code[0::4] if big_endian else code[3::4]
+    runs = []
+    for m in _NON_BRANCH_BYTE.finditer(opcodes):
+        first, end = 4 * m.start(), 4 * m.end()
+        if code.count(b"\0\0\0\0", first, end) * 8 < end - first:
+            runs.append((first, end))
+    return runs
+
+
+def hook_code_range(uc: Uc, first: int, last: int) -> None:
+    """A do-nothing native code hook over [first, last] (inclusive)."""
+    handle = ctypes.c_size_t()
+    status = uclib.uc_hook_add(uc._uch, ctypes.byref(handle), UC.UC_HOOK_CODE,
+                               _NOOP_CODE_CALLBACK, None, ctypes.c_uint64(first),
+                               ctypes.c_uint64(last))
+    if status != UC.UC_ERR_OK:
+        raise RuntimeError(f"uc_hook_add(code) failed: {status}")
+
+
 def _perms(prot: int) -> int:
     return ((UC.UC_PROT_READ if prot & (PROT_READ | PROT_WRITE | PROT_EXEC) else 0)
             | (UC.UC_PROT_WRITE if prot & PROT_WRITE else 0)
@@ -91,9 +138,11 @@ class MemoryProtections:
     (UC_ERR_*_UNMAPPED), reported as SIGSEGV.
     """
 
-    def __init__(self, uc: Uc, host_base: int) -> None:
+    def __init__(self, uc: Uc, host_base: int, big_endian: bool = False) -> None:
         self._ucs = [uc]
         self._host_base = host_base
+        self._big_endian = big_endian
+        self._hooked_runs: set[tuple[int, int]] = set()  # see STRAIGHT_RUN_WORDS
         # the regions mapped in every engine: sorted, disjoint (start, end, perms)
         self._starts: list[int] = []
         self._runs: list[tuple[int, int, int]] = []
@@ -101,6 +150,8 @@ class MemoryProtections:
     def attach(self, uc: Uc, memory: GuestMemory) -> None:
         for start, end, perms in self._runs:
             uc.mem_map_ptr(start, end - start, perms, self._host_base + start)
+        for first, last in self._hooked_runs:
+            hook_code_range(uc, first, last)
         self._ucs.append(uc)
 
     def detach(self, uc: Uc) -> None:
@@ -109,6 +160,24 @@ class MemoryProtections:
 
     def set_pages(self, start: int, end: int, prot: int) -> None:
         self._apply(start, end, _perms(prot))
+        if prot & PROT_EXEC:
+            self._hook_straight_runs(start, end)
+
+    def hook_executable_runs(self) -> None:
+        """Look for straight runs in all executable memory again (after the
+        loader has copied the program's segments in)."""
+        for lo, hi, perms in list(self._runs):
+            if perms & UC.UC_PROT_EXEC:
+                self._hook_straight_runs(lo, hi)
+
+    def _hook_straight_runs(self, start: int, end: int) -> None:
+        code = ctypes.string_at(self._host_base + start, end - start)
+        for first, stop in straight_runs(code, self._big_endian):
+            run = (start + first, start + stop - 1)
+            if run not in self._hooked_runs:
+                self._hooked_runs.add(run)
+                for uc in self._ucs:
+                    hook_code_range(uc, *run)
 
     def clear_pages(self, start: int, end: int) -> None:
         self._apply(start, end, UC.UC_PROT_NONE)
@@ -195,13 +264,15 @@ class MipselTarget(Target):
     def __init__(self) -> None:
         super().__init__()
         self._eintr_a3: dict[int, int] = {}  # id(uc) -> a3 of the syscall that got EINTR
+        self._tables: MemoryProtections | None = None
 
     def create_cpu(self, model: str) -> Uc:
         order = UC_MODE_LITTLE_ENDIAN if self.little_endian else UC_MODE_BIG_ENDIAN
         return Uc(UC_ARCH_MIPS, UC_MODE_MIPS32 | order)
 
     def create_page_tables(self, uc: Uc, memory: GuestMemory) -> MemoryProtections:
-        return MemoryProtections(uc, memory.host_base)
+        self._tables = MemoryProtections(uc, memory.host_base, not self.little_endian)
+        return self._tables
 
     def prepare_process(self, uc: Uc, memory: GuestMemory, tables: MemoryProtections) -> None:
         # the signal return code, where Linux has its vDSO's sigreturn
@@ -225,6 +296,9 @@ class MipselTarget(Target):
         dest.reg_write(M.UC_MIPS_REG_A3, 0)  # the child's clone succeeded
 
     def set_entry_state(self, uc: Uc, entry: int, sp: int) -> None:
+        # the program and its interpreter are in memory now (see STRAIGHT_RUN_WORDS)
+        if self._tables is not None:
+            self._tables.hook_executable_runs()
         uc.reg_write(M.UC_MIPS_REG_SP, sp)
         uc.reg_write(M.UC_MIPS_REG_PC, entry)
         uc.reg_write(M.UC_MIPS_REG_T9, entry)  # PIC entry code computes gp from t9
