@@ -19,7 +19,7 @@ VPY := $(VENV)/bin/python
 GUEST_ARCH ?= arm
 GUEST_BUILD := tests/guest_bins/build/$(GUEST_ARCH)
 
-.PHONY: all deps venv guest-bins run test lint bench clean distclean sysroot-armhf fuzz-syscalls fuzz-elf soak
+.PHONY: all deps venv guest-bins run test test-ports lint bench clean distclean sysroot-armhf fuzz-syscalls fuzz-elf soak
 
 all: venv guest-bins
 
@@ -45,6 +45,11 @@ run: deps venv guest-bins
 
 test: deps venv guest-bins
 	$(VPY) -m pytest -q
+
+# The whole guest-program suite on the ports of issue 18 (mips64el, mips64,
+# armel, ...): the default run has a slice of it (tests/test_targets.py PORTS)
+test-ports: deps venv
+	$(VPY) -m pytest -q -m ports_full tests/test_targets.py
 
 lint: venv
 	$(VENV)/bin/ruff check pyuser tests tools

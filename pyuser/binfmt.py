@@ -31,9 +31,11 @@ KNOWN_FLAGS = "POCF"
 HOST_FAMILIES = {
     "x86_64": {"x86_64", "i386"},
     "i386": {"i386"}, "i486": {"i386"}, "i586": {"i386"}, "i686": {"i386"},
-    "aarch64": {"aarch64", "arm"}, "arm64": {"aarch64", "arm"},
-    "armv7l": {"arm"}, "armv6l": {"arm"}, "armv8l": {"arm"},
+    "aarch64": {"aarch64", "arm", "armel"}, "arm64": {"aarch64", "arm", "armel"},
+    "armv7l": {"arm", "armel"}, "armv6l": {"arm", "armel"}, "armv8l": {"arm", "armel"},
+    "armv5tel": {"armel"},
     "riscv64": {"riscv64"}, "mips": {"mips"}, "mipsel": {"mipsel"},
+    "mips64": {"mips64", "mips64el", "mips", "mipsel"},
 }
 
 HELP = f"""\

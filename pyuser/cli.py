@@ -288,3 +288,15 @@ def main_freebsd_x86_64() -> None:
 
 def main_freebsd_aarch64() -> None:
     _main("freebsd-aarch64")
+
+
+def main_mips64el() -> None:
+    _main("mips64el")
+
+
+def main_mips64() -> None:
+    _main("mips64")
+
+
+def main_armel() -> None:
+    _main("armel")

@@ -66,6 +66,12 @@ ARCHES: dict[str, dict[str, str]] = {
                "qemu_cpu": "24Kf", "debian": "mipsel"},
     "mips": {"cross": "mips-linux-gnu-", "qemu": "qemu-mips-static",
              "qemu_cpu": "24Kf", "debian": "mips"},
+    "mips64el": {"cross": "mips64el-linux-gnuabi64-", "qemu": "qemu-mips64el-static",
+                 "qemu_cpu": "MIPS64R2-generic", "debian": "mips64el"},
+    "mips64": {"cross": "mips64-linux-gnuabi64-", "qemu": "qemu-mips64-static",
+               "qemu_cpu": "MIPS64R2-generic", "debian": "mips64"},
+    "armel": {"cross": "arm-linux-gnueabi-", "qemu": "qemu-arm-static",
+              "qemu_cpu": "arm926", "debian": "armel"},
 }
 
 

@@ -15,7 +15,7 @@ import pytest
 from integration_helpers import BIN_DIR, build_probe, tool_env
 
 from pyuser import binfmt, binfmt_entry
-from pyuser.binfmt_misc import Binfmt, parse_entry
+from pyuser.binfmt_misc import Binfmt, Entry, parse_entry
 from pyuser.targets import load_target
 
 QEMU_ARM_ENTRY = """enabled
@@ -283,3 +283,17 @@ def test_open_binary_start_end_to_end(tmp_path: Path) -> None:
         os.close(fd)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "argv[0]=given-argv0\nargv[1]=x\n"
+
+
+def test_armel_entry_matches_soft_float_programs_only() -> None:
+    # issue 18: armel and armhf share EM_ARM; e_flags' float ABI tells them apart
+    magic, mask = load_target("armel").binfmt_magic()
+    entry = Entry(name="pyuser-armel", enabled=True, interpreter="", flags="P",
+                  magic=magic, mask=mask)
+    header = bytearray(load_target("arm").binfmt_magic()[0] + bytes(20))
+    header[36:40] = (0x05000200).to_bytes(4, "little")  # EABI5, soft-float
+    assert entry.matches(bytes(header))
+    header[16] = 3  # PIE
+    assert entry.matches(bytes(header))
+    header[36:40] = (0x05000400).to_bytes(4, "little")  # EABI5, hard-float (armhf)
+    assert not entry.matches(bytes(header))

@@ -126,3 +126,43 @@ def test_regeneration_is_identical(tmp_path):
     assert out.read_bytes() == GENERATED.read_bytes(), (
         "pyuser/targets/generated/arm_abi.py is stale: run python3 tools/gen_abi.py --arch arm"
     )
+
+
+def test_mips_n64_tables():
+    # issue 18: MIPS n64 numbers its syscalls from 5000 and keeps o32's errno and
+    # signal numbering; its sigaction is {unsigned int flags, handler, mask}
+    import pyuser.targets.generated.mips64_abi as mips64
+    import pyuser.targets.generated.mips64el_abi as mips64el
+
+    for abi, base in ((mips64el, ctypes.LittleEndianStructure),
+                      (mips64, ctypes.BigEndianStructure)):
+        assert abi.SYSCALLS["read"] == 5000
+        assert abi.SYSCALLS["rt_sigreturn"] == 5211
+        assert abi.SYSCALLS["exit_group"] == 5205
+        assert "sigreturn" not in abi.SYSCALLS
+        assert abi.CONST["SIGCHLD"] == 18 and abi.CONST["_NSIG"] == 128
+        assert abi.ERRNO["EAGAIN"] == 11 and abi.ERRNO["ENOSYS"] == 89
+        assert issubclass(abi.stat, base) and ctypes.sizeof(abi.stat) == 104
+        assert [name for name, _ in abi.sigaction._fields_] == [
+            "sa_flags", "_pad0", "sa_handler", "sa_mask"]
+        assert abi.flock.l_pid.offset == 24  # the generic layout: no l_sysid
+
+
+def test_armel_headers_give_the_arm_tables(tmp_path):
+    # issue 18: the armel target uses arm_abi; armel's own UAPI headers must
+    # generate the same tables (only the names in the header lines differ)
+    if shutil.which("arm-linux-gnueabi-gcc") is None:
+        if os.environ.get("CI"):
+            pytest.fail("arm-linux-gnueabi-gcc missing in CI")
+        pytest.skip("arm-linux-gnueabi-gcc not installed")
+    out = tmp_path / "armel_abi.py"
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "tools" / "gen_abi.py"), "--arch", "armel",
+         "--output", str(out)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+
+    def body(text: str) -> list[str]:
+        return [line for line in text.splitlines()
+                if not line.startswith(("#", '"""Linux ABI tables', "ARCH = "))]
+
+    assert body(out.read_text()) == body(GENERATED.read_text())

@@ -534,6 +534,18 @@ ARCHS: dict[str, Arch] = {
     ),
     # The rows below are issue 6's targets.  64-bit arches have no stat64/statfs64/
     # flock64 in their UAPI headers (struct stat is already 64-bit): omitted.
+    # armel (EABI soft-float): the same kernel UAPI as armhf; generated only to
+    # check that (tests/test_gen_abi.py), the armel target uses arm_abi.
+    "armel": Arch(
+        name="armel",
+        triplet="arm-linux-gnueabi",
+        kernel_package="linux-libc-dev-armel-cross",
+        libc_package="libc6-dev-armel-cross",
+        endian="little",
+        nsig_header="asm-generic/signal.h",
+        syscall_rules=(Rule(("asm/unistd.h",), r"__ARM_NR_(?P<key>[a-z0-9_]+)", prefix="ARM_"),),
+        required={"SYSCALLS": ("ARM_set_tls", "ARM_cacheflush", "ARM_breakpoint")},
+    ),
     "aarch64": Arch(
         name="aarch64",
         triplet="aarch64-linux-gnu",
@@ -589,6 +601,17 @@ ARCHS: dict[str, Arch] = {
         omit_structs=frozenset({"flock"}),
         extra_structs=(MIPS_FLOCK,),
     ) for name, endian in (("mipsel", "little"), ("mips", "big"))},
+    # MIPS n64: the generic struct flock (no l_sysid), no stat64/flock64.
+    **{name: Arch(
+        name=name,
+        triplet=f"{name}-linux-gnuabi64",
+        kernel_package=f"linux-libc-dev-{name}-cross",
+        libc_package=f"libc6-dev-{name}-cross",
+        endian=endian,
+        nsig_header="asm/signal.h",
+        synthetic_c=MIPS_SYNTHETIC_C,
+        omit_structs=frozenset({"stat64", "flock64"}),
+    ) for name, endian in (("mips64el", "little"), ("mips64", "big"))},
 }
 
 

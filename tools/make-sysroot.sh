@@ -35,6 +35,16 @@ trap 'rm -rf "$tmp"' EXIT
 rm -rf "$tmp"
 bash "$repo/tools/debfetch.sh" --deps "$arch" "$tmp" "${pkgs[@]}" >/dev/null
 
+# Absolute symlinks (mips64el's /lib64/ld.so.1 -> /lib/mips64el-linux-gnuabi64/
+# ld.so.1) would point into the host when followed from outside a chroot, as
+# -L does: make each one relative to its own directory inside the sysroot.
+while IFS= read -r -d '' link; do
+    target=$(readlink "$link")
+    [[ $target == /* ]] || continue
+    rel=$(realpath -m --relative-to="$(dirname "$link")" "$tmp$target")
+    ln -sfn "$rel" "$link"
+done < <(find "$tmp" -type l -print0)
+
 if [[ -x $tmp/usr/bin/python3.11 && ! -e $tmp/usr/bin/python3 ]]; then
     ln -s python3.11 "$tmp/usr/bin/python3"
 fi

@@ -185,6 +185,13 @@ def guess_target(path: str) -> str:
     (machine,) = struct.unpack(order + "H", ident[18:20])
     if (ident[4], machine) == (1, 8) and ident[5] == 1:
         return "mipsel"
+    if (ident[4], machine) == (2, 8):
+        return "mips64el" if ident[5] == 1 else "mips64"
+    if (ident[4], machine) == (1, 40) and len(ident) >= 40:
+        # EABI soft-float (EF_ARM_ABI_FLOAT_SOFT in e_flags): Debian's armel
+        (flags,) = struct.unpack(order + "I", ident[36:40])
+        if flags & 0x200:
+            return "armel"
     name = _MACHINES.get((ident[4], machine))
     if name is None:
         raise _fail(path, f"unsupported ELF machine {machine}")

@@ -147,6 +147,9 @@ class IoctlCalls:
 
     @syscall
     def ioctl(self: Kernel, fd: Fd, request: UInt, arg: Ptr) -> int:
+        # the kernel's cmd is an unsigned int: MIPS64 holds one sign-extended
+        # in its 64-bit register (TIOCSWINSZ arrives as 0xffffffff80087467)
+        request &= 0xFFFFFFFF
         known = self._ioctls.get(request)
         host_request = _host_request(known[0]) if known is not None else None
         if host_request is None and request in self._ifreq_ioctls:

@@ -108,7 +108,11 @@ class PollingCalls:
     def _select(self: Kernel, n: int, sets: tuple[int, int, int], deadline: float | None) -> int:
         if n < 0 or n > 1024:
             raise SyscallError("EINVAL")
-        size = (n + 31) // 32 * 4
+        # an array of longs (the kernel's FDS_BYTES): on a 64-bit big-endian
+        # guest fd 0 is bit 0 of a 64-bit word, in that word's last byte
+        word = self.target.word_size
+        size = (n + 8 * word - 1) // (8 * word) * word
+        words = f"{size // word}{'I' if word == 4 else 'Q'}"
         pointers = []
         for address in sets:
             if address and size:
@@ -116,7 +120,7 @@ class PollingCalls:
                 # an array of 32-bit words (fd n: bit n % 32 of word n // 32) the
                 # host reads whole 64-bit words of: a copy it may over-read
                 pointers.append((address, ctypes.create_string_buffer(
-                    to_host(self.target, f"{size // 4}I", self.mem.read(address, size)),
+                    to_host(self.target, words, self.mem.read(address, size)),
                     (size + 7) // 8 * 8)))
             else:
                 pointers.append((0, None))
@@ -132,7 +136,7 @@ class PollingCalls:
         ready = self.blocking(wait)
         for address, buf in pointers:
             if buf is not None:
-                self.mem.write(address, to_guest(self.target, f"{size // 4}I", buf.raw[:size]))
+                self.mem.write(address, to_guest(self.target, words, buf.raw[:size]))
         return ready
 
     @syscall("_newselect")

@@ -171,16 +171,18 @@ class SignalCalls:
         on_stack = thread.altstack_size and \
             thread.altstack_sp <= sp < thread.altstack_sp + thread.altstack_size
         swap = self.target.stack_t_size_before_flags  # MIPS: ss_sp, ss_size, ss_flags
+        swapped = "IIi" if w == 4 else "QQixxxx"
         if old_ss:
             flags = self._ss_onstack if on_stack else thread.altstack_flags
             if swap:
-                data = self.target.pack("IIi", thread.altstack_sp, thread.altstack_size, flags)
+                data = self.target.pack(swapped, thread.altstack_sp, thread.altstack_size, flags)
             else:
                 data = self.target.pack(fmt, thread.altstack_sp, flags, thread.altstack_size)
             self.mem.write(old_ss, data)
         if ss:
             if swap:
-                new_sp, new_size, flags = self.target.unpack("IIi", self.mem.read(ss, 12))
+                new_sp, new_size, flags = self.target.unpack(
+                    swapped, self.mem.read(ss, struct.calcsize("<" + swapped)))
             else:
                 new_sp, flags, new_size = self.target.unpack(fmt, self.mem.read(ss, size))
             if on_stack:

@@ -263,6 +263,10 @@ class SysvIpcCalls:
         if cmd in (IPC_RMID, GETPID, GETVAL, GETNCNT, GETZCNT):
             return hostcalls.semctl(semid, semnum, cmd, None)
         if cmd == SETVAL:
+            # union semun's int: on a 64-bit big-endian guest it is the high
+            # half of the register (ipc/sem.c takes arg >> 32 there)
+            if self.target.word_size == 8 and not self.target.little_endian:
+                arg >>= 32
             return hostcalls.semctl(semid, semnum, cmd, arg)
         if cmd in (IPC_STAT, SEM_STAT, SEM_STAT_ANY):
             return self.ipc_struct_out("semid64_ds", arg,

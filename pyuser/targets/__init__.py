@@ -19,6 +19,9 @@ TARGETS = {
     # FreeBSD programs (the FreeBSD personality, pyuser.syscalls.freebsd)
     "freebsd-x86_64": "freebsd_x86_64",
     "freebsd-aarch64": "freebsd_aarch64",
+    "mips64el": "mips64el",
+    "mips64": "mips64",
+    "armel": "armel",
 }
 
 

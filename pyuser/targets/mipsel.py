@@ -23,12 +23,15 @@ Facts used here, with their sources:
 from __future__ import annotations
 
 import bisect
+import ctypes
+import re
 import struct
 from typing import TYPE_CHECKING
 
 from unicorn import UC_ARCH_MIPS, UC_MODE_BIG_ENDIAN, UC_MODE_LITTLE_ENDIAN, UC_MODE_MIPS32, Uc
 from unicorn import mips_const as M
 from unicorn import unicorn_const as UC
+from unicorn.unicorn_py3.unicorn import uclib
 
 from pyuser.limits import fit_translation_buffer
 from pyuser.memory import PROT_EXEC, PROT_READ, PROT_WRITE
@@ -53,9 +56,11 @@ _EXCP_TRAP = 22
 _EXCP_FPE = 23
 
 
-def access_address(uc: Uc, memory: GuestMemory, pc: int, byte_order: str) -> int:
+def access_address(uc: Uc, memory: GuestMemory, pc: int, byte_order: str,
+                   mask: int = 0xFFFFFFFF) -> int:
     """The data address of the load or store at pc: base register + 16-bit offset
-    (every MIPS32 load/store, FP and ll/sc included, is I-type)."""
+    (every MIPS32 load/store, FP and ll/sc included, is I-type; MIPS64's ld/sd
+    too); `mask` is the word size's."""
     try:
         (insn,) = struct.unpack(byte_order + "I", memory.read(pc, 4))
     except Exception:  # noqa: BLE001 - an unreadable PC has no data address
@@ -66,7 +71,51 @@ def access_address(uc: Uc, memory: GuestMemory, pc: int, byte_order: str) -> int
     offset = insn & 0xFFFF
     offset -= (offset & 0x8000) << 1
     value = uc.reg_read(M.UC_MIPS_REG_0 + base) if base else 0
-    return (value + offset) & 0xFFFFFFFF
+    return (value + offset) & mask
+
+
+# Unicorn 2.1.4's MIPS translator allocates a TCG temporary for every
+# instruction of a block and never frees it (unicorn-engine/unicorn issue
+# #2240): a block of more than ~370 straight-line instructions overflows the
+# 512 temporaries and crashes the host process inside tcg_emit_op (measured:
+# 360 nops in a row run, 380 crash, on MIPS32 and MIPS64 alike; OpenSSL's
+# unrolled SHA-256 under python3's hashlib hit it).  A code hook makes the
+# translator emit a helper call per instruction, so the op buffer (4000 ops)
+# ends the block long before the temporaries run out (1000 nops then run).
+# So every run of at least STRAIGHT_RUN_WORDS instructions without a branch
+# in code that becomes executable gets a code hook whose callback is a C
+# function that ignores its arguments (libc's abs): no Python per instruction.
+STRAIGHT_RUN_WORDS = 200
+_BRANCH_OPCODES = (1, 2, 3, 4, 5, 6, 7, 20, 21, 22, 23)  # REGIMM, J, JAL, B*, B*L
+_NON_BRANCH_BYTE = re.compile(
+    b"[" + re.escape(bytes(b for b in range(256) if b >> 2 not in _BRANCH_OPCODES))
+    + b"]{%d,}" % STRAIGHT_RUN_WORDS)
+_NOOP_CODE_CALLBACK = ctypes.cast(ctypes.CDLL(None).abs, ctypes.c_void_p)
+
+
+def straight_runs(code: bytes, big_endian: bool) -> list[tuple[int, int]]:
+    """(first, end) byte offsets of the runs of at least STRAIGHT_RUN_WORDS
+    instructions in `code` whose major opcode is no branch or jump.  Runs that
+    are mostly zero words are zero-filled memory (nops only), never code that
+    runs: left out, or the loader's freshly mapped, still empty segments would
+    be hooked whole (every code hook costs a helper call per instruction)."""
+    opcodes = code[0::4] if big_endian else code[3::4]
+    runs = []
+    for m in _NON_BRANCH_BYTE.finditer(opcodes):
+        first, end = 4 * m.start(), 4 * m.end()
+        if code.count(b"\0\0\0\0", first, end) * 8 < end - first:
+            runs.append((first, end))
+    return runs
+
+
+def hook_code_range(uc: Uc, first: int, last: int) -> None:
+    """A do-nothing native code hook over [first, last] (inclusive)."""
+    handle = ctypes.c_size_t()
+    status = uclib.uc_hook_add(uc._uch, ctypes.byref(handle), UC.UC_HOOK_CODE,
+                               _NOOP_CODE_CALLBACK, None, ctypes.c_uint64(first),
+                               ctypes.c_uint64(last))
+    if status != UC.UC_ERR_OK:
+        raise RuntimeError(f"uc_hook_add(code) failed: {status}")
 
 
 def _perms(prot: int) -> int:
@@ -89,15 +138,35 @@ class MemoryProtections:
     (UC_ERR_*_UNMAPPED), reported as SIGSEGV.
     """
 
-    def __init__(self, uc: Uc, host_base: int) -> None:
+    def __init__(self, uc: Uc, host_base: int, big_endian: bool = False) -> None:
         self._ucs = [uc]
         self._host_base = host_base
+        self._big_endian = big_endian
+        self._hooked_runs: set[tuple[int, int]] = set()  # see STRAIGHT_RUN_WORDS
         # the regions mapped in the engine: sorted, disjoint (start, end, perms)
         self._starts: list[int] = []
         self._runs: list[tuple[int, int, int]] = []
 
     def set_pages(self, start: int, end: int, prot: int) -> None:
         self._apply(start, end, _perms(prot))
+        if prot & PROT_EXEC:
+            self._hook_straight_runs(start, end)
+
+    def hook_executable_runs(self) -> None:
+        """Look for straight runs in all executable memory again (after the
+        loader has copied the program's segments in)."""
+        for lo, hi, perms in list(self._runs):
+            if perms & UC.UC_PROT_EXEC:
+                self._hook_straight_runs(lo, hi)
+
+    def _hook_straight_runs(self, start: int, end: int) -> None:
+        code = ctypes.string_at(self._host_base + start, end - start)
+        for first, stop in straight_runs(code, self._big_endian):
+            run = (start + first, start + stop - 1)
+            if run not in self._hooked_runs:
+                self._hooked_runs.add(run)
+                for uc in self._ucs:
+                    hook_code_range(uc, *run)
 
     def clear_pages(self, start: int, end: int) -> None:
         self._apply(start, end, UC.UC_PROT_NONE)
@@ -176,6 +245,14 @@ class MipselTarget(Target):
     siginfo_code_offset = 4
     stack_t_size_before_flags = True
     syscall_mixins = (MipsPrivateCalls,)
+    # o32 passes the 5th to 8th syscall arguments at sp+16..sp+28 (n64: none)
+    stack_arg_words = 4
+    # the page holding the signal return code (where Linux has its vDSO)
+    vdso_page = VDSO_PAGE
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._tables: MemoryProtections | None = None
 
     def create_cpu(self, model: str) -> Uc:
         order = UC_MODE_LITTLE_ENDIAN if self.little_endian else UC_MODE_BIG_ENDIAN
@@ -184,16 +261,20 @@ class MipselTarget(Target):
         return uc
 
     def create_page_tables(self, uc: Uc, memory: GuestMemory) -> MemoryProtections:
-        return MemoryProtections(uc, memory.host_base)
+        self._tables = MemoryProtections(uc, memory.host_base, not self.little_endian)
+        return self._tables
 
     def prepare_process(self, uc: Uc, memory: GuestMemory, tables: MemoryProtections) -> None:
         # the signal return code, where Linux has its vDSO's sigreturn
         li_v0 = 0x24020000  # addiu v0, zero, imm
         code = self.pack("4I", li_v0 | self.abi.SYSCALLS["sigreturn"], 0x0000000C,
                            li_v0 | self.abi.SYSCALLS["rt_sigreturn"], 0x0000000C)
-        map_code_page(memory, VDSO_PAGE, code, "[vdso]")
+        map_code_page(memory, self.vdso_page, code, "[vdso]")
 
     def set_entry_state(self, uc: Uc, entry: int, sp: int) -> None:
+        # the program and its interpreter are in memory now (see STRAIGHT_RUN_WORDS)
+        if self._tables is not None:
+            self._tables.hook_executable_runs()
         uc.reg_write(M.UC_MIPS_REG_SP, sp)
         uc.reg_write(M.UC_MIPS_REG_PC, entry)
         uc.reg_write(M.UC_MIPS_REG_T9, entry)  # PIC entry code computes gp from t9
@@ -205,7 +286,9 @@ class MipselTarget(Target):
         kernel = cpu.kernel
         signals = cpu.process.signals
         read = cpu.bank.read
-        unpack_words = struct.Struct(self.byte_order + "4I").unpack
+        stack_words = self.stack_arg_words
+        unpack_words = struct.Struct(self.byte_order + f"{stack_words}I").unpack
+        word_mask = self.word_mask
         c = self.const
         sigsegv, sigill, sigtrap, sigfpe = (c(n) for n in ("SIGSEGV", "SIGILL", "SIGTRAP",
                                                            "SIGFPE"))
@@ -228,12 +311,13 @@ class MipselTarget(Target):
                     uc.emu_stop()
                     return
                 regs = list(read())
-                sp = uc.reg_read(M.UC_MIPS_REG_SP)
-                try:
-                    regs += unpack_words(memory.read(sp + 16, 16))
-                except Exception:  # noqa: BLE001 - no stack words: fewer arguments
-                    regs += [0, 0, 0, 0]
-                result = self.to_signed(kernel.dispatch(regs) & 0xFFFFFFFF)
+                if stack_words:
+                    sp = uc.reg_read(M.UC_MIPS_REG_SP)
+                    try:
+                        regs += unpack_words(memory.read(sp + 16, 4 * stack_words))
+                    except Exception:  # noqa: BLE001 - no stack words: fewer arguments
+                        regs += [0] * stack_words
+                result = self.to_signed(kernel.dispatch(regs) & word_mask)
                 if -4096 < result < 0:
                     uc.reg_write(M.UC_MIPS_REG_V0, -result)
                     uc.reg_write(M.UC_MIPS_REG_A3, 1)
@@ -242,7 +326,7 @@ class MipselTarget(Target):
                         cpu.process.current.interrupted = (regs[0], regs[1], regs[4])
                         signals.check = True
                 else:
-                    uc.reg_write(M.UC_MIPS_REG_V0, result & 0xFFFFFFFF)
+                    uc.reg_write(M.UC_MIPS_REG_V0, result & word_mask)
                     uc.reg_write(M.UC_MIPS_REG_A3, 0)
                 if signals.check:
                     uc.emu_stop()
@@ -261,8 +345,8 @@ class MipselTarget(Target):
             return Fault(self.const("SIGILL"), 1, pc, pc)
         if error in (UC.UC_ERR_FETCH_UNMAPPED, UC.UC_ERR_FETCH_PROT):
             return Fault(self.const("SIGSEGV"), 1, pc, pc)
-        return Fault(self.const("SIGSEGV"), 1, access_address(uc, memory, pc, self.byte_order),
-                     pc)
+        return Fault(self.const("SIGSEGV"), 1,
+                     access_address(uc, memory, pc, self.byte_order, self.word_mask), pc)
 
     def set_tls(self, uc: Uc, value: int) -> None:
         uc.reg_write(M.UC_MIPS_REG_CP0_USERLOCAL, value)
@@ -271,7 +355,7 @@ class MipselTarget(Target):
         return uc.reg_read(M.UC_MIPS_REG_CP0_USERLOCAL)
 
     def signal_frames(self) -> MipsSignalFrames:
-        return MipsSignalFrames(self, VDSO_PAGE, VDSO_PAGE + 8)
+        return MipsSignalFrames(self, self.vdso_page, self.vdso_page + 8)
 
     def restore_after_rewind(self, uc: Uc, interrupted: tuple[int, ...]) -> None:
         """Put back a3, which the EINTR result overwrote with the error flag."""

@@ -88,6 +88,24 @@ static long sys3(long nr, long a, long b, long c)
 #define NR_write 4004
 #define NR_exit_group 4246
 #define _start __start
+#elif defined(__mips__) && _MIPS_SIM == _ABI64
+static long sys3(long nr, long a, long b, long c)
+{
+    register long v0 __asm__("$2") = nr;
+    register long a0 __asm__("$4") = a;
+    register long a1 __asm__("$5") = b;
+    register long a2 __asm__("$6") = c;
+    register long a3 __asm__("$7");
+    __asm__ volatile("syscall"
+                     : "+r"(v0), "=r"(a3)
+                     : "r"(a0), "r"(a1), "r"(a2)
+                     : "$1", "$3", "$8", "$9", "$10", "$11", "$12", "$13", "$14", "$15",
+                       "$24", "$25", "hi", "lo", "memory");
+    return a3 ? -v0 : v0;
+}
+#define NR_write 5001
+#define NR_exit_group 5205
+#define _start __start
 #else
 #error "hello_pie.c: add the syscall convention for this architecture"
 #endif

@@ -187,7 +187,16 @@ static int restart(void)
 
 /* Per arch: the saved PC in the ucontext, the faulting store's length, and
  * the store itself (to 0x1234, at the global label fault_insn). */
-#if defined(__arm__)
+#if defined(__arm__) && !defined(__thumb2__) && __ARM_ARCH < 7
+/* armel (ARMv5TE, ARM state): no movw, no Thumb-2 */
+#define UC_PC(uc) ((uc)->uc_mcontext.arm_pc)
+#define FAULT_INSN_LEN 4
+#define FAULTING_STORE() __asm__ volatile("mov r0, #0x1200\n"                 \
+                                          "orr r0, r0, #0x34\n"              \
+                                          ".global fault_insn\n"              \
+                                          "fault_insn: str r0, [r0]\n"        \
+                                          : : : "r0", "memory")
+#elif defined(__arm__)
 #define UC_PC(uc) ((uc)->uc_mcontext.arm_pc)
 #define FAULT_INSN_LEN 4 /* a 32-bit Thumb-2 str.w */
 #define FAULTING_STORE() __asm__ volatile("movw r0, #0x1234\n"                \
@@ -261,7 +270,14 @@ THUMB_FN static int siginfo_test(void)
 /* A callee-saved FP register the handler clobbers and sigreturn must restore
  * (x86 has none callee-saved: xmm8 / xmm7 are caller-saved but the handler's
  * clobber happens behind the compiler's back, so only sigreturn restores it). */
-#if defined(__arm__)
+#if defined(__arm__) && defined(__SOFTFP__)
+/* armel (soft-float): no FP registers for sigreturn to keep; the value lives
+ * in memory and the scenario checks the signal mask part only */
+static volatile double fp_soft;
+#define FP_SET_CLOBBER() ((void)0)
+#define FP_SET_HALF() (fp_soft = 0.5)
+#define FP_GET(v) ((v) = fp_soft)
+#elif defined(__arm__)
 #define FP_SET_CLOBBER() __asm__ volatile("vmov.f64 d8, #2.0\n vmov.f64 d0, #3.0" : : : "d0", "d8")
 #define FP_SET_HALF() __asm__ volatile("vmov.f64 d8, #0.5" : : : "d8")
 #define FP_GET(v) __asm__ volatile("vmov.f64 %P0, d8" : "=w"(v))
