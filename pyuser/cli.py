@@ -30,6 +30,8 @@ class Settings:
     show_help: bool = False
     show_version: bool = False
     list_cpus: bool = False
+    gdb_port: int | None = None  # -g: wait for gdb on this TCP port (loopback)
+    plugins: list[str] = field(default_factory=list)  # -plugin FILE.py[,key=value...]
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,16 @@ def _set_seed(s: Settings, value: str) -> None:
         raise UserError(f"invalid seed '{value}'") from None
 
 
+def _set_gdb_port(s: Settings, value: str) -> None:
+    try:
+        port = int(value, 10)
+    except ValueError:
+        port = -1
+    if not 0 < port < 65536:
+        raise UserError(f"invalid gdb port '{value}' (a TCP port number, 1-65535)")
+    s.gdb_port = port
+
+
 class HelpText(Exception):  # noqa: N818 - carries text to print, exit 0
     pass
 
@@ -98,6 +110,8 @@ OPTIONS: list[Opt] = [
         "write the debug log to this file instead of stderr"),
     Opt("-strace", "STRACE", None, lambda s, v: s.options.log_items.add("strace"),
         "log every syscall (same as -d strace)"),
+    Opt("-g", "GDB", "port", _set_gdb_port,
+        "wait for gdb on this TCP port (127.0.0.1) before the first instruction"),
     Opt("-seed", "RAND_SEED", "number", _set_seed,
         "seed the emulator's randomness (AT_RANDOM bytes) for reproducible runs"),
     Opt("-version", "VERSION", None, lambda s, v: setattr(s, "show_version", True),
@@ -249,6 +263,8 @@ def run_command(target_name: str | None, argv: list[str], prog: str,
         raise UserError(f"unknown CPU model '{options.cpu}' (see -cpu help)")
     process = Process(target, options)
     process.forward_host_signals()
+    if settings.gdb_port is not None or settings.plugins:
+        _install_instruments(process, settings)
     argv0 = options.argv0 if options.argv0 is not None else command[0]
     guest_argv = [os.fsencode(argv0)] + [os.fsencode(a) for a in command[1:]]
     process.exe_guest_path = os.fsdecode(process.vfs.guest_realpath(os.fsencode(program)))
@@ -257,6 +273,16 @@ def run_command(target_name: str | None, argv: list[str], prog: str,
     if process.log.enabled("page"):
         process.log.write(process.render_maps().decode().rstrip())
     return process.run()
+
+
+def _install_instruments(process, settings: Settings) -> None:
+    from pyuser.instrument import install
+
+    try:
+        install(process, gdb_port=settings.gdb_port)
+    except OSError as e:
+        raise UserError(f"cannot listen for gdb on port {settings.gdb_port}: "
+                        f"{e.strerror}") from None
 
 
 class _Discard(io.TextIOBase):

@@ -24,6 +24,7 @@ from unicorn import UcError
 from unicorn import unicorn_const as UC
 
 from pyuser.engine import AsyncStop, RawHooks, RegisterBank, RegisterWriter
+from pyuser.instrument.hub import SafePointStop
 from pyuser.memory import PAGE_MAPPED, GuestFault
 from pyuser.signals import SIG_DFL, SIG_IGN, SigInfo
 from pyuser.syscalls.processes import ProcessExit, ThreadExit
@@ -79,6 +80,8 @@ class CpuLoop:
         self._neg_eintr = (-t.errno("EINTR")) & t.word_mask
         self._install_debug_hooks()  # first: strace wraps kernel.dispatch
         t.install_syscall_hook(self)
+        if process.instruments is not None:  # -g, -plugin, Emulator hooks: none in a plain run
+            process.instruments.attach(self)
 
     # ------------------------------------------------------------ hooks
     def guard(self, fn: Callable[..., None]) -> Callable[..., None]:
@@ -254,6 +257,9 @@ class CpuLoop:
             if isinstance(reason, FaultStop):
                 self.force_fault(reason.fault)
                 continue
+            if isinstance(reason, SafePointStop):  # a debugger or plugin stop
+                reason.handle(self)
+                continue
             raise reason
 
     def _engine_fault(self, error: UcError) -> Fault:
@@ -272,6 +278,10 @@ class CpuLoop:
         thread = self.thread
         signo = fault.signal
         code = fault.code
+        if self.process.instruments is not None:  # gdb sees the signal first
+            signo = self.process.instruments.before_signal(self, signo, fault)
+            if not signo:
+                return  # gdb took it: the instruction runs again
         if signo == self.target.const("SIGSEGV") and fault.address:
             mapped = self.process.memory.pages[fault.address >> 12] & PAGE_MAPPED \
                 if fault.address < self.process.memory.size else 0
@@ -301,6 +311,9 @@ class CpuLoop:
             if info is None:
                 break
             signo = info.signo
+            if proc.instruments is not None:  # gdb sees the signal first
+                if not proc.instruments.before_signal(self, signo, info):
+                    continue
             action = state.action(signo)
             if action.handler == SIG_IGN:
                 continue
@@ -376,6 +389,8 @@ class CpuLoop:
 
     def die(self, target_signal: int, core: bool) -> None:
         """End the emulator the way the guest dies: message, then the same host signal."""
+        if self.process.instruments is not None:
+            self.process.instruments.process_killed(target_signal)
         if self.process.on_death is not None:
             self.process.on_death(target_signal, core)
         kill_process_with(self.target.signal_to_host.get(target_signal, target_signal),

@@ -66,6 +66,8 @@ class ThreadCalls:
         threading.Thread(target=host_main, name="pyuser-guest", daemon=True).start()
         started.wait()
         proc.threads[child.tid] = child
+        if proc.instruments is not None:
+            proc.instruments.thread_started(child)
         tid_bytes = child.tid.to_bytes(4, self.target.byteorder)
         if flags & c["CLONE_PARENT_SETTID"]:
             self.mem.write(parent_tid, tid_bytes)
