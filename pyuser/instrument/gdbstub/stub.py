@@ -28,6 +28,8 @@ from pyuser.instrument.gdbstub.objects import (GDB_SIGINT, GDB_SIGTRAP, SignalNu
                                                libraries_svr4)
 from pyuser.instrument.hub import Client, SafePointStop
 from pyuser.memory import PAGE_MAPPED
+from pyuser.signals import SigInfo
+from pyuser.targets.base import Fault
 
 if TYPE_CHECKING:
     from pyuser.cpu import CpuLoop
@@ -198,8 +200,9 @@ class GdbStub(Client):
     def before_signal(self, cpu: CpuLoop, signo: int, info: Any) -> int:
         if self.detached:
             return signo
-        encode = getattr(info, "signo", None)
-        self.siginfo = self.process.encode_siginfo(info) if encode is not None else b""
+        if isinstance(info, Fault):  # a synchronous fault: the siginfo it will get
+            info = SigInfo(signo, code=info.code, addr=info.address, fault=True)
+        self.siginfo = self.process.encode_siginfo(info) if isinstance(info, SigInfo) else b""
         self.serve(self.signals.gdb(signo))
         self.sync_hooks()
         self.siginfo = b""

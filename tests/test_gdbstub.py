@@ -1,0 +1,171 @@
+"""The gdbstub (-g PORT) driven by the real gdb-multiarch in batch mode.
+
+tests/guest_bins/gdbtarget.c (built -O0 -g) is debugged under pyuser and,
+where qemu-user's stub answers the same question, under qemu-<arch>-static
+too: the backtraces, the PCs after the same steps and the exit status must
+agree.  qemu 7.2's user-mode stub has no watchpoints, no catch syscall and
+no $_siginfo, so those are checked against literals (the values the C
+program computes: leaf(42) = 127, the exit status 7, the fault address 0x10).
+
+Every target runs the core checks; arm and aarch64 run them all.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+
+import pytest
+from conftest import ARCHES, build_guest_bins, pyuser_executable, qemu_executable
+
+ALL = list(ARCHES)
+FULL = ["arm", "aarch64"]
+GDB_TIMEOUT = 120
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def debug(arch: str, commands: list[str], args: tuple[str, ...] = (), *, emulator="pyuser",
+          extra: tuple[str, ...] = ()) -> tuple[str, subprocess.CompletedProcess]:
+    """Run gdbtarget under `emulator` -g and gdb-multiarch with `commands`;
+    gdb's output and the emulator's completed process."""
+    gdb = shutil.which("gdb-multiarch")
+    if gdb is None:
+        pytest.fail("gdb-multiarch not found (make deps)", pytrace=False)
+    program = build_guest_bins(arch) / "gdbtarget"
+    port = _free_port()
+    if emulator == "pyuser":
+        cmd = [str(pyuser_executable(arch)), *extra, "-g", str(port), str(program), *args]
+    else:
+        cmd = [qemu_executable(arch), "-cpu", ARCHES[arch]["qemu_cpu"], *extra,
+               "-g", str(port), str(program), *args]
+    guest = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             stdin=subprocess.DEVNULL)
+    try:
+        script = ["set confirm off", "set pagination off", "set width 0",
+                  f"target remote 127.0.0.1:{port}", *commands]
+        with tempfile.NamedTemporaryFile("w", suffix=".gdb") as commands_file:
+            commands_file.write("\n".join(script) + "\n")
+            commands_file.flush()
+            time.sleep(0.2)  # gdb retries the connection until the stub listens
+            shown = subprocess.run([gdb, "-q", "-nx", "-batch", "-x", commands_file.name,
+                                    str(program)], capture_output=True, text=True,
+                                   timeout=GDB_TIMEOUT, stdin=subprocess.DEVNULL)
+        out, err = guest.communicate(timeout=GDB_TIMEOUT)
+    finally:
+        if guest.poll() is None:
+            guest.kill()
+            guest.wait()
+    done = subprocess.CompletedProcess(cmd, guest.returncode, out, err)
+    return shown.stdout + shown.stderr, done
+
+
+def frames(output: str) -> list[str]:
+    """The function names of a backtrace, in order."""
+    return re.findall(r"^#\d+\s+(?:0x[0-9a-f]+ in )?(\w+)", output, re.M)
+
+
+# ------------------------------------------------------------------ core set, every target
+@pytest.mark.parametrize("arch", ALL)
+def test_break_backtrace_print_continue_to_exit(arch):
+    commands = ["break leaf", "continue", "bt", "p x", "info registers pc", "finish",
+                "continue"]
+    shown, guest = debug(arch, commands)
+    assert "Breakpoint 1, leaf (x=42)" in shown, shown
+    assert frames(shown)[:3] == ["leaf", "middle", "main"], shown
+    assert "$1 = 42" in shown, shown
+    assert "Value returned is $2 = 127" in shown, shown
+    assert "exited with code 07" in shown, shown
+    assert guest.returncode == 7 and guest.stdout == "gdbtarget\n", guest
+    # qemu's stub: the same backtrace and the same PC at the breakpoint
+    reference, _ = debug(arch, commands, emulator="qemu")
+    pc = re.compile(r"^(?:pc|rip|eip)\s+(0x[0-9a-f]+)", re.M)
+    assert pc.findall(shown) == pc.findall(reference), (shown, reference)
+    assert frames(shown)[:3] == frames(reference)[:3]
+
+
+@pytest.mark.parametrize("arch", ALL)
+def test_stepi_across_the_call_to_leaf(arch):
+    """stepi from middle's breakpoint until the PC is leaf's first instruction:
+    the same number of steps and the same registers as under qemu."""
+    commands = ["break middle", "continue", "set $n = 0",
+                "while $pc != (long)&leaf && $n < 40\nstepi\nset $n = $n + 1\nend",
+                "p $n", "p $pc == (long)&leaf", "info registers", "kill"]
+    shown, _ = debug(arch, commands)
+    reference, _ = debug(arch, commands, emulator="qemu")
+    steps = re.findall(r"^\$1 = (\d+)", shown, re.M)
+    assert steps and 0 < int(steps[0]) < 40, shown
+    assert "$2 = 1" in shown, shown
+    assert steps == re.findall(r"^\$1 = (\d+)", reference, re.M), (shown, reference)
+    ours, theirs = _registers(shown), _registers(reference)
+    assert len(ours) > 5 and ours == {k: v for k, v in theirs.items() if k in ours}, \
+        (shown, reference)
+
+
+def _registers(output: str) -> dict[str, str]:
+    """`info registers` lines, without the stack pointers and the registers
+    holding stack addresses (the emulators place the stack differently)."""
+    regs = dict(re.findall(r"^(\w+)\s+(0x[0-9a-f]+)\s", output, re.M))
+    stack_bits = {v for k, v in regs.items() if k in ("sp", "rsp", "esp", "r29")}
+    return {k: v for k, v in regs.items()
+            if k not in ("sp", "rsp", "esp", "r29", "fp", "rbp", "ebp", "r11", "s0", "r30",
+                         "x29", "lr", "r14", "x30", "ra", "r31", "r7")
+            and v not in stack_bits and not _stack_like(v)}
+
+
+def _stack_like(value: str) -> bool:
+    # pyuser's and qemu's stacks and heaps lie at different addresses
+    number = int(value, 16)
+    return number > 0x3f000000
+
+
+@pytest.mark.parametrize("arch", ALL)
+def test_watchpoint_on_a_global(arch):
+    shown, guest = debug(arch, ["watch watched", "continue", "continue"])
+    assert "Hardware watchpoint 1: watched" in shown, shown
+    assert re.search(r"Old value = 0\s+New value = 127", shown), shown
+    assert re.search(r"in middle \(x=42\)", shown), shown
+    assert guest.returncode == 7
+
+
+@pytest.mark.parametrize("arch", ALL)
+def test_catch_syscall_write(arch):
+    shown, guest = debug(arch, ["catch syscall write", "continue", "bt", "continue",
+                                "delete", "continue"])
+    assert "Catchpoint 1 (call to syscall write)" in shown, shown
+    assert "Catchpoint 1 (returned from syscall write)" in shown, shown
+    assert "main" in frames(shown), shown
+    assert "exited with code 07" in shown, shown
+    assert guest.stdout == "gdbtarget\n"
+
+
+@pytest.mark.parametrize("arch", ALL)
+def test_sigsegv_is_reported_with_its_address(arch):
+    shown, guest = debug(arch, ["continue", "p $_siginfo.si_signo",
+                                "p $_siginfo._sifields._sigfault.si_addr", "bt 1",
+                                "continue"], ("segv",))
+    assert "Program received signal SIGSEGV, Segmentation fault." in shown, shown
+    assert "$1 = 11" in shown, shown
+    assert re.search(r"\$2 = \(void \*\) 0x10\b", shown), shown
+    assert frames(shown)[:1] == ["main"], shown
+    assert "Program terminated with signal SIGSEGV" in shown, shown
+    assert guest.returncode == -11
+
+
+@pytest.mark.parametrize("arch", ALL)
+def test_thread_apply_all_bt(arch):
+    shown, guest = debug(arch, ["break all_started", "continue", "info threads",
+                                "thread apply all bt", "continue"], ("threads",))
+    assert "Breakpoint 1, all_started" in shown, shown
+    assert len(re.findall(r"^Thread \S+ \(Thread", shown, re.M)) == 3, shown
+    assert shown.count("worker_wait") >= 2, shown
+    assert "exited with code 07" in shown, shown
+    assert guest.returncode == 7
