@@ -34,13 +34,14 @@ def _free_port() -> int:
 
 
 def debug(arch: str, commands: list[str], args: tuple[str, ...] = (), *, emulator="pyuser",
-          extra: tuple[str, ...] = ()) -> tuple[str, subprocess.CompletedProcess]:
+          extra: tuple[str, ...] = (), program_name: str = "gdbtarget",
+          ) -> tuple[str, subprocess.CompletedProcess]:
     """Run gdbtarget under `emulator` -g and gdb-multiarch with `commands`;
     gdb's output and the emulator's completed process."""
     gdb = shutil.which("gdb-multiarch")
     if gdb is None:
         pytest.fail("gdb-multiarch not found (make deps)", pytrace=False)
-    program = build_guest_bins(arch) / "gdbtarget"
+    program = build_guest_bins(arch) / program_name
     port = _free_port()
     if emulator == "pyuser":
         cmd = [str(pyuser_executable(arch)), *extra, "-g", str(port), str(program), *args]
@@ -109,13 +110,13 @@ def _registers(output: str) -> dict[str, str]:
     holding stack addresses (the emulators place the stack differently)."""
     regs = dict(re.findall(r"^(\w+)\s+(0x[0-9a-f]+)\s", output, re.M))
     lines = output.splitlines()
-    for names, values in zip(lines, lines[1:]):  # MIPS: a row of names, a row of values
+    for names, values in zip(lines, lines[1:], strict=False):  # MIPS: a row of names, a row of values
         words, numbers = names.split(), values.split()
         if numbers and re.fullmatch(r"R\d+", numbers[0]):
             numbers = numbers[1:]
         if words and len(words) == len(numbers) and \
                 all(re.fullmatch(r"[0-9a-f]{8,16}", n) for n in numbers):
-            regs.update((w, hex(int(n, 16))) for w, n in zip(words, numbers))
+            regs.update((w, hex(int(n, 16))) for w, n in zip(words, numbers, strict=False))
     stack_bits = {v for k, v in regs.items() if k in ("sp", "rsp", "esp", "r29")}
     return {k: v for k, v in regs.items()
             if k not in ("sp", "rsp", "esp", "r29", "fp", "rbp", "ebp", "r11", "s0", "r30",
@@ -178,3 +179,71 @@ def test_thread_apply_all_bt(arch):
     assert shown.count("worker_wait") >= 2, shown
     assert "exited with code 07" in shown, shown
     assert guest.returncode == 7
+
+
+def test_dynamic_program_with_set_sysroot(sysroot):
+    """A dynamic arm program: gdb finds ld.so and libc in the sysroot (from
+    qXfer:libraries-svr4), and a breakpoint in libc's write has main as caller."""
+    shown, guest = debug("arm", [f"set sysroot {sysroot}", "break leaf", "continue",
+                                 "info sharedlibrary", "bt", "break write", "continue", "bt",
+                                 "delete", "continue"],
+                         extra=("-L", str(sysroot)), program_name="gdbtarget-dyn")
+    assert "warning: while parsing" not in shown, shown
+    libraries = re.findall(r"^0x[0-9a-f]+\s+0x[0-9a-f]+\s+Yes.*?(\S+)$", shown, re.M)
+    assert f"{sysroot}/lib/ld-linux-armhf.so.3" in libraries, shown
+    assert f"{sysroot}/lib/arm-linux-gnueabihf/libc.so.6" in libraries, shown
+    assert frames(shown)[:3] == ["leaf", "middle", "main"], shown
+    assert re.search(r"in write \(\) from .*libc\.so\.6\n#1 .* in main ", shown), shown
+    assert "exited with code 07" in shown and guest.returncode == 7, shown
+
+
+def _packet(data: bytes) -> bytes:
+    return b"$" + data + b"#" + f"{sum(data) & 0xFF:02x}".encode()
+
+
+def _replies(sock: socket.socket, until: bytes) -> bytes:
+    """Bytes from the stub up to and including a packet starting with `until`."""
+    received = b""
+    while not re.search(rb"\$" + re.escape(until) + rb"[^#]*#..", received):
+        chunk = sock.recv(4096)
+        assert chunk, received
+        received += chunk
+    return received
+
+
+@pytest.mark.parametrize("arch", FULL)
+def test_interrupt_then_step_one_thread(arch):
+    """The raw protocol: Ctrl-C (0x03) stops a spinning guest with SIGINT
+    (gdb's signal 2), vCont;s:<tid> steps that thread (SIGTRAP, 5), vKill ends
+    the emulator."""
+    program = build_guest_bins(arch) / "gdbtarget"
+    port = _free_port()
+    guest = subprocess.Popen([str(pyuser_executable(arch)), "-g", str(port), str(program),
+                              "spin"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        for _ in range(100):
+            try:
+                sock = socket.create_connection(("127.0.0.1", port))
+                break
+            except ConnectionRefusedError:
+                time.sleep(0.05)
+        sock.settimeout(30)
+        sock.sendall(_packet(b"?"))
+        first = _replies(sock, b"T05")
+        tid = re.search(rb"thread:([0-9a-f]+);", first).group(1)
+        sock.sendall(_packet(b"vCont;c"))
+        time.sleep(0.5)
+        sock.sendall(b"\x03")
+        stopped = _replies(sock, b"T02")
+        assert b"thread:" + tid in stopped, stopped
+        sock.sendall(_packet(b"vCont;s:" + tid + b";c"))
+        stepped = _replies(sock, b"T05")
+        assert b"thread:" + tid in stepped, stepped
+        sock.sendall(_packet(b"vKill;1"))
+        _replies(sock, b"OK")
+        sock.close()
+        assert guest.wait(timeout=30) != 0
+    finally:
+        if guest.poll() is None:
+            guest.kill()
+            guest.wait()

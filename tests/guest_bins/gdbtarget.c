@@ -4,6 +4,7 @@
  *   gdbtarget threads    two workers blocked in worker_wait while main stops in
  *                        all_started; then they are released and joined; exit 7
  *   gdbtarget segv       a store to address 0x10: SIGSEGV
+ *   gdbtarget spin       loops until stopped (gdb's Ctrl-C)
  */
 #include <pthread.h>
 #include <string.h>
@@ -66,6 +67,9 @@ int main(int argc, char **argv)
     int local = 42;
     if (argc > 1 && strcmp(argv[1], "segv") == 0)
         *(volatile int *)0x10 = local;
+    if (argc > 1 && strcmp(argv[1], "spin") == 0)
+        for (;;)
+            watched++;
     if (argc > 1 && strcmp(argv[1], "threads") == 0)
         return run_threads();
     int result = middle(local);

@@ -124,7 +124,7 @@ def libraries_svr4(process: Process) -> str:
             if not main_lm:
                 main_lm = lm  # the first entry is the main program
             elif name:
-                entries.append(f'<library name="{html.escape(name.decode("latin-1"))}"'
+                entries.append(f'<library name="{html.escape(name.decode("latin-1"))}" lmid="0x0"'
                                f' lm="{lm:#x}" l_addr="{l_addr:#x}" l_ld="{l_ld:#x}"/>')
             lm = l_next
     except GuestFault:

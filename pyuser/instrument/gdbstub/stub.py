@@ -21,11 +21,10 @@ import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pyuser.instrument.engine_hooks import (ACCESS_WRITE, MEM_READ, MEM_WRITE, EngineHooks)
+from pyuser.instrument.engine_hooks import ACCESS_WRITE, MEM_READ, MEM_WRITE, EngineHooks
 from pyuser.instrument.gdbstub import packets
 from pyuser.instrument.gdbstub.connection import Connection, listen
-from pyuser.instrument.gdbstub.objects import (GDB_SIGINT, GDB_SIGTRAP, SignalNumbers,
-                                               libraries_svr4)
+from pyuser.instrument.gdbstub.objects import GDB_SIGINT, GDB_SIGTRAP, SignalNumbers, libraries_svr4
 from pyuser.instrument.hub import Client, SafePointStop
 from pyuser.memory import PAGE_MAPPED
 from pyuser.signals import SigInfo
