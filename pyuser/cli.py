@@ -112,6 +112,8 @@ OPTIONS: list[Opt] = [
         "log every syscall (same as -d strace)"),
     Opt("-g", "GDB", "port", _set_gdb_port,
         "wait for gdb on this TCP port (127.0.0.1) before the first instruction"),
+    Opt("-plugin", "PLUGIN", "file[,arg=value,...]", lambda s, v: s.plugins.append(v),
+        "load a Python plugin (a file, or insn/syscalls/memtrace/drcov); repeatable"),
     Opt("-seed", "RAND_SEED", "number", _set_seed,
         "seed the emulator's randomness (AT_RANDOM bytes) for reproducible runs"),
     Opt("-version", "VERSION", None, lambda s, v: setattr(s, "show_version", True),
@@ -277,9 +279,11 @@ def run_command(target_name: str | None, argv: list[str], prog: str,
 
 def _install_instruments(process, settings: Settings) -> None:
     from pyuser.instrument import install
+    from pyuser.instrument.plugins.host import make_host
 
+    clients = [make_host(process, settings.plugins)] if settings.plugins else []
     try:
-        install(process, gdb_port=settings.gdb_port)
+        install(process, gdb_port=settings.gdb_port, clients=clients)
     except OSError as e:
         raise UserError(f"cannot listen for gdb on port {settings.gdb_port}: "
                         f"{e.strerror}") from None
