@@ -23,8 +23,13 @@ from typing import TYPE_CHECKING, Any
 from pyuser.errors import UserError
 from pyuser.instrument.engine_hooks import ACCESS_WRITE, MEM_WRITE, EngineHooks
 from pyuser.instrument.hub import Client, SafePointStop
-from pyuser.instrument.plugins.api import (Block, Instruction, MemoryAccess, PluginContext,
-                                           SyscallEvent)
+from pyuser.instrument.plugins.api import (
+    Block,
+    Instruction,
+    MemoryAccess,
+    PluginContext,
+    SyscallEvent,
+)
 from pyuser.memory import GuestFault
 from pyuser.strace import format_args, format_result
 
