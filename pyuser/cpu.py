@@ -196,7 +196,8 @@ class CpuLoop:
             from pyuser.strace import install_strace
 
             install_strace(self.kernel, log)
-        if log.enabled("in_asm") or log.enabled("exec"):
+        if log.enabled("in_asm") or log.enabled("exec") or log.enabled("cpu") or \
+                log.enabled("nochain"):
             from pyuser.tracing import install_block_tracing
 
             install_block_tracing(self, log)
