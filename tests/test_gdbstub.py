@@ -12,6 +12,7 @@ Every target runs the core checks; arm and aarch64 run them all.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import socket
@@ -247,3 +248,30 @@ def test_interrupt_then_step_one_thread(arch):
         if guest.poll() is None:
             guest.kill()
             guest.wait()
+
+
+def test_exec_file_from_the_stub_env_twin_and_detach():
+    """gdb given no program reads its path from qXfer:exec-file; QEMU_GDB is
+    -g's environment twin; after detach the guest runs to its end."""
+    program = build_guest_bins("arm") / "gdbtarget"
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("QEMU_", "PYUSER_"))}
+    guest = subprocess.Popen([str(pyuser_executable("arm")), str(program)],
+                             env=dict(env, QEMU_GDB=str(port)), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+    try:
+        time.sleep(0.2)
+        shown = subprocess.run(["gdb-multiarch", "-q", "-nx", "-batch", "-ex",
+                                f"target remote 127.0.0.1:{port}", "-ex", "break leaf", "-ex",
+                                "continue", "-ex", "bt", "-ex", "detach"],
+                               capture_output=True, text=True, timeout=GDB_TIMEOUT)
+        out, _ = guest.communicate(timeout=GDB_TIMEOUT)
+    finally:
+        if guest.poll() is None:
+            guest.kill()
+            guest.wait()
+    output = shown.stdout + shown.stderr
+    assert f"Reading symbols from {program}..." in output, output
+    assert frames(output)[:3] == ["leaf", "middle", "main"], output
+    assert "detached" in output, output
+    assert guest.returncode == 7 and out == "gdbtarget\n"

@@ -156,3 +156,18 @@ def test_drcov_file_parses_and_covers_main(arch, tmp_path):
     thumb = 1 if arch == "arm" else 0  # the symbol of a Thumb function is odd
     for function in ("main", "middle", "leaf"):
         assert _symbol(bins / "gdbtarget", function) & ~thumb in starts, function
+
+
+@pytest.mark.parametrize("arch", ALL)
+def test_docs_plugin_counts_calls_with_an_instruction_callback(arch, tmp_path):
+    """docs/debugging.md's own plugin (a per-instruction callback on leaf's
+    first instruction): gdbtarget calls leaf once."""
+    doc = (Path(__file__).parent.parent / "docs" / "debugging.md").read_text()
+    source = re.search(r"```python\n(# count_calls\.py.*?)```", doc, re.S).group(1)
+    plugin = tmp_path / "count_calls.py"
+    plugin.write_text(source)
+    program = build_guest_bins(arch) / "gdbtarget"
+    leaf = _symbol(program, "leaf") & ~(1 if arch == "arm" else 0)
+    run = run_pyuser(["-plugin", f"{plugin},address={leaf:#x}", program], arch)
+    assert run.returncode == 7 and run.stdout == "gdbtarget\n", run.stderr
+    assert run.stderr == "calls: 1\n"
