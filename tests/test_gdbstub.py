@@ -275,3 +275,18 @@ def test_exec_file_from_the_stub_env_twin_and_detach():
     assert frames(output)[:3] == ["leaf", "middle", "main"], output
     assert "detached" in output, output
     assert guest.returncode == 7 and out == "gdbtarget\n"
+
+
+@pytest.mark.parametrize("arch", ALL)
+def test_float_register_holds_the_returned_double(arch):
+    """gdb reads scaled()'s double result from the FP register the ABI
+    returns it in (d0, v0, xmm0, st0, f0/f1, fa0): the FP registers are where
+    the target description says."""
+    # gdb decides the MIPS FPU kind from the ELF and takes "none" for Debian's
+    # o32 programs (so under qemu's stub too): tell it
+    fpu = ["set mipsfpu double"] if arch.startswith("mips") else []
+    shown, guest = debug(arch, [*fpu, "break scaled", "continue", "p x", "finish",
+                                "continue"])
+    assert "$1 = 42" in shown, shown
+    assert "Value returned is $2 = 63" in shown, shown
+    assert guest.returncode == 7

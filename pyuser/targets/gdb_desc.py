@@ -17,7 +17,10 @@ from typing import Any
 
 # Register kinds: how a value moves between Unicorn and the packet's bytes
 INT = "int"  # an integer register of `bits` bits
-X87 = "x87"  # an 80-bit x87 register: Unicorn's (mantissa, exponent)
+# an 80-bit x87 stack register ST(index): Unicorn's FP registers are the
+# physical ones, as (mantissa, exponent); ST(i) is physical (TOP + i) mod 8,
+# TOP being bits 11-13 of the status word (register `aux`); uc_id is FP0's id
+X87 = "x87"
 ZERO = "zero"  # shown to gdb but not held by the engine: reads 0, writes ignored
 
 
@@ -29,6 +32,8 @@ class Reg:
     type: str = "int"  # the XML type attribute
     kind: str = INT
     group: str = ""  # XML group attribute ("float", "vector", ...)
+    index: int = 0  # X87: the stack position
+    aux: int | None = None  # X87: the status word's Unicorn id
 
 
 @dataclass(frozen=True)
@@ -90,7 +95,7 @@ class Description:
         if reg.kind == ZERO:
             return bytes(reg.bits // 8)
         if reg.kind == X87:
-            mantissa, exponent = regs.reg_read(reg.uc_id)
+            mantissa, exponent = regs.reg_read(self._physical(regs, reg))
             return mantissa.to_bytes(8, "little") + exponent.to_bytes(2, "little")
         value = regs.reg_read(reg.uc_id)
         return (value & ((1 << reg.bits) - 1)).to_bytes(reg.bits // 8, order)
@@ -99,11 +104,16 @@ class Description:
         if reg.kind == ZERO or len(data) != reg.bits // 8:
             return
         if reg.kind == X87:
-            regs.reg_write(reg.uc_id, (int.from_bytes(data[:8], "little"),
+            regs.reg_write(self._physical(regs, reg), (int.from_bytes(data[:8], "little"),
                                        int.from_bytes(data[8:10], "little")))
             return
         order = "little" if self.little_endian else "big"
         regs.reg_write(reg.uc_id, int.from_bytes(data, order))
+
+    @staticmethod
+    def _physical(regs: Any, reg: Reg) -> int:
+        top = (regs.reg_read(reg.aux) >> 11) & 7
+        return reg.uc_id + ((top + reg.index) & 7)  # type: ignore[operator]
 
     def read_all(self, regs: Any) -> bytes:
         """The `g` packet's bytes: every register by increasing number."""

@@ -1,8 +1,8 @@
 """x86 registers for gdb, 64-bit and 32-bit (gdb/features/i386/64bit-core.xml,
 64bit-sse.xml, 64bit-linux.xml, 64bit-segments.xml and their 32-bit twins).
 
-The x87 registers are Unicorn's physical FP0-FP7 (as QEMU's gdbstub shows
-env->fpregs); orig_rax/orig_eax, which gdb needs to restart an interrupted
+gdb's st0-st7 are the x87 stack, ST(0) the top (pyuser.targets.gdb_desc.X87
+maps them onto Unicorn's physical FP0-FP7); orig_rax/orig_eax, which gdb needs to restart an interrupted
 syscall, reads as -1 (no syscall to restart at a debugger stop)."""
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ _VEC128 = """
 _SEGMENTS = [Reg(name, 32, getattr(X, f"UC_X86_REG_{name.upper()}"))
              for name in ("cs", "ss", "ds", "es", "fs", "gs")]
 
-_X87 = [*(Reg(f"st{i}", 80, getattr(X, f"UC_X86_REG_FP{i}"), "i387_ext", X87)
-          for i in range(8)),
+_X87 = [*(Reg(f"st{i}", 80, X.UC_X86_REG_FP0, "i387_ext", X87, index=i,
+              aux=X.UC_X86_REG_FPSW) for i in range(8)),
         Reg("fctrl", 32, X.UC_X86_REG_FPCW, group="float"),
         Reg("fstat", 32, X.UC_X86_REG_FPSW, group="float"),
         Reg("ftag", 32, X.UC_X86_REG_FPTAG, group="float"),

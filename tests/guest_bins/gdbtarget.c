@@ -1,6 +1,7 @@
 /* A program for the gdbstub tests (tests/test_gdbstub.py), built with -O0 -g.
  *
- *   gdbtarget            main -> middle -> leaf, a watched global, a write; exit 7
+ *   gdbtarget            main -> middle -> leaf, a watched global, scaled (a double),
+ *                        a write; exit 7
  *   gdbtarget threads    two workers blocked in worker_wait while main stops in
  *                        all_started; then they are released and joined; exit 7
  *   gdbtarget segv       a store to address 0x10: SIGSEGV
@@ -24,6 +25,12 @@ __attribute__((noinline)) int middle(int x)
     int y = leaf(x);
     watched = y;
     return y + 2;
+}
+
+/* its result comes back in a floating-point register: d0, v0, xmm0, st0, f0, fa0 */
+__attribute__((noinline)) double scaled(double x)
+{
+    return x * 1.5;
 }
 
 __attribute__((noinline)) void worker_wait(void)
@@ -73,6 +80,8 @@ int main(int argc, char **argv)
     if (argc > 1 && strcmp(argv[1], "threads") == 0)
         return run_threads();
     int result = middle(local);
+    if (scaled(local) != 63.0)
+        return 2;
     if (result > 100)
         write(1, "gdbtarget\n", 10);
     return result == 129 ? 7 : 1;
