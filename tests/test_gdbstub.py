@@ -290,3 +290,38 @@ def test_float_register_holds_the_returned_double(arch):
     assert "$1 = 42" in shown, shown
     assert "Value returned is $2 = 63" in shown, shown
     assert guest.returncode == 7
+
+
+def test_pass_signals_go_straight_to_the_guest():
+    """QPassSignals (what gdb's `handle SIG nostop noprint pass` sends): the
+    SIGSEGV is delivered without a stop, and its death reported (X0b)."""
+    program = build_guest_bins("arm") / "gdbtarget"
+    port = _free_port()
+    guest = subprocess.Popen([str(pyuser_executable("arm")), "-g", str(port), str(program),
+                              "segv"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        sock = _connect(port)
+        sock.sendall(_packet(b"?"))
+        _replies(sock, b"T05")
+        sock.sendall(_packet(b"QPassSignals:b"))
+        _replies(sock, b"OK")
+        sock.sendall(_packet(b"vCont;c"))
+        ended = _replies(sock, b"X")
+        assert b"$X0b#" in ended and b"$T0b" not in ended, ended
+        sock.close()
+        assert guest.wait(timeout=30) == -11
+    finally:
+        if guest.poll() is None:
+            guest.kill()
+            guest.wait()
+
+
+def _connect(port: int) -> socket.socket:
+    for _ in range(200):
+        try:
+            sock = socket.create_connection(("127.0.0.1", port))
+            sock.settimeout(30)
+            return sock
+        except ConnectionRefusedError:
+            time.sleep(0.05)
+    raise AssertionError(f"nothing listens on port {port}")

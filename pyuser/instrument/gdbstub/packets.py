@@ -21,7 +21,7 @@ ERROR_ARGUMENT = "E16"
 SUPPORTED = ";".join([
     "PacketSize=4000", "QStartNoAckMode+", "qXfer:features:read+", "qXfer:auxv:read+",
     "qXfer:exec-file:read+", "qXfer:libraries-svr4:read+", "qXfer:siginfo:read+",
-    "QCatchSyscalls+", "vContSupported+", "swbreak+",
+    "QCatchSyscalls+", "QPassSignals+", "vContSupported+", "swbreak+",
 ])
 
 
@@ -232,6 +232,9 @@ def handle(stub: GdbStub, packet: bytes) -> str | bytes | None:
     text = packet.decode("latin-1")
     if text.startswith("QStartNoAckMode"):
         return _no_ack(stub)
+    if text.startswith("QPassSignals:"):
+        stub.pass_signals = {int(x, 16) for x in text[len("QPassSignals:"):].split(";") if x}
+        return "OK"
     if text.startswith("QCatchSyscalls:"):
         return _catch_syscalls(stub, text[len("QCatchSyscalls:"):])
     handler = HANDLERS.get(text[:1])

@@ -95,6 +95,7 @@ class GdbStub(Client):
         self.last_reply = "S05"
         self.resume_signal = 0
         self.siginfo = b""
+        self.pass_signals: set[int] = set()  # gdb signals delivered without a stop
         self.running = True
         self.interrupt_pending = False
         self.inline = False
@@ -197,7 +198,7 @@ class GdbStub(Client):
         self.sync_hooks()
 
     def before_signal(self, cpu: CpuLoop, signo: int, info: Any) -> int:
-        if self.detached:
+        if self.detached or self.signals.gdb(signo) in self.pass_signals:
             return signo
         if isinstance(info, Fault):  # a synchronous fault: the siginfo it will get
             info = SigInfo(signo, code=info.code, addr=info.address, fault=True)
