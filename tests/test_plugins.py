@@ -171,3 +171,37 @@ def test_docs_plugin_counts_calls_with_an_instruction_callback(arch, tmp_path):
     run = run_pyuser(["-plugin", f"{plugin},address={leaf:#x}", program], arch)
     assert run.returncode == 7 and run.stdout == "gdbtarget\n", run.stderr
     assert run.stderr == "calls: 1\n"
+
+
+API_PLUGIN = '''
+def install(ctx, args):
+    out = ctx.open_output(args["out"])
+    ctx.on_syscall_exit(lambda e: out.write(
+        f"{e.tid} {e.name}({e.decoded_args}) = {e.decoded_result}\\n"))
+    ctx.on_thread_start(lambda tid: out.write(f"start {tid}\\n"))
+    ctx.on_thread_exit(lambda tid: out.write(f"exit {tid}\\n"))
+    ctx.on_exit(lambda status: out.write(f"status {status}\\n"))
+'''
+
+
+@pytest.mark.parametrize("arch", ALL)
+def test_syscall_and_thread_events_as_strace_shows_them(arch, tmp_path):
+    """A plugin's syscall events, decoded, are -strace's lines; the two
+    worker threads start and exit; the process exit comes last."""
+    plugin = tmp_path / "events.py"
+    plugin.write_text(API_PLUGIN)
+    out = tmp_path / "events.txt"
+    run = run_pyuser(["-plugin", f"{plugin},out={out}", "-strace",
+                      build_guest_bins(arch) / "gdbtarget", "threads"], arch)
+    assert run.returncode == 7 and run.stdout == "started\n", run.stderr
+    lines = out.read_text().splitlines()
+    calls = [line for line in lines if "(" in line]
+    traced = [line for line in run.stderr.splitlines() if re.match(r"\d+ \w+\(", line)]
+    assert calls == traced
+    starts = [line.split()[1] for line in lines if line.startswith("start ")]
+    exits = [line.split()[1] for line in lines if line.startswith("exit ")]
+    assert len(starts) == 2 and sorted(starts) == sorted(exits), lines
+    clones = [line for line in calls if re.match(r"\d+ clone3?\(", line)]
+    children = [c.rsplit("= ", 1)[1] for c in clones]  # clone3 may fail with ENOSYS first
+    assert sorted(c for c in children if c.isdigit()) == sorted(starts)
+    assert lines[-1] == "status 7"
