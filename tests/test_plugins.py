@@ -205,3 +205,28 @@ def test_syscall_and_thread_events_as_strace_shows_them(arch, tmp_path):
     children = [c.rsplit("= ", 1)[1] for c in clones]  # clone3 may fail with ENOSYS first
     assert sorted(c for c in children if c.isdigit()) == sorted(starts)
     assert lines[-1] == "status 7"
+
+
+@pytest.mark.parametrize(("plugin", "args", "hooks"), [
+    ("syscalls", {}, []),
+    ("insn", {}, [("block", 1, 0)]),
+    ("memtrace", {"range": "0x20000-0x20010"}, [("memory", 0x20000, 0x2000f)]),
+])
+def test_only_the_hooks_plugins_ask_for(guest_bins, tmp_path, plugin, args, hooks):
+    """A plain Emulator has no instrumentation hub at all; each plugin gets
+    exactly the engine hooks its callbacks need, bounded as asked."""
+    from unicorn import unicorn_const as UC
+
+    import pyuser
+
+    plain = pyuser.Emulator([str(guest_bins / "hello")])
+    assert plain.load().instruments is None
+    emu = pyuser.Emulator([str(guest_bins / "hello")])
+    emu.add_plugin(plugin, out=str(tmp_path / "out.txt"), **args)
+    process = emu.load()
+    (host,) = process.instruments.clients
+    (_cpu, engine_hooks), = host.engines.values()
+    names = {UC.UC_HOOK_BLOCK: "block", UC.UC_HOOK_CODE: "code"}
+    live = [(names.get(kind, "memory"), begin, end)
+            for kind, begin, end in engine_hooks._live.values()]
+    assert live == hooks
