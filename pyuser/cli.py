@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pyuser import __version__
 from pyuser.errors import UserError, printable
 from pyuser.log import LOG_ITEMS, stand_ins_for_closed_streams
-from pyuser.process import Options
+from pyuser.process import Options, Process
 
 
 @dataclass
@@ -29,6 +29,8 @@ class Settings:
     show_help: bool = False
     show_version: bool = False
     list_cpus: bool = False
+    gdb_port: int | None = None  # -g: wait for gdb on this TCP port (loopback)
+    plugins: list[str] = field(default_factory=list)  # -plugin FILE.py[,key=value...]
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,16 @@ def _set_seed(s: Settings, value: str) -> None:
         raise UserError(f"invalid seed '{value}'") from None
 
 
+def _set_gdb_port(s: Settings, value: str) -> None:
+    try:
+        port = int(value, 10)
+    except ValueError:
+        port = -1
+    if not 0 < port < 65536:
+        raise UserError(f"invalid gdb port '{value}' (a TCP port number, 1-65535)")
+    s.gdb_port = port
+
+
 class HelpText(Exception):  # noqa: N818 - carries text to print, exit 0
     pass
 
@@ -99,6 +111,10 @@ OPTIONS: list[Opt] = [
         "write the debug log to this file instead of stderr"),
     Opt("-strace", "STRACE", None, lambda s, v: s.options.log_items.add("strace"),
         "log every syscall (same as -d strace)"),
+    Opt("-g", "GDB", "port", _set_gdb_port,
+        "wait for gdb on this TCP port (127.0.0.1) before the first instruction"),
+    Opt("-plugin", "PLUGIN", "file[,arg=value,...]", lambda s, v: s.plugins.append(v),
+        "load a Python plugin (a file, or insn/syscalls/memtrace/drcov); repeatable"),
     Opt("-seed", "RAND_SEED", "number", _set_seed,
         "seed the emulator's randomness (AT_RANDOM bytes) for reproducible runs"),
     Opt("-version", "VERSION", None, lambda s, v: setattr(s, "show_version", True),
@@ -222,10 +238,28 @@ def run_command(target_name: str | None, argv: list[str], prog: str,
     guest_argv = [os.fsencode(argv0)] + [os.fsencode(a) for a in command[1:]]
     process = build_process(target, options, host_program, os.fsencode(program), guest_argv,
                             guest_environment(settings),
-                            prepare=lambda p: p.forward_host_signals())
+                            prepare=lambda p: _prepare(p, settings))
     if process.log.enabled("page"):
         process.log.write(process.render_maps().decode().rstrip())
     return run_until_exit(process)
+
+
+def _prepare(process: Process, settings: Settings) -> None:
+    process.forward_host_signals()
+    if settings.gdb_port is not None or settings.plugins:
+        _install_instruments(process, settings)
+
+
+def _install_instruments(process: Process, settings: Settings) -> None:
+    from pyuser.instrument import install
+    from pyuser.instrument.plugins.host import make_host
+
+    clients = [make_host(process, settings.plugins)] if settings.plugins else []
+    try:
+        install(process, gdb_port=settings.gdb_port, clients=clients)
+    except OSError as e:
+        raise UserError(f"cannot listen for gdb on port {settings.gdb_port}: "
+                        f"{e.strerror}") from None
 
 
 def _main(target_name: str | None) -> None:

@@ -31,6 +31,7 @@ from unicorn import UcError
 from unicorn import unicorn_const as UC
 
 from pyuser.engine import AsyncStop, RawHooks, RegisterBank, RegisterWriter, flush_tlb
+from pyuser.instrument.hub import SafePointStop
 from pyuser.memory import PAGE_MAPPED, GuestFault
 from pyuser.process import Thread
 from pyuser.signals import SIG_DFL, SIG_IGN, SigInfo, kill_process_with
@@ -128,6 +129,8 @@ class CpuLoop:
         scheduler.preempt = self.preempt
         process.signals.stop_cpu = self.interrupt
         process.signals.stop_cpu_unsafe = self.unsafe_interrupt
+        if process.instruments is not None:  # -g, -plugin, Emulator hooks: none in a plain run
+            process.instruments.attach(self)
 
     @property
     def thread(self) -> Thread:
@@ -397,7 +400,8 @@ class CpuLoop:
             from pyuser.strace import install_strace
 
             install_strace(self.kernel, log)
-        if log.enabled("in_asm") or log.enabled("exec"):
+        if log.enabled("in_asm") or log.enabled("exec") or log.enabled("cpu") or \
+                log.enabled("nochain"):
             from pyuser.tracing import install_block_tracing
 
             install_block_tracing(self, log)
@@ -468,6 +472,9 @@ class CpuLoop:
             if isinstance(reason, FaultStop):
                 self.force_fault(reason.fault)
                 continue
+            if isinstance(reason, SafePointStop):  # a debugger or plugin stop
+                reason.handle(self)
+                continue
             raise reason
 
     def _engine_fault(self, error: UcError) -> Fault:
@@ -486,6 +493,10 @@ class CpuLoop:
         thread = self.thread
         signo = fault.signal
         code = fault.code
+        if self.process.instruments is not None:  # gdb sees the signal first
+            signo = self.process.instruments.before_signal(self, signo, fault)
+            if not signo:
+                return  # gdb took it: the instruction runs again
         if signo == self.target.const("SIGSEGV") and fault.address:
             mapped = self.process.memory.pages[fault.address >> 12] & PAGE_MAPPED \
                 if fault.address < self.process.memory.size else 0
@@ -515,6 +526,9 @@ class CpuLoop:
             if info is None:
                 break
             signo = info.signo
+            if proc.instruments is not None:  # gdb sees the signal first
+                if not proc.instruments.before_signal(self, signo, info):
+                    continue
             action = state.action(signo)
             if action.handler == SIG_IGN:
                 continue
@@ -592,6 +606,8 @@ class CpuLoop:
 
     def die(self, target_signal: int, core: bool) -> None:
         """End the emulator the way the guest dies: message, then the same host signal."""
+        if self.process.instruments is not None:
+            self.process.instruments.process_killed(target_signal)
         if self.process.on_death is not None:
             self.process.on_death(target_signal, core)
         kill_process_with(self.target.signal_to_host.get(target_signal, target_signal),

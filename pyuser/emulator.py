@@ -73,6 +73,8 @@ class Emulator:
         self._syscall_hooks: list[Callable[[SyscallEvent], object]] = []
         self._replacements: dict[str, Callable[[SyscallEvent], int | None]] = {}
         self._exit_hooks: list[Callable[[int], None]] = []
+        # (install(ctx, args), args, name): plugins and the hooks below
+        self._plugins: list[tuple[Callable[[Any, dict], None], dict, str]] = []
         self.process: Process | None = None
         self.returncode: int | None = None
         self._ran = False
@@ -94,6 +96,39 @@ class Emulator:
     def on_exit(self, fn: Callable[[int], None]) -> Callable:
         """Call fn(returncode) when the program ends (negative: died of that signal)."""
         self._exit_hooks.append(fn)
+        return fn
+
+    # ------------------------------------------------------------ code and memory hooks
+    def add_plugin(self, plugin: Any, **args: str) -> None:
+        """Load a plugin (docs/debugging.md): a shipped one by name ("insn",
+        "syscalls", "memtrace", "drcov"), a plugin file, or any object with
+        install(ctx, args); `args` are its key=value arguments."""
+        if isinstance(plugin, (str, os.PathLike)):
+            from pyuser.instrument.plugins.host import load_module
+
+            name = os.fspath(plugin)
+            plugin = load_module(name)
+        else:
+            name = getattr(plugin, "__name__", type(plugin).__name__)
+        self._plugins.append((plugin.install, {k: str(v) for k, v in args.items()}, name))
+
+    def on_block(self, fn: Callable[[Any], None]) -> Callable:
+        """fn(block) before each guest block runs (pyuser.instrument.plugins.api.Block:
+        address, size, instructions); one Python call per block."""
+        self._plugins.append((lambda ctx, _a: ctx.on_block_executed(fn), {}, "on_block"))
+        return fn
+
+    def on_block_translated(self, fn: Callable[[Any], None]) -> Callable:
+        """fn(block) the first time each block runs (coverage)."""
+        self._plugins.append((lambda ctx, _a: ctx.on_block_translated(fn), {},
+                              "on_block_translated"))
+        return fn
+
+    def on_memory(self, fn: Callable[[Any], None], begin: int = 0,
+                  end: int | None = None) -> Callable:
+        """fn(access) for each load and store in [begin, end): address, size,
+        is_store, value, pc.  Memory hooks slow every store down: filter."""
+        self._plugins.append((lambda ctx, _a: ctx.on_memory(fn, begin, end), {}, "on_memory"))
         return fn
 
     # ------------------------------------------------------------ guest memory
@@ -126,8 +161,16 @@ class Emulator:
         guest_argv = [os.fsencode(argv0)] + [os.fsencode(a) for a in self.argv[1:]]
         envp = [os.fsencode(k) + b"=" + os.fsencode(v) for k, v in self.env.items()]
         self.process = build_process(target, options, host_program, os.fsencode(program),
-                                     guest_argv, envp, prepare=self._install_hooks)
+                                     guest_argv, envp, prepare=self._prepare)
         return self.process
+
+    def _prepare(self, process: Process) -> None:
+        self._install_hooks(process)
+        if self._plugins:
+            from pyuser.instrument import install
+            from pyuser.instrument.plugins.host import PluginHost
+
+            install(process, clients=[PluginHost(process, self._plugins)])
 
     def run(self) -> int:
         """Run the program to its end; its exit status, or -signal if it died of one."""

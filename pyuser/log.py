@@ -13,6 +13,8 @@ LOG_ITEMS = {
     "in_asm": "each translated block's guest instructions (capstone)",
     "exec": "each block address as it runs",
     "page": "guest memory map after loading and on each change",
+    "cpu": "the registers before each block runs",
+    "nochain": "run every block on its own, back through the CPU loop between blocks",
 }
 
 

@@ -134,6 +134,10 @@ class Process:
             b"cmdline": self.render_cmdline,
         }
 
+        # pyuser.instrument.hub.Instruments, made only for -g, -plugin and
+        # pyuser.Emulator's code hooks: told of engines, threads, signals, exit
+        self.instruments = None
+
         from pyuser.cpu import CpuLoop
         from pyuser.syscalls.kernel import kernel_for
 
@@ -268,6 +272,8 @@ class Process:
         self.vfs.refresh_pid()
         if self.signals.relay is not None:
             self.signals.relay.restart_after_fork()
+        if self.instruments is not None:
+            self.instruments.after_fork()
 
     def encode_siginfo(self, info: SigInfo) -> bytes:
         own = self.target.encode_siginfo(info)
@@ -320,6 +326,8 @@ class Process:
         thread's own host thread the emulator ends here, as the whole
         process does on Linux (embedded: run() returns it, see finish()).
         """
+        if self.instruments is not None:
+            self.instruments.process_exit(status)
         if self.embedded:
             self.finish(status)
             return status  # a guest thread's host thread ends with its loop
@@ -354,6 +362,8 @@ class Process:
                 pass
         self.kernel.release_robust_list(thread)
         self.threads.pop(thread.tid, None)
+        if self.instruments is not None and self.threads:
+            self.instruments.thread_exited(thread)
         if not self.threads:
             return self.exit_process(status)
         self.scheduler.release(thread)

@@ -24,10 +24,10 @@ def hello_dir(guest_bins: Path, tmp_path: Path) -> Path:
     return tmp_path
 
 
-@pytest.mark.parametrize("index", range(3))
+@pytest.mark.parametrize("index", range(4))
 def test_docs_examples(hello_dir: Path, index: int) -> None:
     blocks = fenced_blocks("python-api.md", "python")
-    assert len(blocks) == 3
+    assert len(blocks) == 4
     proc = subprocess.run([sys.executable, "-c", blocks[index]], cwd=hello_dir,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr

@@ -26,6 +26,8 @@ class ThreadCalls:
         """clone with CLONE_VM (and, as glibc and Go pass, CLONE_THREAD|CLONE_SIGHAND...)."""
         c = self.abi.CONST
         child = self.proc.cpu.start_thread(newsp, tls if flags & c["CLONE_SETTLS"] else None)
+        if self.proc.instruments is not None:
+            self.proc.instruments.thread_started(child)
         tid_bytes = child.tid.to_bytes(4, self.target.byteorder)
         if flags & c["CLONE_PARENT_SETTID"]:
             self.mem.write(parent_tid, tid_bytes)

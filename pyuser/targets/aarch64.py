@@ -325,5 +325,10 @@ class Aarch64Target(Target):
     def disassembly_mode(self, uc: Uc) -> str:
         return "aarch64"
 
+    def gdb_description(self):
+        from pyuser.targets.aarch64_gdb import DESCRIPTION
+
+        return DESCRIPTION
+
 
 TARGET = Aarch64Target

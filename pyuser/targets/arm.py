@@ -444,5 +444,10 @@ class ArmTarget(Target):
 
         return cpuinfo(uc, self.hwcap(model), self.hwcap2(model), self.platform)
 
+    def gdb_description(self):
+        from pyuser.targets.arm_gdb import DESCRIPTION
+
+        return DESCRIPTION
+
 
 TARGET = ArmTarget

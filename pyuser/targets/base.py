@@ -243,6 +243,11 @@ class Target:
     def disassembly_mode(self, uc: Uc) -> str:
         raise NotImplementedError
 
+    def gdb_description(self):
+        """The registers gdb sees (pyuser.targets.gdb_desc.Description), from
+        the target's <arch>_gdb data module; imported only under -g."""
+        raise NotImplementedError
+
     def extra_maps(self) -> list[str]:
         """/proc/self/maps lines for pages outside guest memory (e.g. ARM's vectors)."""
         return []

@@ -306,5 +306,10 @@ class I386Target(Target):
     def disassembly_mode(self, uc: Uc) -> str:
         return "i386"
 
+    def gdb_description(self):
+        from pyuser.targets.x86_gdb import DESCRIPTION_32
+
+        return DESCRIPTION_32
+
 
 TARGET = I386Target

@@ -378,5 +378,10 @@ class MipselTarget(Target):
     def disassembly_mode(self, uc: Uc) -> str:
         return "mips"
 
+    def gdb_description(self):
+        from pyuser.targets.mips_gdb import description
+
+        return description(self.little_endian)
+
 
 TARGET = MipselTarget

@@ -299,5 +299,10 @@ class Riscv64Target(Target):
     def disassembly_mode(self, uc: Uc) -> str:
         return "riscv64"
 
+    def gdb_description(self):
+        from pyuser.targets.riscv64_gdb import DESCRIPTION
+
+        return DESCRIPTION
+
 
 TARGET = Riscv64Target

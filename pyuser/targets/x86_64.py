@@ -332,5 +332,10 @@ class X86_64Target(Target):  # noqa: N801 - the architecture's name
     def disassembly_mode(self, uc: Uc) -> str:
         return "x86_64"
 
+    def gdb_description(self):
+        from pyuser.targets.x86_gdb import DESCRIPTION_64
+
+        return DESCRIPTION_64
+
 
 TARGET = X86_64Target

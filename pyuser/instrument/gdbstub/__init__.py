@@ -1,0 +1,1 @@
+"""The gdbstub (`-g PORT`): see pyuser.instrument.gdbstub.stub."""

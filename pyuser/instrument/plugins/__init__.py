@@ -1,0 +1,1 @@
+"""Python plugins (-plugin): pyuser.instrument.plugins.api is their interface."""
