@@ -284,10 +284,13 @@ class CpuLoop:
             uc.context_restore(thread.context)
         self.loaded = thread
 
-    def start_thread(self, stack: int, tls: int | None) -> Thread:
+    def start_thread(self, stack: int, tls: int | None,
+                     entry: Callable[[Uc], None] | None = None) -> Thread:
         """clone with CLONE_VM: a guest thread with the current one's registers
         (returning 0 from clone, on `stack` when not 0, with `tls` when given)
-        and a host thread of its own, whose native id is the guest tid."""
+        and a host thread of its own, whose native id is the guest tid.
+        `entry`, when given, sets the new thread's registers instead (an OS
+        whose thread call names the start address, as FreeBSD's thr_new)."""
         process = self.process
         target = self.target
         uc = self.uc
@@ -295,15 +298,18 @@ class CpuLoop:
         process.want_async_stops()  # threads are preempted at block boundaries
         saved = uc.context_save()
         try:
-            target.set_clone_child_result(uc)
-            if stack:
-                uc.reg_write(target.sp_reg, stack)
-            if tls is not None:
-                target.set_tls(uc, tls)
+            if entry is not None:
+                entry(uc)
+            else:
+                target.set_clone_child_result(uc)
+                if stack:
+                    uc.reg_write(target.sp_reg, stack)
+                if tls is not None:
+                    target.set_tls(uc, tls)
             context = uc.context_save()
         finally:
             uc.context_restore(saved)
-        if self.running and target.pc_advance_after_syscall_hook:
+        if entry is None and self.running and target.pc_advance_after_syscall_hook:
             # still in the syscall hook of an engine that moves the PC past the
             # syscall instruction after it: the child starts past it
             context.reg_write(target.pc_reg, context.reg_read(target.pc_reg)

@@ -124,15 +124,12 @@ _retired: list[Uc] = []
 
 
 def retire_engines(process: Process) -> None:
-    """Retire the engines of a process whose image is gone (one per guest
-    thread today; an in-place exec happens with one thread left): the one
-    retired before is closed now, these at the next exec or with the process."""
+    """Retire the engine of a process whose image is gone (its threads
+    shared it): the one retired before is closed now, this one at the next
+    exec or with the process."""
     while _retired:
         close_engine(_retired.pop())
-    for thread in process.threads.values():
-        if thread.cpu is not None:
-            _retired.append(thread.cpu.uc)
-            thread.cpu = None
+    _retired.append(process.cpu.uc)
 
 
 def cloexec_descriptors() -> set[int]:

@@ -70,9 +70,9 @@ class Instruments:
         if any(c.wants_syscalls for c in clients):
             self._wrap_dispatch()
         process.instruments = self
-        for thread in list(process.threads.values()):
-            if thread.cpu is not None:
-                self.attach(thread.cpu)
+        cpu = getattr(process, "cpu", None)  # made with the process; attach() says so too
+        if cpu is not None:
+            self.attach(cpu)
 
     # ------------------------------------------------------------ events
     def attach(self, cpu: CpuLoop) -> None:
@@ -97,8 +97,6 @@ class Instruments:
     def thread_exited(self, thread: Thread) -> None:
         for client in self.clients:
             client.thread_exited(thread)
-        if thread.cpu is not None:
-            self.detach(thread.cpu)
 
     def before_signal(self, cpu: CpuLoop, signo: int, info: Any = None) -> int:
         for client in self.clients:
@@ -125,10 +123,13 @@ class Instruments:
 
     # ------------------------------------------------------------ helpers for clients
     def registers_of(self, thread: Thread) -> Any:
-        """An object with reg_read/reg_write holding `thread`'s registers
-        (today its own engine; with one engine per process, the engine for
-        the running thread and the saved context for the others)."""
-        return thread.cpu.uc  # type: ignore[union-attr]
+        """An object with reg_read/reg_write holding `thread`'s registers:
+        the process's engine for the thread whose registers are loaded in it,
+        the saved context (a UcContext) for the others."""
+        cpu = self.process.cpu
+        if cpu.loaded is thread or thread.context is None:
+            return cpu.uc
+        return thread.context
 
     def _wrap_dispatch(self) -> None:
         kernel = self.process.kernel

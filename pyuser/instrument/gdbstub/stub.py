@@ -142,7 +142,7 @@ class GdbStub(Client):
 
     # ------------------------------------------------------------ hooks (emulating thread)
     def _park(self, signal: int, extra: str = "") -> None:
-        cpu = self.process.current.cpu
+        cpu = self.process.cpu
         if cpu is not None and cpu.stop_reason is None:
             cpu.stop_reason = GdbStop(self, signal, extra)
             cpu.uc.emu_stop()
@@ -184,7 +184,7 @@ class GdbStub(Client):
         """gdb's Ctrl-C, on the reader thread: stop the running thread soon."""
         if self.running:
             self.interrupt_pending = True
-            cpu = self.process.current.cpu
+            cpu = self.process.cpu
             if cpu is not None:
                 if cpu.stop_reason is None:
                     cpu.stop_reason = GdbStop(self, GDB_SIGINT)
@@ -311,7 +311,7 @@ class GdbStub(Client):
             if all(memory.pages[p] & PAGE_MAPPED for p in range(first, last + 1)):
                 return memory.host[address:address + length]
             raise KeyError(address)
-        return bytes(self.process.current.cpu.uc.mem_read(address, length))
+        return bytes(self.process.cpu.uc.mem_read(address, length))
 
     def write_memory(self, address: int, data: bytes) -> None:
         memory = self.process.memory
@@ -320,7 +320,7 @@ class GdbStub(Client):
             memory.host[address:address + len(data)] = data
             memory.invalidate_code(address, address + len(data))
         else:
-            self.process.current.cpu.uc.mem_write(address, data)
+            self.process.cpu.uc.mem_write(address, data)
 
     def resume(self, actions: list[tuple[str, int, int]]) -> None:
         """vCont actions (action, signal, tid or -1 for all), the first that

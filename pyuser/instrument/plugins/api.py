@@ -148,7 +148,7 @@ class PluginContext:
         """A register of the running thread, by its gdb name (pc, sp, r0, x0, rax, ...)."""
         description = self.process.target.gdb_description()
         reg = description.by_name[name]
-        data = description.read(self.process.current.cpu.uc, reg)
+        data = description.read(self.process.cpu.uc, reg)
         return int.from_bytes(data, "little" if description.little_endian else "big")
 
     def mappings(self) -> list[tuple[int, int, int, str, int]]:

@@ -180,7 +180,7 @@ class KeventCalls:
             note = Knote(ident, filt, flags, 0, 0, udata)
             if filt in (EVFILT_READ, EVFILT_WRITE):
                 os.fstat(ident)  # EBADF
-            elif filt == EVFILT_SIGNAL and not 1 <= ident < self.proc.signals.nsig:
+            elif filt == EVFILT_SIGNAL and not 1 <= ident <= self.proc.signals.max_signal:
                 raise SyscallError("EINVAL")
             elif filt == EVFILT_PROC:
                 note.pidfd = os.pidfd_open(ident)

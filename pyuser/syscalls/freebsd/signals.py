@@ -33,7 +33,7 @@ class FreeBsdSignalCalls:
         self.mem.write(address, (bits & _MASK128).to_bytes(16, "little"))
 
     def _check_signo(self: Kernel, signo: int, allow_zero: bool = False) -> None:
-        if not (allow_zero and signo == 0) and not 1 <= signo < self.proc.signals.nsig:
+        if not (allow_zero and signo == 0) and not 1 <= signo <= self.proc.signals.max_signal:
             raise SyscallError("EINVAL")
 
     @syscall

@@ -15,15 +15,11 @@ from __future__ import annotations
 
 import os
 import struct
-import sys
-import threading
 import time
-import traceback
 from typing import TYPE_CHECKING
 
-from pyuser.cpu import CpuLoop
 from pyuser.process import Thread
-from pyuser.syscalls.processes import ProcessExit, ThreadExit
+from pyuser.syscalls.processes import ThreadExit
 from pyuser.syscalls.table import syscall
 from pyuser.syscalls.types import Long, Ptr, SyscallError, UInt
 from pyuser.threads import Waiter
@@ -43,37 +39,9 @@ class FreeBsdThreadCalls:
         raw = self.mem.read(param, 104)
         (start, arg, stack_base, stack_size, tls_base, _tls_size, child_tid,
          parent_tid) = struct.unpack_from("<8Q", raw)
-        proc = self.proc
         target = self.target
-        parent = proc.current_thread()
-        proc.want_async_stops()
-        uc = target.create_cpu(proc.options.cpu)
-        target.attach_cpu(uc, proc.memory, proc.page_tables)
-        target.copy_thread_state(parent.cpu.uc, uc)
-        target.set_thread_entry(uc, start, stack_base + stack_size, arg, tls_base)
-        child = Thread(tid=0, name=parent.name)
-        child.signals.mask = parent.signals.mask
-        child.cpu = CpuLoop(proc, child, uc)
-        started = threading.Event()
-
-        def host_main() -> None:
-            child.tid = threading.get_native_id()
-            child.host_thread = threading.get_ident()
-            started.set()
-            try:
-                child.cpu.run()
-            except ProcessExit as end:
-                proc.exit_process(end.status)
-            except BaseException:  # noqa: BLE001 - an emulator bug: report, end the process
-                sys.stderr.write("pyuser: internal error in a guest thread\n")
-                traceback.print_exc()
-                sys.stderr.flush()
-                os._exit(70)
-
-        proc.scheduler.activate()
-        threading.Thread(target=host_main, name="pyuser-guest", daemon=True).start()
-        started.wait()
-        proc.threads[child.tid] = child
+        child = self.proc.cpu.start_thread(0, None, entry=lambda uc: target.set_thread_entry(
+            uc, start, stack_base + stack_size, arg, tls_base))
         for where in (child_tid, parent_tid):
             if where:
                 self.mem.write(where, struct.pack("<q", child.tid))
