@@ -30,7 +30,14 @@ from typing import TYPE_CHECKING
 from unicorn import UcError
 from unicorn import unicorn_const as UC
 
-from pyuser.engine import AsyncStop, RawHooks, RegisterBank, RegisterWriter, flush_tlb
+from pyuser.engine import (
+    AsyncStop,
+    EngineCalls,
+    RawHooks,
+    RegisterBank,
+    RegisterWriter,
+    flush_tlb,
+)
 from pyuser.instrument.hub import SafePointStop
 from pyuser.memory import PAGE_MAPPED, GuestFault
 from pyuser.process import Thread
@@ -69,14 +76,16 @@ SEGV_ACCERR = 2
 
 # Syscalls that may block in the host: once a second thread exists they are
 # served with the engine stopped from the start.  Any other that turns out to
-# block is found when it tries (EngineBusy) and joins them.
+# block is found when it tries (EngineBusy) and joins them.  futex and
+# sched_yield are not here: they ask for the stopped engine only when they
+# will wait or hand the CPU on, so that wakes stay on the fast path.
 MAY_BLOCK = frozenset({
     "read", "write", "readv", "writev", "pread64", "pwrite64", "preadv", "pwritev",
-    "futex", "futex_time64", "wait4", "waitid", "waitpid", "nanosleep", "clock_nanosleep",
+    "wait4", "waitid", "waitpid", "nanosleep", "clock_nanosleep",
     "clock_nanosleep_time64", "poll", "ppoll", "ppoll_time64", "select", "_newselect",
     "pselect6", "pselect6_time64", "epoll_wait", "epoll_pwait", "epoll_pwait2", "pause",
     "rt_sigsuspend", "sigsuspend", "rt_sigtimedwait", "rt_sigtimedwait_time64",
-    "sched_yield", "accept", "accept4", "connect", "recv", "recvfrom", "recvmsg", "send",
+    "accept", "accept4", "connect", "recv", "recvfrom", "recvmsg", "send",
     "sendto", "sendmsg", "msgrcv", "msgsnd", "semop", "semtimedop", "semtimedop_time64",
     "mq_timedreceive", "mq_timedsend", "mq_timedreceive_time64", "mq_timedsend_time64",
     "flock", "sendfile", "sendfile64", "splice", "tee", "vmsplice", "vfork",
@@ -104,6 +113,8 @@ class CpuLoop:
         t = self.target
         self.bank = RegisterBank(self.uc, [t.syscall_number_reg, *t.syscall_arg_regs])
         self.write_result = RegisterWriter(self.uc, t.syscall_return_reg)
+        self.calls = EngineCalls(self.uc)
+        self._resume_bank = RegisterBank(self.uc, t.resume_registers())
         self.word_mask = t.word_mask
         self.stop_reason: BaseException | None = None
         self.running = False
@@ -274,14 +285,13 @@ class CpuLoop:
         loaded = self.loaded
         if loaded is thread:
             return
-        uc = self.uc
         if loaded is not None:
             if loaded.context is None:
-                loaded.context = uc.context_save()
+                loaded.context = self.uc.context_save()
             else:
-                uc.context_update(loaded.context)
+                self.calls.save(loaded.context)
         if thread.context is not None:
-            uc.context_restore(thread.context)
+            self.calls.restore(thread.context)
         self.loaded = thread
 
     def start_thread(self, stack: int, tls: int | None,
@@ -358,8 +368,9 @@ class CpuLoop:
                     raise EngineBusy()
                 try:
                     return inner(regs)
-                except EngineBusy:
-                    outside.add(regs[0])
+                except EngineBusy as busy:
+                    if busy.learn:
+                        outside.add(regs[0])
                     raise
             # outside the engine the token may change hands, and the other
             # threads' syscalls refill the register bank that `regs` is: the
@@ -424,6 +435,9 @@ class CpuLoop:
         process = self.process
         signals = process.signals
         scheduler = process.scheduler
+        emu_start = self.calls.emu_start
+        resume_registers = self._resume_bank.read
+        resume_address_from = target.resume_address_from
         if scheduler.active:
             scheduler.acquire(thread)
         while True:
@@ -435,10 +449,10 @@ class CpuLoop:
                 self.async_stop = AsyncStop(uc)
             if signals.check or thread.interrupted or thread.signals.pending:
                 self.deliver_signals()
-            start = target.resume_address(uc)
+            start = resume_address_from(resume_registers())
             self.running = scheduler.in_engine = True
             try:
-                uc.emu_start(start, 0)
+                emu_start(start)
             except UcError as e:
                 self.stop_reason = self.stop_reason or FaultStop(self._engine_fault(e))
             finally:

@@ -47,7 +47,15 @@ class EngineBusy(Exception):  # noqa: N818 - control flow, not an error
     the token may change hands.  Everything a handler did before its
     blocking point is done again then, as after a restarted syscall, so a
     handler with side effects before it calls Scheduler.need_stopped_engine
-    first (vfork)."""
+    first (vfork, a futex that waits).
+
+    `learn`: the syscall is then always served outside the engine (a handler
+    that found out at its blocking point); a handler that asks first, and
+    only when it will wait, leaves its other calls inside (futex wakes)."""
+
+    def __init__(self, learn: bool = False) -> None:
+        super().__init__()
+        self.learn = learn
 
 
 class Scheduler:
@@ -88,10 +96,10 @@ class Scheduler:
     def contended(self) -> bool:
         return bool(self._queue)
 
-    def need_stopped_engine(self) -> None:
+    def need_stopped_engine(self, *, learn: bool = False) -> None:
         """Raise EngineBusy if the token could not be handed on here."""
         if self.active and self.in_engine:
-            raise EngineBusy()
+            raise EngineBusy(learn)
 
     def yield_cpu(self, thread: Thread) -> None:
         """Let a waiting thread run first (sched_yield, the end of a time slice)."""
@@ -106,7 +114,7 @@ class Scheduler:
         if not self.active:
             yield
             return
-        self.need_stopped_engine()
+        self.need_stopped_engine(learn=True)
         self.release(thread)
         try:
             yield

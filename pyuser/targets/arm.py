@@ -319,11 +319,12 @@ class ArmTarget(Target):
         # Linux starts a process with r0 = 0 (no atexit function for the libc).
         uc.reg_write(A.UC_ARM_REG_R0, 0)
 
-    def resume_address(self, uc: Uc) -> int:
-        pc = uc.reg_read(A.UC_ARM_REG_PC)
-        if uc.reg_read(A.UC_ARM_REG_CPSR) & arm_cpu.CPSR_THUMB:
-            pc |= 1
-        return pc
+    def resume_registers(self) -> tuple[int, ...]:
+        return (A.UC_ARM_REG_PC, A.UC_ARM_REG_CPSR)
+
+    def resume_address_from(self, values) -> int:
+        """The PC, with the Thumb state in bit 0."""
+        return values[0] | (1 if values[1] & arm_cpu.CPSR_THUMB else 0)
 
     def install_syscall_hook(self, cpu) -> None:
         uc = cpu.uc

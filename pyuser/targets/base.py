@@ -189,7 +189,14 @@ class Target:
 
     def resume_address(self, uc: Uc) -> int:
         """The address to pass to emu_start to continue where the CPU stopped."""
-        return uc.reg_read(self.pc_reg)
+        return self.resume_address_from([uc.reg_read(r) for r in self.resume_registers()])
+
+    def resume_registers(self) -> tuple[int, ...]:
+        """The registers resume_address_from needs (the CPU loop reads them raw)."""
+        return (self.pc_reg,)
+
+    def resume_address_from(self, values) -> int:
+        return values[0]
 
     def install_syscall_hook(self, cpu) -> None:
         """Route the syscall instruction to cpu's dispatch and CPU exceptions to faults,
