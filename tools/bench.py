@@ -334,6 +334,9 @@ def bench_arch(opts: argparse.Namespace, arch: str, only: set[str],
             real_ratios.append(vs_qemu)
 
     print()
+    if arch == "x86_64" and any(b.binfmt for b in benches):
+        print("x86_64: the programs qemu's guest execs run natively (a binfmt_misc entry for "
+              "the host's own format would send qemu to itself): those rows flatter qemu.")
     if real_ratios:
         mean = math.exp(sum(math.log(r) for r in real_ratios) / len(real_ratios))
         print(f"geometric mean pyuser/qemu over the {len(real_ratios)} real workloads: "
