@@ -91,6 +91,21 @@ def in_private_namespace(line: str) -> list[str]:
     return ["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", script, line, "-"]
 
 
+def private_namespace_works() -> bool:
+    """Whether this kernel gives a user namespace a binfmt_misc of its own
+    (Linux 6.7 and later; before, the mount is refused), and unshare exists."""
+    import subprocess
+
+    try:
+        probe = subprocess.run(
+            ["unshare", "--user", "--map-root-user", "--mount", "sh", "-c",
+             "mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc"],
+            capture_output=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return probe.returncode == 0
+
+
 # ---------------------------------------------------------------- the kernel side
 
 

@@ -18,9 +18,10 @@ sysroot, tools/make-sysroot.sh's .cache/sysroot-<debian arch>.
 A guest exec under qemu-user needs binfmt_misc: for the rows that exec
 guest programs, qemu runs inside a private user+mount namespace with its
 own binfmt_misc instance, in which qemu-<arch>-static is registered for the
-target's ELF files (Linux 6.7 and later give each user namespace its own);
-the setup (unshare, mount, one registration) is part of qemu's time, a few
-milliseconds.  pyuser needs no binfmt_misc for a guest exec.
+target's ELF files (Linux 6.7 and later give each user namespace its own;
+on an older kernel those cells read "no binfmt"); the setup (unshare,
+mount, one registration) is part of qemu's time, a few milliseconds.
+pyuser needs no binfmt_misc for a guest exec.
 
     tools/bench.py [--arch arm] [--runs 3] [--only pyuser,qemu,native] [--rows a,b]
                    [--cpu-time]
@@ -34,6 +35,7 @@ reported, not timed.
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 import os
 import shutil
@@ -125,6 +127,16 @@ def binfmt_wrapper(arch: str, qemu: str) -> list[str]:
                                                   "FP"))
 
 
+@functools.cache
+def private_binfmt() -> bool:
+    """A binfmt_misc of a user namespace's own (Linux 6.7+); without it qemu
+    cannot exec guest programs without touching the host's registrations."""
+    sys.path.insert(0, str(REPO))
+    from pyuser.binfmt_misc import private_namespace_works
+
+    return private_namespace_works()
+
+
 def sysroot_of(arch: str, build: bool) -> Path | None:
     """The Debian sysroot of tools/make-sysroot.sh; built for arm if missing."""
     path = REPO / ".cache" / f"sysroot-{DEBIAN_ARCH[arch]}"
@@ -155,6 +167,8 @@ def command_for(bench: Bench, runner: str, arch: str, sysroot: Path | None) -> C
             return f"no {qemu}"
         prefix = [path, "-cpu", cpu]
         if bench.binfmt and arch != "x86_64":  # x86_64 guests' execs run natively here
+            if not private_binfmt():
+                return "no binfmt"  # Linux before 6.7: see private_binfmt
             prefix = binfmt_wrapper(arch, path) + prefix
     else:
         prefix = []
@@ -334,6 +348,9 @@ def bench_arch(opts: argparse.Namespace, arch: str, only: set[str],
             real_ratios.append(vs_qemu)
 
     print()
+    if arch == "x86_64" and any(b.binfmt for b in benches):
+        print("x86_64: the programs qemu's guest execs run natively (a binfmt_misc entry for "
+              "the host's own format would send qemu to itself): those rows flatter qemu.")
     if real_ratios:
         mean = math.exp(sum(math.log(r) for r in real_ratios) / len(real_ratios))
         print(f"geometric mean pyuser/qemu over the {len(real_ratios)} real workloads: "

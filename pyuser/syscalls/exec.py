@@ -7,10 +7,10 @@ returns to the guest as it would under Linux:
 * an ELF file of the emulated target, from a process with one thread: the
   image is replaced *in place*, in the running emulator, as the kernel
   replaces it: :class:`ImageReplaced` ends the CPU loop, and the runner
-  (pyuser.launch.run_until_exit) drops what an exec drops
-  (:func:`drop_for_exec`: close-on-exec descriptors, POSIX timers, the
-  address space and the engine), builds the new process with the one
-  builder and hands it what an exec keeps (pid, mask, pending signals,
+  (pyuser.launch.run_until_exit) drops what an exec drops (close-on-exec
+  descriptors and POSIX timers, :func:`drop_for_exec`; the address space
+  and the engine), builds the new process with the one builder and hands
+  it what an exec keeps (pid, mask, pending signals,
   ignored dispositions, descriptors, cwd, limits...; docs/userland.md);
 * the same from a process with several threads: the emulator execs
   *itself* (the same Python, ``-I`` so that the guest's PYTHON* variables
