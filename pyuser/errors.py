@@ -30,7 +30,10 @@ def printable(text: str | bytes) -> str:
     if isinstance(text, bytes):
         text = text.decode("utf-8", "backslashreplace")
     else:
-        text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        try:  # os.fsdecode's undecodable bytes come back as the bytes they were
+            text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        except UnicodeEncodeError:  # other lone surrogates
+            text = text.encode("utf-8", "backslashreplace").decode("utf-8")
     if text.isprintable():
         return text
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)

@@ -372,6 +372,8 @@ def summary(results: list[Result]) -> str:
     if hangs:
         both = sum(1 for r in hangs if r.qemu_hangs)
         lines.append(f"hangs: {len(hangs)}, of which qemu also hangs on {both}")
+        lines += [f"  {r.seed.target} {r.seed.name} #{r.index} ({r.mutation}): "
+                  f"{'qemu hangs too' if r.qemu_hangs else 'qemu does not hang'}" for r in hangs]
     return "\n".join(lines)
 
 

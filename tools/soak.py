@@ -72,6 +72,8 @@ def sample(pid: int, t: float) -> Sample | None:
         fds = len(os.listdir(f"/proc/{pid}/fd"))
     except (FileNotFoundError, ProcessLookupError):
         return None
+    if "VmRSS" not in fields:  # a zombie: the run has just ended
+        return None
     return Sample(t, int(fields["VmRSS"].split()[0]), fds, int(fields["Threads"]))
 
 
@@ -92,6 +94,7 @@ def soak(arch: str, seconds: float, activities: str, interval: float, warmup: fl
     samples = []
     capped = False
     while proc.poll() is None:
+        time.sleep(interval)  # the first sample after start-up, not of the exec itself
         s = sample(proc.pid, time.monotonic() - start)
         if s is not None and proc.poll() is None:
             samples.append(s)
@@ -99,7 +102,6 @@ def soak(arch: str, seconds: float, activities: str, interval: float, warmup: fl
                 capped = True
                 proc.kill()
                 break
-        time.sleep(interval)
         if time.monotonic() - start > seconds + 120:
             proc.kill()
     stdout, stderr = proc.communicate()
