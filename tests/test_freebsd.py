@@ -165,3 +165,20 @@ def test_documented_syscall_list():
         counts[name] = len(served)
         assert served <= listed and listed - served <= {"sysarch"}
     assert f"({counts['freebsd-x86_64']} on amd64, {counts['freebsd-aarch64']} on arm64)" in doc
+
+
+@pytest.mark.parametrize("target", ["freebsd-x86_64", "freebsd-aarch64"])
+def test_hostile_arguments(target, tmp_path):
+    """Every FreeBSD syscall pyuser serves, with seven hostile argument patterns
+    (tests/freebsd_hostile_driver.py, in a user+pid+mount namespace, each call
+    in a child of its own): an errno or a result, never a Python exception;
+    only sigreturn of a garbage context kills (SIGSEGV, as FreeBSD's
+    sigexit does for a frame it cannot copy in)."""
+    driver = Path(__file__).resolve().parent / "freebsd_hostile_driver.py"
+    r = subprocess.run(["unshare", "--user", "--map-root-user", "--pid", "--fork", "--mount-proc",
+                        sys.executable, str(driver), target], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    lines = r.stdout.splitlines()
+    assert lines[:-1] == [], r.stdout[-3000:]
+    assert lines[-1].startswith("checked ") and int(lines[-1].split()[1]) > 110

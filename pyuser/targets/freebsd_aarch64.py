@@ -75,6 +75,8 @@ def _sigcode() -> bytes:
 
 
 class FreeBsdArm64Frames:
+    ucontext_size = UCONTEXT_SIZE
+
     def __init__(self, sigcode: int) -> None:
         self.sigcode = sigcode
 

@@ -76,6 +76,8 @@ def _field(name: str) -> int:
 class FreeBsdAmd64Frames:
     """struct sigframe of FreeBSD/amd64, and sigreturn(ucontext_t *)."""
 
+    ucontext_size = UCONTEXT_SIZE
+
     def __init__(self, sigcode: int) -> None:
         self.sigcode = sigcode
 
