@@ -36,7 +36,11 @@ from pyuser.targets.aarch64 import (
     data_abort_address,
 )
 from pyuser.targets.base import Fault
-from pyuser.targets.freebsd import carry_syscall, encode_freebsd_siginfo
+from pyuser.targets.freebsd import (
+    FREEBSD_IGNORED_BY_DEFAULT,
+    carry_syscall,
+    encode_freebsd_siginfo,
+)
 from pyuser.targets.generated import aarch64_abi, freebsd_aarch64_abi
 
 if TYPE_CHECKING:
@@ -136,6 +140,7 @@ class FreeBsdArm64Frames:
 class FreeBsdAarch64Target(Aarch64Target):
     name = "freebsd-aarch64"
     os_name = "freebsd"
+    ignored_by_default = FREEBSD_IGNORED_BY_DEFAULT
     abi = freebsd_aarch64_abi
     uname_machine = "arm64"
     platform = ""

@@ -34,7 +34,11 @@ from pyuser.syscalls.signals import SigReturn
 from pyuser.syscalls.table import syscall
 from pyuser.syscalls.types import Ptr, SyscallError
 from pyuser.targets.base import Fault
-from pyuser.targets.freebsd import carry_syscall, encode_freebsd_siginfo
+from pyuser.targets.freebsd import (
+    FREEBSD_IGNORED_BY_DEFAULT,
+    carry_syscall,
+    encode_freebsd_siginfo,
+)
 from pyuser.targets.generated import freebsd_x86_64_abi
 from pyuser.targets.x86_64 import X86_64Target
 
@@ -162,6 +166,7 @@ class FreeBsdAmd64Calls:
 class FreeBsdX86_64Target(X86_64Target):  # noqa: N801 - the architecture's name
     name = "freebsd-x86_64"
     os_name = "freebsd"
+    ignored_by_default = FREEBSD_IGNORED_BY_DEFAULT
     abi = freebsd_x86_64_abi
     uname_machine = "amd64"
     platform = ""
