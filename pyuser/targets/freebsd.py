@@ -13,10 +13,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from pyuser.engine import RegisterBank, RegisterWriter
-from pyuser.signals import SigInfo
 
 if TYPE_CHECKING:
     from pyuser.cpu import CpuLoop
+    from pyuser.signals import SigInfo
 
 # Signals FreeBSD discards by default beyond those Linux does too
 # (sys/kern/kern_sig.c sigproptbl: SIGPROP_IGNORE); Linux terminates on SIGIO

@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING
 
 from unicorn import arm64_const as A
 
-from pyuser.signals import SigInfo
 from pyuser.targets.aarch64 import (
     _EXCP_BKPT,
     _EXCP_DATA_ABORT,
@@ -47,6 +46,7 @@ if TYPE_CHECKING:
     from unicorn import Uc
 
     from pyuser.memory import GuestMemory
+    from pyuser.signals import SigInfo
 
 _CARRY = 1 << 29
 _LAYOUT = freebsd_aarch64_abi.LAYOUTS

@@ -29,7 +29,6 @@ from unicorn import unicorn_const as UC
 from unicorn import x86_const as X
 
 from pyuser.engine import INSN_CALLBACK
-from pyuser.signals import SigInfo
 from pyuser.syscalls.signals import SigReturn
 from pyuser.syscalls.table import syscall
 from pyuser.syscalls.types import Ptr, SyscallError
@@ -46,6 +45,7 @@ if TYPE_CHECKING:
     from unicorn import Uc
 
     from pyuser.memory import GuestMemory
+    from pyuser.signals import SigInfo
 
 _CF = 1
 _LAYOUT = freebsd_x86_64_abi.LAYOUTS
