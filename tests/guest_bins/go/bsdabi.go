@@ -213,6 +213,14 @@ func main() {
 		}
 	}
 	fmt.Println("env:", os.Getenv("BSDABI_VALUE"))
+	host, err := os.Hostname()
+	check(err)
+	wd, err := os.Getwd()
+	check(err)
+	exe, err := os.Executable()
+	check(err)
+	fmt.Println("system:", host, filepath.Base(wd), os.Getuid(), os.Getgid(), runtime.NumCPU(),
+		os.Getpagesize(), strings.HasPrefix(filepath.Base(exe), "bsdabi-"))
 	sections := map[string]func(){"files": files, "pipes": pipes, "goroutines": goroutines,
 		"timers": timers, "signals": signals, "tcp": echo, "exec": subprocesses}
 	var order []string
