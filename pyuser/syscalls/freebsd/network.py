@@ -258,6 +258,8 @@ class FreeBsdNetworkCalls:
     def sendmsg(self: Kernel, fd: Fd, msg: Ptr, flags: int) -> int:
         name, namelen, iov, count, control, controllen, _ = self._msghdr(msg, False)
         raw_name = self._host_sockaddr(name, namelen) if name else b""
+        if controllen > 2048:  # MCLBYTES (sys/kern/uipc_syscalls.c sockargs)
+            raise SyscallError("EINVAL")
         cmsg = self._host_control(self.mem.read(control, controllen)) if controllen else b""
         name_buf = ctypes.create_string_buffer(raw_name, max(len(raw_name), 1))
         cmsg_buf = ctypes.create_string_buffer(cmsg, max(len(cmsg), 1))
@@ -271,7 +273,7 @@ class FreeBsdNetworkCalls:
     def recvmsg(self: Kernel, fd: Fd, msg: Ptr, flags: int) -> int:
         name, namelen, iov, count, control, controllen, _ = self._msghdr(msg, True)
         name_buf = ctypes.create_string_buffer(128)
-        cmsg_buf = ctypes.create_string_buffer(max(2 * controllen, 64))
+        cmsg_buf = ctypes.create_string_buffer(min(max(2 * controllen, 64), 65536))
         header = struct.pack("<QI4xQQQQi4x", ctypes.addressof(name_buf), 128,
                              ctypes.addressof(iov), count, ctypes.addressof(cmsg_buf),
                              len(cmsg_buf), 0)
