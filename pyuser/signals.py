@@ -161,7 +161,8 @@ class SignalState:
         self.actions: dict[int, Action] = {}
         self.shared = PendingSet()
         self.core = {c[n] for n in CORE_NAMES if n in c}
-        self.ignored_by_default = {c[n] for n in IGNORE_NAMES if n in c}
+        self.ignored_by_default = {c[n] for n in (*IGNORE_NAMES, *target.ignored_by_default)
+                                   if n in c}
         self.stopping = {c[n] for n in STOP_NAMES if n in c}
         self.sigkill, self.sigstop = c["SIGKILL"], c["SIGSTOP"]
         self.sigcont = c["SIGCONT"]

@@ -74,8 +74,9 @@ def test_same_output_as_the_linux_build(goarch, bsdabi_amd64, bsdabi_arm64, bsda
     assert r.stdout == native.stdout
     assert r.returncode == 7, r.stderr
     # the sections the reference printed, so a silent skip cannot pass
-    for word in ("files:", "dirs:", "pipe:", "goroutines:", "timers:", "signal: user defined",
-                 "recovered: runtime error", "tcp: [ping 0", 'exec: cat "through stdin\\n"'):
+    for word in ("system:", "files:", "dirs:", "pipe:", "goroutines:", "timers:", "signal: user defined",
+                 "recovered: runtime error", "tcp: [ping 0", 'exec: cat "through stdin\\n"',
+                 'unix: "fd" rights=1'):
         assert word in r.stdout
 
 
@@ -111,6 +112,7 @@ user triggered: {ident=42 filter=-11 eof=false data=0}
 signals: {ident=31 filter=-6 eof=false data=2}
 child exit: note_exit=true eof=true status=5
 waited: 5
+jail: function not implemented
 """
 
 
@@ -119,8 +121,9 @@ def test_kqueue_filters_and_flags(goarch):
     """kevent as FreeBSD's kqueue(2) describes it: read with EV_EOF, DISABLE/ENABLE,
     DELETE and RECEIPT errors, periodic and one-shot timers, user events,
     signals counted while ignored, a child's exit with its status."""
-    r = _pyuser(_go_build("freebsd", goarch, "kqueue"))
+    r = _pyuser("-d", "unimp", _go_build("freebsd", goarch, "kqueue"))
     assert (r.returncode, r.stdout) == (0, KQUEUE_EXPECTED), r.stderr
+    assert r.stderr.count("Unsupported syscall: 338 (jail)\n") == 1
 
 
 def test_personality_errors_and_binfmt_style_switch(bsdabi_amd64, bsdabi_linux, tmp_path):
@@ -165,3 +168,20 @@ def test_documented_syscall_list():
         counts[name] = len(served)
         assert served <= listed and listed - served <= {"sysarch"}
     assert f"({counts['freebsd-x86_64']} on amd64, {counts['freebsd-aarch64']} on arm64)" in doc
+
+
+@pytest.mark.parametrize("target", ["freebsd-x86_64", "freebsd-aarch64"])
+def test_hostile_arguments(target, tmp_path):
+    """Every FreeBSD syscall pyuser serves, with seven hostile argument patterns
+    (tests/freebsd_hostile_driver.py, in a user+pid+mount namespace, each call
+    in a child of its own): an errno or a result, never a Python exception;
+    only sigreturn of a garbage context kills (SIGSEGV, as FreeBSD's
+    sigexit does for a frame it cannot copy in)."""
+    driver = Path(__file__).resolve().parent / "freebsd_hostile_driver.py"
+    r = subprocess.run(["unshare", "--user", "--map-root-user", "--pid", "--fork", "--mount-proc",
+                        sys.executable, str(driver), target], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    lines = r.stdout.splitlines()
+    assert lines[:-1] == [], r.stdout[-3000:]
+    assert lines[-1].startswith("checked ") and int(lines[-1].split()[1]) > 110

@@ -92,3 +92,20 @@ def test_bundle_and_minify_byte_identical(platform, linux_esbuild, tmp_path):
     assert outputs["freebsd"] == outputs["linux"]
     assert b"Hello, ${" in outputs["freebsd"]["bundle.js"]  # the bundle holds the project
     assert b"tree-shaken away" not in outputs["freebsd"]["bundle.js"]
+
+
+def test_detection_by_brand_note(tmp_path):
+    """With EI_OSABI 0, the "FreeBSD" ABI note alone (esbuild's toolchain writes
+    one: NT_FREEBSD_ABI_TAG) picks the FreeBSD personality."""
+    from pyuser.loader.elf import guess_target
+
+    data = bytearray(esbuild("freebsd-x64").read_bytes())
+    assert data[7] == 9  # ELFOSABI_FREEBSD
+    data[7] = 0
+    program = tmp_path / "esbuild"
+    program.write_bytes(bytes(data))
+    program.chmod(0o755)
+    assert guess_target(str(program)) == "freebsd-x86_64"
+    r = subprocess.run([sys.executable, "-m", "pyuser", str(program), "--version"],
+                       capture_output=True, text=True, timeout=120)
+    assert (r.returncode, r.stdout) == (0, f"{VERSION}\n")

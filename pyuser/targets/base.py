@@ -40,6 +40,9 @@ class Target:
     name: str  # "arm"
     # the kernel personality: "linux", or "freebsd" (pyuser.syscalls.freebsd)
     os_name: str = "linux"
+    # signals whose default action is to be ignored, beyond SIGCHLD, SIGURG,
+    # SIGWINCH and SIGCONT (FreeBSD's SIGIO, SIGINFO, SIGTHR, SIGLIBRT)
+    ignored_by_default: tuple[str, ...] = ()
     elf_machine: str  # pyelftools' e_machine name, e.g. "EM_ARM"
     elf_machine_number: int  # its value (include/uapi/linux/elf-em.h), for binfmt_misc
     elf_class: int  # 32 or 64

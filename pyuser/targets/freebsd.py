@@ -13,10 +13,14 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from pyuser.engine import RegisterBank, RegisterWriter
-from pyuser.signals import SigInfo
 
 if TYPE_CHECKING:
     from pyuser.cpu import CpuLoop
+    from pyuser.signals import SigInfo
+
+# Signals FreeBSD discards by default beyond those Linux does too
+# (sys/kern/kern_sig.c sigproptbl: SIGPROP_IGNORE); Linux terminates on SIGIO
+FREEBSD_IGNORED_BY_DEFAULT = ("SIGIO", "SIGINFO", "SIGTHR", "SIGLIBRT")
 
 # struct __siginfo (sys/sys/signal.h; Go's runtime/defs_freebsd_amd64.go siginfo):
 # si_signo 0, si_errno 4, si_code 8, si_pid 12, si_uid 16, si_status 20,

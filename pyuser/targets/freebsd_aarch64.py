@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING
 
 from unicorn import arm64_const as A
 
-from pyuser.signals import SigInfo
 from pyuser.targets.aarch64 import (
     _EXCP_BKPT,
     _EXCP_DATA_ABORT,
@@ -36,13 +35,18 @@ from pyuser.targets.aarch64 import (
     data_abort_address,
 )
 from pyuser.targets.base import Fault
-from pyuser.targets.freebsd import carry_syscall, encode_freebsd_siginfo
+from pyuser.targets.freebsd import (
+    FREEBSD_IGNORED_BY_DEFAULT,
+    carry_syscall,
+    encode_freebsd_siginfo,
+)
 from pyuser.targets.generated import aarch64_abi, freebsd_aarch64_abi
 
 if TYPE_CHECKING:
     from unicorn import Uc
 
     from pyuser.memory import GuestMemory
+    from pyuser.signals import SigInfo
 
 _CARRY = 1 << 29
 _LAYOUT = freebsd_aarch64_abi.LAYOUTS
@@ -75,6 +79,8 @@ def _sigcode() -> bytes:
 
 
 class FreeBsdArm64Frames:
+    ucontext_size = UCONTEXT_SIZE
+
     def __init__(self, sigcode: int) -> None:
         self.sigcode = sigcode
 
@@ -134,6 +140,7 @@ class FreeBsdArm64Frames:
 class FreeBsdAarch64Target(Aarch64Target):
     name = "freebsd-aarch64"
     os_name = "freebsd"
+    ignored_by_default = FREEBSD_IGNORED_BY_DEFAULT
     abi = freebsd_aarch64_abi
     uname_machine = "arm64"
     platform = ""

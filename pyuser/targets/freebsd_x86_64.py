@@ -29,12 +29,15 @@ from unicorn import unicorn_const as UC
 from unicorn import x86_const as X
 
 from pyuser.engine import INSN_CALLBACK
-from pyuser.signals import SigInfo
 from pyuser.syscalls.signals import SigReturn
 from pyuser.syscalls.table import syscall
 from pyuser.syscalls.types import Ptr, SyscallError
 from pyuser.targets.base import Fault
-from pyuser.targets.freebsd import carry_syscall, encode_freebsd_siginfo
+from pyuser.targets.freebsd import (
+    FREEBSD_IGNORED_BY_DEFAULT,
+    carry_syscall,
+    encode_freebsd_siginfo,
+)
 from pyuser.targets.generated import freebsd_x86_64_abi
 from pyuser.targets.x86_64 import X86_64Target
 
@@ -42,6 +45,7 @@ if TYPE_CHECKING:
     from unicorn import Uc
 
     from pyuser.memory import GuestMemory
+    from pyuser.signals import SigInfo
 
 _CF = 1
 _LAYOUT = freebsd_x86_64_abi.LAYOUTS
@@ -75,6 +79,8 @@ def _field(name: str) -> int:
 
 class FreeBsdAmd64Frames:
     """struct sigframe of FreeBSD/amd64, and sigreturn(ucontext_t *)."""
+
+    ucontext_size = UCONTEXT_SIZE
 
     def __init__(self, sigcode: int) -> None:
         self.sigcode = sigcode
@@ -160,6 +166,7 @@ class FreeBsdAmd64Calls:
 class FreeBsdX86_64Target(X86_64Target):  # noqa: N801 - the architecture's name
     name = "freebsd-x86_64"
     os_name = "freebsd"
+    ignored_by_default = FREEBSD_IGNORED_BY_DEFAULT
     abi = freebsd_x86_64_abi
     uname_machine = "amd64"
     platform = ""

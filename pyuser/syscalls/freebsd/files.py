@@ -9,9 +9,11 @@ sys/sys/dirent.h; layouts from the generated tables).
 from __future__ import annotations
 
 import ctypes
+import fcntl as host_fcntl
 import os
 import stat as host_stat
 import struct
+import termios
 from typing import TYPE_CHECKING
 
 from pyuser.syscalls import hostcalls
@@ -156,8 +158,6 @@ class FreeBsdFileCalls:
 
     @syscall
     def fcntl(self: Kernel, fd: Fd, cmd: int, arg: Long) -> int:
-        import fcntl as host_fcntl
-
         if cmd in (_F_DUPFD, _F_DUPFD_CLOEXEC):
             new = host_fcntl.fcntl(fd, host_fcntl.F_DUPFD_CLOEXEC, arg)
             return guest_fd(new, cmd == _F_DUPFD_CLOEXEC)
@@ -207,9 +207,6 @@ class FreeBsdFileCalls:
 
     @syscall
     def ioctl(self: Kernel, fd: Fd, request: UInt, arg: Ptr) -> int:
-        import fcntl as host_fcntl
-        import termios
-
         request &= 0xFFFFFFFF
         if request == _FIOCLEX:
             os.set_inheritable(fd, False)

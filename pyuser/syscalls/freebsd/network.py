@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 _libc = ctypes.CDLL(None, use_errno=True)
 # the others return an int, ctypes' default (a wider restype would read the
 # int -1 as 4294967295)
-for _name in ("sendto", "recvfrom"):
+for _name in ("sendto", "recvfrom", "sendmsg", "recvmsg"):
     getattr(_libc, _name).restype = ctypes.c_ssize_t
 
 _SOCK_CLOEXEC, _SOCK_NONBLOCK = 0x10000000, 0x20000000
@@ -212,3 +212,83 @@ class FreeBsdNetworkCalls:
         self.mem.write(value, data[:room])
         self.mem.write(length_ptr, struct.pack("<I", min(len(data), room)))
         return 0
+
+    # ------------------------------------------------------------ messages
+    # struct msghdr (sys/sys/socket.h, Go's ztypes Msghdr): name @0, namelen
+    # u32 @8, iov @16, iovlen int @24, control @32, controllen u32 @40,
+    # flags int @44; struct cmsghdr {u32 len; int level; int type} with the
+    # data 8-aligned after it (_ALIGN), as Linux's is after its 16-byte header.
+    def _host_control(self: Kernel, data: bytes) -> bytes:
+        out = b""
+        at = 0
+        while at + 12 <= len(data):
+            length, level, kind = struct.unpack_from("<Iii", data, at)
+            if length < 12 or at + length > len(data):
+                raise SyscallError("EINVAL")
+            if (level, kind) != (_SOL_SOCKET, 1):  # only SCM_RIGHTS
+                raise SyscallError("EINVAL")
+            body = data[at + 16:at + length]
+            out += struct.pack("<Qii", 16 + len(body), socket.SOL_SOCKET, socket.SCM_RIGHTS) \
+                + body + bytes((-len(body)) % 8)
+            at += (length + 7) & ~7
+        return out
+
+    def _guest_control(self: Kernel, data: bytes) -> bytes:
+        out = b""
+        at = 0
+        while at + 16 <= len(data):
+            length, level, kind = struct.unpack_from("<Qii", data, at)
+            body = data[at + 16:at + length]
+            if (level, kind) == (socket.SOL_SOCKET, socket.SCM_RIGHTS):
+                for i in range(0, len(body) - 3, 4):
+                    os.set_inheritable(struct.unpack_from("<i", body, i)[0], True)
+                out += struct.pack("<Iii", 16 + len(body), _SOL_SOCKET, 1) + bytes(4) + body \
+                    + bytes((-len(body)) % 8)
+            at += (length + 7) & ~7
+        return out
+
+    def _msghdr(self: Kernel, msg: int, writable: bool) -> tuple:
+        name, namelen, iov, iovlen, control, controllen, flags = struct.unpack(
+            "<QI4xQi4xQIi", self.mem.read(msg, 48))
+        buffers = self._iovecs(iov, iovlen, writable)
+        array = (ctypes.c_size_t * (2 * len(buffers)))(*[v for b in buffers for v in b])
+        return name, namelen, array, len(buffers), control, controllen, flags
+
+    @syscall
+    def sendmsg(self: Kernel, fd: Fd, msg: Ptr, flags: int) -> int:
+        name, namelen, iov, count, control, controllen, _ = self._msghdr(msg, False)
+        raw_name = self._host_sockaddr(name, namelen) if name else b""
+        if controllen > 2048:  # MCLBYTES (sys/kern/uipc_syscalls.c sockargs)
+            raise SyscallError("EINVAL")
+        cmsg = self._host_control(self.mem.read(control, controllen)) if controllen else b""
+        name_buf = ctypes.create_string_buffer(raw_name, max(len(raw_name), 1))
+        cmsg_buf = ctypes.create_string_buffer(cmsg, max(len(cmsg), 1))
+        header = struct.pack("<QI4xQQQQi4x", ctypes.addressof(name_buf) if raw_name else 0,
+                             len(raw_name), ctypes.addressof(iov), count,
+                             ctypes.addressof(cmsg_buf) if cmsg else 0, len(cmsg), 0)
+        host_msg = ctypes.create_string_buffer(header, len(header))
+        return self.blocking(lambda: _check(_libc.sendmsg(fd, host_msg, _msg_flags(flags))))
+
+    @syscall
+    def recvmsg(self: Kernel, fd: Fd, msg: Ptr, flags: int) -> int:
+        name, namelen, iov, count, control, controllen, _ = self._msghdr(msg, True)
+        name_buf = ctypes.create_string_buffer(128)
+        cmsg_buf = ctypes.create_string_buffer(min(max(2 * controllen, 64), 65536))
+        header = struct.pack("<QI4xQQQQi4x", ctypes.addressof(name_buf), 128,
+                             ctypes.addressof(iov), count, ctypes.addressof(cmsg_buf),
+                             len(cmsg_buf), 0)
+        host_msg = ctypes.create_string_buffer(header, len(header))
+        got = self.blocking(lambda: _check(_libc.recvmsg(fd, host_msg, _msg_flags(flags)
+                                                         | socket.MSG_CMSG_CLOEXEC)))
+        host_namelen, = struct.unpack_from("<I", host_msg.raw, 8)
+        host_controllen, host_flags = struct.unpack_from("<Qi", host_msg.raw, 40)
+        control_out = self._guest_control(cmsg_buf.raw[:host_controllen])[:controllen]
+        if control:
+            self.mem.write(control, control_out)
+        if name and host_namelen:
+            self._guest_sockaddr(name_buf.raw[:host_namelen], name, msg + 8)
+        elif name:
+            self.mem.write(msg + 8, struct.pack("<I", 0))
+        guest_flags = sum(guest for guest, host in _MSG if host_flags & host)
+        self.mem.write(msg + 40, struct.pack("<Ii", len(control_out), guest_flags))
+        return got

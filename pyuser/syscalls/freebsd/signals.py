@@ -109,7 +109,11 @@ class FreeBsdSignalCalls:
 
     @syscall
     def sigreturn(self: Kernel, ucontext: Ptr) -> int:
-        self.proc.cpu.sigreturn(rt=True)  # the frames read the ucontext argument
+        cpu = self.proc.cpu
+        # a context that cannot be read is EFAULT, returned to the caller
+        # (sys/amd64/amd64/exec_machdep.c, arm64 too: copyin's error)
+        self.mem.read(ucontext, cpu.frames.ucontext_size)
+        cpu.sigreturn(rt=True)  # the frames read the ucontext argument
         raise SigReturn()
 
     def _raise_in_guest(self: Kernel, signo: int, code: int, thread: object = None) -> None:

@@ -196,6 +196,28 @@ func subprocesses() {
 	fmt.Printf("exec: cat %q\n", out)
 }
 
+func unixRights() {
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+	check(err)
+	r, w, err := os.Pipe()
+	check(err)
+	check(syscall.Sendmsg(fds[0], []byte("fd"), syscall.UnixRights(int(w.Fd())), nil, 0))
+	w.Close()
+	buf := make([]byte, 16)
+	oob := make([]byte, 64)
+	n, oobn, _, _, err := syscall.Recvmsg(fds[1], buf, oob, 0)
+	check(err)
+	msgs, err := syscall.ParseSocketControlMessage(oob[:oobn])
+	check(err)
+	passed, err := syscall.ParseUnixRights(&msgs[0])
+	check(err)
+	syscall.Write(passed[0], []byte("through a passed descriptor\n"))
+	syscall.Close(passed[0])
+	got, err := io.ReadAll(r)
+	check(err)
+	fmt.Printf("unix: %q rights=%d %q\n", buf[:n], len(passed), got)
+}
+
 func main() {
 	if len(os.Args) > 1 {
 		switch os.Args[1] {
@@ -213,8 +235,17 @@ func main() {
 		}
 	}
 	fmt.Println("env:", os.Getenv("BSDABI_VALUE"))
+	host, err := os.Hostname()
+	check(err)
+	wd, err := os.Getwd()
+	check(err)
+	exe, err := os.Executable()
+	check(err)
+	fmt.Println("system:", host, filepath.Base(wd), os.Getuid(), os.Getgid(), runtime.NumCPU(),
+		os.Getpagesize(), strings.HasPrefix(filepath.Base(exe), "bsdabi-"))
 	sections := map[string]func(){"files": files, "pipes": pipes, "goroutines": goroutines,
-		"timers": timers, "signals": signals, "tcp": echo, "exec": subprocesses}
+		"timers": timers, "signals": signals, "tcp": echo, "exec": subprocesses,
+		"unix": unixRights}
 	var order []string
 	for name := range sections {
 		order = append(order, name)

@@ -130,4 +130,8 @@ func main() {
 	state, _ := child.Wait()
 	fmt.Println("waited:", state.ExitCode())
 	syscall.Close(fd)
+
+	// a syscall pyuser does not have: ENOSYS (and a line under -d unimp)
+	_, _, errno := syscall.Syscall(syscall.SYS_JAIL, 0, 0, 0)
+	fmt.Println("jail:", errno)
 }
