@@ -9,7 +9,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import pytest
 from conftest import REPO
 
 sys.path.insert(0, str(REPO / "tools"))
