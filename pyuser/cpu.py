@@ -172,6 +172,8 @@ class CpuLoop:
         faults: stop.
         """
         if serve is not None:
+            self.serve_syscall = serve  # outside emu_start too (a call that may block)
+
             def on_other_abi(_uc: int, intno: int, _user_data: int) -> None:
                 try:
                     if intno == syscall_interrupt:

@@ -202,6 +202,7 @@ class FreeBsdX86_64Target(X86_64Target):  # noqa: N801 - the architecture's name
         uc = cpu.uc
 
         run = carry_syscall(cpu, X.UC_X86_REG_EFLAGS, _CF)
+        cpu.serve_syscall = run  # outside emu_start the PC is past `syscall`
 
         def on_syscall(_uc: int, _user_data: int) -> None:
             try:
