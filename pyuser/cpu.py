@@ -41,7 +41,7 @@ RESTARTABLE = frozenset({
     "read", "readv", "write", "writev", "pread64", "pwrite64", "preadv", "pwritev",
     "ioctl", "wait4", "waitid", "open", "openat", "futex", "futex_time64", "fcntl64",
     "fcntl", "flock", "accept", "accept4", "connect", "recv", "recvfrom", "recvmsg", "send",
-    "sendto", "sendmsg", "sendfile64", "splice", "tee",
+    "sendto", "sendmsg", "sendfile64", "splice", "tee", "creat",
 })
 
 # Linux's restart_syscall with no restart block set up (do_no_restart_syscall,
