@@ -385,8 +385,14 @@ static long supervise(uint64_t seed, long first, long end, const long *numbers, 
     else
         snprintf(detail, sizeof detail, " exit %d", WEXITSTATUS(status));
     report("end", detail);
-    /* on from the call after the one it died in (or past one it never began) */
-    return shared->index >= first ? shared->index + 1 : first + 1;
+    /* on from the call after the one it died in; a child that died before
+     * its first call (its set-up failed) is tried again, twice */
+    static int retries;
+    if (shared->index >= first) {
+        retries = 0;
+        return shared->index + 1;
+    }
+    return ++retries <= 2 ? first : (retries = 0, first + 1);
 }
 
 static int one(char **argv)
