@@ -351,6 +351,8 @@ class CpuLoop:
         if action.flags & state.sa_onstack and ts.altstack_size and not on_alt:
             sp = ts.altstack_sp + ts.altstack_size
         frame = (sp - self.frames.frame_size(rt)) & ~15
+        if frame < 0:  # a stack pointer near 0: no room for the frame below it
+            self.die(self.target.const("SIGSEGV"), True)
         old_mask = ts.mask
         if self.restore_mask_after_delivery is not None:
             old_mask, self.restore_mask_after_delivery = self.restore_mask_after_delivery, None
