@@ -93,6 +93,10 @@ _NATIVE_NAMES = {
 NATIVE_REFERENCE = {"arm": "i386", "i386": "i386", "mipsel": "i386", "mips": "i386",
                     "aarch64": "x86_64", "x86_64": "x86_64", "riscv64": "x86_64"}
 
+# calls with a sigset size argument: MIPS's is 16 (128 signals), x86's 8
+_SIGSET_SIZE = re.compile(r"rt_sig(suspend|procmask|action|pending|timedwait.*)|signalfd4?"
+                          r"|ppoll.*|pselect6.*|epoll_pwait.*")
+
 CHUNK = 5000  # calls per pyuser run: a harness that stops answering loses one chunk
 BATCH = 500  # calls per forked child
 REPLAY_TIMEOUT = 10.0
@@ -328,6 +332,9 @@ def fuzz_target(arch: str, calls: int, seed: int, workdir: Path, pyuser_bin: Pat
                                       chunk_dir)
             if native is None or native[1] >= WAITED_MS:
                 continue
+            if native[0] == "EINVAL" and arch in ("mipsel", "mips") and \
+                    _SIGSET_SIZE.fullmatch(names.get(int(fields[2]), "")):
+                continue  # a 16-byte sigset: right on MIPS, EINVAL on the x86 reference
             # alone, it must wait for the signal again (end with EINTR): a call
             # whose wait came from what earlier calls left (a mapping, a FIFO)
             # returns at once here as it does natively
