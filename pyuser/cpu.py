@@ -61,7 +61,7 @@ RESTARTABLE = frozenset({
     "read", "readv", "write", "writev", "pread64", "pwrite64", "preadv", "pwritev",
     "ioctl", "wait4", "waitid", "open", "openat", "futex", "futex_time64", "fcntl64",
     "fcntl", "flock", "accept", "accept4", "connect", "recv", "recvfrom", "recvmsg", "send",
-    "sendto", "sendmsg", "sendfile64", "splice", "tee",
+    "sendto", "sendmsg", "sendfile64", "splice", "tee", "creat",
 })
 
 # Linux's restart_syscall with no restart block set up (do_no_restart_syscall,
@@ -595,6 +595,8 @@ class CpuLoop:
         if action.flags & state.sa_onstack and ts.altstack_size and not on_alt:
             sp = ts.altstack_sp + ts.altstack_size
         frame = (sp - self.frames.frame_size(rt)) & ~15
+        if frame < 0:  # a stack pointer near 0: no room for the frame below it
+            self.die(self.target.const("SIGSEGV"), True)
         old_mask = ts.mask
         if thread.restore_mask_after_delivery is not None:
             old_mask, thread.restore_mask_after_delivery = thread.restore_mask_after_delivery, None

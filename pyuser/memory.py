@@ -391,6 +391,8 @@ class GuestMemory:
 
     def unmap(self, start: int, length: int) -> None:
         end = page_ceil(start + length)
+        if end <= start:
+            return  # nothing (the engine refuses an empty range to invalidate)
         # file and shared pages are host mappings of their own: replace them
         # (MADV_DONTNEED would leave a shared page's contents in place)
         had_file = any(m.kind == "file" or m.shared for m in self._overlapping(start, end))

@@ -14,7 +14,7 @@ import subprocess
 import pytest
 from conftest import build_guest_bins
 
-SCENARIOS = ["times", "restart", "signals", "dontneed"]
+SCENARIOS = ["times", "restart", "signals", "dontneed", "fuzzed"]
 TARGETS = ["arm", "aarch64", "x86_64", "i386", "riscv64", "mipsel", "mips"]
 
 EXPECTED = """\
@@ -44,6 +44,10 @@ private anonymous mapping: madvise 0 ok, first page reads 97, second 0
 shared anonymous mapping: madvise 0 ok, reads 's'
 range with a hole: madvise -1 ENOMEM, first page reads 0
 unaligned start: madvise -1 EINVAL
+mremap of a private mapping with old_size 0: EINVAL
+clock_nanosleep on the thread's CPU clock: -1 EOPNOTSUPP
+msgrcv(-1, ..., 1 GiB): -1 EINVAL
+open of a FIFO with no reader, SIGALRM after 200 ms: -1 EINTR
 """
 
 

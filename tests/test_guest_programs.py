@@ -153,6 +153,7 @@ FAULTS = [
     ("segv", 11, "Segmentation fault"),
     ("ill", 4, "Illegal instruction"),
     ("abort", 6, "Aborted"),
+    ("lowsp", 11, "Segmentation fault"),  # no room for a signal frame (was a traceback)
 ]
 
 

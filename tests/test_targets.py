@@ -397,7 +397,7 @@ def test_uname_procinfo(target, bins_of, assert_same_as_qemu):
 @pytest.mark.parametrize("target", _params("fault"))
 @pytest.mark.parametrize(("kind", "signo", "name"), [
     ("segv", 11, "Segmentation fault"), ("ill", 4, "Illegal instruction"),
-    ("abort", 6, "Aborted")])
+    ("abort", 6, "Aborted"), ("lowsp", 11, "Segmentation fault")])
 def test_fault(target, bins_of, assert_same_as_qemu, tmp_path, kind, signo, name):
     if kind == "ill" and target in TRAP_IS_BREAKPOINT:
         signo, name = 5, "Trace/breakpoint trap"

@@ -116,17 +116,21 @@ class FileCalls:
     def openat(self: Kernel, dirfd: Fd, path: Path, flags: UInt, mode: UInt) -> int:
         host_flags = self.open_flags.to_host(flags)
         fd = self.proc.vfs.open_special(path, flags)
-        if fd is None and self.proc.scheduler.active:
-            # a FIFO's open waits for its other end, which another guest
-            # thread may be about to open: the CPU is released meanwhile
-            fd = self.blocking(lambda: os.open(path, host_flags, mode, dir_fd=dir_fd(dirfd)))
-        elif fd is None:
-            fd = os.open(path, host_flags, mode, dir_fd=dir_fd(dirfd))
+        if fd is None:
+            fd = self._open_waiting(dirfd, path, host_flags, mode)
         return guest_fd(fd, bool(host_flags & os.O_CLOEXEC))
+
+    def _open_waiting(self: Kernel, dirfd: int, path: bytes, host_flags: int, mode: int) -> int:
+        """The host open, which may wait: a FIFO's open waits for its other
+        end (another guest thread may be about to open it: the CPU is
+        released meanwhile), and a guest signal ends the wait with EINTR, as
+        in Linux (os.open would retry it)."""
+        return self.blocking(hostcalls.openat, dirfd, path, host_flags, mode & 0o7777)
 
     @syscall
     def creat(self: Kernel, path: Path, mode: UInt) -> int:
-        return guest_fd(os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, mode), False)
+        flags = os.O_CREAT | os.O_WRONLY | os.O_TRUNC
+        return guest_fd(self._open_waiting(AT_FDCWD, path, flags, mode), False)
 
     @syscall
     def close(self: Kernel, fd: Fd) -> int:

@@ -98,6 +98,16 @@ def read(fd: int, host_address: int, count: int) -> int:
     return _check(_libc.read(fd, host_address, count))
 
 
+_libc.openat.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_uint]
+_libc.openat.restype = ctypes.c_int
+
+
+def openat(dirfd: int, path: bytes, flags: int, mode: int) -> int:
+    """openat(2), which waits for a FIFO's other end: an interruption comes
+    back as OSError(EINTR), where os.open would retry it."""
+    return _check(_libc.openat(dirfd, path, flags, mode))
+
+
 _libc.sendfile.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t]
 _libc.sendfile.restype = ctypes.c_ssize_t
 

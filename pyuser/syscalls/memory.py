@@ -122,6 +122,11 @@ class MemoryCalls:
             raise SyscallError("EINVAL")
         old_size, new_size = page_ceil(old_size), page_ceil(new_size)
         mapping = mem.find_mapping(old)
+        if old_size == 0:
+            # Linux duplicates a shared mapping's pages there (and refuses a
+            # private one): a second view of the same pages is not something
+            # the one host reservation can give
+            raise SyscallError("EINVAL")
         if mapping is None or not mem.all_mapped(old, old + old_size):
             raise SyscallError("EFAULT")
         if flags & self._mremap_fixed:

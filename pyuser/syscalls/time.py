@@ -23,6 +23,15 @@ _NS = 1_000_000_000
 TIMER_ABSTIME = 1
 
 
+# Clocks Linux cannot sleep on (kernel/time/posix-timers.c: no nsleep in
+# their k_clock, so EOPNOTSUPP): CLOCK_THREAD_CPUTIME_ID, CLOCK_MONOTONIC_RAW,
+# CLOCK_REALTIME_COARSE, CLOCK_MONOTONIC_COARSE (include/uapi/linux/time.h);
+# pyuser would wait on them forever.  And the per-thread bit of a CPU clock
+# id made from a tid (include/linux/posix-timers.h CPUCLOCK_PERTHREAD_MASK).
+CLOCKS_WITHOUT_SLEEP = frozenset({3, 4, 5, 6})
+CPUCLOCK_PERTHREAD = 4
+
+
 def _clock_ns(clock: int) -> int:
     try:
         return time.clock_gettime_ns(clock)
@@ -158,6 +167,10 @@ class TimeCalls:
 
     def _clock_nanosleep(self: Kernel, clock: int, flags: int, req: int, rem: int,
                          wide: bool) -> int:
+        if clock in CLOCKS_WITHOUT_SLEEP:
+            raise SyscallError("EOPNOTSUPP")
+        if clock < 0 and clock & CPUCLOCK_PERTHREAD:
+            raise SyscallError("EINVAL")  # a thread's CPU clock (posix_cpu_nsleep)
         value = self._read_ts(req, wide)
         if flags & TIMER_ABSTIME:
             return self._sleep(clock, value, 0, wide)

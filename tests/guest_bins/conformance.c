@@ -9,6 +9,10 @@
  *             read from a signalfd; 0 and _NSIG + 1 are not
  *   dontneed  madvise(MADV_DONTNEED) on a private file mapping brings back
  *             the file's content; on a private anonymous one, zeros
+ *   fuzzed    what the syscall fuzzer found: mremap with old_size 0 (was a
+ *             traceback), clock_nanosleep on a thread CPU clock (slept),
+ *             msgrcv with a bad id and a huge size, a FIFO's open
+ *             interrupted by a signal (never returned)
  *
  * Usage: conformance SCENARIO...   (each runs in turn)
  *
@@ -312,11 +316,44 @@ static int dontneed(void)
     return 0;
 }
 
+/* ------------------------------------------------------------------ fuzzed */
+static void on_alarm(int sig)
+{
+    (void)sig;
+}
+
+/* What the syscall fuzzer found (tools/fuzz_syscalls.py). */
+static int fuzzed(void)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    char *p = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    long r = syscall(SYS_mremap, p, 0, page, MREMAP_MAYMOVE, 0);
+    printf("mremap of a private mapping with old_size 0: %s\n", err(r));
+    struct timespec second = {1, 0};
+    r = syscall(SYS_clock_nanosleep, CLOCK_THREAD_CPUTIME_ID, 0, &second, NULL);
+    printf("clock_nanosleep on the thread's CPU clock: %ld %s\n", r, err(r));
+    r = syscall(SYS_msgrcv, -1, p, (size_t)1 << 30, 0, 0);
+    printf("msgrcv(-1, ..., 1 GiB): %ld %s\n", r, err(r));
+    /* an open that waits for a FIFO's other end ends with EINTR */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_alarm;
+    sigaction(SIGALRM, &sa, NULL);
+    unlink("conformance.fifo");
+    mkfifo("conformance.fifo", 0600);
+    struct itimerval timer = {{0, 0}, {0, 200000}};
+    setitimer(ITIMER_REAL, &timer, NULL);
+    r = syscall(SYS_openat, AT_FDCWD, "conformance.fifo", O_WRONLY);
+    printf("open of a FIFO with no reader, SIGALRM after 200 ms: %ld %s\n", r, err(r));
+    unlink("conformance.fifo");
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc < 2) {
-        fprintf(stderr, "usage: conformance times|restart|signals|dontneed...\n");
+        fprintf(stderr, "usage: conformance times|restart|signals|dontneed|fuzzed...\n");
         return 2;
     }
     for (int i = 1; i < argc; i++) {
@@ -325,6 +362,7 @@ int main(int argc, char **argv)
                      : !strcmp(what, "restart")  ? restart()
                      : !strcmp(what, "signals")  ? signals()
                      : !strcmp(what, "dontneed") ? dontneed()
+                     : !strcmp(what, "fuzzed")   ? fuzzed()
                                                  : -1;
         if (status < 0)
             fprintf(stderr, "conformance: unknown scenario %s\n", what);

@@ -129,8 +129,9 @@ static void on_alarm(int sig)
         shared->alarms++;
 }
 
-/* What every call starts from: fresh scratch memory, descriptors 0-2 quiet
- * (stderr to the parent), 3 a file, 4 and 5 a pipe. */
+/* What every call starts from: a fresh directory and scratch memory,
+ * descriptors 0-2 quiet (stderr to the parent), 3 a file, 4 and 5 a pipe;
+ * exit status 119-122 if that cannot be had. */
 static void set_up_child(int err_fd)
 {
     int devnull = open("/dev/null", O_RDWR);
@@ -140,6 +141,12 @@ static void set_up_child(int err_fd)
     for (int fd = 3; fd < 256; fd++)
         if (fd != EVENT_FD)
             close(fd);
+    /* a directory of its own, so that what a call does to "." or to
+     * "fuzzfile" (chmod 0, a FIFO or a directory in its place) stays there */
+    char dir[64];
+    snprintf(dir, sizeof dir, "c%d", (int)getpid());
+    if (mkdir(dir, 0755) != 0 || chdir(dir) != 0)
+        _exit(119);
     if (open("fuzzfile", O_RDWR | O_CREAT, 0644) != 3)
         _exit(120);
     int fds[2];
@@ -378,8 +385,14 @@ static long supervise(uint64_t seed, long first, long end, const long *numbers, 
     else
         snprintf(detail, sizeof detail, " exit %d", WEXITSTATUS(status));
     report("end", detail);
-    /* on from the call after the one it died in (or past one it never began) */
-    return shared->index >= first ? shared->index + 1 : first + 1;
+    /* on from the call after the one it died in; a child that died before
+     * its first call (its set-up failed) is tried again, twice */
+    static int retries;
+    if (shared->index >= first) {
+        retries = 0;
+        return shared->index + 1;
+    }
+    return ++retries <= 2 ? first : (retries = 0, first + 1);
 }
 
 static int one(char **argv)
