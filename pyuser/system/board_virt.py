@@ -31,6 +31,7 @@ from .devices.pl031 import PL031
 from .devices.platform import PlatformBusDevice
 from .devices.timer import GenericTimer
 from .memory import MemoryRegion, UnicornListener
+from .psci import PSCI_CPU_OFF, PSCI_CPU_ON, PSCI_CPU_SUSPEND, PSCI_MIGRATE
 from .qdev import Machine
 
 RAM_BASE = 0x40000000
@@ -49,6 +50,8 @@ class VirtMachine(Machine):
         super().__init__()
         self.cpu = cpu
         self.ram = MemoryRegion("ram", ram_size)
+        # Extra /chosen properties: bootargs, linux,initrd-start/-end (set by the runner).
+        self.chosen: dict[str, Any] = {}
         self.ctx.backends["null"] = NullChardev("null")
         self.ctx.backends["serial0"] = serial or NullChardev("serial0")
         if cpu is not None:
@@ -94,7 +97,17 @@ class VirtMachine(Machine):
             "interrupt-parent": tree.phandle("intc"),
             "model": "pyuser virt",
         })
-        tree.add_node("chosen", {"stdout-path": f"/pl011@{UART_BASE:x}"})
+        tree.add_node("chosen", {"stdout-path": f"/pl011@{UART_BASE:x}", **self.chosen})
+        tree.add_node("psci", {
+            # QEMU's virt without EL2/EL3 firmware uses the HVC conduit and
+            # advertises PSCI 1.0 with the 0.2 function IDs (hw/arm/virt.c fdt_add_psci_node).
+            "compatible": ["arm,psci-1.0", "arm,psci-0.2", "arm,psci"],
+            "method": "hvc",
+            "cpu_suspend": PSCI_CPU_SUSPEND,
+            "cpu_off": PSCI_CPU_OFF,
+            "cpu_on": PSCI_CPU_ON,
+            "migrate": PSCI_MIGRATE,
+        })
         tree.add_node(f"memory@{RAM_BASE:x}", {
             "device_type": "memory",
             "reg": [0, RAM_BASE, self.ram.size >> 32, self.ram.size & 0xFFFFFFFF],

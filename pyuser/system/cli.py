@@ -15,10 +15,12 @@ from .errors import SystemError_, UsageError
 PROG = "pyuser-system-arm"
 
 OPTIONS: dict[str, tuple[bool, str]] = {
-    "-M": (True, "machine type (only 'virt')"),
+    "-M": (True, "machine type: virt[,dumpdtb=FILE]"),
     "-machine": (True, "same as -M"),
     "-cpu": (True, "CPU model (default cortex-a15)"),
-    "-kernel": (True, "bare-metal ELF image to run"),
+    "-kernel": (True, "kernel: a bare-metal ELF, a Linux zImage or a raw Image"),
+    "-initrd": (True, "initial ram disk for a Linux kernel"),
+    "-append": (True, "Linux kernel command line (bootargs)"),
     "-m": (True, "RAM size, e.g. 128M (default 128M)"),
     "-nographic": (False, "serial port on stdio (Ctrl-A x quits)"),
     "-serial": (True, "serial back end: stdio, null, none, file:PATH"),
@@ -26,7 +28,9 @@ OPTIONS: dict[str, tuple[bool, str]] = {
     "-semihosting-config": (True, "enable=on|off[,...]"),
     "-qmp": (True, "QMP server: unix:PATH,server[,wait=off]"),
     "-device": (True, "DRIVER[,id=ID][,prop=value...] (repeatable)"),
-    "-dtb": (True, "write the generated device tree blob to this file"),
+    "-dtb": (True, "use this device tree blob instead of the generated one"),
+    "-nic": (True, "only 'none' (no network card is modelled by default)"),
+    "-net": (True, "only 'none'"),
     "-S": (False, "do not start the CPU until 'cont' (QMP)"),
     "-display": (True, "accepted and ignored (only 'none' makes sense)"),
     "-monitor": (True, "accepted and ignored"),
@@ -49,6 +53,9 @@ class Config:
     qmp_wait: bool = True
     devices: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     dtb_out: str | None = None
+    dtb_in: str | None = None
+    initrd: str | None = None
+    append: str | None = None
     start_paused: bool = False
 
 
@@ -97,6 +104,7 @@ def parse_args(argv: list[str]) -> Config:
             name, extra = parse_keyvals(value, "type")
             if name != "virt":
                 raise UsageError(f"unsupported machine type '{name}' (only 'virt')")
+            cfg.dtb_out = extra.pop("dumpdtb", cfg.dtb_out)
             if extra:
                 raise UsageError(f"unsupported machine option '{next(iter(extra))}'")
             cfg.machine = name
@@ -127,7 +135,14 @@ def parse_args(argv: list[str]) -> Config:
                 raise UsageError("-device: missing driver name")
             cfg.devices.append((driver, props))
         elif opt == "-dtb":
-            cfg.dtb_out = value
+            cfg.dtb_in = value
+        elif opt == "-initrd":
+            cfg.initrd = value
+        elif opt == "-append":
+            cfg.append = value
+        elif opt in ("-nic", "-net"):
+            if value != "none":
+                raise UsageError(f"{opt} {value}: only 'none' is supported")
         elif opt == "-S":
             cfg.start_paused = True
     if not cfg.machine:
