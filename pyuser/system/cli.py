@@ -28,6 +28,7 @@ OPTIONS: dict[str, tuple[bool, str]] = {
     "-semihosting-config": (True, "enable=on|off[,...]"),
     "-qmp": (True, "QMP server: unix:PATH,server[,wait=off]"),
     "-device": (True, "DRIVER[,id=ID][,prop=value...] (repeatable)"),
+    "-drive": (True, "file=PATH[,format=raw][,if=none|virtio][,id=ID][,readonly=on]"),
     "-dtb": (True, "use this device tree blob instead of the generated one"),
     "-nic": (True, "only 'none' (no network card is modelled by default)"),
     "-net": (True, "only 'none'"),
@@ -55,6 +56,7 @@ class Config:
     dtb_out: str | None = None
     dtb_in: str | None = None
     initrd: str | None = None
+    drives: dict[str, dict[str, object]] = field(default_factory=dict)
     append: str | None = None
     start_paused: bool = False
 
@@ -136,6 +138,8 @@ def parse_args(argv: list[str]) -> Config:
             cfg.devices.append((driver, props))
         elif opt == "-dtb":
             cfg.dtb_in = value
+        elif opt == "-drive":
+            parse_drive(cfg, value)
         elif opt == "-initrd":
             cfg.initrd = value
         elif opt == "-append":
@@ -152,6 +156,30 @@ def parse_args(argv: list[str]) -> Config:
     if cfg.ram < 1 << 20 or cfg.ram > 0xC0000000:
         raise UsageError(f"RAM size {cfg.ram:#x} does not fit the virt board's 32-bit map")
     return cfg
+
+
+def parse_drive(cfg: Config, value: str) -> None:
+    """-drive: a raw disk image for virtio-blk-device (if=none), or one plugged at once (if=virtio)."""
+    _, opts = parse_keyvals("," + value, "file")
+    path = opts.pop("file", "")
+    if not path:
+        raise UsageError(f"-drive {value}: a file= is required")
+    interface = opts.pop("if", "ide")
+    fmt = opts.pop("format", "raw")
+    if fmt != "raw":
+        raise UsageError(f"-drive {value}: only format=raw is supported")
+    if interface not in ("none", "virtio"):
+        raise UsageError(f"-drive {value}: machine type does not support if={interface},bus=0,unit=0")
+    drive_id = opts.pop("id", None) or f"{interface}{len(cfg.drives)}"
+    readonly = opts.pop("readonly", "off") in ("on", "true", "yes")
+    opts.pop("media", None)
+    if opts:
+        raise UsageError(f"-drive {value}: unsupported option '{next(iter(opts))}'")
+    if drive_id in cfg.drives:
+        raise UsageError(f"-drive {value}: Duplicate ID '{drive_id}' for drive")
+    cfg.drives[drive_id] = {"file": path, "readonly": readonly}
+    if interface == "virtio":
+        cfg.devices.append(("virtio-blk-device", {"drive": drive_id}))
 
 
 def parse_qmp(value: str) -> tuple[str, bool]:

@@ -35,6 +35,7 @@ from unicorn import (
 )
 from unicorn import arm_const as A
 
+from .chardev import Chardev
 from .cpu import CPSR_I, SCTLR, SCTLR_M, ArmCpu, GuestMemoryError
 from .psci import PowerRequest, psci_call
 from .semihosting import (
@@ -49,6 +50,7 @@ from .semihosting import (
 )
 
 QUANTUM = 200_000  # instructions per slice: ~1 ms with count= active
+PENDING_QUANTUM = 32  # instructions per slice while an interrupt is pending but masked
 UNTIL = 0xFFFFFFFF  # odd, so never a PC: run until count, wfi or a stop
 # QEMU's exception numbers, as UC_HOOK_INTR reports them (target/arm/cpu.h).
 EXCP_SWI, EXCP_PREFETCH_ABORT, EXCP_DATA_ABORT, EXCP_BKPT = 2, 3, 4, 7
@@ -75,6 +77,9 @@ class CpuLoop:
         self.resume = 0
         self._pending: tuple[str, int, tuple[int, int] | None] | None = None
         self._unbounded = False
+        self.boot_unbounded = False  # set for Linux kernels, see _slice
+        # Run at safe points until they return True (the Linux timer set-up).
+        self.safe_point_hooks: list[Callable[[], bool]] = []
         self._done = threading.Event()
 
     # -- for other threads
@@ -129,6 +134,8 @@ class CpuLoop:
                 if self.paused:
                     self._sleep(None)
                     continue
+                if self.safe_point_hooks:
+                    self.safe_point_hooks = [hook for hook in self.safe_point_hooks if not hook()]
                 self.machine.poll_devices(time.monotonic_ns())
                 if self.cpu.irq_level and not self.cpu.cpsr & CPSR_I:
                     uc.reg_write(A.UC_ARM_REG_PC, self.resume)
@@ -166,17 +173,26 @@ class CpuLoop:
     def _slice(self) -> None:
         uc = self.cpu.uc
         self._pending = None
-        # count= costs a C hook on every instruction (about 3x on a kernel's
-        # decompressor, measured).  With interrupts masked and the MMU off (a
-        # bootloader, the zImage decompressor, a kernel's first steps) nothing
-        # needs the slice boundary, so the slice runs until the guest traps,
-        # waits or another thread asks for a stop (call()).
-        unbounded = bool(self.cpu.cpsr & CPSR_I) and not self.cpu.read_cp(SCTLR) & SCTLR_M
+        # count= costs a C hook on every instruction (3x on the zImage
+        # decompressor: 24 s against 8 s of CPU, measured).  Linux's boot
+        # protocol runs the decompressor and the kernel's first steps with
+        # interrupts masked and the MMU off, and Linux unmasks them only with
+        # its MMU on; so for a Linux kernel such a slice runs until the guest
+        # traps, waits or another thread asks for a stop (call()).  Not for
+        # bare-metal programs, which may unmask interrupts with the MMU off.
+        unbounded = self.boot_unbounded and bool(self.cpu.cpsr & CPSR_I) \
+            and not self.cpu.read_cp(SCTLR) & SCTLR_M
         try:
             self._unbounded = unbounded
             if unbounded and not self.calls.empty():
                 return
-            uc.emu_start(self.resume, UNTIL, count=0 if unbounded else self.quantum)
+            count = 0 if unbounded else self.quantum
+            if not unbounded and self.cpu.irq_level and self.cpu.cpsr & CPSR_I:
+                # An interrupt waits for the guest to unmask it (Linux's idle
+                # loop runs wfi masked, then `cpsie i`): short slices, so that
+                # it is taken within a few instructions of the unmasking.
+                count = PENDING_QUANTUM
+            uc.emu_start(self.resume, UNTIL, count=count)
         except UcError as exc:
             if exc.errno == UC_ERR_INSN_INVALID:
                 self._undefined()
@@ -229,7 +245,8 @@ class CpuLoop:
 
     def _flush(self) -> None:
         for backend in self.machine.ctx.backends.values():
-            backend.flush()
+            if isinstance(backend, Chardev):
+                backend.flush()
 
     # -- exceptions
 

@@ -9,14 +9,13 @@ from unicorn import arm_const as A
 
 from . import devices  # noqa: F401  (registers the device types)
 from .board_virt import RAM_BASE, VirtMachine
-from .chardev import parse_serial
-from .cpu import ArmCpu
+from .chardev import Chardev, parse_serial
+from .cpu import SCTLR, SCTLR_M, ArmCpu, GuestMemoryError
 from .cpu_loop import CpuLoop
 from .devicetree import build_dtb, patch_dtb
 from .errors import RealizeError, UsageError
 from .loader import (
     LINUX_MACHINE_DT,
-    TEXT_OFFSET,
     Image,
     dtb_address,
     initrd_address,
@@ -55,6 +54,8 @@ def run(cfg: Config) -> int:
     machine.realize()
     qmp = None
     try:
+        for drive_id, drive in cfg.drives.items():
+            machine.ctx.backends[f"drive:{drive_id}"] = drive
         for driver, props in cfg.devices:
             device_add(machine, driver, props)
         for paddr, data, memsz in image.segments:
@@ -78,6 +79,8 @@ def run(cfg: Config) -> int:
         semihosting = Semihosting(cpu, console, cmdline=cfg.kernel) if cfg.semihosting else None
         loop = CpuLoop(machine, cpu, semihosting)
         loop.paused = cfg.start_paused
+        loop.boot_unbounded = image.linux
+        loop.safe_point_hooks.extend(machine.boot_hooks)
         if cfg.qmp:
             from .qmp import QmpServer
 
@@ -131,10 +134,28 @@ def _boot_linux(cfg: Config, machine: VirtMachine, cpu: ArmCpu, image: Image,
     dtb_start = linux_dtb_address(initrd_start + (len(initrd) if initrd else 0))
     _check_in_ram(cfg, "device tree", dtb_start, len(dtb))
     cpu.uc.mem_write(dtb_start, dtb)
-    # Wherever the decompressor puts it in RAM (measured: RAM + 2 MiB + 0x8000
-    # for a zImage at RAM + 0x10000), the kernel runs at PAGE_OFFSET +
-    # TEXT_OFFSET once its MMU is on: the timer's CTL accesses are hooked there.
-    machine.timer.trap_ctl_accesses([(LINUX_PAGE_OFFSET + TEXT_OFFSET, kernel_text(image))])
+    text = kernel_text(image)
+    def find_kernel() -> bool:
+        """Hook the timer's CTL accesses where the kernel runs them, once its MMU is on.
+
+        The decompressor puts the kernel where it sees fit (measured: RAM +
+        2 MiB + 0x8000 for a zImage at RAM + 0x10000), and its virtual
+        address follows from the linear map the kernel sets up: PAGE_OFFSET
+        maps PHYS_OFFSET.  Both are read back from the running kernel.
+        """
+        if not cpu.read_cp(SCTLR) & SCTLR_M or cpu.uc.reg_read(A.UC_ARM_REG_PC) < LINUX_PAGE_OFFSET:
+            return False
+        try:
+            phys_offset = cpu.translate(LINUX_PAGE_OFFSET)
+        except GuestMemoryError:
+            return False
+        ram = bytes(cpu.uc.mem_read(RAM_BASE, cfg.ram))
+        at = ram.find(text[:256])
+        if at < 0:
+            return False
+        machine.timer.trap_ctl_accesses([(LINUX_PAGE_OFFSET + RAM_BASE + at - phys_offset, text)])
+        return True
+    machine.boot_hooks.append(find_kernel)
     uc = cpu.uc
     uc.reg_write(A.UC_ARM_REG_R0, 0)
     uc.reg_write(A.UC_ARM_REG_R1, LINUX_MACHINE_DT)
@@ -150,10 +171,12 @@ class _SemihostingConsole:
 
     def write(self, data: bytes) -> None:
         for backend in self.machine.ctx.backends.values():
-            backend.flush()
+            if isinstance(backend, Chardev):
+                backend.flush()
         sys.stderr.buffer.write(data)
         sys.stderr.buffer.flush()
 
     def flush(self) -> None:
         for backend in self.machine.ctx.backends.values():
-            backend.flush()
+            if isinstance(backend, Chardev):
+                backend.flush()

@@ -28,12 +28,20 @@ def test_bad_usage_is_one_line(args: list[str], message: str) -> None:
     assert "Traceback" not in err
 
 
-def test_not_an_elf(tmp_path) -> None:
+def test_empty_kernel(tmp_path) -> None:
+    # Any non-ELF file is a raw Linux Image (as under QEMU), but an empty one is refused.
     bogus = tmp_path / "fw.elf"
-    bogus.write_bytes(b"not an elf at all")
+    bogus.write_bytes(b"")
     result = run_pyuser(["-M", "virt", "-kernel", str(bogus)], timeout=10)
     assert result.returncode == 1
-    assert result.stderr.decode().count("\n") == 1
+    assert result.stderr.decode() == f"pyuser-system-arm: could not load kernel '{bogus}': empty file\n"
+
+
+def test_initrd_needs_a_linux_kernel(firmware, tmp_path) -> None:
+    initrd = tmp_path / "initrd"
+    initrd.write_bytes(b"x")
+    result = run_pyuser(["-M", "virt", "-kernel", str(firmware / "hello.elf"), "-initrd", str(initrd)], timeout=10)
+    assert result.returncode == 1 and b"need a Linux kernel" in result.stderr
 
 
 def test_bad_device_option_is_one_line(firmware) -> None:

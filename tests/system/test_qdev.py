@@ -209,6 +209,25 @@ def test_failure_at_each_realize_step_leaves_no_trace(index: int) -> None:
     assert picture(m, parts) == before
 
 
+@pytest.mark.parametrize("index", range(0, 45, 4))
+def test_keyboard_interrupt_in_realize_leaves_no_trace(index: int) -> None:
+    # Ctrl-C in the middle of realize: the rollback runs, and the interrupt itself propagates.
+    m, parts = build()
+    target = all_steps()[index]
+    before = picture(m, parts)
+
+    def inject(path: str, step: str) -> None:
+        if (path, step) == target:
+            raise KeyboardInterrupt
+
+    m.ctx.fault_injector = inject
+    with pytest.raises(KeyboardInterrupt):
+        m.realize()
+    assert picture(m, parts) == before
+    assert parts["mem"].adds == parts["mem"].dels
+    assert not m.ctx.qom and not m.ctx.resets and not m.ctx.vmstate
+
+
 def test_address_clash_fails_with_the_path_and_no_trace() -> None:
     m, parts = build()
     parts["c"].set_prop("addr", 0x1000)  # on top of A's region
