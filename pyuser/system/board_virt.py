@@ -3,8 +3,8 @@
 Addresses and SPI numbers from QEMU's hw/arm/virt.c (base_memmap and
 a15irqmap): GIC distributor 0x08000000 and CPU interface 0x08010000 (0x10000
 each), PL011 UART 0x09000000 SPI 1, PL031 RTC 0x09010000 SPI 2, platform bus
-0x0c000000 (SPIs 112-175), RAM from 0x40000000.  No virtio-mmio transports
-are modelled.
+0x0c000000 (SPIs 112-175), 32 virtio-mmio transports from 0x0a000000 (0x200
+apart, SPIs 16-47), RAM from 0x40000000.
 
 The tree::
 
@@ -14,6 +14,8 @@ The tree::
         timer                     arm-generic-timer -> PPIs 14 (phys), 11 (virt)
         uart0                     pl011 @ 0x09000000, SPI 1, chardev serial0
         rtc                       pl031 @ 0x09010000, SPI 2
+        virtio-mmio[0..31]        virtio-mmio @ 0x0a000000 + 0x200 n, SPI 16 + n
+          virtio-mmio-bus.n       one virtio device (virtio-blk-device)
         platform-bus              platform-bus-device
           platform-bus.0          hotplug: device_add lands here
 """
@@ -30,7 +32,16 @@ from .devices.pl011 import PL011
 from .devices.pl031 import PL031
 from .devices.platform import PlatformBusDevice
 from .devices.timer import GenericTimer
+from .devices.virtio import (
+    VIRTIO_MMIO_BASE,
+    VIRTIO_MMIO_COUNT,
+    VIRTIO_MMIO_FIRST_SPI,
+    VIRTIO_MMIO_SIZE,
+    GuestRam,
+    VirtioMmio,
+)
 from .memory import MemoryRegion, UnicornListener
+from .psci import PSCI_CPU_OFF, PSCI_CPU_ON, PSCI_CPU_SUSPEND, PSCI_MIGRATE
 from .qdev import Machine
 
 RAM_BASE = 0x40000000
@@ -49,10 +60,15 @@ class VirtMachine(Machine):
         super().__init__()
         self.cpu = cpu
         self.ram = MemoryRegion("ram", ram_size)
+        # Extra /chosen properties: bootargs, linux,initrd-start/-end (set by the runner).
+        self.chosen: dict[str, Any] = {}
+        # Checks to run at the CPU loop's safe points until they return True.
+        self.boot_hooks: list[Any] = []
         self.ctx.backends["null"] = NullChardev("null")
         self.ctx.backends["serial0"] = serial or NullChardev("serial0")
         if cpu is not None:
             self.ctx.memory.listeners.append(UnicornListener(cpu.uc))
+            self.ctx.backends["guest-ram"] = GuestRam(cpu.uc)
 
         self.gic = GICv2()
         self.gic.set_prop("num-irq", NUM_IRQS + 32)
@@ -67,6 +83,13 @@ class VirtMachine(Machine):
         self.rtc.set_prop("addr", RTC_BASE)
         self.rtc.set_prop("irq", RTC_SPI)
         self.add(self.rtc, "rtc")
+        self.virtio = []
+        for i in range(VIRTIO_MMIO_COUNT):
+            transport = VirtioMmio(index=i)
+            transport.set_prop("addr", VIRTIO_MMIO_BASE + i * VIRTIO_MMIO_SIZE)
+            transport.set_prop("irq", VIRTIO_MMIO_FIRST_SPI + i)
+            self.add(transport, f"virtio-mmio[{i}]")
+            self.virtio.append(transport)
         self.platform_bus = PlatformBusDevice()
         self.add(self.platform_bus, "platform-bus")
 
@@ -94,7 +117,17 @@ class VirtMachine(Machine):
             "interrupt-parent": tree.phandle("intc"),
             "model": "pyuser virt",
         })
-        tree.add_node("chosen", {"stdout-path": f"/pl011@{UART_BASE:x}"})
+        tree.add_node("chosen", {"stdout-path": f"/pl011@{UART_BASE:x}", **self.chosen})
+        tree.add_node("psci", {
+            # QEMU's virt without EL2/EL3 firmware uses the HVC conduit and
+            # advertises PSCI 1.0 with the 0.2 function IDs (hw/arm/virt.c fdt_add_psci_node).
+            "compatible": ["arm,psci-1.0", "arm,psci-0.2", "arm,psci"],
+            "method": "hvc",
+            "cpu_suspend": PSCI_CPU_SUSPEND,
+            "cpu_off": PSCI_CPU_OFF,
+            "cpu_on": PSCI_CPU_ON,
+            "migrate": PSCI_MIGRATE,
+        })
         tree.add_node(f"memory@{RAM_BASE:x}", {
             "device_type": "memory",
             "reg": [0, RAM_BASE, self.ram.size >> 32, self.ram.size & 0xFFFFFFFF],

@@ -15,10 +15,12 @@ from .errors import SystemError_, UsageError
 PROG = "pyuser-system-arm"
 
 OPTIONS: dict[str, tuple[bool, str]] = {
-    "-M": (True, "machine type (only 'virt')"),
+    "-M": (True, "machine type: virt[,dumpdtb=FILE]"),
     "-machine": (True, "same as -M"),
     "-cpu": (True, "CPU model (default cortex-a15)"),
-    "-kernel": (True, "bare-metal ELF image to run"),
+    "-kernel": (True, "kernel: a bare-metal ELF, a Linux zImage or a raw Image"),
+    "-initrd": (True, "initial ram disk for a Linux kernel"),
+    "-append": (True, "Linux kernel command line (bootargs)"),
     "-m": (True, "RAM size, e.g. 128M (default 128M)"),
     "-nographic": (False, "serial port on stdio (Ctrl-A x quits)"),
     "-serial": (True, "serial back end: stdio, null, none, file:PATH"),
@@ -26,7 +28,10 @@ OPTIONS: dict[str, tuple[bool, str]] = {
     "-semihosting-config": (True, "enable=on|off[,...]"),
     "-qmp": (True, "QMP server: unix:PATH,server[,wait=off]"),
     "-device": (True, "DRIVER[,id=ID][,prop=value...] (repeatable)"),
-    "-dtb": (True, "write the generated device tree blob to this file"),
+    "-drive": (True, "file=PATH[,format=raw][,if=none|virtio][,id=ID][,readonly=on]"),
+    "-dtb": (True, "use this device tree blob instead of the generated one"),
+    "-nic": (True, "only 'none' (no network card is modelled by default)"),
+    "-net": (True, "only 'none'"),
     "-S": (False, "do not start the CPU until 'cont' (QMP)"),
     "-display": (True, "accepted and ignored (only 'none' makes sense)"),
     "-monitor": (True, "accepted and ignored"),
@@ -49,6 +54,10 @@ class Config:
     qmp_wait: bool = True
     devices: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     dtb_out: str | None = None
+    dtb_in: str | None = None
+    initrd: str | None = None
+    drives: dict[str, dict[str, object]] = field(default_factory=dict)
+    append: str | None = None
     start_paused: bool = False
 
 
@@ -97,6 +106,7 @@ def parse_args(argv: list[str]) -> Config:
             name, extra = parse_keyvals(value, "type")
             if name != "virt":
                 raise UsageError(f"unsupported machine type '{name}' (only 'virt')")
+            cfg.dtb_out = extra.pop("dumpdtb", cfg.dtb_out)
             if extra:
                 raise UsageError(f"unsupported machine option '{next(iter(extra))}'")
             cfg.machine = name
@@ -127,7 +137,16 @@ def parse_args(argv: list[str]) -> Config:
                 raise UsageError("-device: missing driver name")
             cfg.devices.append((driver, props))
         elif opt == "-dtb":
-            cfg.dtb_out = value
+            cfg.dtb_in = value
+        elif opt == "-drive":
+            parse_drive(cfg, value)
+        elif opt == "-initrd":
+            cfg.initrd = value
+        elif opt == "-append":
+            cfg.append = value
+        elif opt in ("-nic", "-net"):
+            if value != "none":
+                raise UsageError(f"{opt} {value}: only 'none' is supported")
         elif opt == "-S":
             cfg.start_paused = True
     if not cfg.machine:
@@ -137,6 +156,30 @@ def parse_args(argv: list[str]) -> Config:
     if cfg.ram < 1 << 20 or cfg.ram > 0xC0000000:
         raise UsageError(f"RAM size {cfg.ram:#x} does not fit the virt board's 32-bit map")
     return cfg
+
+
+def parse_drive(cfg: Config, value: str) -> None:
+    """-drive: a raw disk image for virtio-blk-device (if=none), or one plugged at once (if=virtio)."""
+    _, opts = parse_keyvals("," + value, "file")
+    path = opts.pop("file", "")
+    if not path:
+        raise UsageError(f"-drive {value}: a file= is required")
+    interface = opts.pop("if", "ide")
+    fmt = opts.pop("format", "raw")
+    if fmt != "raw":
+        raise UsageError(f"-drive {value}: only format=raw is supported")
+    if interface not in ("none", "virtio"):
+        raise UsageError(f"-drive {value}: machine type does not support if={interface},bus=0,unit=0")
+    drive_id = opts.pop("id", None) or f"{interface}{len(cfg.drives)}"
+    readonly = opts.pop("readonly", "off") in ("on", "true", "yes")
+    opts.pop("media", None)
+    if opts:
+        raise UsageError(f"-drive {value}: unsupported option '{next(iter(opts))}'")
+    if drive_id in cfg.drives:
+        raise UsageError(f"-drive {value}: Duplicate ID '{drive_id}' for drive")
+    cfg.drives[drive_id] = {"file": path, "readonly": readonly}
+    if interface == "virtio":
+        cfg.devices.append(("virtio-blk-device", {"drive": drive_id}))
 
 
 def parse_qmp(value: str) -> tuple[str, bool]:

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import struct
 
-from unicorn import Uc
+from unicorn import Uc, UcError
 from unicorn import arm_const as A
 
-from ..targets.arm_cpu import SCTLR, TTBCR, VBAR, create_arm_cpu, read_cp
+from ..targets.arm_cpu import DACR, SCTLR, TTBCR, VBAR, create_arm_cpu, read_cp, write_cp
+from .abort import memory_accesses
+from .mmu import EXECUTE, FS_ALIGNMENT, FS_EXTERNAL, READ, WRITE, MmuFault, Translation
 
 CPSR_T = 1 << 5
 CPSR_F = 1 << 6
@@ -30,6 +32,13 @@ MODE_IRQ, MODE_SVC, MODE_ABT, MODE_UND = 0x12, 0x13, 0x17, 0x1B
 SCTLR_M, SCTLR_V, SCTLR_EE, SCTLR_TE = 1 << 0, 1 << 13, 1 << 25, 1 << 30
 TTBR0_SEL = (15, 0, 0, 2, 0, 0, 0)
 TTBR1_SEL = (15, 0, 0, 2, 0, 0, 1)
+# Fault status and address registers (ARMv7-A ARM B4.1.52, B4.1.96, B4.1.52, B4.1.97).
+DFSR = (15, 0, 0, 5, 0, 0, 0)
+IFSR = (15, 0, 0, 5, 0, 0, 1)
+DFAR = (15, 0, 0, 6, 0, 0, 0)
+IFAR = (15, 0, 0, 6, 0, 0, 2)
+SCTLR_A = 1 << 1
+MODE_USR = 0x10
 
 # kind -> (mode, vector offset, extra I/F masking)
 EXCEPTIONS = {
@@ -77,9 +86,16 @@ class ArmCpu:
         return self.uc.reg_read(A.UC_ARM_REG_PC) | (1 if self.thumb else 0)
 
     # -- exceptions
-    def take_exception(self, kind: str, lr: int) -> int:
-        """Enter `kind`'s vector with LR = `lr`; returns the address to resume at."""
+    def take_exception(self, kind: str, lr: int, fault: tuple[int, int] | None = None) -> int:
+        """Enter `kind`'s vector with LR = `lr`; returns the address to resume at.
+
+        `fault` is (FSR, FAR) for an abort: DFSR/DFAR or IFSR/IFAR get them.
+        """
         mode, offset = EXCEPTIONS[kind]
+        if fault is not None:
+            fsr_reg, far_reg = (DFSR, DFAR) if kind == "data" else (IFSR, IFAR)
+            write_cp(self.uc, fsr_reg, fault[0])
+            write_cp(self.uc, far_reg, fault[1])
         old = self.cpsr
         sctlr = self.read_cp(SCTLR)
         new = (old & ~(0x1F | CPSR_T | CPSR_IT | CPSR_J | CPSR_E)) | mode | CPSR_I
@@ -99,35 +115,85 @@ class ArmCpu:
         # The preferred return address is the next instruction; LR = it + 4 (B1.8.10).
         return self.take_exception("irq", self.uc.reg_read(A.UC_ARM_REG_PC) + 4)
 
-    # -- guest virtual memory (semihosting arguments)
+    # -- aborts: Unicorn says only "exception 3/4"; the rest is worked out here
+
+    def translation(self) -> Translation:
+        return Translation(self.read_cp(SCTLR), self.read_cp(TTBCR), self.read_cp(TTBR0_SEL),
+                           self.read_cp(TTBR1_SEL), self.read_cp(DACR), self._word)
+
+    def _word(self, pa: int) -> int | None:
+        try:
+            return struct.unpack("<I", self.uc.mem_read(pa, 4))[0]
+        except UcError:
+            return None
+
+    def is_mapped(self, pa: int) -> bool:
+        return any(begin <= pa <= end for begin, end, _ in self.uc.mem_regions())
+
+    def data_abort(self) -> tuple[int, int] | None:
+        """(DFSR, DFAR) for the load/store at the PC that aborted, or None if no fault is found.
+
+        The checks run in the architecture's order for each access (B3.12.1):
+        alignment, then the walk (translation, domain, permission), then the
+        physical address (a synchronous external abort, DFSR FS 0b01000 with
+        ExT clear: QEMU's classification of an access that decodes to
+        nothing).
+        """
+        pc = self.uc.reg_read(A.UC_ARM_REG_PC)
+        thumb = self.thumb
+        mmu = self.translation()
+        privileged = (self.cpsr & 0x1F) != MODE_USR
+        try:
+            code = self.read(pc, 4)
+        except (GuestMemoryError, UcError):
+            return None
+        accesses = memory_accesses(code, pc, thumb, self._named_reg)
+        strict = bool(mmu.sctlr & SCTLR_A)
+        for access in accesses:
+            align = max(access.align, min(access.size, 4) if strict else 1)
+            if access.address % align:
+                return MmuFault(FS_ALIGNMENT).fsr(access.write), access.address
+            kind = WRITE if access.write else READ
+            va, end = access.address, access.address + access.size
+            while va < end:
+                try:
+                    pa = mmu.walk(va & 0xFFFFFFFF, kind, privileged and not access.unprivileged)
+                except MmuFault as fault:
+                    return fault.fsr(access.write), va & 0xFFFFFFFF
+                if not self.is_mapped(pa):
+                    return MmuFault(FS_EXTERNAL).fsr(access.write), va & 0xFFFFFFFF
+                va = (va | 0xFFF) + 1
+        return None
+
+    def prefetch_abort(self) -> tuple[int, int] | None:
+        """(IFSR, IFAR) for the instruction fetch at the PC that aborted, or None."""
+        pc = self.uc.reg_read(A.UC_ARM_REG_PC)
+        mmu = self.translation()
+        privileged = (self.cpsr & 0x1F) != MODE_USR
+        # A 32-bit Thumb instruction may straddle a page: its second half can be the one that faults.
+        for va in (pc, pc + 2) if self.thumb else (pc,):
+            try:
+                pa = mmu.walk(va, EXECUTE, privileged)
+            except MmuFault as fault:
+                return fault.fsr(), va
+            if not self.is_mapped(pa):
+                return MmuFault(FS_EXTERNAL).fsr(), va
+        return None
+
+    def _named_reg(self, name: str) -> int:
+        return self.uc.reg_read(getattr(A, f"UC_ARM_REG_{name.upper()}"))
+
+    # -- guest virtual memory (semihosting arguments, the loop's own reads)
     def translate(self, va: int) -> int:
         """Walk the short-descriptor tables if the MMU is on (ARMv7-A ARM B3.5)."""
-        if not self.read_cp(SCTLR) & SCTLR_M:
-            return va
-        ttbcr = self.read_cp(TTBCR)
-        if ttbcr & (1 << 31):
-            raise GuestMemoryError("LPAE (long-descriptor) translation is not supported")
-        n = ttbcr & 7
-        if n and va >> (32 - n):
-            table = self.read_cp(TTBR1_SEL) & 0xFFFFC000
-        else:
-            table = self.read_cp(TTBR0_SEL) & (0xFFFFFFFF << (14 - n)) & 0xFFFFFFFF
-        first = self._word(table | ((va >> 20) << 2))
-        kind = first & 3
-        if kind == 2:
-            if first & (1 << 18):  # supersection
-                return (first & 0xFF000000) | (va & 0x00FFFFFF)
-            return (first & 0xFFF00000) | (va & 0x000FFFFF)
-        if kind == 1:
-            second = self._word((first & 0xFFFFFC00) | (((va >> 12) & 0xFF) << 2))
-            if second & 2:
-                return (second & 0xFFFFF000) | (va & 0xFFF)
-            if second & 1:
-                return (second & 0xFFFF0000) | (va & 0xFFFF)
-        raise GuestMemoryError(f"guest address {va:#x} is not mapped")
-
-    def _word(self, pa: int) -> int:
-        return struct.unpack("<I", self.uc.mem_read(pa, 4))[0]
+        mmu = self.translation()
+        mmu.dacr = 0xFFFFFFFF  # the emulator's own reads: every domain as manager, no permission checks
+        try:
+            return mmu.walk(va, READ, True)
+        except MmuFault:
+            raise GuestMemoryError(f"guest address {va:#x} is not mapped") from None
+        except NotImplementedError:
+            raise GuestMemoryError("LPAE (long-descriptor) translation is not supported") from None
 
     def read(self, va: int, size: int) -> bytes:
         out = bytearray()

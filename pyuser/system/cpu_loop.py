@@ -25,10 +25,19 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
-from unicorn import UC_ERR_INSN_INVALID, UC_HOOK_INTR, UcError
+from unicorn import (
+    UC_ERR_FETCH_UNMAPPED,
+    UC_ERR_INSN_INVALID,
+    UC_ERR_READ_UNMAPPED,
+    UC_ERR_WRITE_UNMAPPED,
+    UC_HOOK_INTR,
+    UcError,
+)
 from unicorn import arm_const as A
 
-from .cpu import CPSR_I, ArmCpu, GuestMemoryError
+from .chardev import Chardev
+from .cpu import CPSR_I, SCTLR, SCTLR_M, ArmCpu, GuestMemoryError
+from .psci import PowerRequest, psci_call
 from .semihosting import (
     ARM_HLT,
     ARM_SVC,
@@ -41,8 +50,12 @@ from .semihosting import (
 )
 
 QUANTUM = 200_000  # instructions per slice: ~1 ms with count= active
+PENDING_QUANTUM = 32  # instructions per slice while an interrupt is pending but masked
 UNTIL = 0xFFFFFFFF  # odd, so never a PC: run until count, wfi or a stop
-EXCP_SWI, EXCP_BKPT = 2, 7  # QEMU's exception numbers, as UC_HOOK_INTR reports them
+# QEMU's exception numbers, as UC_HOOK_INTR reports them (target/arm/cpu.h).
+EXCP_SWI, EXCP_PREFETCH_ABORT, EXCP_DATA_ABORT, EXCP_BKPT = 2, 3, 4, 7
+ARM_HVC0 = 0xE1400070  # hvc #0, the PSCI conduit (ARMv7-A ARM A8.8.389 HVC, encoding A1)
+THUMB_HVC0 = 0xF7E08000  # hvc.w #0 (encoding T1), first halfword in the high half
 ARM_WFI = 0xE320F003
 THUMB_WFI = 0xBF30
 CPSR_MODE_USR = 0x10
@@ -62,7 +75,11 @@ class CpuLoop:
         self.error: str | None = None
         self.event_listeners: list[Callable[[str, dict[str, Any]], None]] = []
         self.resume = 0
-        self._pending: tuple[str, int] | None = None
+        self._pending: tuple[str, int, tuple[int, int] | None] | None = None
+        self._unbounded = False
+        self.boot_unbounded = False  # set for Linux kernels, see _slice
+        # Run at safe points until they return True (the Linux timer set-up).
+        self.safe_point_hooks: list[Callable[[], bool]] = []
         self._done = threading.Event()
 
     # -- for other threads
@@ -75,6 +92,11 @@ class CpuLoop:
             return future
         self.calls.put((fn, future))
         self.wake.set()
+        if self._unbounded:
+            # The only stop from another thread, and only in an unbounded slice
+            # (see _slice): it may replay a store of the running block, which
+            # only MMU-off code with interrupts masked can see.
+            self.cpu.uc.emu_stop()
         return future
 
     def emit(self, event: str, data: dict[str, Any]) -> None:
@@ -83,10 +105,10 @@ class CpuLoop:
 
     # -- state changes (emulation thread)
 
-    def shutdown(self, status: int, reason: str = "host-qmp-quit") -> None:
+    def shutdown(self, status: int, reason: str = "host-qmp-quit", guest: bool = False) -> None:
         if self.exit_status is None:
             self.exit_status = status
-            self.emit("SHUTDOWN", {"guest": False, "reason": reason})
+            self.emit("SHUTDOWN", {"guest": guest, "reason": reason})
 
     def stop(self) -> None:
         if not self.paused:
@@ -112,6 +134,8 @@ class CpuLoop:
                 if self.paused:
                     self._sleep(None)
                     continue
+                if self.safe_point_hooks:
+                    self.safe_point_hooks = [hook for hook in self.safe_point_hooks if not hook()]
                 self.machine.poll_devices(time.monotonic_ns())
                 if self.cpu.irq_level and not self.cpu.cpsr & CPSR_I:
                     uc.reg_write(A.UC_ARM_REG_PC, self.resume)
@@ -149,19 +173,43 @@ class CpuLoop:
     def _slice(self) -> None:
         uc = self.cpu.uc
         self._pending = None
+        # count= costs a C hook on every instruction (3x on the zImage
+        # decompressor: 24 s against 8 s of CPU, measured).  Linux's boot
+        # protocol runs the decompressor and the kernel's first steps with
+        # interrupts masked and the MMU off, and Linux unmasks them only with
+        # its MMU on; so for a Linux kernel such a slice runs until the guest
+        # traps, waits or another thread asks for a stop (call()).  Not for
+        # bare-metal programs, which may unmask interrupts with the MMU off.
+        unbounded = self.boot_unbounded and bool(self.cpu.cpsr & CPSR_I) \
+            and not self.cpu.read_cp(SCTLR) & SCTLR_M
         try:
-            uc.emu_start(self.resume, UNTIL, count=self.quantum)
+            self._unbounded = unbounded
+            if unbounded and not self.calls.empty():
+                return
+            count = 0 if unbounded else self.quantum
+            if not unbounded and self.cpu.irq_level and self.cpu.cpsr & CPSR_I:
+                # An interrupt waits for the guest to unmask it (Linux's idle
+                # loop runs wfi masked, then `cpsie i`): short slices, so that
+                # it is taken within a few instructions of the unmasking.
+                count = PENDING_QUANTUM
+            uc.emu_start(self.resume, UNTIL, count=count)
         except UcError as exc:
             if exc.errno == UC_ERR_INSN_INVALID:
                 self._undefined()
+            elif exc.errno in (UC_ERR_READ_UNMAPPED, UC_ERR_WRITE_UNMAPPED):
+                self._abort("data", exc)
+            elif exc.errno == UC_ERR_FETCH_UNMAPPED:
+                self._abort("prefetch", exc)
             else:
                 self._guest_error(str(exc))
             return
+        finally:
+            self._unbounded = False
         if self.exit_status is not None:
             return
         if self._pending is not None:
-            kind, lr = self._pending
-            self.resume = self.cpu.take_exception(kind, lr)
+            kind, lr, fault = self._pending
+            self.resume = self.cpu.take_exception(kind, lr, fault)
             return
         self.resume = self.cpu.resume_address()
         if self._after_wfi():
@@ -197,7 +245,8 @@ class CpuLoop:
 
     def _flush(self) -> None:
         for backend in self.machine.ctx.backends.values():
-            backend.flush()
+            if isinstance(backend, Chardev):
+                backend.flush()
 
     # -- exceptions
 
@@ -210,7 +259,15 @@ class CpuLoop:
                 if insn == (THUMB_SVC if thumb else ARM_SVC):
                     self._semihost()
                     return
-            self._pending = ("svc", pc)
+            self._pending = ("svc", pc, None)
+        elif intno in (EXCP_DATA_ABORT, EXCP_PREFETCH_ABORT):
+            # The PC is on the instruction that aborted, registers as before it.
+            kind = "data" if intno == EXCP_DATA_ABORT else "prefetch"
+            fault = self.cpu.data_abort() if kind == "data" else self.cpu.prefetch_abort()
+            if fault is None:
+                self._guest_error(f"{kind} abort that the page tables do not explain")
+            else:
+                self._pending = (kind, pc + (8 if kind == "data" else 4), fault)
         elif intno == EXCP_BKPT and thumb and self._semihosting_allowed() and self._fetch(pc, 2) == THUMB_BKPT:
             uc.reg_write(A.UC_ARM_REG_PC, (pc + 2) | 1)
             self._semihost()
@@ -242,6 +299,27 @@ class CpuLoop:
             self._guest_error(str(exc))
             uc.emu_stop()
 
+    def _abort(self, kind: str, exc: UcError) -> None:
+        """An access that reached no memory: a synchronous external abort to the guest."""
+        fault = self.cpu.data_abort() if kind == "data" else self.cpu.prefetch_abort()
+        if fault is None:
+            self._guest_error(str(exc))
+            return
+        pc = self.cpu.uc.reg_read(A.UC_ARM_REG_PC)
+        self.resume = self.cpu.take_exception(kind, pc + (8 if kind == "data" else 4), fault)
+
+    def _psci(self) -> None:
+        uc = self.cpu.uc
+        try:
+            result = psci_call(uc.reg_read(A.UC_ARM_REG_R0), uc.reg_read(A.UC_ARM_REG_R1))
+        except PowerRequest as request:
+            # As qemu-system-arm: power-off ends the run with status 0, and so
+            # does a reset (as under -no-reboot; a reboot is not modelled).
+            self._flush()
+            self.shutdown(0, "guest-reset" if request.reset else "guest-shutdown", guest=True)
+            return
+        uc.reg_write(A.UC_ARM_REG_R0, result & 0xFFFFFFFF)
+
     def _undefined(self) -> None:
         """UDF, HLT and friends stop emu_start with UC_ERR_INSN_INVALID, PC on the insn."""
         pc = self.cpu.uc.reg_read(A.UC_ARM_REG_PC)
@@ -253,6 +331,15 @@ class CpuLoop:
                 self._semihost()
                 if self.exit_status is None and self.error is None:
                     self.resume = self.cpu.resume_address()
+                return
+        if (self.cpu.cpsr & 0x1F) != CPSR_MODE_USR:
+            insn = self._fetch(pc, 4)
+            if insn is not None and (insn == ARM_HVC0 if not thumb else
+                                     ((insn & 0xFFFF) << 16 | insn >> 16) & 0xFFF0F000 == THUMB_HVC0):
+                # No EL2 here, so hvc is undefined to Unicorn: it is the PSCI conduit.
+                self._psci()
+                self.cpu.uc.reg_write(A.UC_ARM_REG_PC, (pc + 4) | thumb)
+                self.resume = self.cpu.resume_address()
                 return
         # Undefined Instruction: LR = the instruction + 4 (ARM) or + 2 (Thumb), ARMv7-A ARM B1.8.3.
         self.resume = self.cpu.take_exception("undef", pc + (2 if thumb else 4))

@@ -13,6 +13,8 @@ from typing import Any
 
 import fdt
 
+from .errors import UsageError
+
 
 class DeviceTreeBuilder:
     def __init__(self) -> None:
@@ -65,3 +67,23 @@ def build_dtb(machine: Any) -> bytes:
         if dev is not machine and dev.realized:
             dev.fdt_node(tree)
     return tree.to_dtb()
+
+
+def patch_dtb(blob: bytes, chosen: dict[str, Any], ram_base: int, ram_size: int) -> bytes:
+    """A user's -dtb with /chosen and /memory set as QEMU sets them (hw/arm/boot.c arm_load_dtb)."""
+    try:
+        tree = fdt.parse_dtb(blob)
+    except Exception as exc:  # noqa: BLE001 - the fdt package raises plain Exceptions on bad blobs
+        raise UsageError(f"-dtb: not a valid device tree blob ({exc})") from None
+    builder = DeviceTreeBuilder()
+    builder.tree = tree
+    if not tree.exist_node("chosen"):
+        tree.add_item(fdt.Node("chosen"), "/")
+    node = tree.get_node("chosen")
+    for name, value in chosen.items():
+        builder._apply(node, name, value)
+    cells = [ram_base >> 32, ram_base & 0xFFFFFFFF, ram_size >> 32, ram_size & 0xFFFFFFFF]
+    for item in tree.root.nodes:
+        if item.exist_property("device_type") and item.get_property("device_type").value == "memory":
+            builder._apply(item, "reg", cells)
+    return builder.to_dtb()

@@ -78,7 +78,7 @@ class AddressMap:
             for listener in self.listeners:
                 listener.region_add(region)
                 done.push(f"{type(listener).__name__}.region_add", lambda li=listener: li.region_del(region))
-        except Exception:
+        except BaseException:  # an interrupt rolls back too
             done.unwind()
             self.regions.remove(region)
             region.base, region.owner = None, ""
@@ -102,29 +102,71 @@ class AddressMap:
         return [(r.base, r.size, r.owner, r.name) for r in self.regions]  # type: ignore[misc]
 
 
+PAGE = 0x1000  # Unicorn's page size here (create_arm_cpu), the grain of its mappings
+
+
 class UnicornListener:
-    """Drives Unicorn's mem_map/mmio_map/mem_unmap from the address map."""
+    """Drives Unicorn's mem_map/mmio_map/mem_unmap from the address map.
+
+    Unicorn maps whole pages only.  Regions smaller than a page (the 0x200
+    virtio-mmio windows) share one MMIO page that dispatches each access to
+    the region under it; the page goes away with its last region.
+    """
 
     def __init__(self, uc) -> None:  # uc: unicorn.Uc (imported lazily by the caller)
         self.uc = uc
+        self.shared: dict[int, list[MemoryRegion]] = {}
 
     def region_add(self, region: MemoryRegion) -> None:
         assert region.base is not None
         if region.is_ram:
             self.uc.mem_map(region.base, region.size)
             return
-        read, write = region.read, region.write
+        if region.base % PAGE == 0 and region.size % PAGE == 0:
+            self.uc.mmio_map(region.base, region.size, *self._callbacks(lambda offset: (region, offset)))
+            return
+        pages = range(region.base // PAGE * PAGE, region.end, PAGE)
+        fresh = [page for page in pages if page not in self.shared]
+        for i, page in enumerate(fresh):
+            try:
+                self.uc.mmio_map(page, PAGE, *self._callbacks(lambda offset, p=page: self._lookup(p + offset)))
+            except Exception:
+                for done in fresh[:i]:
+                    self.uc.mem_unmap(done, PAGE)
+                raise
+        for page in pages:
+            self.shared.setdefault(page, []).append(region)
 
+    def _lookup(self, addr: int) -> tuple[MemoryRegion, int] | None:
+        for region in self.shared.get(addr // PAGE * PAGE, ()):
+            if region.base <= addr < region.end:  # type: ignore[operator]
+                return region, addr - region.base  # type: ignore[operator]
+        return None
+
+    @staticmethod
+    def _callbacks(find: Callable[[int], tuple[MemoryRegion, int] | None]):
         # Unicorn calls these on the emulating thread, between guest instructions.
         def on_read(_uc, offset: int, size: int, _data) -> int:
-            return read(offset, size) if read else 0
+            hit = find(offset)
+            if hit is None or hit[0].read is None:
+                return 0
+            return hit[0].read(hit[1], size)
 
         def on_write(_uc, offset: int, size: int, value: int, _data) -> None:
-            if write:
-                write(offset, size, value)
+            hit = find(offset)
+            if hit is not None and hit[0].write is not None:
+                hit[0].write(hit[1], size, value)
 
-        self.uc.mmio_map(region.base, region.size, on_read, None, on_write, None)
+        return on_read, None, on_write, None
 
     def region_del(self, region: MemoryRegion) -> None:
         assert region.base is not None
-        self.uc.mem_unmap(region.base, region.size)
+        if region.is_ram or (region.base % PAGE == 0 and region.size % PAGE == 0):
+            self.uc.mem_unmap(region.base, region.size)
+            return
+        for page in range(region.base // PAGE * PAGE, region.end, PAGE):
+            users = self.shared[page]
+            users.remove(region)
+            if not users:
+                del self.shared[page]
+                self.uc.mem_unmap(page, PAGE)

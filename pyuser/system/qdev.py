@@ -255,10 +255,12 @@ class Device:
                          lambda li=listener: li.realize(self), lambda li=listener: li.unrealize(self))
             for bus in self.child_buses:
                 ctx.step(stack, path, f"bus:{bus.name}", bus.realize, bus.unrealize)
-        except Exception as exc:
+        except BaseException as exc:
+            # BaseException: an interrupt (KeyboardInterrupt) in the middle of
+            # realize rolls back too, and then propagates as itself.
             stack.unwind()
-            if isinstance(exc, RealizeError):
-                raise  # a device below failed; its path is the one to report
+            if isinstance(exc, RealizeError) or not isinstance(exc, Exception):
+                raise  # a device below failed (its path is the one to report), or an interrupt
             raise RealizeError(path, exc) from exc
         self._undo = stack
         self.realized = True
@@ -338,7 +340,7 @@ class Bus:
                      lambda: ctx.trace.append(("unrealize", self.path)))
             for dev in list(self.children):
                 ctx.step(stack, self.path, f"child:{dev.path}", dev.realize, dev.unrealize)
-        except Exception:
+        except BaseException:  # an interrupt rolls back too
             stack.unwind()
             raise
         self.realized = True
@@ -422,11 +424,19 @@ def device_add(machine: Machine, driver: str, props: dict[str, Any]) -> Device:
     dev = create_device(driver, dev_id)
     for name, value in props.items():
         dev.set_prop(name, value)
-    buses = machine.hotplug_buses()
+    bus_type = getattr(dev, "bus_type", None)
+    buses = [b for b in machine.hotplug_buses() if b.type_name == (bus_type or "bus")]
     if bus_name is not None:
         bus = next((b for d in machine.walk() for b in d.child_buses if b.name == bus_name), None)
         if bus is None:
             raise DeviceNotFound(f"Bus '{bus_name}' not found")
+    elif bus_type is not None:
+        # QEMU's pick for a device of a bus type: the first free bus in its
+        # list, which holds them newest first (on virt: the highest address).
+        free = [b for b in buses if not b.children]
+        if not free:
+            raise SystemError_(f"No '{bus_type}' bus found for device '{driver}'")
+        bus = free[-1]
     elif buses:
         bus = buses[0]
     else:
@@ -443,7 +453,7 @@ def device_add(machine: Machine, driver: str, props: dict[str, Any]) -> Device:
         ctx.step(stack, stack.owner, "pre_plug", lambda: handler.pre_plug(bus, dev), lambda: None)
         ctx.step(stack, stack.owner, "device-realize", dev.realize, dev.unrealize)
         ctx.step(stack, stack.owner, "plug", lambda: handler.plug(bus, dev), lambda: handler.unplug(bus, dev))
-    except Exception:
+    except BaseException:  # an interrupt rolls back too
         stack.unwind()
         raise
     return dev

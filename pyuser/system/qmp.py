@@ -24,7 +24,7 @@ from typing import Any
 
 from .. import __version__
 from .devicetree import build_dtb
-from .errors import SystemError_
+from .errors import DeviceNotFound, SystemError_
 from .qdev import device_add, device_del
 
 COMMAND_TIMEOUT = 30.0
@@ -60,6 +60,41 @@ class QmpServer:
             "qom-get": self.qom_get,
             "dumpdtb": self.dumpdtb,
         }
+
+    # The arguments each command takes: (required, optional); None: free-form
+    # (device_add takes the device's properties).  QEMU's schema refuses
+    # anything else with "Parameter 'x' is unexpected" (qapi/qobject-input-visitor.c).
+    ARGUMENTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]] | None] = {
+        "qmp_capabilities": ((), ("enable",)),
+        "query-version": ((), ()),
+        "query-status": ((), ()),
+        "query-commands": ((), ()),
+        "stop": ((), ()),
+        "cont": ((), ()),
+        "quit": ((), ()),
+        "device_add": None,
+        "device_del": (("id",), ()),
+        "qom-list": (("path",), ()),
+        "qom-get": (("path", "property"), ()),
+        "dumpdtb": (("filename",), ()),
+    }
+
+    @classmethod
+    def check_arguments(cls, name: str, args: Any) -> None:
+        if not isinstance(args, dict):
+            raise QmpError("QMP input member 'arguments' must be an object")
+        spec = cls.ARGUMENTS.get(name)
+        if spec is None:
+            if name == "device_add" and "driver" not in args:
+                raise QmpError("Parameter 'driver' is missing")
+            return
+        required, optional = spec
+        for key in args:
+            if key not in required and key not in optional:
+                raise QmpError(f"Parameter '{key}' is unexpected")
+        for key in required:
+            if key not in args:
+                raise QmpError(f"Parameter '{key}' is missing")
 
     # -- sockets
 
@@ -118,9 +153,12 @@ class QmpServer:
         handler = self.commands.get(name)
         if handler is None:
             raise QmpError(f"The command {name} has not been found", "CommandNotFound")
+        self.check_arguments(name, args)
         future = self.loop.call(lambda: handler(args))
         try:
             return future.result(timeout=COMMAND_TIMEOUT)
+        except DeviceNotFound as exc:
+            raise QmpError(str(exc), "DeviceNotFound") from None
         except SystemError_ as exc:
             raise QmpError(str(exc)) from None
         except (KeyError, TypeError, ValueError) as exc:
@@ -271,9 +309,10 @@ class _Client:
         if not isinstance(request, dict) or not isinstance(request.get("execute"), str):
             reply = {"error": {"class": "GenericError", "desc": "QMP input must be a JSON object with 'execute'"}}
         else:
-            name, args = request["execute"], request.get("arguments") or {}
+            name, args = request["execute"], request.get("arguments", {})
             try:
                 if name == "qmp_capabilities":
+                    QmpServer.check_arguments(name, args)
                     if self.negotiated:
                         raise QmpError("Capabilities negotiation is already complete, command ignored",
                                        "CommandNotFound")

@@ -5,16 +5,31 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING
 
+from unicorn import arm_const as A
+
 from . import devices  # noqa: F401  (registers the device types)
 from .board_virt import RAM_BASE, VirtMachine
-from .chardev import parse_serial
-from .cpu import ArmCpu
+from .chardev import Chardev, parse_serial
+from .cpu import SCTLR, SCTLR_M, ArmCpu, GuestMemoryError
 from .cpu_loop import CpuLoop
-from .devicetree import build_dtb
+from .devicetree import build_dtb, patch_dtb
 from .errors import RealizeError, UsageError
-from .loader import dtb_address, load_elf
+from .loader import (
+    LINUX_MACHINE_DT,
+    Image,
+    dtb_address,
+    initrd_address,
+    kernel_text,
+    linux_dtb_address,
+    load_kernel,
+    read_file,
+)
 from .qdev import device_add
 from .semihosting import Semihosting
+
+# The kernel's virtual address of RAM's start (CONFIG_PAGE_OFFSET of Debian's
+# armmp kernels, the 3G/1G split every multi-platform ARM kernel uses).
+LINUX_PAGE_OFFSET = 0xC0000000
 
 if TYPE_CHECKING:
     from .cli import Config
@@ -29,38 +44,50 @@ def run(cfg: Config) -> int:
 
     spec = cfg.serial or "stdio"  # -nographic and the default both mean stdio here
     serial = parse_serial(spec, "serial0", mux=cfg.nographic and cfg.serial is None, on_quit=quit_from_console)
-    image = load_elf(cfg.kernel)
+    image = load_kernel(cfg.kernel, RAM_BASE)
+    initrd = read_file(cfg.initrd, "initrd") if cfg.initrd else None
+    dtb_file = read_file(cfg.dtb_in, "device tree") if cfg.dtb_in else None
+    if not image.linux and (initrd is not None or cfg.append):
+        raise UsageError("-initrd and -append need a Linux kernel (a zImage or Image), not an ELF program")
     cpu = ArmCpu(cfg.cpu)
     machine = VirtMachine(cfg.ram, cpu, serial)
     machine.realize()
     qmp = None
     try:
+        for drive_id, drive in cfg.drives.items():
+            machine.ctx.backends[f"drive:{drive_id}"] = drive
         for driver, props in cfg.devices:
             device_add(machine, driver, props)
         for paddr, data, memsz in image.segments:
-            if not (RAM_BASE <= paddr and paddr + memsz <= RAM_BASE + cfg.ram):
-                raise UsageError(f"kernel segment at {paddr:#x} (size {memsz:#x}) is outside RAM")
+            _check_in_ram(cfg, "kernel", paddr, memsz)
             cpu.uc.mem_write(paddr, data + bytes(memsz - len(data)))
-        machine.timer.trap_ctl_accesses([(p, d) for p, d, _ in image.segments])
-        dtb = build_dtb(machine)
-        if cfg.dtb_out:
-            with open(cfg.dtb_out, "wb") as f:
-                f.write(dtb)
-        at = dtb_address(image, RAM_BASE, len(dtb))
-        if at is not None:
-            cpu.uc.mem_write(at, dtb)
+        if image.linux:
+            entry = _boot_linux(cfg, machine, cpu, image, initrd, dtb_file)
+            if entry is None:
+                return 0
+        else:
+            machine.timer.trap_ctl_accesses([(p, d) for p, d, _ in image.segments])
+            dtb = dtb_file if dtb_file is not None else build_dtb(machine)
+            if cfg.dtb_out:
+                return _dump_dtb(cfg.dtb_out, dtb)
+            at = dtb_address(image, RAM_BASE, len(dtb))
+            if at is not None:
+                cpu.uc.mem_write(at, dtb)
+            entry = image.entry
 
         console = _SemihostingConsole(machine)
         semihosting = Semihosting(cpu, console, cmdline=cfg.kernel) if cfg.semihosting else None
         loop = CpuLoop(machine, cpu, semihosting)
         loop.paused = cfg.start_paused
+        loop.boot_unbounded = image.linux
+        loop.safe_point_hooks.extend(machine.boot_hooks)
         if cfg.qmp:
             from .qmp import QmpServer
 
             qmp = QmpServer(cfg.qmp, loop, machine)
             qmp.listen(cfg.qmp_wait)
         serial.start(loop.wake.set)
-        status = loop.run(image.entry)
+        status = loop.run(entry)
     except RealizeError as exc:
         raise UsageError(f"-device: {exc}") from None
     finally:
@@ -71,6 +98,71 @@ def run(cfg: Config) -> int:
     return status
 
 
+def _check_in_ram(cfg: Config, what: str, paddr: int, size: int) -> None:
+    if not (RAM_BASE <= paddr and paddr + size <= RAM_BASE + cfg.ram):
+        raise UsageError(f"{what} at {paddr:#x} (size {size:#x}) does not fit in RAM ({cfg.ram >> 20} MiB)")
+
+
+def _dump_dtb(path: str, dtb: bytes) -> int:
+    """-M virt,dumpdtb=FILE: write the blob and stop, as QEMU does."""
+    with open(path, "wb") as f:
+        f.write(dtb)
+    sys.stderr.write(f"pyuser-system-arm: info: dtb dumped to {path}. Exiting.\n")
+    return 0
+
+
+def _boot_linux(cfg: Config, machine: VirtMachine, cpu: ArmCpu, image: Image,
+                initrd: bytes | None, dtb_file: bytes | None) -> int | None:
+    """Place initrd and DTB, set r0-r2; the entry point (None: only dump the DTB)."""
+    initrd_start = initrd_address(image, RAM_BASE, cfg.ram)
+    chosen: dict = {}
+    if cfg.append is not None:
+        chosen["bootargs"] = cfg.append
+    if initrd is not None:
+        _check_in_ram(cfg, "initrd", initrd_start, len(initrd))
+        cpu.uc.mem_write(initrd_start, initrd)
+        chosen["linux,initrd-start"] = initrd_start
+        chosen["linux,initrd-end"] = initrd_start + len(initrd)
+    if dtb_file is not None:
+        dtb = patch_dtb(dtb_file, chosen, RAM_BASE, cfg.ram)
+    else:
+        machine.chosen.update(chosen)
+        dtb = build_dtb(machine)
+    if cfg.dtb_out:
+        _dump_dtb(cfg.dtb_out, dtb)
+        return None
+    dtb_start = linux_dtb_address(initrd_start + (len(initrd) if initrd else 0))
+    _check_in_ram(cfg, "device tree", dtb_start, len(dtb))
+    cpu.uc.mem_write(dtb_start, dtb)
+    text = kernel_text(image)
+    def find_kernel() -> bool:
+        """Hook the timer's CTL accesses where the kernel runs them, once its MMU is on.
+
+        The decompressor puts the kernel where it sees fit (measured: RAM +
+        2 MiB + 0x8000 for a zImage at RAM + 0x10000), and its virtual
+        address follows from the linear map the kernel sets up: PAGE_OFFSET
+        maps PHYS_OFFSET.  Both are read back from the running kernel.
+        """
+        if not cpu.read_cp(SCTLR) & SCTLR_M or cpu.uc.reg_read(A.UC_ARM_REG_PC) < LINUX_PAGE_OFFSET:
+            return False
+        try:
+            phys_offset = cpu.translate(LINUX_PAGE_OFFSET)
+        except GuestMemoryError:
+            return False
+        ram = bytes(cpu.uc.mem_read(RAM_BASE, cfg.ram))
+        at = ram.find(text[:256])
+        if at < 0:
+            return False
+        machine.timer.trap_ctl_accesses([(LINUX_PAGE_OFFSET + RAM_BASE + at - phys_offset, text)])
+        return True
+    machine.boot_hooks.append(find_kernel)
+    uc = cpu.uc
+    uc.reg_write(A.UC_ARM_REG_R0, 0)
+    uc.reg_write(A.UC_ARM_REG_R1, LINUX_MACHINE_DT)
+    uc.reg_write(A.UC_ARM_REG_R2, dtb_start)
+    return image.entry
+
+
 class _SemihostingConsole:
     """Semihosting text goes to stderr (as QEMU's), after any UART output before it."""
 
@@ -79,10 +171,12 @@ class _SemihostingConsole:
 
     def write(self, data: bytes) -> None:
         for backend in self.machine.ctx.backends.values():
-            backend.flush()
+            if isinstance(backend, Chardev):
+                backend.flush()
         sys.stderr.buffer.write(data)
         sys.stderr.buffer.flush()
 
     def flush(self) -> None:
         for backend in self.machine.ctx.backends.values():
-            backend.flush()
+            if isinstance(backend, Chardev):
+                backend.flush()

@@ -49,9 +49,14 @@ def test_board_layout(board: VirtMachine) -> None:
         (0x08010000, 0x10000, "/machine/gic", "gic-cpu"),
         (0x09000000, 0x1000, "/machine/uart0", "pl011"),
         (0x09010000, 0x1000, "/machine/rtc", "pl031"),
+    ] + [
+        (0x0A000000 + 0x200 * n, 0x200, f"/machine/virtio-mmio[{n}]", "virtio-mmio") for n in range(32)
+    ] + [
         (0x40000000, 128 << 20, "/machine", "ram"),
     ]
-    assert snap["irqs"] == {27: "/machine/timer", 30: "/machine/timer", 33: "/machine/uart0", 34: "/machine/rtc"}
+    virtio = {32 + 16 + n: f"/machine/virtio-mmio[{n}]" for n in range(32)}
+    assert snap["irqs"] == {27: "/machine/timer", 30: "/machine/timer", 33: "/machine/uart0", 34: "/machine/rtc",
+                            **virtio}
 
 
 def test_board_with_a_cpu_maps_into_unicorn() -> None:

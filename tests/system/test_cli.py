@@ -18,6 +18,10 @@ from .conftest import run_pyuser
     (["-M", "virt", "-kernel", "x", "-cpu", "pentium"], "unable to find CPU model"),
     (["-M", "virt", "-kernel", "x", "-qmp", "tcp:1234"], "only unix:"),
     (["-M", "virt", "-kernel", "x", "-serial", "pty"], "not a supported serial"),
+    (["-M", "virt", "-kernel", "x", "-drive", "file=d.img,format=qcow2,if=none"], "only format=raw"),
+    (["-M", "virt", "-kernel", "x", "-drive", "file=d.img"], "does not support if=ide"),
+    (["-M", "virt", "-kernel", "x", "-nic", "user"], "only 'none'"),
+    (["-M", "virt,dumpdtb=/tmp/x.dtb,gic-version=3", "-kernel", "x"], "unsupported machine option"),
 ])
 def test_bad_usage_is_one_line(args: list[str], message: str) -> None:
     result = run_pyuser(args, timeout=10)
@@ -28,12 +32,20 @@ def test_bad_usage_is_one_line(args: list[str], message: str) -> None:
     assert "Traceback" not in err
 
 
-def test_not_an_elf(tmp_path) -> None:
+def test_empty_kernel(tmp_path) -> None:
+    # Any non-ELF file is a raw Linux Image (as under QEMU), but an empty one is refused.
     bogus = tmp_path / "fw.elf"
-    bogus.write_bytes(b"not an elf at all")
+    bogus.write_bytes(b"")
     result = run_pyuser(["-M", "virt", "-kernel", str(bogus)], timeout=10)
     assert result.returncode == 1
-    assert result.stderr.decode().count("\n") == 1
+    assert result.stderr.decode() == f"pyuser-system-arm: could not load kernel '{bogus}': empty file\n"
+
+
+def test_initrd_needs_a_linux_kernel(firmware, tmp_path) -> None:
+    initrd = tmp_path / "initrd"
+    initrd.write_bytes(b"x")
+    result = run_pyuser(["-M", "virt", "-kernel", str(firmware / "hello.elf"), "-initrd", str(initrd)], timeout=10)
+    assert result.returncode == 1 and b"need a Linux kernel" in result.stderr
 
 
 def test_bad_device_option_is_one_line(firmware) -> None:
@@ -48,3 +60,21 @@ def test_bad_device_option_is_one_line(firmware) -> None:
 def test_help() -> None:
     result = run_pyuser(["-h"], timeout=10)
     assert result.returncode == 0 and b"-kernel" in result.stdout
+
+
+def test_drive_if_virtio_plugs_a_virtio_blk(firmware, tmp_path) -> None:
+    import fdt
+
+    disk = tmp_path / "disk.img"
+    disk.write_bytes(bytes(1 << 20))
+    out = tmp_path / "virt.dtb"
+    result = run_pyuser(["-M", f"virt,dumpdtb={out}", "-kernel", str(firmware / "hello.elf"),
+                         "-drive", f"file={disk},if=virtio"], timeout=10)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.decode() == f"pyuser-system-arm: info: dtb dumped to {out}. Exiting.\n"
+    tree = fdt.parse_dtb(out.read_bytes())
+    node = tree.get_node("virtio_mmio@a003e00")
+    assert list(node.get_property("interrupts").data) == [0, 47, 1]
+    missing = run_pyuser(["-M", "virt", "-kernel", str(firmware / "hello.elf"),
+                          "-drive", f"file={tmp_path / 'nope.img'},if=virtio"], timeout=10)
+    assert missing.returncode == 1 and missing.stderr.decode().count("\n") == 1

@@ -66,7 +66,7 @@ def test_without_semihosting_the_trap_is_an_ordinary_svc(firmware) -> None:
 
 def test_dtb_is_written_and_readable_by_dtc(firmware, tmp_path) -> None:
     out = tmp_path / "virt.dtb"
-    result = run_pyuser(RUN + [str(firmware / "hello.elf"), "-dtb", str(out)])
+    result = run_pyuser(["-M", f"virt,dumpdtb={out}", "-kernel", str(firmware / "hello.elf")])
     assert result.returncode == 0
     dts = subprocess.run(["dtc", "-I", "dtb", "-O", "dts", str(out)], capture_output=True, check=True,
                          timeout=10).stdout.decode()
@@ -81,7 +81,8 @@ def test_dtb_is_written_and_readable_by_dtc(firmware, tmp_path) -> None:
 
 def test_device_on_the_command_line_is_in_the_dtb(firmware, tmp_path) -> None:
     out = tmp_path / "virt.dtb"
-    result = run_pyuser(RUN + [str(firmware / "hello.elf"), "-device", "pl011,id=uart1", "-dtb", str(out)])
+    result = run_pyuser(["-M", f"virt,dumpdtb={out}", "-kernel", str(firmware / "hello.elf"),
+                         "-device", "pl011,id=uart1"])
     assert result.returncode == 0, result.stderr
     tree = fdt.parse_dtb(out.read_bytes())
     assert list(tree.get_node("pl011@c000000").get_property("interrupts").data) == [0, 112, 4]

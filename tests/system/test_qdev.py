@@ -209,6 +209,25 @@ def test_failure_at_each_realize_step_leaves_no_trace(index: int) -> None:
     assert picture(m, parts) == before
 
 
+@pytest.mark.parametrize("index", range(0, 45, 4))
+def test_keyboard_interrupt_in_realize_leaves_no_trace(index: int) -> None:
+    # Ctrl-C in the middle of realize: the rollback runs, and the interrupt itself propagates.
+    m, parts = build()
+    target = all_steps()[index]
+    before = picture(m, parts)
+
+    def inject(path: str, step: str) -> None:
+        if (path, step) == target:
+            raise KeyboardInterrupt
+
+    m.ctx.fault_injector = inject
+    with pytest.raises(KeyboardInterrupt):
+        m.realize()
+    assert picture(m, parts) == before
+    assert parts["mem"].adds == parts["mem"].dels
+    assert not m.ctx.qom and not m.ctx.resets and not m.ctx.vmstate
+
+
 def test_address_clash_fails_with_the_path_and_no_trace() -> None:
     m, parts = build()
     parts["c"].set_prop("addr", 0x1000)  # on top of A's region
@@ -223,10 +242,18 @@ def test_address_clash_fails_with_the_path_and_no_trace() -> None:
 
 def test_unicorn_refusal_is_rolled_back_too() -> None:
     m, parts = build()
-    parts["c"].region.size = 0x800  # Unicorn maps whole 4 KiB pages only
+    # A page Unicorn already holds behind the model's back: its mmio_map for C fails
+    # (sub-page regions are fine now: they share a dispatching page).
+    parts["uc"].mem_map(0x3000, 0x1000)
     before = picture(m, parts)
     with pytest.raises(RealizeError):
         m.realize()
+    assert picture(m, parts) == before
+    parts["uc"].mem_unmap(0x3000, 0x1000)
+    before = picture(m, parts)
+    parts["c"].region.size = 0x800
+    m.realize()  # a sub-page region is mapped through a shared page, and undone cleanly
+    m.unrealize()
     assert picture(m, parts) == before
 
 

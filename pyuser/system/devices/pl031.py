@@ -71,5 +71,10 @@ class PL031(SysBusDevice):
             self.ris &= ~value & 1
         self._update()
 
+    def fdt_extra(self, tree: Any) -> dict[str, Any]:
+        # Linux's AMBA bus enables "apb_pclk" before it reads the PrimeCell ID:
+        # without the clock the rtc-pl031 driver never binds (QEMU's virt has it).
+        return {"clock-names": "apb_pclk", "clocks": tree.phandle("apb-pclk")}
+
     def vmstate(self) -> dict[str, Any]:
         return {"offset": self.offset, "mr": self.mr, "imsc": self.imsc, "ris": self.ris}

@@ -21,7 +21,7 @@ not in the image (copied or generated at run time) is not covered.
 
 from __future__ import annotations
 
-import struct
+import re
 import time
 from typing import Any
 
@@ -39,10 +39,23 @@ PHYS_PPI, VIRT_PPI = 14, 11
 CNTP_CVAL = (15, 1, 0, 0, 14, 2, 0)
 CNTV_CVAL = (15, 1, 0, 0, 14, 3, 0)
 CTL_ENABLE, CTL_IMASK, CTL_ISTATUS = 1, 2, 4
-# mcr/mrc p15, 0, Rt, c14, cN, 1 with the condition/Thumb prefix 0xE: bits that
-# must match, ignoring L (bit 20), Rt (15:12) and CRm (3:0).  ARMv7-A ARM A8.8.98.
-CP14_CTL_MASK, CP14_CTL_BITS = 0xFFEF0FF0, 0xEE0E0F30
 CRM_TIMER = {2: 0, 3: 1}  # CNTP_CTL -> physical (0), CNTV_CTL -> virtual (1)
+# mcr/mrc p15, 0, Rt, c14, c2|c3, 1 (ARMv7-A ARM A8.8.98) with the condition or
+# Thumb prefix 0xE, as byte patterns for a regex scan of a whole kernel (~20 MB)
+# in well under a second.  ARM: the little-endian word 0xEE0E0F30 | L<<20 |
+# Rt<<12 | CRm; Thumb-2: the halfword 0xEE0E|L<<4, then Rt<<12 | 0xF30 | CRm.
+# Rt = 15 (APSR_nzcv) is left out.
+_RT_BYTE = b"[" + b"".join(re.escape(bytes([rt << 4 | 0xF])) for rt in range(15)) + b"]"
+ARM_CTL = re.compile(b"(?=[\x32\x33]" + _RT_BYTE + b"[\x0e\x1e]\xee)", re.DOTALL)
+# CVAL through mcrr/mrrc p15, 2|3, Rt, Rt2, c14 (A8.8.100): Unicorn keeps CVAL
+# written through TVAL but reads back 0 after an mcrr (measured with Linux 6.1,
+# whose timer writes CVAL), so those are shadowed too.  ARM: the word
+# 0xEC400F0E | L<<20 | Rt2<<16 | Rt<<12 | opc1<<4; Thumb-2: 0xEC40|L<<4|Rt2,
+# then Rt<<12 | 0xF0E | opc1<<4.
+_RT2_LOW = b"[" + b"".join(re.escape(bytes([0x40 | load << 4 | r])) for load in (0, 1) for r in range(15)) + b"]"
+ARM_CVAL = re.compile(b"(?=[\\x2e\\x3e]" + _RT_BYTE + _RT2_LOW + b"\\xec)", re.DOTALL)
+THUMB_CVAL = re.compile(b"(?=" + _RT2_LOW + b"\\xec[\\x2e\\x3e]" + _RT_BYTE + b")", re.DOTALL)
+THUMB_CTL = re.compile(b"(?=[\x0e\x1e]\xee[\x32\x33]" + _RT_BYTE + b")", re.DOTALL)
 
 
 @device_type
@@ -55,6 +68,9 @@ class GenericTimer(Device):
         self.phys = IrqLine("timer.phys")
         self.virt = IrqLine("timer.virt")
         self.ctl = [0, 0]  # shadow CNTP_CTL, CNTV_CTL (ENABLE, IMASK)
+        # Shadow CNTP_CVAL, CNTV_CVAL once the guest writes them with mcrr
+        # (None: Unicorn's own value, which TVAL writes keep up to date).
+        self.cval: list[int | None] = [None, None]
         self._hooks: list[int] = []
 
     # -- CTL shadowing
@@ -65,19 +81,34 @@ class GenericTimer(Device):
             return 0
         found: dict[int, tuple[bool, int, int, int]] = {}  # addr -> (thumb, L, Rt, CRm)
         for base, data in segments:
-            for off in range(0, len(data) - 3, 2):
-                hw1, hw2 = struct.unpack_from("<HH", data, off)
-                for thumb, word in ((True, hw1 << 16 | hw2), (False, hw2 << 16 | hw1)):
-                    if not thumb and off % 4:
-                        continue
-                    if word & CP14_CTL_MASK == CP14_CTL_BITS and word & 0xF in CRM_TIMER:
-                        found[base + off] = (thumb, word >> 20 & 1, word >> 12 & 0xF, word & 0xF)
+            for match in ARM_CTL.finditer(data):
+                off = match.start()
+                if off % 4 == 0:
+                    word = int.from_bytes(data[off:off + 4], "little")
+                    found[base + off] = (False, word >> 20 & 1, word >> 12 & 0xF, word & 0xF)
+            for match in THUMB_CTL.finditer(data):
+                off = match.start()
+                if off % 2 == 0:
+                    hw1, hw2 = (int.from_bytes(data[o:o + 2], "little") for o in (off, off + 2))
+                    found.setdefault(base + off, (True, hw1 >> 4 & 1, hw2 >> 12, hw2 & 0xF))
+        cvals: dict[int, tuple[bool, int, int, int, int]] = {}  # addr -> (thumb, L, Rt, Rt2, timer)
+        for base, data in segments:
+            for match in ARM_CVAL.finditer(data):
+                off = match.start()
+                if off % 4 == 0:
+                    word = int.from_bytes(data[off:off + 4], "little")
+                    cvals[base + off] = (False, word >> 20 & 1, word >> 12 & 0xF, word >> 16 & 0xF, (word >> 4 & 0xF) - 2)
+            for match in THUMB_CVAL.finditer(data):
+                off = match.start()
+                if off % 2 == 0:
+                    hw1, hw2 = (int.from_bytes(data[o:o + 2], "little") for o in (off, off + 2))
+                    cvals.setdefault(base + off, (True, hw1 >> 4 & 1, hw2 >> 12, hw1 & 0xF, (hw2 >> 4 & 0xF) - 2))
         for addr, (thumb, load, rt, crm) in found.items():
-            if rt == 15:
-                continue
             hook = self.cpu.uc.hook_add(UC_HOOK_CODE, self._on_ctl_access, (thumb, load, rt, crm), addr, addr)
             self._hooks.append(hook)
-        return len(self._hooks)
+        for addr, info in cvals.items():
+            self._hooks.append(self.cpu.uc.hook_add(UC_HOOK_CODE, self._on_cval_access, info, addr, addr))
+        return len(found) + len(cvals)
 
     def _on_ctl_access(self, uc, address: int, size: int, info: tuple[bool, int, int, int]) -> None:
         thumb, load, rt, crm = info
@@ -89,10 +120,27 @@ class GenericTimer(Device):
             self.ctl[index] = uc.reg_read(reg) & (CTL_ENABLE | CTL_IMASK)
             return
         value = self.ctl[index]
-        if value & CTL_ENABLE and self._count() >= self.cpu.read_cp((CNTP_CVAL, CNTV_CVAL)[index]):
+        if value & CTL_ENABLE and self._count() >= self._cval(index):
             value |= CTL_ISTATUS
         uc.reg_write(reg, value)
         uc.reg_write(A.UC_ARM_REG_PC, (address + 4) | (1 if thumb else 0))  # the read is done
+
+    def _cval(self, index: int) -> int:
+        shadow = self.cval[index]
+        return shadow if shadow is not None else self.cpu.read_cp((CNTP_CVAL, CNTV_CVAL)[index])
+
+    def _on_cval_access(self, uc, address: int, size: int, info: tuple[bool, int, int, int, int]) -> None:
+        thumb, load, rt, rt2, index = info
+        if size != 4:
+            return
+        if not load:
+            low, high = uc.reg_read(A.UC_ARM_REG_R0 + rt), uc.reg_read(A.UC_ARM_REG_R0 + rt2)
+            self.cval[index] = (high << 32 | low) & 0xFFFFFFFFFFFFFFFF
+            return
+        value = self._cval(index)
+        uc.reg_write(A.UC_ARM_REG_R0 + rt, value & 0xFFFFFFFF)
+        uc.reg_write(A.UC_ARM_REG_R0 + rt2, value >> 32)
+        uc.reg_write(A.UC_ARM_REG_PC, (address + 4) | (1 if thumb else 0))
 
     @staticmethod
     def _count() -> int:
@@ -105,6 +153,7 @@ class GenericTimer(Device):
 
     def reset(self) -> None:
         self.ctl = [0, 0]
+        self.cval = [None, None]
 
     def irq_routes(self) -> list[tuple[IrqLine, int]]:
         return [(self.phys, 16 + PHYS_PPI), (self.virt, 16 + VIRT_PPI)]
@@ -114,11 +163,11 @@ class GenericTimer(Device):
             return None
         count = now_ns // TICK_NS
         deadline: int | None = None
-        for line, ctl, cval_reg in ((self.phys, self.ctl[0], CNTP_CVAL), (self.virt, self.ctl[1], CNTV_CVAL)):
+        for index, (line, ctl) in enumerate(((self.phys, self.ctl[0]), (self.virt, self.ctl[1]))):
             if not ctl & CTL_ENABLE:
                 line.set(False)
                 continue
-            cval = self.cpu.read_cp(cval_reg)
+            cval = self._cval(index)
             fired = count >= cval
             line.set(fired and not ctl & CTL_IMASK)
             if not fired:
