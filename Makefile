@@ -44,7 +44,7 @@ test: deps venv guest-bins
 # The whole guest-program suite on the ports of issue 18 (mips64el, mips64,
 # armel, ...): the default run has a slice of it (tests/test_targets.py PORTS)
 test-ports: deps venv
-	$(VPY) -m pytest -q -m ports_full tests/test_targets.py
+	$(VPY) -m pytest -q -m ports_full tests/test_targets.py tests/test_userland_ports.py
 
 lint: venv
 	$(VENV)/bin/ruff check pyuser tests tools
