@@ -59,6 +59,10 @@ bench: venv guest-bins
 sysroot-armhf:
 	bash tools/make-sysroot.sh armhf
 
+# The same for another Debian architecture: make sysroot-mips64el, sysroot-armel, ...
+sysroot-%:
+	bash tools/make-sysroot.sh $*
+
 # clean: build outputs; distclean: also the venv and the download cache.
 clean:
 	$(MAKE) -C tests/guest_bins clean

@@ -21,7 +21,7 @@ PF_X, PF_W, PF_R = 1, 2, 4
 
 # (EI_CLASS, e_machine number) -> target name, for `pyuser` without a target
 _MACHINES = {(1, 40): "arm", (2, 183): "aarch64", (2, 62): "x86_64", (1, 3): "i386",
-             (2, 243): "riscv64", (1, 8): "mips"}
+             (2, 243): "riscv64", (1, 8): "mips", (2, 22): "s390x"}
 
 
 @dataclass
