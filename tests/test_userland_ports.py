@@ -1,4 +1,4 @@
-"""Dynamic Debian 12 userlands of issue 18's release ports (mips64el, armel):
+"""Dynamic Debian 12 userlands of issue 18's release ports (mips64el, armel, s390x):
 busybox, coreutils, python3 and sqlite3 from a sysroot of Debian's packages
 (tools/make-sysroot.sh), compared with qemu-<arch>-static -L.  The sysroots
 cost a download each, so these run under `make test-ports` (-m ports_full)."""
@@ -11,7 +11,7 @@ import pytest
 from conftest import build_sysroot
 
 REPO = Path(__file__).resolve().parent.parent
-PORTS = ["mips64el", "armel"]
+PORTS = ["mips64el", "armel", "s390x"]
 
 pytestmark = pytest.mark.ports_full
 
