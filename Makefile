@@ -49,7 +49,7 @@ test: deps venv guest-bins
 # The whole guest-program suite on the ports of issue 18 (mips64el, mips64,
 # armel, ...): the default run has a slice of it (tests/test_targets.py PORTS)
 test-ports: deps venv
-	$(VPY) -m pytest -q -m ports_full tests/test_targets.py
+	$(VPY) -m pytest -q -m ports_full tests/test_targets.py tests/test_userland_ports.py
 
 lint: venv
 	$(VENV)/bin/ruff check pyuser tests tools
@@ -86,6 +86,10 @@ fuzz-syscalls: venv
 # `pyuser-arm -L .cache/sysroot-armhf`; the tests build it on first use.
 sysroot-armhf:
 	bash tools/make-sysroot.sh armhf
+
+# The same for another Debian architecture: make sysroot-mips64el, sysroot-armel, ...
+sysroot-%:
+	bash tools/make-sysroot.sh $*
 
 # clean: build outputs; distclean: also the venv and the download cache.
 clean:

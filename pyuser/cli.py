@@ -334,3 +334,7 @@ def main_mips64() -> None:
 
 def main_armel() -> None:
     _main("armel")
+
+
+def main_s390x() -> None:
+    _main("s390x")

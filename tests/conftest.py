@@ -72,6 +72,8 @@ ARCHES: dict[str, dict[str, str]] = {
                "qemu_cpu": "MIPS64R2-generic", "debian": "mips64"},
     "armel": {"cross": "arm-linux-gnueabi-", "qemu": "qemu-arm-static",
               "qemu_cpu": "arm926", "debian": "armel"},
+    "s390x": {"cross": "s390x-linux-gnu-", "qemu": "qemu-s390x-static",
+              "qemu_cpu": "qemu", "debian": "s390x"},
 }
 
 

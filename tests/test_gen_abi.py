@@ -166,3 +166,16 @@ def test_armel_headers_give_the_arm_tables(tmp_path):
                 if not line.startswith(("#", '"""Linux ABI tables', "ARCH = "))]
 
     assert body(out.read_text()) == body(GENERATED.read_text())
+
+
+def test_s390x_tables():
+    # issue 18: s390x's own numbers; big-endian layouts; no UAPI hwcap header
+    import pyuser.targets.generated.s390x_abi as s390x
+
+    assert s390x.SYSCALLS["mmap"] == 90  # old_mmap: one pointer to six longs
+    assert s390x.SYSCALLS["clone"] == 120
+    assert s390x.SYSCALLS["rt_sigreturn"] == 173 and s390x.SYSCALLS["sigreturn"] == 119
+    assert s390x.SYSCALLS["ipc"] == 117
+    assert issubclass(s390x.stat, ctypes.BigEndianStructure)
+    assert s390x.CONST["SIGCHLD"] == 17 and s390x.ERRNO["EAGAIN"] == 11
+    assert s390x.HWCAP == {}

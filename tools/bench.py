@@ -64,6 +64,10 @@ QEMU = {
     "riscv64": ("qemu-riscv64-static", "rv64"),
     "mipsel": ("qemu-mipsel-static", "24Kf"),
     "mips": ("qemu-mips-static", "24Kf"),
+    "mips64el": ("qemu-mips64el-static", "MIPS64R2-generic"),
+    "mips64": ("qemu-mips64-static", "MIPS64R2-generic"),
+    "armel": ("qemu-arm-static", "arm926"),
+    "s390x": ("qemu-s390x-static", "qemu"),
 }
 DEBIAN_ARCH = {"arm": "armhf", "aarch64": "arm64", "x86_64": "amd64", "i386": "i386",
                "riscv64": "riscv64", "mipsel": "mipsel", "mips": "mips"}

@@ -601,6 +601,18 @@ ARCHS: dict[str, Arch] = {
         omit_structs=frozenset({"flock"}),
         extra_structs=(MIPS_FLOCK,),
     ) for name, endian in (("mipsel", "little"), ("mips", "big"))},
+    "s390x": Arch(
+        name="s390x",
+        triplet="s390x-linux-gnu",
+        kernel_package="linux-libc-dev-s390x-cross",
+        libc_package="libc6-dev-s390x-cross",
+        endian="big",
+        nsig_header="asm-generic/signal.h",
+        # no UAPI hwcap header on s390x (glibc's bits/hwcap.h has the bits)
+        hwcap_headers=(),
+        omit_structs=frozenset({"stat64", "statfs64", "flock64"}),
+        link_debug=True,
+    ),
     # MIPS n64: the generic struct flock (no l_sysid), no stat64/flock64.
     **{name: Arch(
         name=name,

@@ -88,6 +88,8 @@ class ForkCalls:
         # ARM, like most 32-bit ABIs, has tls before child_tid (CLONE_BACKWARDS)
         if not self.target.clone_tls_before_child_tid:
             tls, child_tid = child_tid, tls
+        if self.target.clone_stack_first:  # s390: clone(stack, flags, ...)
+            flags, newsp = newsp, flags
         if flags & self._clone_vm and not flags & self._clone_vfork:
             clone_thread = getattr(self, "clone_thread", None)
             if clone_thread is None:

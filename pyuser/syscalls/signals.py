@@ -568,8 +568,12 @@ class SignalCalls:
 
 def _signalfd_record(target: Target, info: SigInfo) -> bytes:
     """struct signalfd_siginfo (include/uapi/linux/signalfd.h)."""
+    # ssi_int is the sigval's int member: on a 64-bit big-endian guest the
+    # first (high) half of the 8-byte union
+    sival_int = info.value >> 32 if target.word_size == 8 and not target.little_endian \
+        else info.value
     record = target.pack("IiiIIiIIIIiiQQQQ", info.signo, info.errno, info.code, info.pid,
                          info.uid, info.fd, info.timerid, info.band, info.overrun, 0,
-                         info.status, info.value & 0xFFFFFFFF, info.value, info.utime,
+                         info.status, sival_int & 0xFFFFFFFF, info.value, info.utime,
                          info.stime, info.addr)
     return record.ljust(128, b"\0")

@@ -120,12 +120,16 @@ class SysvIpcCalls:
         return result
 
     @syscall
-    def ipc(self: Kernel, call: UInt, first: int, second: int, third: int, ptr: Ptr,
+    def ipc(self: Kernel, call: UInt, first: int, second: Long, third: Long, ptr: Ptr,
             fifth: Long) -> int:
-        """The SysV IPC multiplexer of i386 and MIPS o32 (glibc uses it there),
-        as the kernel's ipc/syscall.c decodes it."""
+        """The SysV IPC multiplexer of i386, MIPS o32 and s390x (glibc uses it
+        there), as the kernel's ipc/syscall.c decodes it (second and third are
+        unsigned longs: third is a pointer for SHMAT)."""
         version, call = call >> 16, call & 0xFFFF
         mask = self.target.word_mask
+        word = "I" if self.target.word_size == 4 else "Q"
+        if self.target.ipc_fifth_is_third:  # s390's five-argument ipc
+            fifth = third
         if call == _SEMOP:
             return self.semtimedop(first, ptr, second & mask, 0)
         if call == _SEMTIMEDOP:
@@ -135,7 +139,7 @@ class SysvIpcCalls:
         if call == _SEMCTL:  # the union semun is read from *ptr
             if not ptr:
                 raise SyscallError("EINVAL")
-            arg = self.target.unpack("I", self.mem.read(ptr, 4))[0]
+            arg = self.target.unpack(word, self.mem.read(ptr, self.target.word_size))[0]
             return self.semctl(first, second, third, arg)
         if call == _MSGSND:
             return self.msgsnd(first, ptr, second & mask, third)
@@ -143,7 +147,8 @@ class SysvIpcCalls:
             if version == 0:  # struct ipc_kludge { msgp; msgtyp; } at ptr
                 if not ptr:
                     raise SyscallError("EINVAL")
-                msgp, msgtyp = self.target.unpack("Ii", self.mem.read(ptr, 8))
+                msgp, msgtyp = self.target.unpack(word + word.lower(),
+                                                  self.mem.read(ptr, 2 * self.target.word_size))
                 return self.msgrcv(first, msgp, second & mask, msgtyp, third)
             return self.msgrcv(first, ptr, second & mask, fifth, third)
         if call == _MSGGET:
@@ -152,7 +157,7 @@ class SysvIpcCalls:
             return self.msgctl(first, second, ptr)
         if call == _SHMAT:  # the address goes to *third
             address = self.shmat(first, ptr, second)
-            self.mem.write(third & mask, self.target.pack("I", address))
+            self.mem.write(third & mask, self.target.pack(word, address & mask))
             return 0
         if call == _SHMDT:
             return self.shmdt(ptr)

@@ -22,6 +22,7 @@ TARGETS = {
     "mips64el": "mips64el",
     "mips64": "mips64",
     "armel": "armel",
+    "s390x": "s390x",
 }
 
 

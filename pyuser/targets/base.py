@@ -74,6 +74,12 @@ class Target:
     # i386, MIPS: where glibc's fork passes the child tid pointer fifth) or
     # child_tid then tls (x86_64: kernel/fork.c's plain order)
     clone_tls_before_child_tid: bool = True
+    # clone's first two arguments swapped: (stack, flags, ...) on s390
+    # (CLONE_BACKWARDS2)
+    clone_stack_first: bool = False
+    # s390's ipc(2) has five arguments: semtimedop's timeout comes in `third`
+    # (arch/s390/kernel/syscall.c s390_ipc)
+    ipc_fifth_is_third: bool = False
     # siginfo_t: where si_code is (MIPS swaps si_code and si_errno: 4)
     siginfo_code_offset: int = 8
     # stack_t: (ss_sp, ss_flags, ss_size), or MIPS's (ss_sp, ss_size, ss_flags)

@@ -138,10 +138,12 @@ class MemoryProtections:
     (UC_ERR_*_UNMAPPED), reported as SIGSEGV.
     """
 
-    def __init__(self, uc: Uc, host_base: int, big_endian: bool = False) -> None:
+    def __init__(self, uc: Uc, host_base: int, big_endian: bool = False, *,
+                 scan_code: bool = True) -> None:
         self._ucs = [uc]
         self._host_base = host_base
         self._big_endian = big_endian
+        self._scan_code = scan_code  # MIPS code: hook long straight runs
         self._hooked_runs: set[tuple[int, int]] = set()  # see STRAIGHT_RUN_WORDS
         # the regions mapped in the engine: sorted, disjoint (start, end, perms)
         self._starts: list[int] = []
@@ -149,7 +151,7 @@ class MemoryProtections:
 
     def set_pages(self, start: int, end: int, prot: int) -> None:
         self._apply(start, end, _perms(prot))
-        if prot & PROT_EXEC:
+        if prot & PROT_EXEC and self._scan_code:
             self._hook_straight_runs(start, end)
 
     def hook_executable_runs(self) -> None:

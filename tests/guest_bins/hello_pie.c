@@ -106,6 +106,18 @@ static long sys3(long nr, long a, long b, long c)
 #define NR_write 5001
 #define NR_exit_group 5205
 #define _start __start
+#elif defined(__s390x__)
+static long sys3(long nr, long a, long b, long c)
+{
+    register long r1 __asm__("r1") = nr;
+    register long r2 __asm__("r2") = a;
+    register long r3 __asm__("r3") = b;
+    register long r4 __asm__("r4") = c;
+    __asm__ volatile("svc 0" : "+r"(r2) : "r"(r1), "r"(r3), "r"(r4) : "memory");
+    return r2;
+}
+#define NR_write 4
+#define NR_exit_group 248
 #else
 #error "hello_pie.c: add the syscall convention for this architecture"
 #endif

@@ -242,6 +242,13 @@ static int restart(void)
                                           "fault_insn: sw $a0, 0($a0)\n"      \
                                           "nop\n.set pop\n"                  \
                                           : : : "a0", "memory")
+#elif defined(__s390x__)
+#define UC_PC(uc) ((uc)->uc_mcontext.psw.addr)
+#define FAULT_INSN_LEN 4 /* st is RX format */
+#define FAULTING_STORE() __asm__ volatile("lghi %%r1, 0x1234\n"               \
+                                          ".global fault_insn\n"              \
+                                          "fault_insn: st %%r1, 0(%%r1)\n"    \
+                                          : : : "r1", "memory")
 #else
 #error "signals.c: add the faulting store for this architecture"
 #endif
@@ -300,6 +307,11 @@ static const double fp_two = 2.0, fp_half = 0.5;
 #define FP_SET_CLOBBER() __asm__ volatile("ldc1 $f20, %0" : : "m"(fp_two) : "$f20")
 #define FP_SET_HALF() __asm__ volatile("ldc1 $f20, %0" : : "m"(fp_half) : "$f20")
 #define FP_GET(v) __asm__ volatile("sdc1 $f20, %0" : "=m"(v))
+#elif defined(__s390x__)
+static const double fp_two = 2.0, fp_half = 0.5;
+#define FP_SET_CLOBBER() __asm__ volatile("ld %%f8, %0" : : "R"(fp_two) : "f8")
+#define FP_SET_HALF() __asm__ volatile("ld %%f8, %0" : : "R"(fp_half) : "f8")
+#define FP_GET(v) __asm__ volatile("std %%f8, %0" : "=R"(v))
 #endif
 
 static void on_usr1_clobber(int sig)
