@@ -245,6 +245,12 @@ class SignalState:
 
             kill_process_with(self.process.target.signal_to_host.get(signo, signo), signo,
                               signo in self.core)
+        self.post_from_thread(info)
+
+    def post_from_thread(self, info: SigInfo) -> None:
+        """From a thread other than the guest's (the watcher, the gdbstub's
+        reader on Ctrl-C): queue `info` for the process and bring the CPU to
+        a safe point; a blocking host call ends with EINTR if it may."""
         self._incoming.append(info)
         self.check = True
         self.wake(None)

@@ -356,3 +356,34 @@ def _connect(port: int) -> socket.socket:
         except ConnectionRefusedError:
             time.sleep(0.05)
     raise AssertionError(f"nothing listens on port {port}")
+
+
+@pytest.mark.parametrize("arch", FULL)
+def test_interrupt_a_guest_blocked_in_read(arch):
+    """Ctrl-C while the guest waits in read(0): it stops with SIGINT, gdb
+    resumes it without the signal, and the read goes on to get its byte."""
+    program = build_guest_bins(arch) / "gdbtarget"
+    port = _free_port()
+    guest = subprocess.Popen([str(pyuser_executable(arch)), "-g", str(port), str(program),
+                              "block"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+    try:
+        sock = _connect(port)
+        sock.sendall(_packet(b"?"))
+        _replies(sock, b"T05")
+        sock.sendall(_packet(b"vCont;c"))
+        time.sleep(0.5)
+        sock.sendall(b"\x03")
+        stopped = _replies(sock, b"T02")
+        assert b"thread:" in stopped
+        sock.sendall(_packet(b"vCont;c"))
+        time.sleep(0.2)
+        guest.stdin.write(b"x")
+        guest.stdin.close()
+        assert b"$W07#" in _replies(sock, b"W")
+        sock.close()
+        assert guest.wait(timeout=30) == 7
+    finally:
+        if guest.poll() is None:
+            guest.kill()
+            guest.wait()

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from pyuser.instrument.engine_hooks import ACCESS_WRITE, MEM_READ, MEM_WRITE, EngineHooks
 from pyuser.instrument.gdbstub import packets
 from pyuser.instrument.gdbstub.connection import Connection, listen
-from pyuser.instrument.gdbstub.objects import GDB_SIGINT, GDB_SIGTRAP, SignalNumbers, libraries_svr4
+from pyuser.instrument.gdbstub.objects import GDB_SIGTRAP, SignalNumbers, libraries_svr4
 from pyuser.instrument.hub import Client, SafePointStop
 from pyuser.memory import PAGE_MAPPED
 from pyuser.signals import SigInfo
@@ -181,19 +181,17 @@ class GdbStub(Client):
         return on_access
 
     def interrupt(self) -> None:
-        """gdb's Ctrl-C, on the reader thread: stop the running thread soon."""
-        if self.running:
+        """gdb's Ctrl-C, on the reader thread.  As qemu-user does, the guest
+        gets a SIGINT, which stops it in gdb before delivery (gdb then resumes
+        without it): a thread blocked in a syscall is interrupted too, and
+        the call restarts as if nothing happened."""
+        if self.running and not self.interrupt_pending:
             self.interrupt_pending = True
-            cpu = self.process.current.cpu
-            if cpu is not None:
-                if cpu.stop_reason is None:
-                    cpu.stop_reason = GdbStop(self, GDB_SIGINT)
-                cpu.interrupt()
+            self.process.signals.post_from_thread(SigInfo(self.target.const("SIGINT")))
 
     # ------------------------------------------------------------ events
     def stop(self, cpu: CpuLoop, signal: int, extra: str = "") -> None:
         """At a safe point: report the stop, serve gdb, then resume."""
-        self.interrupt_pending = False
         self.serve(signal, extra)
         self.sync_hooks()
 
@@ -261,6 +259,7 @@ class GdbStub(Client):
         if self.detached:
             return
         self.inline = inline
+        self.interrupt_pending = False
         self.running = False
         self.step = None
         self.stopped = self.process.current
