@@ -387,3 +387,18 @@ def test_interrupt_a_guest_blocked_in_read(arch):
         if guest.poll() is None:
             guest.kill()
             guest.wait()
+
+
+@pytest.mark.parametrize("arch", FULL)
+def test_stepi_in_another_thread(arch):
+    """`thread 2` then `stepi` (vCont;s:<thread 2>;c): the worker, stopped in
+    its read syscall, steps one instruction while main runs on; the PCs are
+    qemu's."""
+    commands = ["break all_started", "continue", "thread 2", "p $pc", "stepi", "p $pc",
+                "info threads", "kill"]
+    shown, _ = debug(arch, commands, ("threads",))
+    reference, _ = debug(arch, commands, ("threads",), emulator="qemu")
+    pcs = re.findall(r"^\$\d+ = .*?(0x[0-9a-f]+)", shown, re.M)
+    assert len(pcs) == 2 and pcs[0] != pcs[1], shown
+    assert pcs == re.findall(r"^\$\d+ = .*?(0x[0-9a-f]+)", reference, re.M), (shown, reference)
+    assert re.search(r"^\* 2 ", shown, re.M), shown  # the stop is reported in thread 2
