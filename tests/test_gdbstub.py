@@ -137,6 +137,11 @@ def _stack_like(value: str) -> bool:
     return number > 0x3f000000
 
 
+# bytes of the syscall instruction glibc's write uses (Thumb svc on armhf)
+SYSCALL_INSN_SIZE = {"arm": 2, "aarch64": 4, "x86_64": 2, "i386": 2, "riscv64": 4,
+                     "mipsel": 4, "mips": 4}
+
+
 # qemu 7.2's user-mode stub has neither: literals
 @pytest.mark.parametrize("arch", ALL)
 def test_watchpoint_then_catch_syscall_write(arch):
@@ -145,7 +150,8 @@ def test_watchpoint_then_catch_syscall_write(arch):
     catch = arch != "riscv64"
     commands = ["watch watched", "continue", "delete"]
     if catch:
-        commands += ["catch syscall write", "continue", "bt", "continue", "delete"]
+        commands += ["catch syscall write", "continue", "bt",
+                     f"x/i $pc - {SYSCALL_INSN_SIZE[arch]}", "continue", "delete"]
     shown, guest = debug(arch, [*commands, "continue"])
     assert "Hardware watchpoint 1: watched" in shown, shown
     assert re.search(r"Old value = 0\s+New value = 127", shown), shown
@@ -154,6 +160,8 @@ def test_watchpoint_then_catch_syscall_write(arch):
         assert "Catchpoint 2 (call to syscall write)" in shown, shown
         assert "Catchpoint 2 (returned from syscall write)" in shown, shown
         assert "main" in frames(shown), shown
+        # the PC right after the syscall instruction, as ptrace shows it
+        assert re.search(r"^   0x[0-9a-f]+ <[^>]+>:\s+(svc|syscall|int)\b", shown, re.M), shown
     assert "exited with code 07" in shown, shown
     assert guest.returncode == 7 and guest.stdout == "gdbtarget\n"
 

@@ -70,6 +70,9 @@ class Target:
     # stack_t: (ss_sp, ss_flags, ss_size), or MIPS's (ss_sp, ss_size, ss_flags)
     stack_t_size_before_flags: bool = False
     word_size: int = 4
+    # in the syscall hook the PC is still on the syscall instruction (x86_64's
+    # UC_HOOK_INSN; the engine adds its length after the hook), not after it
+    pc_on_syscall_in_hook: bool = False
     # classes of @syscall handlers only this target has (ARM's set_tls, ...)
     syscall_mixins: tuple[type, ...] = ()
 

@@ -216,6 +216,7 @@ class X86_64PrivateCalls:  # noqa: N801 - the architecture's name
 
 class X86_64Target(Target):  # noqa: N801 - the architecture's name
     name = "x86_64"
+    pc_on_syscall_in_hook = True
     elf_machine = "EM_X86_64"
     elf_machine_number = 62
     elf_class = 64

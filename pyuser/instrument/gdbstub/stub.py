@@ -67,6 +67,22 @@ class Step:
     skip: int  # instruction starts to let pass before stopping
 
 
+class _PcAfterSyscall:
+    """A thread's registers with the PC moved past the syscall instruction."""
+
+    def __init__(self, regs: Any, target: Any) -> None:
+        self.regs = regs
+        self.pc_reg = target.pc_reg
+        self.delta = target.syscall_insn_size(regs)
+
+    def reg_read(self, reg_id: int) -> Any:
+        value = self.regs.reg_read(reg_id)
+        return value + self.delta if reg_id == self.pc_reg else value
+
+    def reg_write(self, reg_id: int, value: Any) -> None:
+        self.regs.reg_write(reg_id, value - self.delta if reg_id == self.pc_reg else value)
+
+
 class _Resume(Exception):  # noqa: N818 - ends a serving loop
     pass
 
@@ -301,7 +317,13 @@ class GdbStub(Client):
         return thread or self.stopped or self.process.current
 
     def registers(self) -> Any:
-        return self.process.instruments.registers_of(self.selected_thread())
+        thread = self.selected_thread()
+        regs = self.process.instruments.registers_of(thread)
+        if self.inline and thread is self.stopped and self.target.pc_on_syscall_in_hook:
+            # at a syscall stop gdb sees the PC after the syscall instruction,
+            # as ptrace shows it, though the engine's is still on it
+            return _PcAfterSyscall(regs, self.target)
+        return regs
 
     def read_memory(self, address: int, length: int) -> bytes:
         memory = self.process.memory
