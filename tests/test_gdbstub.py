@@ -21,7 +21,8 @@ import tempfile
 import time
 
 import pytest
-from conftest import ARCHES, build_guest_bins, pyuser_executable, qemu_executable
+from conftest import (ARCHES, build_guest_bins, build_sysroot, pyuser_executable,
+                      qemu_executable)
 
 ALL = list(ARCHES)
 FULL = ["arm", "aarch64"]
@@ -214,19 +215,27 @@ def _thread_stacks(output: str) -> list[list[str]]:
     return sorted(stacks)
 
 
-def test_dynamic_program_with_set_sysroot(sysroot):
-    """A dynamic arm program: gdb finds ld.so and libc in the sysroot (from
-    qXfer:libraries-svr4), and a breakpoint in libc's write has main as caller."""
-    shown, guest = debug("arm", [f"set sysroot {sysroot}", "break leaf", "continue",
-                                 "info sharedlibrary", "bt", "break write", "continue", "bt",
-                                 "delete", "continue"],
+# the dynamic loader's name in each sysroot
+LOADERS = {"arm": "lib/ld-linux-armhf.so.3", "aarch64": "lib/ld-linux-aarch64.so.1"}
+LIBC = {"arm": "lib/arm-linux-gnueabihf/libc.so.6", "aarch64": "lib/aarch64-linux-gnu/libc.so.6"}
+
+
+@pytest.mark.parametrize("arch", FULL)
+def test_dynamic_program_with_set_sysroot(arch):
+    """A dynamic program from a Debian sysroot: gdb finds ld.so and libc in
+    it (from qXfer:libraries-svr4), and a breakpoint in libc's write has main
+    as its caller."""
+    sysroot = build_sysroot(arch)
+    shown, guest = debug(arch, [f"set sysroot {sysroot}", "break leaf", "continue",
+                                "info sharedlibrary", "bt", "break write", "continue", "bt",
+                                "delete", "continue"],
                          extra=("-L", str(sysroot)), program_name="gdbtarget-dyn")
     assert "warning: while parsing" not in shown, shown
     libraries = re.findall(r"^0x[0-9a-f]+\s+0x[0-9a-f]+\s+Yes.*?(\S+)$", shown, re.M)
-    assert f"{sysroot}/lib/ld-linux-armhf.so.3" in libraries, shown
-    assert f"{sysroot}/lib/arm-linux-gnueabihf/libc.so.6" in libraries, shown
+    assert f"{sysroot}/{LOADERS[arch]}" in libraries, shown
+    assert f"{sysroot}/{LIBC[arch]}" in libraries, shown
     assert frames(shown)[:3] == ["leaf", "middle", "main"], shown
-    assert re.search(r"in write \(\) from .*libc\.so\.6\n#1 .* in main ", shown), shown
+    assert re.search(r"in (__GI___libc_)?write \(.*\) .*\n#1 .* in main ", shown), shown
     assert "exited with code 07" in shown and guest.returncode == 7, shown
 
 
