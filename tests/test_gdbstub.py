@@ -21,8 +21,7 @@ import tempfile
 import time
 
 import pytest
-from conftest import (ARCHES, build_guest_bins, build_sysroot, pyuser_executable,
-                      qemu_executable)
+from conftest import ARCHES, build_guest_bins, build_sysroot, pyuser_executable, qemu_executable
 
 ALL = list(ARCHES)
 FULL = ["arm", "aarch64"]
