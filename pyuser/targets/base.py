@@ -219,6 +219,10 @@ class Target:
         the target's <arch>_gdb data module; imported only under -g."""
         raise NotImplementedError
 
+    def cpu_dump(self, uc: Uc) -> str:
+        """The registers as `-d cpu` logs them (each target: in qemu's layout)."""
+        raise NotImplementedError
+
     def extra_maps(self) -> list[str]:
         """/proc/self/maps lines for pages outside guest memory (e.g. ARM's vectors)."""
         return []
