@@ -278,6 +278,13 @@ class SignalState:
             kill_process_with(self.process.target.signal_to_host.get(signo, signo), signo,
                               signo in self.core)
         tid = self.timer_threads.get(info.timerid, 0) if info.code == SI_TIMER else 0
+        self.post_from_thread(info, tid)
+
+    def post_from_thread(self, info: SigInfo, tid: int = 0) -> None:
+        """From a thread other than the guest's (the watcher, the gdbstub's
+        reader on Ctrl-C): queue `info` for the process (for thread `tid`
+        when not 0) and bring the CPU to a safe point; a blocking host call
+        ends with EINTR if it may."""
         self._incoming.append((info, tid))
         self.check = True
         self.wake(self.process.threads.get(tid) if tid else None)

@@ -4,8 +4,8 @@ A Python block hook costs ~350 ns per block (measured with Unicorn 2.1.4),
 so plain runs never have one.  in_asm disassembles each block once, the
 first time it runs (as QEMU logs each block when it is translated).  cpu
 logs the registers before each block, as QEMU's `-d cpu` does at each
-block execution: the target's core registers by their gdb names, four to
-a line.  nochain stops the engine before every block but the one it was
+block execution, in the layout of QEMU's dump for that CPU (the general
+registers, the PC and the flags; each target's cpu_dump).  nochain stops the engine before every block but the one it was
 started at, so that each block is dispatched from pyuser's CPU loop (the
 engine's own block chaining is never used): for chasing a problem that
 depends on blocks running back to back.
@@ -13,7 +13,6 @@ depends on blocks running back to back.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from pyuser.memory import GuestFault
@@ -23,28 +22,10 @@ if TYPE_CHECKING:
     from pyuser.log import Log
 
 
-def _register_dump(cpu: CpuLoop) -> Callable[[], str]:
-    from pyuser.targets.gdb_desc import INT
-
-    description = cpu.target.gdb_description()
-    core = [reg for reg in description.features[0].regs if reg.kind == INT]
-    uc = cpu.uc
-
-    def dump() -> str:
-        cells = []
-        for reg in core:
-            data = description.read(uc, reg)
-            value = int.from_bytes(data, "little" if description.little_endian else "big")
-            cells.append(f"{reg.name.upper():<4}={value:0{2 * len(data)}x}")
-        return "\n".join(" ".join(cells[i:i + 4]) for i in range(0, len(cells), 4))
-
-    return dump
-
-
 def install_block_tracing(cpu: CpuLoop, log: Log) -> None:
     show_asm = log.enabled("in_asm")
     show_exec = log.enabled("exec")
-    dump = _register_dump(cpu) if log.enabled("cpu") else None
+    dump = cpu.target.cpu_dump if log.enabled("cpu") else None
     nochain = log.enabled("nochain")
     resume_at: list[int | None] = [None]
     seen: set[int] = set()
@@ -60,7 +41,7 @@ def install_block_tracing(cpu: CpuLoop, log: Log) -> None:
                 return
             resume_at[0] = None
         if dump is not None:
-            log.write(dump())
+            log.write(dump(uc))
         if show_exec:
             log.write(f"Trace: [{address:08x}]")
         if show_asm and address not in seen:

@@ -10,8 +10,9 @@ from conftest import ARCHES, build_guest_bins, run_pyuser
 from elftools.elf.elffile import ELFFile
 
 ALL = list(ARCHES)
-PC_NAME = {"arm": "PC", "aarch64": "PC", "x86_64": "RIP", "i386": "EIP", "riscv64": "PC",
-           "mipsel": "PC", "mips": "PC"}
+# where each dump (in qemu's layout for the CPU) shows the PC
+PC_FIELD = {"arm": r"R15=", "aarch64": r" PC=", "x86_64": r"RIP=", "i386": r"EIP=",
+            "riscv64": r"^ pc +", "mipsel": r"^pc=0x", "mips": r"^pc=0x"}
 
 
 @pytest.mark.parametrize("arch", ALL)
@@ -20,7 +21,7 @@ def test_d_cpu_dumps_registers_before_each_block(arch):
     run = run_pyuser(["-d", "cpu,exec", program], arch)
     assert run.returncode == 7 and run.stdout == "gdbtarget\n"
     traces = re.findall(r"^Trace: \[([0-9a-f]+)\]$", run.stderr, re.M)
-    pcs = re.findall(rf"\b{PC_NAME[arch]} *=([0-9a-f]+)", run.stderr)
+    pcs = re.findall(PC_FIELD[arch] + r"([0-9a-f]+)", run.stderr, re.M)
     # one dump per block, each with the PC of the block that follows it
     assert len(pcs) == len(traces) > 100
     assert [int(p, 16) for p in pcs] == [int(t, 16) for t in traces]
@@ -30,10 +31,14 @@ def test_d_cpu_dumps_registers_before_each_block(arch):
 
 
 def test_d_cpu_shows_a_syscall_result():
-    """arm hello-pie: before its second block, r0 holds write's result (14)."""
+    """arm hello-pie: qemu-arm's layout, and before the second block r0 holds
+    write's result (14), r7 the syscall number (4), PSR Thumb in user mode."""
     run = run_pyuser(["-d", "cpu", build_guest_bins("arm") / "hello-pie"])
-    dumps = re.findall(r"^R0  =([0-9a-f]{8})", run.stderr, re.M)
-    assert dumps == ["00000000", "0000000e"], run.stderr
+    dumps = run.stderr.splitlines()[:5]  # the first dump
+    assert [line[:4] for line in dumps] == ["R00=", "R04=", "R08=", "R12=", "PSR="], run.stderr
+    assert dumps[-1] == "PSR=00000030 ---- T usr32", run.stderr
+    assert re.findall(r"^R00=([0-9a-f]{8})", run.stderr, re.M) == ["00000000", "0000000e"]
+    assert re.findall(r"R07=([0-9a-f]{8})", run.stderr) == ["00000000", "00000004"]
 
 
 @pytest.mark.parametrize("arch", ALL)

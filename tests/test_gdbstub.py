@@ -21,7 +21,7 @@ import tempfile
 import time
 
 import pytest
-from conftest import ARCHES, build_guest_bins, pyuser_executable, qemu_executable
+from conftest import ARCHES, build_guest_bins, build_sysroot, pyuser_executable, qemu_executable
 
 ALL = list(ARCHES)
 FULL = ["arm", "aarch64"]
@@ -137,6 +137,11 @@ def _stack_like(value: str) -> bool:
     return number > 0x3f000000
 
 
+# bytes of the syscall instruction glibc's write uses (Thumb svc on armhf)
+SYSCALL_INSN_SIZE = {"arm": 2, "aarch64": 4, "x86_64": 2, "i386": 2, "riscv64": 4,
+                     "mipsel": 4, "mips": 4}
+
+
 # qemu 7.2's user-mode stub has neither: literals
 @pytest.mark.parametrize("arch", ALL)
 def test_watchpoint_then_catch_syscall_write(arch):
@@ -145,7 +150,8 @@ def test_watchpoint_then_catch_syscall_write(arch):
     catch = arch != "riscv64"
     commands = ["watch watched", "continue", "delete"]
     if catch:
-        commands += ["catch syscall write", "continue", "bt", "continue", "delete"]
+        commands += ["catch syscall write", "continue", "bt",
+                     f"x/i $pc - {SYSCALL_INSN_SIZE[arch]}", "continue", "delete"]
     shown, guest = debug(arch, [*commands, "continue"])
     assert "Hardware watchpoint 1: watched" in shown, shown
     assert re.search(r"Old value = 0\s+New value = 127", shown), shown
@@ -154,6 +160,8 @@ def test_watchpoint_then_catch_syscall_write(arch):
         assert "Catchpoint 2 (call to syscall write)" in shown, shown
         assert "Catchpoint 2 (returned from syscall write)" in shown, shown
         assert "main" in frames(shown), shown
+        # the PC right after the syscall instruction, as ptrace shows it
+        assert re.search(r"^   0x[0-9a-f]+ <[^>]+>:\s+(svc|syscall|int)\b", shown, re.M), shown
     assert "exited with code 07" in shown, shown
     assert guest.returncode == 7 and guest.stdout == "gdbtarget\n"
 
@@ -206,19 +214,27 @@ def _thread_stacks(output: str) -> list[list[str]]:
     return sorted(stacks)
 
 
-def test_dynamic_program_with_set_sysroot(sysroot):
-    """A dynamic arm program: gdb finds ld.so and libc in the sysroot (from
-    qXfer:libraries-svr4), and a breakpoint in libc's write has main as caller."""
-    shown, guest = debug("arm", [f"set sysroot {sysroot}", "break leaf", "continue",
-                                 "info sharedlibrary", "bt", "break write", "continue", "bt",
-                                 "delete", "continue"],
+# the dynamic loader's name in each sysroot
+LOADERS = {"arm": "lib/ld-linux-armhf.so.3", "aarch64": "lib/ld-linux-aarch64.so.1"}
+LIBC = {"arm": "lib/arm-linux-gnueabihf/libc.so.6", "aarch64": "lib/aarch64-linux-gnu/libc.so.6"}
+
+
+@pytest.mark.parametrize("arch", FULL)
+def test_dynamic_program_with_set_sysroot(arch):
+    """A dynamic program from a Debian sysroot: gdb finds ld.so and libc in
+    it (from qXfer:libraries-svr4), and a breakpoint in libc's write has main
+    as its caller."""
+    sysroot = build_sysroot(arch)
+    shown, guest = debug(arch, [f"set sysroot {sysroot}", "break leaf", "continue",
+                                "info sharedlibrary", "bt", "break write", "continue", "bt",
+                                "delete", "continue"],
                          extra=("-L", str(sysroot)), program_name="gdbtarget-dyn")
     assert "warning: while parsing" not in shown, shown
     libraries = re.findall(r"^0x[0-9a-f]+\s+0x[0-9a-f]+\s+Yes.*?(\S+)$", shown, re.M)
-    assert f"{sysroot}/lib/ld-linux-armhf.so.3" in libraries, shown
-    assert f"{sysroot}/lib/arm-linux-gnueabihf/libc.so.6" in libraries, shown
+    assert f"{sysroot}/{LOADERS[arch]}" in libraries, shown
+    assert f"{sysroot}/{LIBC[arch]}" in libraries, shown
     assert frames(shown)[:3] == ["leaf", "middle", "main"], shown
-    assert re.search(r"in write \(\) from .*libc\.so\.6\n#1 .* in main ", shown), shown
+    assert re.search(r"in (__GI___libc_)?write \(.*\) .*\n#1 .* in main ", shown), shown
     assert "exited with code 07" in shown and guest.returncode == 7, shown
 
 
@@ -356,3 +372,49 @@ def _connect(port: int) -> socket.socket:
         except ConnectionRefusedError:
             time.sleep(0.05)
     raise AssertionError(f"nothing listens on port {port}")
+
+
+@pytest.mark.parametrize("arch", FULL)
+def test_interrupt_a_guest_blocked_in_read(arch):
+    """Ctrl-C while the guest waits in read(0): it stops with SIGINT, gdb
+    resumes it without the signal, and the read goes on to get its byte."""
+    program = build_guest_bins(arch) / "gdbtarget"
+    port = _free_port()
+    guest = subprocess.Popen([str(pyuser_executable(arch)), "-g", str(port), str(program),
+                              "block"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+    try:
+        sock = _connect(port)
+        sock.sendall(_packet(b"?"))
+        _replies(sock, b"T05")
+        sock.sendall(_packet(b"vCont;c"))
+        time.sleep(0.5)
+        sock.sendall(b"\x03")
+        stopped = _replies(sock, b"T02")
+        assert b"thread:" in stopped
+        sock.sendall(_packet(b"vCont;c"))
+        time.sleep(0.2)
+        guest.stdin.write(b"x")
+        guest.stdin.close()
+        assert b"$W07#" in _replies(sock, b"W")
+        sock.close()
+        assert guest.wait(timeout=30) == 7
+    finally:
+        if guest.poll() is None:
+            guest.kill()
+            guest.wait()
+
+
+@pytest.mark.parametrize("arch", FULL)
+def test_stepi_in_another_thread(arch):
+    """`thread 2` then `stepi` (vCont;s:<thread 2>;c): the worker, stopped in
+    its read syscall, steps one instruction while main runs on; the PCs are
+    qemu's."""
+    commands = ["break all_started", "continue", "thread 2", "p $pc", "stepi", "p $pc",
+                "info threads", "kill"]
+    shown, _ = debug(arch, commands, ("threads",))
+    reference, _ = debug(arch, commands, ("threads",), emulator="qemu")
+    pcs = re.findall(r"^\$\d+ = .*?(0x[0-9a-f]+)", shown, re.M)
+    assert len(pcs) == 2 and pcs[0] != pcs[1], shown
+    assert pcs == re.findall(r"^\$\d+ = .*?(0x[0-9a-f]+)", reference, re.M), (shown, reference)
+    assert re.search(r"^\* 2 ", shown, re.M), shown  # the stop is reported in thread 2

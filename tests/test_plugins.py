@@ -9,6 +9,7 @@ gdbtarget's `watched` is the C program's `watched = 127`.
 
 from __future__ import annotations
 
+import os
 import re
 import struct
 import subprocess
@@ -230,3 +231,18 @@ def test_only_the_hooks_plugins_ask_for(guest_bins, tmp_path, plugin, args, hook
     live = [(names.get(kind, "memory"), begin, end)
             for kind, begin, end in engine_hooks._live.values()]
     assert live == hooks
+
+
+def test_drcov_of_a_dynamic_program_lists_its_libraries(sysroot, tmp_path):
+    """A dynamic arm program from the sysroot, the plugin given by its
+    environment twin: the module table holds the program, ld.so and libc,
+    and blocks fall in each."""
+    out = tmp_path / "dyn.drcov"
+    run = run_pyuser(["-L", sysroot, build_guest_bins("arm") / "gdbtarget-dyn"],
+                     env={**os.environ, "PYUSER_PLUGIN": f"drcov,out={out}"})
+    assert run.returncode == 7 and run.stdout == "gdbtarget\n", run.stderr
+    modules, blocks = parse_drcov(out.read_bytes())
+    names = [os.path.basename(m[3]) for m in modules]
+    for name in ("gdbtarget-dyn", "ld-linux-armhf.so.3", "libc.so.6"):
+        assert name in names, names
+        assert any(modules[m][3].endswith("/" + name) for _, _, m in blocks), name

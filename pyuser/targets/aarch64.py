@@ -330,5 +330,18 @@ class Aarch64Target(Target):
 
         return DESCRIPTION
 
+    def cpu_dump(self, uc: Uc) -> str:
+        """-d cpu, in qemu-aarch64's layout: PC, X00-X30, SP three to a line, PSTATE."""
+        items = [("PC", uc.reg_read(A.UC_ARM64_REG_PC))]
+        items += [(f"X{i:02d}", uc.reg_read(getattr(A, f"UC_ARM64_REG_X{i}"))) for i in range(31)]
+        items.append(("SP", uc.reg_read(A.UC_ARM64_REG_SP)))
+        cells = [f"{name:>3}={value:016x}" for name, value in items]
+        lines = [" ".join(cells[i:i + 3]) for i in range(0, len(cells), 3)]
+        pstate = uc.reg_read(A.UC_ARM64_REG_PSTATE)
+        flags = "".join(c if pstate >> bit & 1 else "-" for c, bit in zip("NZCV", (31, 30, 29, 28),
+                                                                        strict=True))
+        lines.append(f"PSTATE={pstate:08x} {flags} EL{pstate >> 2 & 3}{'h' if pstate & 1 else 't'}")
+        return "\n".join(lines)
+
 
 TARGET = Aarch64Target

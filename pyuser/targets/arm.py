@@ -83,6 +83,9 @@ _EXCP_BKPT = 7
 # `yield` and `wfe` stop Unicorn as *invalid instructions* (its ARM
 # stop_interrupt lumps EXCP_YIELD with EXCP_UDEF, qemu/target/arm/unicorn_arm.c);
 # they are spin-wait hints, recognised by their encodings with the PC past them.
+# CPSR.M values and the names qemu's -d cpu gives them
+_MODE_NAMES = {0x10: "usr", 0x11: "fiq", 0x12: "irq", 0x13: "svc", 0x16: "mon", 0x17: "abt",
+               0x1A: "hyp", 0x1B: "und", 0x1F: "sys"}
 _SPIN_HINTS_ARM = (0xE320F001, 0xE320F002)  # yield, wfe
 _SPIN_HINTS_THUMB = (0xBF10, 0xBF20)  # yield, wfe
 _SPIN_HINTS_THUMB2 = (0xF3AF8001, 0xF3AF8002)  # yield.w, wfe.w
@@ -449,6 +452,20 @@ class ArmTarget(Target):
         from pyuser.targets.arm_gdb import DESCRIPTION
 
         return DESCRIPTION
+
+    def cpu_dump(self, uc: Uc) -> str:
+        """-d cpu, in qemu-arm's layout: R00-R15, then PSR, its NZCV, T/A, mode."""
+        values = [uc.reg_read(getattr(A, f"UC_ARM_REG_R{i}")) for i in range(13)]
+        values += [uc.reg_read(A.UC_ARM_REG_SP), uc.reg_read(A.UC_ARM_REG_LR),
+                   uc.reg_read(A.UC_ARM_REG_PC)]
+        lines = [" ".join(f"R{i:02d}={values[i]:08x}" for i in range(row, row + 4))
+                 for row in range(0, 16, 4)]
+        psr = uc.reg_read(A.UC_ARM_REG_CPSR)
+        flags = "".join(c if psr >> bit & 1 else "-" for c, bit in zip("NZCV", (31, 30, 29, 28),
+                                                                      strict=True))
+        mode = _MODE_NAMES.get(psr & 0x1F, "???")
+        lines.append(f"PSR={psr:08x} {flags} {'T' if psr & 0x20 else 'A'} {mode}32")
+        return "\n".join(lines)
 
 
 TARGET = ArmTarget

@@ -88,6 +88,9 @@ class Target:
     # bytes the engine adds to the PC after the syscall hook has returned
     # (x86_64's `syscall`: the hook sees the PC still on the instruction)
     pc_advance_after_syscall_hook: int = 0
+    # in the syscall hook the PC is still on the syscall instruction (x86_64's
+    # UC_HOOK_INSN; the engine adds its length after the hook), not after it
+    pc_on_syscall_in_hook: bool = False
     # classes of @syscall handlers only this target has (ARM's set_tls, ...)
     syscall_mixins: tuple[type, ...] = ()
 
@@ -262,6 +265,10 @@ class Target:
     def gdb_description(self):
         """The registers gdb sees (pyuser.targets.gdb_desc.Description), from
         the target's <arch>_gdb data module; imported only under -g."""
+        raise NotImplementedError
+
+    def cpu_dump(self, uc: Uc) -> str:
+        """The registers as `-d cpu` logs them (each target: in qemu's layout)."""
         raise NotImplementedError
 
     def extra_maps(self) -> list[str]:

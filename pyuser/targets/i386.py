@@ -311,5 +311,24 @@ class I386Target(Target):
 
         return DESCRIPTION_32
 
+    def cpu_dump(self, uc: Uc) -> str:
+        """-d cpu, in qemu's x86 layout: the general registers four to a line,
+        then the PC and the flags (D, O, S, Z, A, P, C)."""
+        wide = self.word_size == 8
+        names = ["rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp",
+                 *(f"r{i}" for i in range(8, 16))] if wide else \
+            ["eax", "ebx", "ecx", "edx", "esi", "edi", "ebp", "esp"]
+        digits = 16 if wide else 8
+        cells = [f"{n.upper():<3}={uc.reg_read(getattr(X, f'UC_X86_REG_{n.upper()}')):0{digits}x}"
+                 for n in names]
+        lines = [" ".join(cells[i:i + 4]) for i in range(0, len(cells), 4)]
+        flags = uc.reg_read(X.UC_X86_REG_EFLAGS)
+        shown = "".join(c if flags >> bit & 1 else "-"
+                        for c, bit in zip("DOSZAPC", (10, 11, 7, 6, 4, 2, 0), strict=True))
+        pc = uc.reg_read(X.UC_X86_REG_RIP if wide else X.UC_X86_REG_EIP)
+        lines.append(f"{'RIP' if wide else 'EIP'}={pc:0{digits}x} {'RFL' if wide else 'EFL'}="
+                     f"{flags:08x} [{shown}] CPL=3")
+        return "\n".join(lines)
+
 
 TARGET = I386Target

@@ -304,5 +304,16 @@ class Riscv64Target(Target):
 
         return DESCRIPTION
 
+    def cpu_dump(self, uc: Uc) -> str:
+        """-d cpu, in qemu-riscv64's layout: pc, then x0-x31 with their ABI names."""
+        names = ["zero", "ra", "sp", "gp", "tp", "t0", "t1", "t2", "s0", "s1",
+                 *(f"a{i}" for i in range(8)), *(f"s{i}" for i in range(2, 12)),
+                 "t3", "t4", "t5", "t6"]
+        cells = [f" {f'x{i}/{name}':<8} {uc.reg_read(getattr(R, f'UC_RISCV_REG_X{i}')):016x}"
+                 for i, name in enumerate(names)]
+        lines = [f" {'pc':<8} {uc.reg_read(R.UC_RISCV_REG_PC):016x}"]
+        lines += ["".join(cells[i:i + 4]) for i in range(0, 32, 4)]
+        return "\n".join(lines)
+
 
 TARGET = Riscv64Target

@@ -6,6 +6,7 @@
  *                        all_started; then they are released and joined; exit 7
  *   gdbtarget segv       a store to address 0x10: SIGSEGV
  *   gdbtarget spin       loops until stopped (gdb's Ctrl-C)
+ *   gdbtarget block      waits in a read of stdin, then exits 7
  */
 #include <pthread.h>
 #include <string.h>
@@ -74,6 +75,10 @@ int main(int argc, char **argv)
     int local = 42;
     if (argc > 1 && strcmp(argv[1], "segv") == 0)
         *(volatile int *)0x10 = local;
+    if (argc > 1 && strcmp(argv[1], "block") == 0) {
+        char c;
+        return read(0, &c, 1) == 1 && c == 'x' ? 7 : 3;
+    }
     if (argc > 1 && strcmp(argv[1], "spin") == 0)
         for (;;)
             watched++;

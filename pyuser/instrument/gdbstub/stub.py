@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from pyuser.instrument.engine_hooks import ACCESS_WRITE, MEM_READ, MEM_WRITE, EngineHooks
 from pyuser.instrument.gdbstub import packets
 from pyuser.instrument.gdbstub.connection import Connection, listen
-from pyuser.instrument.gdbstub.objects import GDB_SIGINT, GDB_SIGTRAP, SignalNumbers, libraries_svr4
+from pyuser.instrument.gdbstub.objects import GDB_SIGTRAP, SignalNumbers, libraries_svr4
 from pyuser.instrument.hub import Client, SafePointStop
 from pyuser.memory import PAGE_MAPPED
 from pyuser.signals import SigInfo
@@ -65,6 +65,22 @@ class ApplyHooks(SafePointStop):
 class Step:
     tid: int  # the thread to step; 0: stop in whichever thread runs next
     skip: int  # instruction starts to let pass before stopping
+
+
+class _PcAfterSyscall:
+    """A thread's registers with the PC moved past the syscall instruction."""
+
+    def __init__(self, regs: Any, target: Any) -> None:
+        self.regs = regs
+        self.pc_reg = target.pc_reg
+        self.delta = target.syscall_insn_size(regs)
+
+    def reg_read(self, reg_id: int) -> Any:
+        value = self.regs.reg_read(reg_id)
+        return value + self.delta if reg_id == self.pc_reg else value
+
+    def reg_write(self, reg_id: int, value: Any) -> None:
+        self.regs.reg_write(reg_id, value - self.delta if reg_id == self.pc_reg else value)
 
 
 class _Resume(Exception):  # noqa: N818 - ends a serving loop
@@ -181,19 +197,17 @@ class GdbStub(Client):
         return on_access
 
     def interrupt(self) -> None:
-        """gdb's Ctrl-C, on the reader thread: stop the running thread soon."""
-        if self.running:
+        """gdb's Ctrl-C, on the reader thread.  As qemu-user does, the guest
+        gets a SIGINT, which stops it in gdb before delivery (gdb then resumes
+        without it): a thread blocked in a syscall is interrupted too, and
+        the call restarts as if nothing happened."""
+        if self.running and not self.interrupt_pending:
             self.interrupt_pending = True
-            cpu = self.process.cpu
-            if cpu is not None:
-                if cpu.stop_reason is None:
-                    cpu.stop_reason = GdbStop(self, GDB_SIGINT)
-                cpu.interrupt()
+            self.process.signals.post_from_thread(SigInfo(self.target.const("SIGINT")))
 
     # ------------------------------------------------------------ events
     def stop(self, cpu: CpuLoop, signal: int, extra: str = "") -> None:
         """At a safe point: report the stop, serve gdb, then resume."""
-        self.interrupt_pending = False
         self.serve(signal, extra)
         self.sync_hooks()
 
@@ -261,6 +275,7 @@ class GdbStub(Client):
         if self.detached:
             return
         self.inline = inline
+        self.interrupt_pending = False
         self.running = False
         self.step = None
         self.stopped = self.process.current
@@ -302,7 +317,13 @@ class GdbStub(Client):
         return thread or self.stopped or self.process.current
 
     def registers(self) -> Any:
-        return self.process.instruments.registers_of(self.selected_thread())
+        thread = self.selected_thread()
+        regs = self.process.instruments.registers_of(thread)
+        if self.inline and thread is self.stopped and self.target.pc_on_syscall_in_hook:
+            # at a syscall stop gdb sees the PC after the syscall instruction,
+            # as ptrace shows it, though the engine's is still on it
+            return _PcAfterSyscall(regs, self.target)
+        return regs
 
     def read_memory(self, address: int, length: int) -> bytes:
         memory = self.process.memory
