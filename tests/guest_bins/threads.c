@@ -484,6 +484,8 @@ static size_t return_code(unsigned char *out, unsigned n)
     uint32_t code[] = {(n << 20) | (10u << 7) | 0x13u, 0x00008067u}; /* li a0, n; ret */
 #elif defined(__mips__)
     uint32_t code[] = {0x03e00008u, 0x24020000u | n}; /* jr ra; li v0, n (delay slot) */
+#elif defined(__s390x__)
+    unsigned char code[] = {0xa7, 0x29, 0, (unsigned char)n, 0x07, 0xfe}; /* lghi %r2, n; br %r14 */
 #else
 #error "no machine code for this target"
 #endif
