@@ -27,7 +27,9 @@ def install_block_tracing(cpu: CpuLoop, log: Log) -> None:
     show_exec = log.enabled("exec")
     dump = cpu.target.cpu_dump if log.enabled("cpu") else None
     nochain = log.enabled("nochain")
-    resume_at: list[int | None] = [None]
+    # thread -> the block it was stopped before (threads share the engine, and
+    # the CPU may go to another thread at each stop)
+    resume_at: dict[int, int] = {}
     seen: set[int] = set()
     disassemblers = cpu.target.disassemblers() if show_asm else {}
     mem = cpu.process.memory
@@ -35,11 +37,12 @@ def install_block_tracing(cpu: CpuLoop, log: Log) -> None:
 
     def on_block(address: int, size: int) -> None:
         if nochain:
-            if address != resume_at[0]:
-                resume_at[0] = address
+            tid = cpu.process.current.tid
+            if resume_at.get(tid) != address:
+                resume_at[tid] = address
                 uc.emu_stop()  # before the block: the CPU loop starts it again
                 return
-            resume_at[0] = None
+            del resume_at[tid]
         if dump is not None:
             log.write(dump(uc))
         if show_exec:

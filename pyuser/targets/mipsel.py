@@ -389,10 +389,12 @@ class MipselTarget(Target):
         """-d cpu, in qemu-mips's layout: pc, HI, LO, then the GPRs four to a line."""
         names = ["r0", "at", "v0", "v1", "a0", "a1", "a2", "a3", *(f"t{i}" for i in range(8)),
                  *(f"s{i}" for i in range(8)), "t8", "t9", "k0", "k1", "gp", "sp", "s8", "ra"]
-        lines = [f"pc=0x{uc.reg_read(M.UC_MIPS_REG_PC):08x} HI=0x{uc.reg_read(M.UC_MIPS_REG_HI):08x}"
-                 f" LO=0x{uc.reg_read(M.UC_MIPS_REG_LO):08x}"]
+        w = 2 * self.word_size  # hex digits: 8, or 16 on MIPS64
+        lines = [f"pc=0x{uc.reg_read(M.UC_MIPS_REG_PC):0{w}x} "
+                 f"HI=0x{uc.reg_read(M.UC_MIPS_REG_HI):0{w}x}"
+                 f" LO=0x{uc.reg_read(M.UC_MIPS_REG_LO):0{w}x}"]
         for row in range(0, 32, 4):
-            cells = " ".join(f"{names[i]} {uc.reg_read(getattr(M, f'UC_MIPS_REG_{i}')):08x}"
+            cells = " ".join(f"{names[i]} {uc.reg_read(getattr(M, f'UC_MIPS_REG_{i}')):0{w}x}"
                              for i in range(row, row + 4))
             lines.append(f"GPR{row:02d}: {cells}")
         return "\n".join(lines)

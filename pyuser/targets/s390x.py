@@ -283,5 +283,16 @@ class S390xTarget(Target):
     def disassembly_mode(self, uc: Uc) -> str:
         return "s390x"
 
+    def cpu_dump(self, uc: Uc) -> str:
+        """-d cpu, in qemu-s390x's layout: the PSW (mask, address, condition
+        code), then r0-r15 four to a line."""
+        mask = uc.reg_read(S.UC_S390X_REG_PSWM)
+        lines = [f"PSW=mask {mask:016x} addr {uc.reg_read(S.UC_S390X_REG_PC):016x} "
+                 f"cc {(mask >> 44) & 3:02x}"]
+        for row in range(0, 16, 4):
+            lines.append(" ".join(f"R{i:02d}={uc.reg_read(S.UC_S390X_REG_R0 + i):016x}"
+                                  for i in range(row, row + 4)))
+        return "\n".join(lines)
+
 
 TARGET = S390xTarget
