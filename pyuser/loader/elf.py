@@ -169,7 +169,7 @@ def is_freebsd(path: str, ident: bytes) -> bool:
                     if kind == NT_FREEBSD_ABI_TAG and name == b"FreeBSD\0":
                         return True
                     at += 12 + (namesz + 3) // 4 * 4 + (descsz + 3) // 4 * 4
-    except (OSError, OverflowError, struct.error):  # a hostile e_phoff or note: not FreeBSD's
+    except (OSError, OverflowError, ValueError, struct.error):  # a hostile e_phoff or note
         return False
     return False
 
