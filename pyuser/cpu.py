@@ -294,6 +294,7 @@ class CpuLoop:
                 self.calls.save(loaded.context)
         if thread.context is not None:
             self.calls.restore(thread.context)
+            self.target.thread_switched(self.uc)
         self.loaded = thread
 
     def start_thread(self, stack: int, tls: int | None,
@@ -321,6 +322,7 @@ class CpuLoop:
             context = uc.context_save()
         finally:
             uc.context_restore(saved)
+            target.thread_switched(uc)  # set_tls above may have written outside the registers
         if entry is None and self.running and target.pc_advance_after_syscall_hook:
             # still in the syscall hook of an engine that moves the PC past the
             # syscall instruction after it: the child starts past it

@@ -15,9 +15,12 @@ never sees.  What differs, per CPU model:
 - TLS: an ARMv5 core has no TPIDRURO.  Linux keeps the thread pointer in
   the vectors page at 0xffff0ff0 and its `__kuser_get_tls` reads it
   (`ldr r0, [pc, #(16 - 8)]`, arch/arm/kernel/entry-armv.S); glibc's armel
-  `__aeabi_read_tp` calls that helper.  Each engine (each guest thread) maps
-  a vectors page of its own here, so the word is per thread, and set_tls
-  writes it as well as TPIDRURO (which ARMv6K and later have).
+  `__aeabi_read_tp` calls that helper.  The kernel rewrites that word when
+  it switches threads (arch/arm/include/asm/tls.h, switch_tls), and so do
+  we: all guest threads share one engine and one vectors page, each thread
+  keeps its pointer in its saved registers (TPIDRURO, which Unicorn holds
+  on every model and saves with the context), and `thread_switched` copies
+  it into the word whenever another thread's registers are loaded.
 - `__kuser_memory_barrier` is an empty helper on a uniprocessor ARMv5
   kernel (`dmb` does not exist before ARMv7).
 - HWCAP, AT_PLATFORM and uname -m as qemu-arm 7.2 reports them for the same
@@ -28,19 +31,17 @@ The cortex models behave as on the arm target.
 
 from __future__ import annotations
 
-import ctypes
 import struct
 from typing import TYPE_CHECKING
 
 from unicorn import UC_ARCH_ARM, UC_MODE_ARM, Uc
 from unicorn import arm_const as A
 
-from pyuser.memory import PAGE_SIZE, PROT_EXEC, PROT_READ, PROT_WRITE
+from pyuser.memory import PROT_EXEC, PROT_READ, PROT_WRITE
 from pyuser.targets import arm_cpu
 from pyuser.targets.arm import (
     _CACHEABLE,
     _SMALL_PAGE,
-    VECTORS_PAGE,
     ArmPageTables,
     ArmTarget,
 )
@@ -73,31 +74,11 @@ _LDR_R0_TLS_WORD = 0xE59F0008  # ldr r0, [pc, #8]: the word at helper + 16
 
 
 class ArmelPageTables(ArmPageTables):
-    """The arm tables with ARMv5-format descriptors for the older cores, and a
-    vectors page of its own per engine (the per-thread TLS word)."""
+    """The arm tables with ARMv5-format descriptors for the older cores."""
 
     def __init__(self, uc: Uc, v5_format: bool) -> None:
         self.v5_format = v5_format
-        self.engine_vectors: dict[int, ctypes.Array] = {}
         super().__init__(uc)
-
-    def attach(self, uc: Uc) -> None:
-        super().attach(uc)
-        own = ctypes.create_string_buffer(self.vectors.raw, PAGE_SIZE)
-        uc.mem_unmap(VECTORS_PAGE, PAGE_SIZE)
-        uc.mem_map_ptr(VECTORS_PAGE, PAGE_SIZE, 1 | 4, ctypes.addressof(own))
-        self.engine_vectors[id(uc)] = own
-
-    def detach(self, uc: Uc) -> None:
-        super().detach(uc)
-        self.engine_vectors.pop(id(uc), None)
-
-    def refresh_vectors(self) -> None:
-        """Copy the template page into every engine's page (keeping each TLS word)."""
-        for own in self.engine_vectors.values():
-            tls = own.raw[TLS_WORD:TLS_WORD + 4]
-            ctypes.memmove(own, self.vectors, PAGE_SIZE)
-            ctypes.memmove(ctypes.addressof(own) + TLS_WORD, tls, 4)
 
     def descriptor_bits(self, prot: int) -> int:  # type: ignore[override]
         if not self.v5_format:
@@ -144,23 +125,16 @@ class ArmelTarget(ArmTarget):
             page = tables.vectors
             struct.pack_into("<II", page, _BARRIER_HELPER, _NOP, _BX_LR)
             struct.pack_into("<II", page, _GET_TLS_HELPER, _LDR_R0_TLS_WORD, _BX_LR)
-        assert isinstance(tables, ArmelPageTables)
-        tables.refresh_vectors()
 
     def set_tls(self, uc: Uc, value: int) -> None:
         super().set_tls(uc, value)
-        if self._tables is not None and id(uc) in self._tables.engine_vectors:
-            own = self._tables.engine_vectors[id(uc)]
-            struct.pack_into("<I", own, TLS_WORD, value & 0xFFFFFFFF)
+        self.thread_switched(uc)
 
-    def get_tls(self, uc: Uc) -> int:
-        if self._v5_format and self._tables is not None and id(uc) in self._tables.engine_vectors:
-            return struct.unpack_from("<I", self._tables.engine_vectors[id(uc)], TLS_WORD)[0]
-        return super().get_tls(uc)
-
-    def copy_thread_state(self, source: Uc, dest: Uc) -> None:
-        super().copy_thread_state(source, dest)
-        self.set_tls(dest, self.get_tls(source))
+    def thread_switched(self, uc: Uc) -> None:
+        """The loaded thread's pointer into the kuser TLS word, as the kernel's
+        switch_tls does for a CPU without TPIDRURO."""
+        if self._tables is not None:
+            struct.pack_into("<I", self._tables.vectors, TLS_WORD, super().get_tls(uc))
 
     def hwcap(self, model: str) -> int:
         return MODELS[model][1]

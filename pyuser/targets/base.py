@@ -219,6 +219,11 @@ class Target:
     def set_tls(self, uc: Uc, value: int) -> None:
         raise NotImplementedError
 
+    def thread_switched(self, uc: Uc) -> None:
+        """The engine now holds another thread's registers (all threads share
+        it): bring up to date what belongs to the thread but lives outside the
+        registers (armel: the kuser TLS word).  Nothing on most targets."""
+
     def set_clone_child_result(self, uc: Uc) -> None:
         """The registers of a new thread returning 0 from clone."""
         uc.reg_write(self.syscall_return_reg, 0)

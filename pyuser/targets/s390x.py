@@ -125,20 +125,6 @@ class S390xTarget(Target):
         code = self.pack("HH", 0x0A00 | numbers["sigreturn"], 0x0A00 | numbers["rt_sigreturn"])
         map_code_page(memory, VDSO_PAGE, code, "[vdso]")
 
-    def attach_cpu(self, uc: Uc, memory: GuestMemory, tables: MemoryProtections) -> None:
-        tables.attach(uc, memory)
-
-    THREAD_REGS = (*(S.UC_S390X_REG_R0 + i for i in range(16)),
-                   *(S.UC_S390X_REG_A0 + i for i in range(16)),
-                   *(S.UC_S390X_REG_F0 + i for i in range(16)), S.UC_S390X_REG_FPC)
-
-    def copy_thread_state(self, source: Uc, dest: Uc) -> None:
-        values = source.reg_read_batch(list(self.THREAD_REGS))
-        dest.reg_write_batch(list(zip(self.THREAD_REGS, values, strict=True)))
-        # the svc hook has moved the PC past the svc already
-        dest.reg_write(S.UC_S390X_REG_PC, source.reg_read(S.UC_S390X_REG_PC))
-        dest.reg_write(S.UC_S390X_REG_PSWM, PSW_MASK_64BIT)
-
     def set_entry_state(self, uc: Uc, entry: int, sp: int) -> None:
         uc.reg_write(S.UC_S390X_REG_PSWM, PSW_MASK_64BIT)
         uc.reg_write(S.UC_S390X_REG_R15, sp)
@@ -185,6 +171,21 @@ class S390xTarget(Target):
                 return Fault(sigfpe, 1, pc, pc)
             return Fault(sigill, 1, pc, pc)
 
+        def serve() -> None:
+            # the PC is past the 2-byte svc already; the number is its
+            # immediate, or r1 for svc 0
+            regs = list(bank.read())
+            code = memory.read(uc.reg_read(S.UC_S390X_REG_PC) - 1, 1)[0]
+            if code:
+                regs[0] = code
+            result = kernel.dispatch(regs) & self.word_mask
+            uc.reg_write(S.UC_S390X_REG_R2, result)
+            if result == eintr:
+                cpu.process.current.interrupted = (regs[0], regs[1])
+                signals.check = True
+            if signals.check:
+                uc.emu_stop()
+
         def on_interrupt(_uc: int, intno: int, _user_data: int) -> None:
             try:
                 pc = uc.reg_read(S.UC_S390X_REG_PC)
@@ -192,23 +193,15 @@ class S390xTarget(Target):
                     cpu.stop_reason = cpu_fault(fault_of(pc))
                     uc.emu_stop()
                     return
-                regs = list(bank.read())
-                code = memory.read(pc + 1, 1)[0]
-                if code:
-                    regs[0] = code
-                uc.reg_write(S.UC_S390X_REG_PC, pc + 2)
-                result = kernel.dispatch(regs) & self.word_mask
-                uc.reg_write(S.UC_S390X_REG_R2, result)
-                if result == eintr:
-                    cpu.interrupted = (regs[0], regs[1])
-                    signals.check = True
-                if signals.check:
-                    uc.emu_stop()
+                uc.reg_write(S.UC_S390X_REG_PC, pc + 2)  # Unicorn leaves the PSW on the svc
+                serve()
             except BaseException as e:  # noqa: BLE001 - re-raised by CpuLoop.run
                 cpu.stop_reason = e
                 uc.emu_stop()
 
         cpu.hooks.on_interrupt(on_interrupt)
+        # a call that may block is served again from outside emu_start
+        cpu.serve_syscall = serve
 
         # Unicorn's s390x leaves the PSW address at an earlier instruction of
         # the block when a load or store fails (measured: the lgr before the

@@ -40,6 +40,10 @@ static void spin_with_low_sp(void)
 #elif defined(__mips__)
     __asm__ volatile(".set push\n .set noreorder\n li $sp, 8\n1: b 1b\n nop\n .set pop"
                      ::: "memory");
+#elif defined(__s390x__)
+    __asm__ volatile("lghi %%r15, 8\n1: j 1b" ::: "memory");
+#else
+#error "no low-stack spin for this target"
 #endif
 }
 
