@@ -37,6 +37,7 @@ from pyuser.targets.aarch64 import (
 from pyuser.targets.base import Fault
 from pyuser.targets.freebsd import (
     FREEBSD_IGNORED_BY_DEFAULT,
+    FREEBSD_MAY_BLOCK,
     carry_syscall,
     encode_freebsd_siginfo,
 )
@@ -141,6 +142,7 @@ class FreeBsdAarch64Target(Aarch64Target):
     name = "freebsd-aarch64"
     os_name = "freebsd"
     ignored_by_default = FREEBSD_IGNORED_BY_DEFAULT
+    may_block_syscalls = FREEBSD_MAY_BLOCK
     abi = freebsd_aarch64_abi
     uname_machine = "arm64"
     platform = ""
