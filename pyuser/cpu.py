@@ -74,23 +74,6 @@ FINAL_EINTR = frozenset({"restart_syscall"})
 SEGV_MAPERR = 1
 SEGV_ACCERR = 2
 
-# Syscalls that may block in the host: once a second thread exists they are
-# served with the engine stopped from the start.  Any other that turns out to
-# block is found when it tries (EngineBusy) and joins them.  futex and
-# sched_yield are not here: they ask for the stopped engine only when they
-# will wait or hand the CPU on, so that wakes stay on the fast path.
-MAY_BLOCK = frozenset({
-    "read", "write", "readv", "writev", "pread64", "pwrite64", "preadv", "pwritev",
-    "wait4", "waitid", "waitpid", "nanosleep", "clock_nanosleep",
-    "clock_nanosleep_time64", "poll", "ppoll", "ppoll_time64", "select", "_newselect",
-    "pselect6", "pselect6_time64", "epoll_wait", "epoll_pwait", "epoll_pwait2", "pause",
-    "rt_sigsuspend", "sigsuspend", "rt_sigtimedwait", "rt_sigtimedwait_time64",
-    "accept", "accept4", "connect", "recv", "recvfrom", "recvmsg", "send",
-    "sendto", "sendmsg", "msgrcv", "msgsnd", "semop", "semtimedop", "semtimedop_time64",
-    "mq_timedreceive", "mq_timedsend", "mq_timedreceive_time64", "mq_timedsend_time64",
-    "flock", "sendfile", "sendfile64", "splice", "tee", "vmsplice", "vfork",
-})
-
 
 class FaultStop(Exception):  # noqa: N818 - control flow
     def __init__(self, fault: Fault) -> None:
@@ -364,7 +347,7 @@ class CpuLoop:
         scheduler = self.process.scheduler
         inner = kernel.dispatch
         names = self.target.syscall_numbers
-        outside = {names[name] for name in MAY_BLOCK if name in names}
+        outside = {names[name] for name in self.target.may_block_syscalls if name in names}
 
         def dispatch(regs) -> int:
             if scheduler.in_engine:

@@ -391,7 +391,10 @@ class HostRelay:
                           if s not in _SYNCHRONOUS_HOST | _THREAD_DIRECTED
                           and s in self.target.signal_from_host}
         self.main_thread = threading.get_ident()
-        self._thread = 0  # the watcher's thread id
+        self._thread = 0  # the watcher's thread id (_thread's ident)
+        # its host (native) id, set by the watcher itself once it runs
+        self._native_id = 0
+        self._native_id_known = threading.Event()
 
     def start(self) -> None:
         host_signal.signal(KICK_SIGNAL, _ignore_kick)
@@ -422,8 +425,9 @@ class HostRelay:
     @property
     def native_id(self) -> int:
         """The watcher thread's host thread id (a target for SIGEV_THREAD_ID)."""
-        assert self._thread is not None and self._thread.native_id is not None
-        return self._thread.native_id
+        # a bare _thread's ident is not the host tid: the watcher tells it
+        self._native_id_known.wait()
+        return self._native_id
 
     def restart_after_fork(self) -> None:
         """The child of a fork has the mask but not the watcher thread."""
@@ -437,6 +441,7 @@ class HostRelay:
         # only execs or exits never needs the watcher).  Nothing is lost in
         # between: the forwarded signals stay pending, blocked in every thread,
         # until the watcher takes them.
+        self._native_id_known.clear()  # a forked child's watcher is a new thread
         self._thread = _thread.start_new_thread(self._watch, ())
 
     def mirror(self, host: int, handler: int) -> None:
@@ -468,6 +473,8 @@ class HostRelay:
 
 
     def _watch(self) -> None:
+        self._native_id = threading.get_native_id()
+        self._native_id_known.set()
         waiter = _SigWaiter(self.forwarded)
         while True:
             host_info = waiter.wait()

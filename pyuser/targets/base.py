@@ -22,6 +22,24 @@ if TYPE_CHECKING:
 
     from pyuser.memory import GuestMemory, PageTableSync
 
+# Linux syscalls that may block in the host: once a second thread exists the
+# CPU loop (pyuser.cpu) serves them with the engine stopped from the start.
+# Any other that turns out to block is found when it tries (EngineBusy) and
+# joins them.  futex and
+# sched_yield are not here: they ask for the stopped engine only when they
+# will wait or hand the CPU on, so that wakes stay on the fast path.
+LINUX_MAY_BLOCK = frozenset({
+    "read", "write", "readv", "writev", "pread64", "pwrite64", "preadv", "pwritev",
+    "wait4", "waitid", "waitpid", "nanosleep", "clock_nanosleep",
+    "clock_nanosleep_time64", "poll", "ppoll", "ppoll_time64", "select", "_newselect",
+    "pselect6", "pselect6_time64", "epoll_wait", "epoll_pwait", "epoll_pwait2", "pause",
+    "rt_sigsuspend", "sigsuspend", "rt_sigtimedwait", "rt_sigtimedwait_time64",
+    "accept", "accept4", "connect", "recv", "recvfrom", "recvmsg", "send",
+    "sendto", "sendmsg", "msgrcv", "msgsnd", "semop", "semtimedop", "semtimedop_time64",
+    "mq_timedreceive", "mq_timedsend", "mq_timedreceive_time64", "mq_timedsend_time64",
+    "flock", "sendfile", "sendfile64", "splice", "tee", "vmsplice", "vfork",
+})
+
 
 @dataclass(frozen=True)
 class Fault:
@@ -93,6 +111,9 @@ class Target:
     pc_on_syscall_in_hook: bool = False
     # classes of @syscall handlers only this target has (ARM's set_tls, ...)
     syscall_mixins: tuple[type, ...] = ()
+    # the names of the syscalls that may block in the host (a personality
+    # with calls of its own adds them)
+    may_block_syscalls: frozenset[str] = LINUX_MAY_BLOCK
 
     def __init__(self) -> None:
         # the guest's byte order, as struct's prefix and as int.to_bytes's name

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from pyuser.engine import RegisterBank, RegisterWriter
+from pyuser.targets.base import LINUX_MAY_BLOCK
 
 if TYPE_CHECKING:
     from pyuser.cpu import CpuLoop
@@ -21,6 +22,17 @@ if TYPE_CHECKING:
 # Signals FreeBSD discards by default beyond those Linux does too
 # (sys/kern/kern_sig.c sigproptbl: SIGPROP_IGNORE); Linux terminates on SIGIO
 FREEBSD_IGNORED_BY_DEFAULT = ("SIGIO", "SIGINFO", "SIGTHR", "SIGLIBRT")
+
+# FreeBSD's syscalls that may block in the host, besides the names it shares
+# with Linux (read, wait4, nanosleep, poll, accept, ...): served with the engine
+# stopped once a second thread exists.  kevent applies its change list before
+# it waits, so it must not be stopped at its blocking point and served again
+# (an EV_DELETE would fail the second time).  _umtx_op is not here: like
+# futex it asks for the stopped engine only when it will wait.
+FREEBSD_MAY_BLOCK = LINUX_MAY_BLOCK | frozenset({
+    "kevent", "freebsd11_kevent", "wait6", "pread", "pwrite", "pselect",
+    "sigwait", "sigwaitinfo", "sigtimedwait", "thr_suspend",
+})
 
 # struct __siginfo (sys/sys/signal.h; Go's runtime/defs_freebsd_amd64.go siginfo):
 # si_signo 0, si_errno 4, si_code 8, si_pid 12, si_uid 16, si_status 20,
@@ -61,7 +73,8 @@ def carry_syscall(cpu: CpuLoop, flags_reg: int, carry: int) -> Callable[[], Any]
     write = cpu.write_result
     mask = cpu.word_mask
     eintr = target.errno("EINTR")
-    signals = cpu.process.signals
+    process = cpu.process
+    signals = process.signals
     uc = cpu.uc
 
     def run() -> None:
@@ -72,7 +85,7 @@ def carry_syscall(cpu: CpuLoop, flags_reg: int, carry: int) -> Callable[[], Any]
             write(-result)
             write_flags(flags | carry)
             if result == -eintr:
-                cpu.interrupted = (number, first)
+                process.current.interrupted = (number, first)
                 signals.check = True
         else:
             write(result & mask)

@@ -32,11 +32,12 @@ from pyuser.targets.aarch64 import (
     _PSTATE_EL1H,
     _RUN_MODE,
     Aarch64Target,
-    data_abort_address,
+    data_abort_fault,
 )
 from pyuser.targets.base import Fault
 from pyuser.targets.freebsd import (
     FREEBSD_IGNORED_BY_DEFAULT,
+    FREEBSD_MAY_BLOCK,
     carry_syscall,
     encode_freebsd_siginfo,
 )
@@ -141,6 +142,7 @@ class FreeBsdAarch64Target(Aarch64Target):
     name = "freebsd-aarch64"
     os_name = "freebsd"
     ignored_by_default = FREEBSD_IGNORED_BY_DEFAULT
+    may_block_syscalls = FREEBSD_MAY_BLOCK
     abi = freebsd_aarch64_abi
     uname_machine = "arm64"
     platform = ""
@@ -180,12 +182,15 @@ class FreeBsdAarch64Target(Aarch64Target):
         uc = cpu.uc
 
         run = carry_syscall(cpu, A.UC_ARM64_REG_NZCV, _CARRY)
-        sigsegv, sigill, sigtrap = (self.const(n) for n in ("SIGSEGV", "SIGILL", "SIGTRAP"))
+        sigsegv, sigill, sigtrap, sigbus = (
+            self.const(n) for n in ("SIGSEGV", "SIGILL", "SIGTRAP", "SIGBUS"))
 
         def fault_of(intno: int) -> Fault:
             pc = uc.reg_read(A.UC_ARM64_REG_PC)
             if intno == _EXCP_DATA_ABORT:
-                return Fault(sigsegv, 1, data_abort_address(uc, cpu.process.memory), pc)
+                # SIGBUS (BUS_ADRALN, 1 as on Linux: sys/sys/signal.h) for a
+                # misaligned exclusive access, else SIGSEGV
+                return data_abort_fault(uc, cpu.process.memory, (sigsegv, sigbus))
             if intno == _EXCP_PREFETCH_ABORT:
                 return Fault(sigsegv, 1, pc, pc)
             if intno == _EXCP_BKPT:

@@ -35,6 +35,7 @@ from pyuser.syscalls.types import Ptr, SyscallError
 from pyuser.targets.base import Fault
 from pyuser.targets.freebsd import (
     FREEBSD_IGNORED_BY_DEFAULT,
+    FREEBSD_MAY_BLOCK,
     carry_syscall,
     encode_freebsd_siginfo,
 )
@@ -167,6 +168,7 @@ class FreeBsdX86_64Target(X86_64Target):  # noqa: N801 - the architecture's name
     name = "freebsd-x86_64"
     os_name = "freebsd"
     ignored_by_default = FREEBSD_IGNORED_BY_DEFAULT
+    may_block_syscalls = FREEBSD_MAY_BLOCK
     abi = freebsd_x86_64_abi
     uname_machine = "amd64"
     platform = ""

@@ -159,7 +159,7 @@ class FreeBsdSignalCalls:
         saved = thread.signals.mask
         thread.signals.mask = new
         self.proc.block(None, None)
-        self.proc.cpu.restore_mask_after_delivery = saved
+        self.proc.current.restore_mask_after_delivery = saved
         raise SyscallError("EINTR")
 
     def _itimer_which(self: Kernel, which: int) -> int:

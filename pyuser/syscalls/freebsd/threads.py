@@ -107,6 +107,12 @@ class FreeBsdThreadCalls:
         current = struct.unpack("<q" if wide else "<I", self.mem.read(address, 8 if wide else 4))[0]
         if current != expected:
             return 0
+        # it waits: from outside the engine, asked before the waiter is
+        # queued (a handler stopped at its blocking point is served again
+        # from the start, and a waiter queued by the first try would stay
+        # behind and take a later wake-up meant for a real one).  A wait
+        # that need not wait, and the wakes, stay inside the engine.
+        self.proc.scheduler.need_stopped_engine()
         waiter = Waiter(self.proc.current_thread(), address, _ALL)
         table = self.proc.futexes
         table.enqueue(waiter)
