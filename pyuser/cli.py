@@ -255,6 +255,12 @@ def _install_instruments(process: Process, settings: Settings) -> None:
     from pyuser.instrument.plugins.host import make_host
 
     clients = [make_host(process, settings.plugins)] if settings.plugins else []
+    if settings.gdb_port is not None:
+        try:
+            process.target.gdb_description()
+        except NotImplementedError:
+            raise UserError(f"-g: no gdb register description for {process.target.name} "
+                            "yet") from None
     try:
         install(process, gdb_port=settings.gdb_port, clients=clients)
     except OSError as e:

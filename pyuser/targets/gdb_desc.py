@@ -95,7 +95,12 @@ class Description:
         if reg.kind == ZERO:
             return bytes(reg.bits // 8)
         if reg.kind == X87:
-            mantissa, exponent = regs.reg_read(self._physical(regs, reg))
+            value = regs.reg_read(self._physical(regs, reg))
+            if isinstance(value, int):
+                # a saved context (another thread's registers) reads the
+                # 80-bit register as one number, not the engine's pair
+                return (value & ((1 << 80) - 1)).to_bytes(10, "little")
+            mantissa, exponent = value
             return mantissa.to_bytes(8, "little") + exponent.to_bytes(2, "little")
         value = regs.reg_read(reg.uc_id)
         return (value & ((1 << reg.bits) - 1)).to_bytes(reg.bits // 8, order)

@@ -134,5 +134,10 @@ class Mips64elTarget(MipselTarget):
                                           else capstone.CS_MODE_BIG_ENDIAN)
         return {"mips": capstone.Cs(capstone.CS_ARCH_MIPS, mode)}
 
+    def gdb_description(self):
+        """None yet: mipsel's 32-bit register layout would show n64's
+        registers truncated; -g says so in one line."""
+        raise NotImplementedError
+
 
 TARGET = Mips64elTarget
