@@ -18,7 +18,8 @@ def test_every_entry_completes(arch: str) -> None:
     process = Process(load_target(arch), Options())
     kernel = process.kernel
     numbers = [n for n, e in enumerate(kernel.table) if e is not None] + list(kernel.sparse)
-    assert len(numbers) > 200
+    # Linux's tables serve over 200 calls; FreeBSD's personality 136 or more
+    assert len(numbers) > (130 if arch.startswith("freebsd-") else 200)
     for number in numbers:
         entry = kernel.entry(number)
         assert entry is not None
