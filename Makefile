@@ -60,7 +60,8 @@ bench: venv guest-bins
 	$(VPY) tools/bench.py --arch $(BENCH_ARCH)
 
 # Mutants of the bundled guest programs, each in an unprivileged user+pid+mount
-# namespace with a time limit (tools/fuzz_elf.py; docs/robustness.md).
+# namespace (the tool runs unshare --user --map-root-user --pid --fork
+# --mount-proc) with a time limit (tools/fuzz_elf.py; docs/robustness.md).
 fuzz-elf: N ?= 1000
 SEED ?= 1
 FUZZ_ARCH ?= all

@@ -1,4 +1,5 @@
-"""Run by tests/test_freebsd.py inside a user+pid+mount namespace: every
+"""Run by tests/test_freebsd.py inside a user+pid+mount namespace (`unshare --user
+--map-root-user --pid --fork --mount-proc`): every
 FreeBSD syscall pyuser serves, with seven hostile argument patterns, each in
 a forked child with a one-second alarm.  Prints "name pattern: signal S" for
 a child killed by a signal other than SIGALRM and "name pattern: exception
