@@ -1,5 +1,6 @@
 /* conformance: kernel behaviour that outside conformance programs and a
- * syscall fuzzer found different from Linux.
+ * syscall fuzzer found different from Linux.  Fixed, named calls only (no
+ * random ones: the fuzzer itself, sysfuzz.c, runs under unshare --user --pid).
  *
  *   times     utime, utimes, futimesat and utimensat with NULL times set the
  *             file's times to now (a NULL path with a descriptor: that file)

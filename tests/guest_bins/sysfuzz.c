@@ -1,5 +1,9 @@
 /* sysfuzz: random syscalls with hostile arguments, seeded and deterministic.
  *
+ * Never run it outside the sandbox tools/fuzz_syscalls.py makes (unshare --user
+ * --map-root-user --pid --fork --mount-proc, mounts read-only): as plain root a
+ * random call can set the host's clock or kill its processes.
+ *
  * Usage: sysfuzz SEED FIRST COUNT BATCH NR...
  *        sysfuzz one NR P0 P1 P2 P3 P4 P5 R
  *
