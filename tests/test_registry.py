@@ -26,6 +26,7 @@ OTHER_SCRIPTS = {
     "pyuser": "pyuser.cli:main",
     "pyuser-system-arm": "pyuser.system.cli:main",
     "pyuser-binfmt": "pyuser.binfmt:entry_point",
+    "pyuser-sysroot": "pyuser.sysroot.cli:entry_point",
 }
 NAMES = registry.target_names()
 

@@ -54,6 +54,9 @@ class TargetEntry:
     os_name: str = "linux"
     # the CPU target whose machine this is (a personality's Linux target)
     cpu: str = ""
+    # Debian 12's name for the architecture, None where Debian 12 has no
+    # packages (pyuser-sysroot builds sysroots from them)
+    debian_arch: str | None = None
 
     @property
     def module(self) -> str:
@@ -113,25 +116,30 @@ def _freebsd(cpu: TargetEntry) -> TargetEntry:
     """The FreeBSD personality of a CPU target: the same machine, FreeBSD's
     kernel; no host runs it natively (the host is Linux)."""
     return replace(cpu, name=f"freebsd-{cpu.name}", os_name="freebsd", native_on=(),
-                   cpu=cpu.name)
+                   cpu=cpu.name, debian_arch=None)
 
 
 _ARM_HOSTS = ("aarch64", "arm64", "armv7l", "armv6l", "armv8l")
 
 _CPUS = (
-    TargetEntry("arm", "EM_ARM", 40, 32, True, native_on=_ARM_HOSTS),
+    TargetEntry("arm", "EM_ARM", 40, 32, True, native_on=_ARM_HOSTS, debian_arch="armhf"),
     TargetEntry("armel", "EM_ARM", 40, 32, True, native_on=(*_ARM_HOSTS, "armv5tel"),
-                e_flags_set=EF_ARM_ABI_FLOAT_SOFT),
-    TargetEntry("aarch64", "EM_AARCH64", 183, 64, True, native_on=("aarch64", "arm64")),
-    TargetEntry("x86_64", "EM_X86_64", 62, 64, True, native_on=("x86_64",)),
+                e_flags_set=EF_ARM_ABI_FLOAT_SOFT, debian_arch="armel"),
+    TargetEntry("aarch64", "EM_AARCH64", 183, 64, True, native_on=("aarch64", "arm64"),
+                debian_arch="arm64"),
+    TargetEntry("x86_64", "EM_X86_64", 62, 64, True, native_on=("x86_64",),
+                debian_arch="amd64"),
     TargetEntry("i386", "EM_386", 3, 32, True,
-                native_on=("x86_64", "i386", "i486", "i586", "i686")),
+                native_on=("x86_64", "i386", "i486", "i586", "i686"), debian_arch="i386"),
+    # Debian 12 has no riscv64, mips or mips64 packages (riscv64 came in 13)
     TargetEntry("riscv64", "EM_RISCV", 243, 64, True, native_on=("riscv64",)),
-    TargetEntry("mipsel", "EM_MIPS", 8, 32, True, native_on=("mipsel", "mips64")),
+    TargetEntry("mipsel", "EM_MIPS", 8, 32, True, native_on=("mipsel", "mips64"),
+                debian_arch="mipsel"),
     TargetEntry("mips", "EM_MIPS", 8, 32, False, native_on=("mips", "mips64")),
-    TargetEntry("mips64el", "EM_MIPS", 8, 64, True, native_on=("mips64",)),
+    TargetEntry("mips64el", "EM_MIPS", 8, 64, True, native_on=("mips64",),
+                debian_arch="mips64el"),
     TargetEntry("mips64", "EM_MIPS", 8, 64, False, native_on=("mips64",)),
-    TargetEntry("s390x", "EM_S390", 22, 64, False, native_on=("s390x",)),
+    TargetEntry("s390x", "EM_S390", 22, 64, False, native_on=("s390x",), debian_arch="s390x"),
 )
 _CPU_BY_NAME = {row.name: row for row in _CPUS}
 
@@ -165,6 +173,16 @@ def candidates(elf_class: int, little_endian: bool, machine: int,
 def native_targets(host_machine: str) -> set[str]:
     """The targets a host of this `uname -m` runs natively."""
     return {r.name for r in TARGETS.values() if host_machine in r.native_on}
+
+
+def debian_arch(name: str) -> str | None:
+    """Debian's architecture for a target name or a Debian architecture name
+    ("arm" and "armhf" both give "armhf"); None if no target has it."""
+    row = TARGETS.get(name)
+    if row is not None:
+        return row.debian_arch
+    known = {r.debian_arch for r in TARGETS.values() if r.debian_arch}
+    return name if name in known else None
 
 
 def console_scripts() -> dict[str, str]:
