@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from pyuser.syscalls import types as T
 
 if TYPE_CHECKING:
-    from pyuser.syscalls.kernel import Kernel
+    from pyuser.syscalls.base import SyscallFamily
 
 Handler = Callable[..., int]
 Invoker = Callable[[Any], int]
@@ -105,7 +105,7 @@ def signature_of(fn: Callable, word_size: int, pairs_aligned: bool) -> list[Para
     return params
 
 
-def make_invoker(kernel: Kernel, fn: Callable, params: list[Param]) -> Invoker:
+def make_invoker(kernel: SyscallFamily, fn: Callable, params: list[Param]) -> Invoker:
     """A closure that marshals the register bank into the handler's arguments."""
     bound = fn.__get__(kernel)
     target = kernel.target
@@ -192,7 +192,7 @@ def handlers_of(kernel_class: type) -> dict[str, Callable]:
     return found
 
 
-def build_table(kernel: Kernel) -> tuple[list[Entry | None], dict[int, Entry]]:
+def build_table(kernel: SyscallFamily) -> tuple[list[Entry | None], dict[int, Entry]]:
     """The dispatch list indexed by number, and a dict for sparse numbers (ARM 0xf0000+)."""
     target = kernel.target
     handlers = handlers_of(type(kernel))
@@ -218,7 +218,7 @@ def build_table(kernel: Kernel) -> tuple[list[Entry | None], dict[int, Entry]]:
     return dense, sparse
 
 
-def _deferred_entry(kernel: Kernel, name: str, number: int, fn: Callable) -> Entry:
+def _deferred_entry(kernel: SyscallFamily, name: str, number: int, fn: Callable) -> Entry:
     """An entry whose params and invoker are made when first needed: its
     first call (the dispatch path looks `invoke` up on every call) or
     :meth:`Entry.complete` (tracers that read params first)."""
