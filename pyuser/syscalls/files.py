@@ -107,6 +107,7 @@ class FileCalls(SyscallFamily):
         self._at_empty_path = c["AT_EMPTY_PATH"]
         self._at_symlink_follow = c["AT_SYMLINK_FOLLOW"]
         self._at_eaccess = c["AT_EACCESS"]
+        self._large_stat = getattr(self.abi, "stat64", None) or self.abi.stat
 
     # ------------------------------------------------------------ open/close
     @syscall
@@ -438,8 +439,10 @@ class FileCalls(SyscallFamily):
         return self.blocking(hostcalls.flock, fd, operation)
 
     # ------------------------------------------------------------ stat
-    def _fill_stat64(self, address: int, s: os.stat_result) -> int:
-        return self.fill_stat(address, s, self.abi.stat64)
+    def fill_large_stat(self, address: int, s: os.stat_result) -> int:
+        """The large-file struct stat: stat64, or a 64-bit ABI's stat (the
+        only one it has, already with 64-bit sizes: stat, fstat, newfstatat)."""
+        return self.fill_stat(address, s, self._large_stat)
 
     def fill_stat(self, address: int, s: os.stat_result, layout: type) -> int:
         """stat64 (or a 64-bit target's stat): the fields the layout has."""
@@ -469,19 +472,19 @@ class FileCalls(SyscallFamily):
 
     @syscall
     def stat64(self, path: Path, buf: Ptr) -> int:
-        return self._fill_stat64(buf, os.stat(path))
+        return self.fill_large_stat(buf, os.stat(path))
 
     @syscall
     def lstat64(self, path: Path, buf: Ptr) -> int:
-        return self._fill_stat64(buf, os.lstat(path))
+        return self.fill_large_stat(buf, os.lstat(path))
 
     @syscall
     def fstat64(self, fd: Fd, buf: Ptr) -> int:
-        return self._fill_stat64(buf, os.fstat(fd))
+        return self.fill_large_stat(buf, os.fstat(fd))
 
     @syscall("fstatat64", "newfstatat")
     def fstatat64(self, dirfd: Fd, path: Path, buf: Ptr, flags: UInt) -> int:
-        return self._fill_stat64(buf, self._stat_path(dirfd, path, flags))
+        return self.fill_large_stat(buf, self._stat_path(dirfd, path, flags))
 
     @syscall
     def statx(self, dirfd: Fd, path: Path, flags: UInt, mask: UInt, buf: Ptr) -> int:
@@ -735,6 +738,7 @@ class FileCalls(SyscallFamily):
 
     @syscall
     def utimensat(self, dirfd: Fd, path: Ptr, times: Ptr, flags: UInt) -> int:
+        # the target's timespec: time64 already on a 64-bit target
         raw = None
         if times:
             raw = struct.pack("<4q", *self.read_timespecs(times, 2, False))

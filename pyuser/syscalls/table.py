@@ -200,8 +200,9 @@ def build_table(kernel: SyscallFamily) -> tuple[list[Entry | None], dict[int, En
     sparse: dict[int, Entry] = {}
     limit = 4096
     numbers = target.syscall_numbers
+    entry_points = target.syscall_entry_points
     for name, number in numbers.items():
-        fn = handlers.get(name)
+        fn = handlers.get(entry_points.get(name, name))
         if f"{name}32" in numbers and f"{name}16" in handlers:
             # arm and i386 keep the 16-bit-id calls (sys_chown16, ...) under
             # the plain names, beside the 32-bit ones

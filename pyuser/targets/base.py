@@ -111,6 +111,9 @@ class Target:
     pc_on_syscall_in_hook: bool = False
     # classes of @syscall handlers only this target has (ARM's set_tls, ...)
     syscall_mixins: tuple[type, ...] = ()
+    # the handler serving a syscall under another name, as the entry-point
+    # column of the kernel's syscall table (s390x's mmap is sys_old_mmap)
+    syscall_entry_points: dict[str, str] = {}
     # the names of the syscalls that may block in the host (a personality
     # with calls of its own adds them)
     may_block_syscalls: frozenset[str] = LINUX_MAY_BLOCK

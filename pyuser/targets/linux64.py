@@ -23,21 +23,17 @@ if TYPE_CHECKING:
 class Wide64Calls:
     """Handlers with the 64-bit ABI's names and struct layouts."""
 
-    def _fill_stat64(self: Kernel, address: int, s: os.stat_result) -> int:
-        """struct stat (the only stat a 64-bit ABI has), also for newfstatat."""
-        return self.fill_stat(address, s, self.abi.stat)
-
     @syscall
     def stat(self: Kernel, path: Path, buf: Ptr) -> int:
-        return self._fill_stat64(buf, os.stat(path))
+        return self.fill_large_stat(buf, os.stat(path))
 
     @syscall
     def lstat(self: Kernel, path: Path, buf: Ptr) -> int:
-        return self._fill_stat64(buf, os.lstat(path))
+        return self.fill_large_stat(buf, os.lstat(path))
 
     @syscall
     def fstat(self: Kernel, fd: Fd, buf: Ptr) -> int:
-        return self._fill_stat64(buf, os.fstat(fd))
+        return self.fill_large_stat(buf, os.fstat(fd))
 
     @syscall
     def statfs(self: Kernel, path: Path, buf: Ptr) -> int:
@@ -51,10 +47,6 @@ class Wide64Calls:
     def fadvise64(self: Kernel, fd: Fd, offset: Long, length: Long, advice: UInt) -> int:
         os.fstat(fd)  # EBADF for a bad descriptor; the advice itself is only a hint
         return 0
-
-    @syscall
-    def utimensat(self: Kernel, dirfd: Fd, path: Ptr, times: Ptr, flags: UInt) -> int:
-        return self.utimensat_time64(dirfd, path, times, flags)
 
     @syscall
     def select(self: Kernel, n: int, readfds: Ptr, writefds: Ptr, exceptfds: Ptr,

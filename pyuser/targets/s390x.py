@@ -63,8 +63,8 @@ def _accessible(memory: GuestMemory, address: int) -> bool:
 
 
 class S390xPrivateCalls:
-    @syscall("mmap")
-    def mmap_bytes(self, args: Ptr) -> int:
+    @syscall
+    def old_mmap(self, args: Ptr) -> int:
         """old_mmap: addr, len, prot, flags, fd, offset as six longs in memory."""
         addr, length, prot, flags, fd, offset = self.target.unpack(
             "6Q", self.mem.read(args, 48))
@@ -103,6 +103,7 @@ class S390xTarget(Target):
     clone_stack_first = True
     ipc_fifth_is_third = True
     syscall_mixins = (S390xPrivateCalls, Wide64Calls)
+    syscall_entry_points = {"mmap": "old_mmap"}
 
     def __init__(self) -> None:
         super().__init__()
