@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING, Any
 from pyuser.memory import GuestFault, OutOfMemory
 from pyuser.syscalls.base import CpuServices, SyscallFamily
 from pyuser.syscalls.exec import ExecCalls
-from pyuser.syscalls.files import FileCalls
+from pyuser.syscalls.file_io import FileIoCalls
+from pyuser.syscalls.file_status import FileStatusCalls
+from pyuser.syscalls.files import DescriptorCalls
 from pyuser.syscalls.fork import ForkCalls
 from pyuser.syscalls.futex import FutexCalls
 from pyuser.syscalls.ioctl import IoctlCalls
@@ -23,6 +25,7 @@ from pyuser.syscalls.memory import MemoryCalls
 from pyuser.syscalls.messages import MessageCalls
 from pyuser.syscalls.mqueue import MqueueCalls
 from pyuser.syscalls.network import NetworkCalls
+from pyuser.syscalls.paths import PathCalls
 from pyuser.syscalls.polling import PollingCalls
 from pyuser.syscalls.processes import ProcessCalls
 from pyuser.syscalls.signals import SignalCalls
@@ -40,11 +43,13 @@ if TYPE_CHECKING:
 
 
 class KernelCore(SyscallFamily):
-    """Holds the process state the handlers need and dispatches by number.
+    """Provides the services of pyuser.syscalls.base and dispatches by number.
 
-    What every OS personality shares: the table built from the families'
-    typed signatures, the one place exceptions become guest errnos, blocking
-    host calls.  :class:`Kernel` is Linux's; pyuser.syscalls.freebsd has another.
+    What every OS personality shares: the process state the handlers use,
+    the table built from the families' typed signatures (each handler bound
+    once, when its entry is first used), and the one place exceptions become
+    guest errnos.  :class:`Kernel` is Linux's; pyuser.syscalls.freebsd has
+    another.
     """
 
     def __init__(self, process: Process) -> None:
@@ -118,9 +123,10 @@ class KernelCore(SyscallFamily):
         return self._enosys
 
 
-class Kernel(FileCalls, MemoryCalls, ProcessCalls, SignalCalls, TimeCalls, IoctlCalls,
-             FutexCalls, NetworkCalls, MessageCalls, PollingCalls, ForkCalls, ExecCalls, XattrCalls,
-             ThreadCalls, SysvIpcCalls, MqueueCalls, Uid16Calls, KernelCore):
+class Kernel(DescriptorCalls, FileIoCalls, FileStatusCalls, PathCalls, MemoryCalls, ProcessCalls,
+             SignalCalls, TimeCalls, IoctlCalls, FutexCalls, NetworkCalls, MessageCalls,
+             PollingCalls, ForkCalls, ExecCalls, XattrCalls, ThreadCalls, SysvIpcCalls, MqueueCalls,
+             Uid16Calls, KernelCore):
     """The Linux personality: every Linux syscall family."""
 
 
