@@ -13,6 +13,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from pyuser.memory import GuestFault, OutOfMemory
+from pyuser.syscalls import arch
 from pyuser.syscalls.base import CpuServices, SyscallFamily
 from pyuser.syscalls.exec import ExecCalls
 from pyuser.syscalls.file_io import FileIoCalls
@@ -143,8 +144,8 @@ def kernel_class(target: Target) -> type[KernelCore]:
         if target.os_name != "linux":
             # another personality (pyuser.syscalls.freebsd): its own families
             base = importlib.import_module(f"pyuser.syscalls.{target.os_name}").KERNEL
-        mixins = target.syscall_mixins
-        klass = type(f"{key.__name__}Kernel", (*mixins, base), {}) if mixins else base
+        own = tuple(arch.family(name) for name in target.syscall_families)
+        klass = type(f"{key.__name__}Kernel", (*own, base), {}) if own else base
         _kernel_classes[key] = klass
     return klass
 

@@ -48,16 +48,16 @@ class MemoryCalls(SyscallFamily):
     @syscall
     def mmap2(self, addr: Ptr, length: UInt, prot: UInt, flags: UInt, fd: Fd,
               pgoffset: UInt) -> int:
-        return self._mmap(addr, length, prot, flags, fd, pgoffset * PAGE_SIZE)
+        return self.do_mmap(addr, length, prot, flags, fd, pgoffset * PAGE_SIZE)
 
     @syscall("mmap")
     def mmap_bytes(self, addr: Ptr, length: UInt, prot: UInt, flags: UInt, fd: Fd,
                    offset: UInt) -> int:
         if offset & PAGE_MASK:
             raise SyscallError("EINVAL")
-        return self._mmap(addr, length, prot, flags, fd, offset)
+        return self.do_mmap(addr, length, prot, flags, fd, offset)
 
-    def _mmap(self, addr: int, length: int, prot: int, flags: int, fd: int,
+    def do_mmap(self, addr: int, length: int, prot: int, flags: int, fd: int,
               offset: int) -> int:
         mem = self.mem
         if length == 0 or (addr & PAGE_MASK and flags & self._map_fixed):

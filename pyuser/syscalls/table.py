@@ -90,9 +90,7 @@ def signature_of(fn: Callable, word_size: int, pairs_aligned: bool) -> list[Para
         arg = _BY_NAME.get(annotation) if isinstance(annotation, str) else None
         if arg is None:
             if hints is None:
-                # `self: Kernel` is only a forward reference for type checkers
-                hints = typing.get_type_hints(fn, localns={"Kernel": object},
-                                              include_extras=True)
+                hints = typing.get_type_hints(fn, include_extras=True)
             arg = _arg_of(hints.get(name, int))
         args.append(arg)
     params = []
