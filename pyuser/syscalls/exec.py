@@ -38,7 +38,6 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import pyuser
 from pyuser.loader.binprm import plan_exec
 from pyuser.syscalls import hostcalls
 from pyuser.syscalls.base import SyscallFamily
@@ -110,8 +109,9 @@ def emulator_command(proc: Process, program: bytes, argv: list[bytes]) -> list[b
     options = proc.options
     # the same import path as this emulator (-I leaves out the user site and
     # PYTHONPATH, which may be where pyuser or unicorn were found), this
-    # pyuser first
-    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(pyuser.__file__)))
+    # pyuser first: the directory holding the package (this file is
+    # pyuser/syscalls/exec.py)
+    package_parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     path = [package_parent] + [p for p in sys.path if p and p != package_parent]
     prog = sys.argv[0] if sys.argv and sys.argv[0] else f"pyuser-{proc.target.name}"
     boot = (f"import sys; sys.path[:0] = {path!r}; sys.argv[0] = {prog!r}; "
