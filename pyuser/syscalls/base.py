@@ -48,6 +48,8 @@ class CpuServices(Protocol):
     """What the syscalls need of the CPU loop that runs the process; the
     builder of the process attaches it (KernelCore.attach_cpu)."""
 
+    # the engine, holding the registers of the thread that has the CPU
+    uc: Uc
     frames: SignalFrameLayout
 
     def start_thread(self, stack: int, tls: int | None,

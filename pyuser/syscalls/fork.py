@@ -173,9 +173,9 @@ class ForkCalls(SyscallFamily):
         pid = os.getpid()
         target = self.target
         if newsp:
-            proc.uc.reg_write(target.sp_reg, newsp)
+            self.cpu.uc.reg_write(target.sp_reg, newsp)
         if flags & self._clone_settls:
-            target.set_tls(proc.uc, tls)
+            target.set_tls(self.cpu.uc, tls)
         if flags & self._clone_child_settid:
             self.mem.write(child_tid, pid.to_bytes(4, self.target.byteorder))
         if flags & self._clone_child_cleartid:

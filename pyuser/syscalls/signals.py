@@ -200,7 +200,7 @@ class SignalCalls(SyscallFamily):
         return 0
 
     def cpu_sp(self) -> int:
-        return self.proc.uc.reg_read(self.target.sp_reg)
+        return self.cpu.uc.reg_read(self.target.sp_reg)
 
     # ------------------------------------------------------------ sending
     def _send(self, pid: int, signo: int) -> int:

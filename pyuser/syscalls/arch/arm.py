@@ -17,18 +17,18 @@ class ArmPrivateCalls(SyscallFamily):
 
     @syscall("ARM_set_tls")
     def arm_set_tls(self, value: Ptr) -> int:
-        self.target.set_tls(self.proc.uc, value)
+        self.target.set_tls(self.cpu.uc, value)
         return 0
 
     @syscall("ARM_get_tls")
     def arm_get_tls(self) -> int:
-        return self.target.get_tls(self.proc.uc)
+        return self.target.get_tls(self.cpu.uc)
 
     @syscall("ARM_cacheflush")
     def arm_cacheflush(self, start: Ptr, end: Ptr, flags: UInt) -> int:
         # the guest wrote code: drop what Unicorn translated from that range
         if end > start:
-            self.proc.uc.ctl_remove_cache(start, end)
+            self.cpu.uc.ctl_remove_cache(start, end)
         return 0
 
     @syscall("ARM_breakpoint")

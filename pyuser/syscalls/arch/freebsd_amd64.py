@@ -15,7 +15,7 @@ class FreeBsdAmd64Calls(SyscallFamily):
     @syscall
     def sysarch(self, op: int, parms: Ptr) -> int:
         c = self.abi.CONST
-        uc = self.proc.uc
+        uc = self.cpu.uc
         regs = {c["AMD64_SET_FSBASE"]: X.UC_X86_REG_FS_BASE,
                 c["AMD64_SET_GSBASE"]: X.UC_X86_REG_GS_BASE}
         if op in regs:

@@ -12,7 +12,7 @@ from pyuser.syscalls.types import Ptr
 class MipsPrivateCalls(SyscallFamily):
     @syscall
     def set_thread_area(self, address: Ptr) -> int:
-        self.proc.uc.reg_write(M.UC_MIPS_REG_CP0_USERLOCAL, address)
+        self.cpu.uc.reg_write(M.UC_MIPS_REG_CP0_USERLOCAL, address)
         return 0
 
 

@@ -20,7 +20,7 @@ class X86_64PrivateCalls(SyscallFamily):  # noqa: N801 - the architecture's name
 
     @syscall
     def arch_prctl(self, code: int, address: Ptr) -> int:
-        uc = self.proc.uc  # the current thread's CPU
+        uc = self.cpu.uc  # the current thread's CPU
         if code == ARCH_SET_FS:
             uc.reg_write(X.UC_X86_REG_FS_BASE, address)
             return 0

@@ -160,7 +160,7 @@ class FreeBsdProcessCalls(SyscallFamily):
             if stream is not None:
                 stream.flush()
         pid = os.fork()
-        uc = self.proc.uc
+        uc = self.cpu.uc
         if pid == 0:
             self.proc.after_fork_child()
             self.target.set_second_result(uc, 1)

@@ -81,7 +81,7 @@ class FreeBsdSignalCalls(SyscallFamily):
     @syscall
     def sigaltstack(self, ss: Ptr, old_ss: Ptr) -> int:
         thread = self.proc.current_thread().signals
-        sp = self.proc.uc.reg_read(self.target.sp_reg)
+        sp = self.cpu.uc.reg_read(self.target.sp_reg)
         on_stack = thread.altstack_size and \
             thread.altstack_sp <= sp < thread.altstack_sp + thread.altstack_size
         if old_ss:
