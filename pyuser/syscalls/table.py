@@ -20,7 +20,6 @@ from pyuser.syscalls import types as T
 if TYPE_CHECKING:
     from pyuser.syscalls.base import SyscallFamily
 
-Handler = Callable[..., int]
 Invoker = Callable[[Any], int]
 
 
