@@ -75,7 +75,7 @@ class SyscallFamily:
     errno_from_host: dict[int, int]
     # the guest's O_* flags and the host's (set by the personality's file family)
     open_flags: FlagMap
-    # the kernel's own dispatch by number (socketcall and ipc multiplex through it)
+    # the kernel's own dispatch by number (socketcall multiplexes through it)
     dispatch: Callable[[Any], int]
 
     def setup_family(self) -> None:
