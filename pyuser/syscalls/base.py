@@ -3,8 +3,8 @@
 A family (files, memory, signals, ...) is a class of handlers that
 subclasses :class:`SyscallFamily` and uses only what is declared here: the
 process, the target and its ABI tables, guest memory, the log, the CPU's
-thread and sigreturn services, blocking host calls, path resolution and
-errno mapping.  A kernel personality (pyuser.syscalls.kernel.Kernel for
+thread and sigreturn services, blocking host calls and waits, path
+resolution and errno mapping.  A kernel personality (pyuser.syscalls.kernel.Kernel for
 Linux, pyuser.syscalls.freebsd's FreeBsdKernel) is the composition of its
 families on :class:`pyuser.syscalls.kernel.KernelCore`, which provides
 these services and dispatches; no family imports a kernel.
@@ -122,6 +122,13 @@ class SyscallFamily:
                     raise SyscallError("EINTR") from None
             finally:
                 thread.in_host_call = False
+
+    def need_stopped_engine(self) -> None:
+        """Say, before any side effect, that this call will wait: a wait is
+        served with the engine stopped (pyuser.threads.EngineBusy), so the
+        CPU loop stops at the syscall and serves it again from outside the
+        engine, where another guest thread may run meanwhile."""
+        self.proc.scheduler.need_stopped_engine()
 
     # ------------------------------------------------------------ errnos
     def guest_errno(self, host_number: int | None) -> int:

@@ -109,7 +109,7 @@ class ForkCalls(SyscallFamily):
         if vfork:
             # the parent waits for the child with the CPU token handed on: from
             # outside the engine, before the fork (a fork must not run twice)
-            self.proc.scheduler.need_stopped_engine()
+            self.need_stopped_engine()
         for stream in (sys.stdout, sys.stderr, self.log._stream):
             if stream is not None:
                 stream.flush()

@@ -78,7 +78,7 @@ class FutexCalls(SyscallFamily):
             raise SyscallError("EAGAIN")
         # it waits: from outside the engine (a futex that need not wait, and
         # FUTEX_WAKE, are served inside it)
-        self.proc.scheduler.need_stopped_engine()
+        self.need_stopped_engine()
         waiter = Waiter(self.proc.current_thread(), address, bitset)
         table = self.proc.futexes
         table.enqueue(waiter)
@@ -131,7 +131,7 @@ class FutexCalls(SyscallFamily):
                 return 0
             if try_only:
                 raise SyscallError("EAGAIN")
-            self.proc.scheduler.need_stopped_engine()  # it waits (see _wait)
+            self.need_stopped_engine()  # it waits (see _wait)
             self._set_word(address, word | FUTEX_WAITERS)
             waiter = Waiter(thread, address, FUTEX_BITSET_MATCH_ANY, pi=True)
             table.enqueue(waiter)
@@ -178,7 +178,7 @@ class FutexCalls(SyscallFamily):
         host_timeout = None
         if timeout:  # relative for WAIT, absolute for WAIT_BITSET: the host's the same
             host_timeout = (ctypes.c_int64 * 2)(*divmod(self.read_timespec(timeout, wide), _NS))
-        self.proc.scheduler.need_stopped_engine()
+        self.need_stopped_engine()
         return self.blocking(hostcalls.futex, host, op, val, host_timeout, 0, val3)
 
     def _futex(self, uaddr: int, op: int, val: int, timeout: int, uaddr2: int,

@@ -109,7 +109,7 @@ class FreeBsdThreadCalls(SyscallFamily):
         # from the start, and a waiter queued by the first try would stay
         # behind and take a later wake-up meant for a real one).  A wait
         # that need not wait, and the wakes, stay inside the engine.
-        self.proc.scheduler.need_stopped_engine()
+        self.need_stopped_engine()
         waiter = Waiter(self.proc.current_thread(), address, _ALL)
         table = self.proc.futexes
         table.enqueue(waiter)
