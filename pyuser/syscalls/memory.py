@@ -57,6 +57,19 @@ class MemoryCalls(SyscallFamily):
             raise SyscallError("EINVAL")
         return self.do_mmap(addr, length, prot, flags, fd, offset)
 
+    @syscall
+    def old_mmap(self, args: Ptr) -> int:
+        """mmap's first form, one pointer to six longs (addr, len, prot, flags,
+        fd, offset: struct mmap_arg_struct, mm/mmap.c sys_old_mmap); what
+        i386's and s390x's tables call mmap (their syscall_entry_points)."""
+        w = self.target.word_size
+        addr, length, prot, flags, fd, offset = self.target.unpack(
+            ("I" if w == 4 else "Q") * 6, self.mem.read(args, 6 * w))
+        fd = ((fd & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000  # an int, in a long
+        if offset & PAGE_MASK:
+            raise SyscallError("EINVAL")
+        return self.do_mmap(addr, length, prot, flags, fd, offset)
+
     def do_mmap(self, addr: int, length: int, prot: int, flags: int, fd: int,
               offset: int) -> int:
         mem = self.mem

@@ -205,6 +205,8 @@ class I386Target(Target):
     sp_reg = X.UC_X86_REG_ESP
     word_size = 4
     syscall_families = ("i386",)
+    # arch/x86/entry/syscalls/syscall_32.tbl: 90 i386 mmap sys_old_mmap
+    syscall_entry_points = {"mmap": "old_mmap"}
 
     def create_cpu(self, model: str) -> Uc:
         uc = Uc(UC_ARCH_X86, UC_MODE_32)

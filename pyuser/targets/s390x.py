@@ -86,7 +86,7 @@ class S390xTarget(Target):
     clone_tls_before_child_tid = False
     clone_stack_first = True
     ipc_fifth_is_third = True
-    syscall_families = ("s390x", "wide64")
+    syscall_families = ("wide64",)
     syscall_entry_points = {"mmap": "old_mmap"}
 
     def __init__(self) -> None:
