@@ -144,6 +144,7 @@ class Process:
         self.kernel = kernel_for(self)
         # the one engine of the process, shared by its threads (pyuser.threads)
         self.cpu: CpuLoop = CpuLoop(self, main_uc)
+        self.kernel.attach_cpu(self.cpu)
 
     @property
     def uc(self) -> Uc:

@@ -38,15 +38,14 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import pyuser
 from pyuser.loader.binprm import plan_exec
 from pyuser.syscalls import hostcalls
+from pyuser.syscalls.base import SyscallFamily
 from pyuser.syscalls.table import syscall
 from pyuser.syscalls.types import CStr, Fd, NoReturn, Ptr, SyscallError, UInt
 
 if TYPE_CHECKING:
     from pyuser.process import Process
-    from pyuser.syscalls.kernel import Kernel
 
 AT_FDCWD = -100
 # more argv/envp entries than fit in Linux's argument space (E2BIG beyond)
@@ -110,8 +109,9 @@ def emulator_command(proc: Process, program: bytes, argv: list[bytes]) -> list[b
     options = proc.options
     # the same import path as this emulator (-I leaves out the user site and
     # PYTHONPATH, which may be where pyuser or unicorn were found), this
-    # pyuser first
-    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(pyuser.__file__)))
+    # pyuser first: the directory holding the package (this file is
+    # pyuser/syscalls/exec.py)
+    package_parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     path = [package_parent] + [p for p in sys.path if p and p != package_parent]
     prog = sys.argv[0] if sys.argv and sys.argv[0] else f"pyuser-{proc.target.name}"
     boot = (f"import sys; sys.path[:0] = {path!r}; sys.argv[0] = {prog!r}; "
@@ -133,13 +133,13 @@ def emulator_command(proc: Process, program: bytes, argv: list[bytes]) -> list[b
     return command + [b"-0", argv[0] if argv else b"", b"--", program, *argv[1:]]
 
 
-class ExecCalls:
+class ExecCalls(SyscallFamily):
     @syscall
-    def execve(self: Kernel, path: CStr, argv: Ptr, envp: Ptr) -> int:
+    def execve(self, path: CStr, argv: Ptr, envp: Ptr) -> int:
         return self._execve(path, argv, envp)
 
     @syscall
-    def execveat(self: Kernel, dirfd: Fd, path: CStr, argv: Ptr, envp: Ptr,
+    def execveat(self, dirfd: Fd, path: CStr, argv: Ptr, envp: Ptr,
                  flags: UInt) -> int:
         if not path:
             if not flags & self.abi.CONST["AT_EMPTY_PATH"]:
@@ -152,7 +152,7 @@ class ExecCalls:
             raise SyscallError("ELOOP")
         return self._execve(path, argv, envp)
 
-    def _string_vector(self: Kernel, address: int) -> list[bytes]:
+    def _string_vector(self, address: int) -> list[bytes]:
         """A NULL-terminated array of string pointers (a NULL array is empty)."""
         strings: list[bytes] = []
         if not address:
@@ -166,7 +166,7 @@ class ExecCalls:
             strings.append(self.mem.read_cstr(pointer))
         raise SyscallError("E2BIG")
 
-    def _execve(self: Kernel, path: bytes, argv_address: int, envp_address: int) -> int:
+    def _execve(self, path: bytes, argv_address: int, envp_address: int) -> int:
         proc = self.proc
         argv = self._string_vector(argv_address)
         envp = self._string_vector(envp_address)
@@ -200,7 +200,7 @@ class ExecCalls:
         self._replace_process(program, command, envp)
         raise AssertionError("execve returned")  # pragma: no cover
 
-    def _replace_process(self: Kernel, program: bytes, argv: list[bytes],
+    def _replace_process(self, program: bytes, argv: list[bytes],
                          envp: list[bytes]) -> None:
         """exec on the host, with the guest's signal mask; an OSError leaves all as it was."""
         for stream in (sys.stdout, sys.stderr, self.log._stream):

@@ -31,7 +31,6 @@ class FlagMap:
                 self.identity_mask |= t
             else:
                 self.moved.append((t, h))
-        self.identity = not self.moved
 
     def to_host(self, value: int, passthrough: int = 0) -> int:
         result = value & (self.identity_mask | passthrough)

@@ -22,14 +22,11 @@ import fcntl
 import os
 import resource
 import sys
-from typing import TYPE_CHECKING
 
 from pyuser.syscalls import hostcalls
+from pyuser.syscalls.base import SyscallFamily
 from pyuser.syscalls.table import syscall
 from pyuser.syscalls.types import Ptr, SyscallError, UInt
-
-if TYPE_CHECKING:
-    from pyuser.syscalls.kernel import Kernel
 
 # x86_64 host siginfo_t for SIGCHLD: signo, errno, code at 0/4/8, then pid
 # 16, uid 20, status 24 (include/uapi/asm-generic/siginfo.h with 8-byte
@@ -57,8 +54,8 @@ def _int32(raw: bytes, offset: int, signed: bool = True) -> int:
     return int.from_bytes(raw[offset:offset + 4], "little", signed=signed)
 
 
-class ForkCalls:
-    def setup_family(self: Kernel) -> None:
+class ForkCalls(SyscallFamily):
+    def setup_family(self) -> None:
         c = self.abi.CONST
         self._clone_vm = c["CLONE_VM"]
         self._clone_vfork = c["CLONE_VFORK"]
@@ -75,15 +72,15 @@ class ForkCalls:
 
     # ------------------------------------------------------------ creating
     @syscall
-    def fork(self: Kernel) -> int:
+    def fork(self) -> int:
         return self._fork(self._sigchld, 0, 0, 0, 0)
 
     @syscall
-    def vfork(self: Kernel) -> int:
+    def vfork(self) -> int:
         return self._fork(self._clone_vm | self._clone_vfork | self._sigchld, 0, 0, 0, 0)
 
     @syscall
-    def clone(self: Kernel, flags: UInt, newsp: Ptr, parent_tid: Ptr, tls: UInt,
+    def clone(self, flags: UInt, newsp: Ptr, parent_tid: Ptr, tls: UInt,
               child_tid: Ptr) -> int:
         # ARM, like most 32-bit ABIs, has tls before child_tid (CLONE_BACKWARDS)
         if not self.target.clone_tls_before_child_tid:
@@ -102,17 +99,17 @@ class ForkCalls:
         return self._fork(flags, newsp, parent_tid, tls, child_tid)
 
     @syscall
-    def clone3(self: Kernel, args: Ptr, size: UInt) -> int:
+    def clone3(self, args: Ptr, size: UInt) -> int:
         # as qemu-user 7.2 does; glibc then uses clone
         raise SyscallError("ENOSYS")
 
-    def _fork(self: Kernel, flags: int, newsp: int, parent_tid: int, tls: int,
+    def _fork(self, flags: int, newsp: int, parent_tid: int, tls: int,
               child_tid: int) -> int:
         vfork = bool(flags & self._clone_vfork)
         if vfork:
             # the parent waits for the child with the CPU token handed on: from
             # outside the engine, before the fork (a fork must not run twice)
-            self.proc.scheduler.need_stopped_engine()
+            self.need_stopped_engine()
         for stream in (sys.stdout, sys.stderr, self.log._stream):
             if stream is not None:
                 stream.flush()
@@ -154,7 +151,7 @@ class ForkCalls:
                 os.close(wake_r)
         return pid
 
-    def _in_child(self: Kernel, flags: int, newsp: int, tls: int, child_tid: int,
+    def _in_child(self, flags: int, newsp: int, tls: int, child_tid: int,
                   wake_r: int, wake_w: int) -> None:
         proc = self.proc
         inherited = self._vfork_release
@@ -176,16 +173,16 @@ class ForkCalls:
         pid = os.getpid()
         target = self.target
         if newsp:
-            proc.uc.reg_write(target.sp_reg, newsp)
+            self.cpu.uc.reg_write(target.sp_reg, newsp)
         if flags & self._clone_settls:
-            target.set_tls(proc.uc, tls)
+            target.set_tls(self.cpu.uc, tls)
         if flags & self._clone_child_settid:
             self.mem.write(child_tid, pid.to_bytes(4, self.target.byteorder))
         if flags & self._clone_child_cleartid:
             proc.current_thread().clear_child_tid = child_tid
 
     # ------------------------------------------------------------ waiting
-    def _guest_wait_status(self: Kernel, status: int) -> int:
+    def _guest_wait_status(self, status: int) -> int:
         """A host wait status word with the signal numbers in the target's terms."""
         to_target = self.target.signal_from_host
         low = status & 0x7F
@@ -196,7 +193,7 @@ class ForkCalls:
             return (status & ~0xFF00) | (to_target.get(signo, signo) << 8)
         return (status & ~0x7F) | to_target.get(low, low)  # killed (0x80: core dumped)
 
-    def _write_rusage(self: Kernel, address: int, host: bytes) -> None:
+    def _write_rusage(self, address: int, host: bytes) -> None:
         words = [int.from_bytes(host[i:i + 8], "little", signed=True)
                  for i in range(0, hostcalls.HOST_RUSAGE_SIZE, 8)]
         out = self.abi.rusage()
@@ -211,7 +208,7 @@ class ForkCalls:
         self.mem.write_struct(address, out)
 
     @syscall
-    def wait4(self: Kernel, pid: int, status: Ptr, options: int, rusage: Ptr) -> int:
+    def wait4(self, pid: int, status: Ptr, options: int, rusage: Ptr) -> int:
         # the option bits (WNOHANG, WUNTRACED, WCONTINUED, __WNOTHREAD,
         # __WCLONE, __WALL) have the same values on every Linux architecture
         if status:
@@ -227,7 +224,7 @@ class ForkCalls:
         return child
 
     @syscall
-    def waitid(self: Kernel, idtype: int, ident: int, infop: Ptr, options: int,
+    def waitid(self, idtype: int, ident: int, infop: Ptr, options: int,
                rusage: Ptr) -> int:
         # idtype (P_ALL, P_PID, P_PGID, P_PIDFD) and options are generic too
         if infop:
@@ -240,7 +237,7 @@ class ForkCalls:
             self.mem.write_struct(rusage, self.abi.rusage())
         return 0
 
-    def _guest_child_siginfo(self: Kernel, raw: bytes) -> bytes:
+    def _guest_child_siginfo(self, raw: bytes) -> bytes:
         from pyuser.signals import SigInfo
 
         pid = _int32(raw, _HOST_SI_PID)

@@ -19,13 +19,13 @@ import time
 from typing import TYPE_CHECKING
 
 from pyuser.syscalls import hostcalls
+from pyuser.syscalls.base import SyscallFamily
 from pyuser.syscalls.table import syscall
 from pyuser.syscalls.types import Ptr, SyscallError, UInt
 from pyuser.threads import Waiter
 
 if TYPE_CHECKING:
     from pyuser.process import Thread
-    from pyuser.syscalls.kernel import Kernel
 
 # include/uapi/linux/futex.h (the same on every architecture)
 FUTEX_WAIT, FUTEX_WAKE, FUTEX_FD, FUTEX_REQUEUE, FUTEX_CMP_REQUEUE, FUTEX_WAKE_OP = range(6)
@@ -48,29 +48,29 @@ def _sign12(value: int) -> int:
     return value - 0x1000 if value & 0x800 else value
 
 
-class FutexCalls:
+class FutexCalls(SyscallFamily):
     # ------------------------------------------------------------ words
-    def _word(self: Kernel, address: int) -> int:
+    def _word(self, address: int) -> int:
         if address & 3:
             raise SyscallError("EINVAL")
         return self.target.unpack("I", self.mem.read(address, 4))[0]
 
-    def _set_word(self: Kernel, address: int, value: int) -> None:
+    def _set_word(self, address: int, value: int) -> None:
         self.mem.write(address, self.target.pack("I", value & 0xFFFFFFFF))
 
-    def _deadline(self: Kernel, timeout: int, wide: bool, absolute: bool,
+    def _deadline(self, timeout: int, wide: bool, absolute: bool,
                   realtime: bool) -> float | None:
         """A monotonic deadline for our waits, from the guest's timespec."""
         if not timeout:
             return None
-        ns = self._read_ts(timeout, wide)
+        ns = self.read_timespec(timeout, wide)
         if not absolute:
             return time.monotonic() + ns / _NS
         clock = time.CLOCK_REALTIME if realtime else time.CLOCK_MONOTONIC
         return time.monotonic() + (ns - time.clock_gettime_ns(clock)) / _NS
 
     # ------------------------------------------------------------ operations
-    def _wait(self: Kernel, address: int, expected: int, deadline: float | None,
+    def _wait(self, address: int, expected: int, deadline: float | None,
               bitset: int) -> int:
         if bitset == 0:
             raise SyscallError("EINVAL")
@@ -78,7 +78,7 @@ class FutexCalls:
             raise SyscallError("EAGAIN")
         # it waits: from outside the engine (a futex that need not wait, and
         # FUTEX_WAKE, are served inside it)
-        self.proc.scheduler.need_stopped_engine()
+        self.need_stopped_engine()
         waiter = Waiter(self.proc.current_thread(), address, bitset)
         table = self.proc.futexes
         table.enqueue(waiter)
@@ -88,13 +88,13 @@ class FutexCalls:
         table.dequeue(waiter)
         raise SyscallError("ETIMEDOUT" if outcome == "timeout" else "EINTR")
 
-    def futex_wake_address(self: Kernel, address: int, count: int,
+    def futex_wake_address(self, address: int, count: int,
                            bitset: int = FUTEX_BITSET_MATCH_ANY) -> int:
         if bitset == 0:
             raise SyscallError("EINVAL")
         return self.proc.futexes.wake(address, count, bitset)
 
-    def _wake_op(self: Kernel, uaddr: int, count: int, count2: int, uaddr2: int,
+    def _wake_op(self, uaddr: int, count: int, count2: int, uaddr2: int,
                  encoded: int) -> int:
         op, cmp = (encoded >> 28) & 0xF, (encoded >> 24) & 0xF
         oparg, cmparg = _sign12((encoded >> 12) & 0xFFF), _sign12(encoded & 0xFFF)
@@ -117,7 +117,7 @@ class FutexCalls:
             woken += self.proc.futexes.wake(uaddr2, count2)
         return woken
 
-    def _lock_pi(self: Kernel, address: int, deadline: float | None, try_only: bool) -> int:
+    def _lock_pi(self, address: int, deadline: float | None, try_only: bool) -> int:
         thread = self.proc.current_thread()
         table = self.proc.futexes
         while True:
@@ -131,7 +131,7 @@ class FutexCalls:
                 return 0
             if try_only:
                 raise SyscallError("EAGAIN")
-            self.proc.scheduler.need_stopped_engine()  # it waits (see _wait)
+            self.need_stopped_engine()  # it waits (see _wait)
             self._set_word(address, word | FUTEX_WAITERS)
             waiter = Waiter(thread, address, FUTEX_BITSET_MATCH_ANY, pi=True)
             table.enqueue(waiter)
@@ -143,7 +143,7 @@ class FutexCalls:
             if outcome == "timeout":
                 raise SyscallError("ETIMEDOUT")
 
-    def _unlock_pi(self: Kernel, address: int) -> int:
+    def _unlock_pi(self, address: int) -> int:
         thread = self.proc.current_thread()
         word = self._word(address)
         if word & FUTEX_TID_MASK != thread.tid:
@@ -158,13 +158,13 @@ class FutexCalls:
         self.proc.futexes.wake(address, 1, pi=True)
         return 0
 
-    def _across_processes(self: Kernel, address: int, op: int) -> bool:
+    def _across_processes(self, address: int, op: int) -> bool:
         if op & FUTEX_PRIVATE_FLAG:
             return False
         mapping = self.mem.find_mapping(address)
         return mapping is not None and mapping.shared
 
-    def _host_futex(self: Kernel, address: int, op: int, val: int, timeout: int,
+    def _host_futex(self, address: int, op: int, val: int, timeout: int,
                     val3: int, wide: bool) -> int:
         """WAIT/WAKE (and their BITSET forms) on the host kernel's futex for the
         guest page, which other processes map too."""
@@ -177,11 +177,11 @@ class FutexCalls:
             val = int.from_bytes(val.to_bytes(4, "big"), "little")
         host_timeout = None
         if timeout:  # relative for WAIT, absolute for WAIT_BITSET: the host's the same
-            host_timeout = (ctypes.c_int64 * 2)(*divmod(self._read_ts(timeout, wide), _NS))
-        self.proc.scheduler.need_stopped_engine()
+            host_timeout = (ctypes.c_int64 * 2)(*divmod(self.read_timespec(timeout, wide), _NS))
+        self.need_stopped_engine()
         return self.blocking(hostcalls.futex, host, op, val, host_timeout, 0, val3)
 
-    def _futex(self: Kernel, uaddr: int, op: int, val: int, timeout: int, uaddr2: int,
+    def _futex(self, uaddr: int, op: int, val: int, timeout: int, uaddr2: int,
                val3: int, wide: bool) -> int:
         cmd = op & FUTEX_CMD_MASK
         realtime = bool(op & FUTEX_CLOCK_REALTIME)
@@ -214,17 +214,17 @@ class FutexCalls:
         raise SyscallError("ENOSYS")
 
     @syscall
-    def futex(self: Kernel, uaddr: Ptr, op: int, val: UInt, timeout: Ptr, uaddr2: Ptr,
+    def futex(self, uaddr: Ptr, op: int, val: UInt, timeout: Ptr, uaddr2: Ptr,
               val3: UInt) -> int:
         return self._futex(uaddr, op, val, timeout, uaddr2, val3, False)
 
     @syscall
-    def futex_time64(self: Kernel, uaddr: Ptr, op: int, val: UInt, timeout: Ptr, uaddr2: Ptr,
+    def futex_time64(self, uaddr: Ptr, op: int, val: UInt, timeout: Ptr, uaddr2: Ptr,
                      val3: UInt) -> int:
         return self._futex(uaddr, op, val, timeout, uaddr2, val3, True)
 
     # ------------------------------------------------------------ robust lists
-    def release_robust_list(self: Kernel, thread: Thread) -> None:
+    def release_robust_list(self, thread: Thread) -> None:
         """A dying thread's robust futexes: mark them OWNER_DIED and wake one waiter
         (struct robust_list_head: next, futex_offset, list_op_pending)."""
         head = thread.robust_list

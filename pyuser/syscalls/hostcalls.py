@@ -23,7 +23,6 @@ SYS_statx = 332
 SYS_renameat2 = 316
 SYS_faccessat2 = 439
 SYS_utimensat = 280
-SYS_getrandom = 318
 SYS_getcpu = 309
 SYS_clock_settime, SYS_settimeofday = 227, 164
 SYS_capget, SYS_capset = 125, 126

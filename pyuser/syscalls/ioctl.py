@@ -15,15 +15,12 @@ import fcntl
 import functools
 import struct
 import termios
-from typing import TYPE_CHECKING
 
+from pyuser.syscalls.base import SyscallFamily
 from pyuser.syscalls.byteorder import to_guest, to_host
 from pyuser.syscalls.table import syscall
 from pyuser.syscalls.termios_map import HOST_SIZE, TermiosMap
 from pyuser.syscalls.types import Fd, Ptr, SyscallError, UInt
-
-if TYPE_CHECKING:
-    from pyuser.syscalls.kernel import Kernel
 
 _TERMIOS = "termios"  # the target's struct termios, through TermiosMap
 _WINSIZE = "4H"
@@ -127,8 +124,8 @@ def _host_request(name: str) -> int | None:
     return number
 
 
-class IoctlCalls:
-    def setup_family(self: Kernel) -> None:
+class IoctlCalls(SyscallFamily):
+    def setup_family(self) -> None:
         # target number -> (name, layout, copy in, copy out)
         self._ioctls: dict[int, tuple[str, str, bool, bool]] = {}
         for name, (layout, copy_in, copy_out) in _REQUESTS.items():
@@ -146,7 +143,7 @@ class IoctlCalls:
         self._termios = TermiosMap(self.abi)
 
     @syscall
-    def ioctl(self: Kernel, fd: Fd, request: UInt, arg: Ptr) -> int:
+    def ioctl(self, fd: Fd, request: UInt, arg: Ptr) -> int:
         # the kernel's cmd is an unsigned int: MIPS64 holds one sign-extended
         # in its 64-bit register (TIOCSWINSZ arrives as 0xffffffff80087467)
         request &= 0xFFFFFFFF
@@ -177,7 +174,7 @@ class IoctlCalls:
             self.mem.write(arg, to_guest(self.target, layout, result))
         return 0
 
-    def _termios_ioctl(self: Kernel, fd: int, host_request: int, arg: int,
+    def _termios_ioctl(self, fd: int, host_request: int, arg: int,
                        set_attributes: bool) -> int:
         translate = self._termios
         if set_attributes:
@@ -188,7 +185,7 @@ class IoctlCalls:
         self.mem.write(arg, translate.to_guest(host))
         return 0
 
-    def _ifreq_ioctl(self: Kernel, fd: int, request: int, arg: int) -> int:
+    def _ifreq_ioctl(self, fd: int, request: int, arg: int) -> int:
         name, member, copy_out = self._ifreq_ioctls[request]
         guest = self.mem.read(arg, self._ifreq_size)
         used = struct.calcsize("<" + member)
@@ -200,7 +197,7 @@ class IoctlCalls:
             self.mem.write(arg, to_guest(self.target, member, result[:used]))
         return 0
 
-    def _ifconf_ioctl(self: Kernel, fd: int, arg: int) -> int:
+    def _ifconf_ioctl(self, fd: int, arg: int) -> int:
         """SIOCGIFCONF: struct ifconf {int ifc_len; pointer ifc_buf} fills
         ifc_buf with one ifreq (name and IPv4 sockaddr) per address."""
         word = self.target.word_size

@@ -13,8 +13,12 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from pyuser.memory import GuestFault, OutOfMemory
+from pyuser.syscalls import arch
+from pyuser.syscalls.base import CpuServices, SyscallFamily
 from pyuser.syscalls.exec import ExecCalls
-from pyuser.syscalls.files import FileCalls
+from pyuser.syscalls.file_io import FileIoCalls
+from pyuser.syscalls.file_status import FileStatusCalls
+from pyuser.syscalls.files import DescriptorCalls
 from pyuser.syscalls.fork import ForkCalls
 from pyuser.syscalls.futex import FutexCalls
 from pyuser.syscalls.ioctl import IoctlCalls
@@ -22,6 +26,7 @@ from pyuser.syscalls.memory import MemoryCalls
 from pyuser.syscalls.messages import MessageCalls
 from pyuser.syscalls.mqueue import MqueueCalls
 from pyuser.syscalls.network import NetworkCalls
+from pyuser.syscalls.paths import PathCalls
 from pyuser.syscalls.polling import PollingCalls
 from pyuser.syscalls.processes import ProcessCalls
 from pyuser.syscalls.signals import SignalCalls
@@ -35,14 +40,17 @@ from pyuser.syscalls.xattr import XattrCalls
 
 if TYPE_CHECKING:
     from pyuser.process import Process
+    from pyuser.targets.base import Target
 
 
-class KernelCore:
-    """Holds the process state the handlers need and dispatches by number.
+class KernelCore(SyscallFamily):
+    """Provides the services of pyuser.syscalls.base and dispatches by number.
 
-    What every OS personality shares: the table built from the families'
-    typed signatures, the one place exceptions become guest errnos, blocking
-    host calls.  :class:`Kernel` is Linux's; pyuser.syscalls.freebsd has another.
+    What every OS personality shares: the process state the handlers use,
+    the table built from the families' typed signatures (each handler bound
+    once, when its entry is first used), and the one place exceptions become
+    guest errnos.  :class:`Kernel` is Linux's; pyuser.syscalls.freebsd has
+    another.
     """
 
     def __init__(self, process: Process) -> None:
@@ -51,6 +59,8 @@ class KernelCore:
         self.abi = process.target.abi
         self.mem = process.memory
         self.log = process.log
+        # the CPU loop's services; the builder of the process attaches them
+        self.cpu: CpuServices | None = None  # type: ignore[assignment]
         self._setup_families()
         self.table, self.sparse = build_table(self)
         self._reported_unknown: set[int] = set()
@@ -60,8 +70,12 @@ class KernelCore:
         self._enosys = -errno_names["ENOSYS"]
         self._einval = -errno_names["EINVAL"]
         self._ebadf = -errno_names["EBADF"]
-        self._errno_from_host = self.target.errno_from_host
+        self.errno_from_host = self.target.errno_from_host
         self._errno_by_name = errno_names
+
+    def attach_cpu(self, cpu: CpuServices) -> None:
+        """The CPU loop that runs the process: clone's threads, sigreturn."""
+        self.cpu = cpu
 
     def _setup_families(self) -> None:
         for klass in type(self).__mro__:
@@ -90,7 +104,7 @@ class KernelCore:
         except SyscallError as e:
             return -self._errno_by_name[e.name]
         except OSError as e:
-            return -self._errno_from_host.get(e.errno or host_errno.EINVAL, -self._einval)
+            return -self.errno_from_host.get(e.errno or host_errno.EINVAL, -self._einval)
         except GuestFault:
             return self._efault
         except OutOfMemory:
@@ -109,66 +123,33 @@ class KernelCore:
                                f" ({self.target.syscall_names.get(number, '?')})")
         return self._enosys
 
-    # --------------------------------------------------------- helpers
-    def resolve_path(self, guest_path: bytes) -> bytes:
-        """The host path a guest path names (sysroot first, /proc/self specials)."""
-        return self.proc.vfs.resolve(guest_path)
 
-    def blocking(self, call, *args):
-        """Run a host call that may block; a guest signal ends it with EINTR.
-
-        The thread answers the kicks sent so far and checks for a deliverable
-        signal before the call (a signal raised just before it would not have
-        been kicked); one raised during the call kicks it out with the kick
-        signal, again until it answers (pyuser.signals.SignalState.wake).  If
-        no signal is deliverable to the guest by then (it was blocked,
-        ignored, or the kick was stale), the call simply goes on.
-        """
-        proc = self.proc
-        thread = proc.current
-        signals = proc.signals
-        scheduler = proc.scheduler
-        while True:
-            thread.in_host_call = True
-            thread.kick_ack = thread.kick_seq
-            try:
-                if signals.check and signals.has_deliverable(thread):
-                    raise SyscallError("EINTR")
-                if not scheduler.active:
-                    # one guest thread: no token to hand on (and no context
-                    # manager's cost on every read, write and open)
-                    return call(*args)
-                with scheduler.released(thread):
-                    return call(*args)
-            except InterruptedError:
-                if signals.has_deliverable(thread):
-                    raise SyscallError("EINTR") from None
-            finally:
-                thread.in_host_call = False
-
-    def host_errno_result(self, err: OSError) -> int:
-        return -self._errno_from_host.get(err.errno or host_errno.EINVAL, -self._einval)
-
-
-class Kernel(FileCalls, MemoryCalls, ProcessCalls, SignalCalls, TimeCalls, IoctlCalls,
-             FutexCalls, NetworkCalls, MessageCalls, PollingCalls, ForkCalls, ExecCalls, XattrCalls,
-             ThreadCalls, SysvIpcCalls, MqueueCalls, Uid16Calls, KernelCore):
+class Kernel(DescriptorCalls, FileIoCalls, FileStatusCalls, PathCalls, MemoryCalls, ProcessCalls,
+             SignalCalls, TimeCalls, IoctlCalls, FutexCalls, NetworkCalls, MessageCalls,
+             PollingCalls, ForkCalls, ExecCalls, XattrCalls, ThreadCalls, SysvIpcCalls, MqueueCalls,
+             Uid16Calls, KernelCore):
     """The Linux personality: every Linux syscall family."""
 
 
 _kernel_classes: dict[type, type[KernelCore]] = {}
 
 
-def kernel_for(process: Process) -> KernelCore:
-    """A Kernel with the target's private syscalls mixed in (the class is made once)."""
-    key = type(process.target)
+def kernel_class(target: Target) -> type[KernelCore]:
+    """The target's personality with its private syscall families mixed in
+    (each class is made once)."""
+    key = type(target)
     klass = _kernel_classes.get(key)
     if klass is None:
         base: type[KernelCore] = Kernel
-        if process.target.os_name != "linux":
+        if target.os_name != "linux":
             # another personality (pyuser.syscalls.freebsd): its own families
-            base = importlib.import_module(f"pyuser.syscalls.{process.target.os_name}").KERNEL
-        mixins = process.target.syscall_mixins
-        klass = type(f"{key.__name__}Kernel", (*mixins, base), {}) if mixins else base
+            base = importlib.import_module(f"pyuser.syscalls.{target.os_name}").KERNEL
+        own = tuple(arch.family(name) for name in target.syscall_families)
+        klass = type(f"{key.__name__}Kernel", (*own, base), {}) if own else base
         _kernel_classes[key] = klass
-    return klass(process)
+    return klass
+
+
+def kernel_for(process: Process) -> KernelCore:
+    """The kernel that serves `process`'s syscalls."""
+    return kernel_class(process.target)(process)

@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import ctypes
 import os
-from typing import TYPE_CHECKING
 
 from pyuser.memory import PAGE_MASK, PAGE_SIZE, OutOfMemory, page_ceil
+from pyuser.syscalls.base import SyscallFamily
 from pyuser.syscalls.table import syscall
 from pyuser.syscalls.types import Fd, Ptr, SyscallError, UInt
-
-if TYPE_CHECKING:
-    from pyuser.syscalls.kernel import Kernel
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.msync.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
 
 
-class MemoryCalls:
-    def setup_family(self: Kernel) -> None:
+class MemoryCalls(SyscallFamily):
+    def setup_family(self) -> None:
         c = self.abi.CONST
         self._map_shared = c["MAP_SHARED"]
         self._map_fixed = c["MAP_FIXED"]
@@ -32,7 +29,7 @@ class MemoryCalls:
 
     # ------------------------------------------------------------ brk
     @syscall
-    def brk(self: Kernel, address: Ptr) -> int:
+    def brk(self, address: Ptr) -> int:
         proc = self.proc
         if address < proc.brk_start:
             return proc.brk
@@ -49,18 +46,31 @@ class MemoryCalls:
 
     # ------------------------------------------------------------ mmap
     @syscall
-    def mmap2(self: Kernel, addr: Ptr, length: UInt, prot: UInt, flags: UInt, fd: Fd,
+    def mmap2(self, addr: Ptr, length: UInt, prot: UInt, flags: UInt, fd: Fd,
               pgoffset: UInt) -> int:
-        return self._mmap(addr, length, prot, flags, fd, pgoffset * PAGE_SIZE)
+        return self.do_mmap(addr, length, prot, flags, fd, pgoffset * PAGE_SIZE)
 
     @syscall("mmap")
-    def mmap_bytes(self: Kernel, addr: Ptr, length: UInt, prot: UInt, flags: UInt, fd: Fd,
+    def mmap_bytes(self, addr: Ptr, length: UInt, prot: UInt, flags: UInt, fd: Fd,
                    offset: UInt) -> int:
         if offset & PAGE_MASK:
             raise SyscallError("EINVAL")
-        return self._mmap(addr, length, prot, flags, fd, offset)
+        return self.do_mmap(addr, length, prot, flags, fd, offset)
 
-    def _mmap(self: Kernel, addr: int, length: int, prot: int, flags: int, fd: int,
+    @syscall
+    def old_mmap(self, args: Ptr) -> int:
+        """mmap's first form, one pointer to six longs (addr, len, prot, flags,
+        fd, offset: struct mmap_arg_struct, mm/mmap.c sys_old_mmap); what
+        i386's and s390x's tables call mmap (their syscall_entry_points)."""
+        w = self.target.word_size
+        addr, length, prot, flags, fd, offset = self.target.unpack(
+            ("I" if w == 4 else "Q") * 6, self.mem.read(args, 6 * w))
+        fd = ((fd & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000  # an int, in a long
+        if offset & PAGE_MASK:
+            raise SyscallError("EINVAL")
+        return self.do_mmap(addr, length, prot, flags, fd, offset)
+
+    def do_mmap(self, addr: int, length: int, prot: int, flags: int, fd: int,
               offset: int) -> int:
         mem = self.mem
         if length == 0 or (addr & PAGE_MASK and flags & self._map_fixed):
@@ -93,7 +103,7 @@ class MemoryCalls:
         return start
 
     @syscall
-    def munmap(self: Kernel, addr: Ptr, length: UInt) -> int:
+    def munmap(self, addr: Ptr, length: UInt) -> int:
         if addr & PAGE_MASK or length == 0:
             raise SyscallError("EINVAL")
         end = page_ceil(addr + length)
@@ -103,7 +113,7 @@ class MemoryCalls:
         return 0
 
     @syscall
-    def mprotect(self: Kernel, addr: Ptr, length: UInt, prot: UInt) -> int:
+    def mprotect(self, addr: Ptr, length: UInt, prot: UInt) -> int:
         if addr & PAGE_MASK:
             raise SyscallError("EINVAL")
         if length == 0:
@@ -115,7 +125,7 @@ class MemoryCalls:
         return 0
 
     @syscall
-    def mremap(self: Kernel, old: Ptr, old_size: UInt, new_size: UInt, flags: UInt,
+    def mremap(self, old: Ptr, old_size: UInt, new_size: UInt, flags: UInt,
                new_address: Ptr) -> int:
         mem = self.mem
         if old & PAGE_MASK or new_size == 0:
@@ -151,7 +161,7 @@ class MemoryCalls:
         return start
 
     @syscall
-    def madvise(self: Kernel, addr: Ptr, length: UInt, advice: int) -> int:
+    def madvise(self, addr: Ptr, length: UInt, advice: int) -> int:
         if addr & PAGE_MASK:
             raise SyscallError("EINVAL")
         end = page_ceil(addr + length)
@@ -167,7 +177,7 @@ class MemoryCalls:
         return 0
 
     @syscall
-    def msync(self: Kernel, addr: Ptr, length: UInt, flags: int) -> int:
+    def msync(self, addr: Ptr, length: UInt, flags: int) -> int:
         if addr & PAGE_MASK:
             raise SyscallError("EINVAL")
         if length and not self.mem.all_mapped(addr, addr + length):
@@ -177,7 +187,7 @@ class MemoryCalls:
         return 0
 
     @syscall
-    def mincore(self: Kernel, addr: Ptr, length: UInt, vec: Ptr) -> int:
+    def mincore(self, addr: Ptr, length: UInt, vec: Ptr) -> int:
         """Which pages are resident: the host's answer for the guest's pages
         (one byte each, bit 0), ENOMEM where the guest has no mapping."""
         if addr & PAGE_MASK:
@@ -195,21 +205,21 @@ class MemoryCalls:
         return 0
 
     @syscall
-    def mlock(self: Kernel, addr: Ptr, length: UInt) -> int:
+    def mlock(self, addr: Ptr, length: UInt) -> int:
         return 0
 
     @syscall
-    def mlock2(self: Kernel, addr: Ptr, length: UInt, flags: UInt) -> int:
+    def mlock2(self, addr: Ptr, length: UInt, flags: UInt) -> int:
         return 0  # as mlock (MLOCK_ONFAULT only defers the faults)
 
     @syscall
-    def munlock(self: Kernel, addr: Ptr, length: UInt) -> int:
+    def munlock(self, addr: Ptr, length: UInt) -> int:
         return 0
 
     @syscall
-    def mlockall(self: Kernel, flags: UInt) -> int:
+    def mlockall(self, flags: UInt) -> int:
         return 0
 
     @syscall
-    def munlockall(self: Kernel) -> int:
+    def munlockall(self) -> int:
         return 0

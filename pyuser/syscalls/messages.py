@@ -14,15 +14,17 @@ from __future__ import annotations
 import ctypes
 import struct
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from pyuser.syscalls import hostcalls
+from pyuser.syscalls.base import SyscallFamily
 from pyuser.syscalls.byteorder import host_abi, to_guest, to_host
 from pyuser.syscalls.table import syscall
 from pyuser.syscalls.types import Fd, Ptr, SyscallError, UInt
 
 if TYPE_CHECKING:
-    from pyuser.syscalls.kernel import Kernel
+    from pyuser.syscalls.network import SocketNumbers
 
 _HOST_WORD = 8
 _MSG_CTRUNC = 0x8  # the same in every Linux ABI
@@ -33,9 +35,13 @@ def _align(value: int, word: int) -> int:
     return (value + word - 1) & ~(word - 1)
 
 
-class MessageCalls:
+class MessageCalls(SyscallFamily):
+    # provided by the network family
+    sockets: Callable[[], SocketNumbers]
+    sockaddr_bytes: Callable[[bytes], bytes]
+
     # ------------------------------------------------------------ control messages
-    def _control_to_host(self: Kernel, data: bytes) -> bytes:
+    def _control_to_host(self, data: bytes) -> bytes:
         import socket
 
         guest_header = self.abi.cmsghdr
@@ -60,7 +66,7 @@ class MessageCalls:
             offset += _align(header.cmsg_len, word)
         return bytes(out)
 
-    def _control_to_guest(self: Kernel, data: bytes, room: int) -> tuple[bytes, bool]:
+    def _control_to_guest(self, data: bytes, room: int) -> tuple[bytes, bool]:
         """The host's control messages in the guest's layout, cut at `room`
         bytes (then MSG_CTRUNC, as the kernel does)."""
         import socket
@@ -96,18 +102,18 @@ class MessageCalls:
                    ("SO_TIMESTAMPING_OLD", 3), ("SO_TIMESTAMP_NEW", 1),
                    ("SO_TIMESTAMPNS_NEW", 1), ("SO_TIMESTAMPING_NEW", 3))
 
-    def _timestamp_kinds(self: Kernel) -> dict[int, tuple[str, int]]:
+    def _timestamp_kinds(self) -> dict[int, tuple[str, int]]:
         host = host_abi().CONST
         return {host[name]: (name, pairs) for name, pairs in self._TIMESTAMPS if name in host}
 
-    def _timestamp_to_guest(self: Kernel, kind: int, payload: bytes) -> tuple[int, bytes]:
+    def _timestamp_to_guest(self, kind: int, payload: bytes) -> tuple[int, bytes]:
         name, pairs = self._timestamp_kinds()[kind]
         values = struct.unpack_from(f"<{2 * pairs}q", payload)
         pair = self.target.long_format * 2 if name.endswith("_OLD") else "qq"
         return self.abi.CONST.get(name, kind), self.target.pack(pair * pairs, *values)
 
     # ------------------------------------------------------------ the calls
-    def _host_msghdr(self: Kernel, guest, writable: bool, control: bytes | None):
+    def _host_msghdr(self, guest, writable: bool, control: bytes | None):
         """A host struct msghdr for the guest's, and what must stay alive with it."""
         host = host_abi().msghdr()
         if guest.msg_name and guest.msg_namelen > 0:
@@ -115,7 +121,7 @@ class MessageCalls:
                                                                    guest.msg_namelen)
             host.msg_name = self.mem.host_pointer(guest.msg_name)
             host.msg_namelen = guest.msg_namelen
-        iovecs = hostcalls.iovec_array(self._host_iovecs(guest.msg_iov, guest.msg_iovlen,
+        iovecs = hostcalls.iovec_array(self.host_iovecs(guest.msg_iov, guest.msg_iovlen,
                                                          writable))
         host.msg_iov = ctypes.addressof(iovecs)
         host.msg_iovlen = len(iovecs) // 2  # (base, length) pairs
@@ -126,7 +132,7 @@ class MessageCalls:
         return host, (iovecs, buffer)
 
     @syscall
-    def sendmsg(self: Kernel, fd: Fd, msg: Ptr, flags: UInt) -> int:
+    def sendmsg(self, fd: Fd, msg: Ptr, flags: UInt) -> int:
         guest = self.mem.read_struct(msg, self.abi.msghdr)
         if guest.msg_controllen > _MAX_CONTROL:
             raise SyscallError("ENOBUFS")
@@ -134,7 +140,7 @@ class MessageCalls:
             if guest.msg_control and guest.msg_controllen else None
         name = None
         if guest.msg_name and guest.msg_namelen > 0:  # sa_family in the host's order
-            name = self._sockaddr_bytes(self.mem.read(guest.msg_name, guest.msg_namelen))
+            name = self.sockaddr_bytes(self.mem.read(guest.msg_name, guest.msg_namelen))
             guest.msg_name = 0
         host, keep = self._host_msghdr(guest, False, control)
         if name is not None:
@@ -145,7 +151,7 @@ class MessageCalls:
         return result
 
     @syscall
-    def recvmsg(self: Kernel, fd: Fd, msg: Ptr, flags: UInt) -> int:
+    def recvmsg(self, fd: Fd, msg: Ptr, flags: UInt) -> int:
         guest = self.mem.read_struct(msg, self.abi.msghdr)
         self.mem.writable(msg, ctypes.sizeof(guest))
         room = guest.msg_controllen if guest.msg_control else 0
@@ -170,7 +176,7 @@ class MessageCalls:
             size = min(host.msg_namelen, guest.msg_namelen)
             if size:
                 self.mem.write(guest.msg_name,
-                               self._sockaddr_bytes(self.mem.read(guest.msg_name, size)))
+                               self.sockaddr_bytes(self.mem.read(guest.msg_name, size)))
         guest.msg_namelen = host.msg_namelen if guest.msg_name else 0
         guest.msg_flags = out_flags
         self.mem.write_struct(msg, guest)
@@ -182,11 +188,11 @@ class MessageCalls:
     # fills in, padded to the word size.  Each message goes through
     # sendmsg/recvmsg; as the kernel does, an error after the first message
     # ends the batch with the count so far.
-    def _mmsghdr_size(self: Kernel) -> int:
+    def _mmsghdr_size(self) -> int:
         word = self.target.word_size
         return (ctypes.sizeof(self.abi.msghdr) + 4 + word - 1) // word * word
 
-    def _batch(self: Kernel, fd: int, vector: int, count: int, flags: int,
+    def _batch(self, fd: int, vector: int, count: int, flags: int,
                send: bool, deadline_ns: int | None = None) -> int:
         size = self._mmsghdr_size()
         # MSG_WAITFORONE: only the first receive may wait
@@ -213,28 +219,28 @@ class MessageCalls:
         return done
 
     @syscall
-    def sendmmsg(self: Kernel, fd: Fd, vector: Ptr, count: UInt, flags: UInt) -> int:
+    def sendmmsg(self, fd: Fd, vector: Ptr, count: UInt, flags: UInt) -> int:
         return self._batch(fd, vector, count, flags, True)
 
     @syscall
-    def recvmmsg(self: Kernel, fd: Fd, vector: Ptr, count: UInt, flags: UInt,
+    def recvmmsg(self, fd: Fd, vector: Ptr, count: UInt, flags: UInt,
                  timeout: Ptr) -> int:
         return self._recvmmsg(fd, vector, count, flags, timeout, False)
 
     @syscall
-    def recvmmsg_time64(self: Kernel, fd: Fd, vector: Ptr, count: UInt, flags: UInt,
+    def recvmmsg_time64(self, fd: Fd, vector: Ptr, count: UInt, flags: UInt,
                         timeout: Ptr) -> int:
         return self._recvmmsg(fd, vector, count, flags, timeout, True)
 
-    def _recvmmsg(self: Kernel, fd: int, vector: int, count: int, flags: int, timeout: int,
+    def _recvmmsg(self, fd: int, vector: int, count: int, flags: int, timeout: int,
                   wide: bool) -> int:
         """As Linux (net/socket.c do_recvmmsg): the timeout is looked at only
         after each message, so it ends a batch but never a wait; what is left
         of it is written back when messages were received."""
         if not timeout:
             return self._batch(fd, vector, count, flags, False)
-        deadline_ns = time.monotonic_ns() + self._read_ts(timeout, wide)
+        deadline_ns = time.monotonic_ns() + self.read_timespec(timeout, wide)
         done = self._batch(fd, vector, count, flags, False, deadline_ns)
         if done:
-            self._write_ts(timeout, max(deadline_ns - time.monotonic_ns(), 0), wide)
+            self.write_timespec(timeout, max(deadline_ns - time.monotonic_ns(), 0), wide)
         return done

@@ -11,49 +11,50 @@ EINTR on a guest signal.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 from pyuser.syscalls import hostcalls
+from pyuser.syscalls.base import SyscallFamily
 from pyuser.syscalls.table import syscall
 from pyuser.syscalls.types import CStr, Fd, Ptr, SyscallError, UInt
-
-if TYPE_CHECKING:
-    from pyuser.syscalls.kernel import Kernel
 
 _NS = 1_000_000_000
 
 
-class MqueueCalls:
+class MqueueCalls(SyscallFamily):
+    # provided by the signal family
+    guest_sigevent: Callable[[int], tuple[int, int, int, int]]
+
     # mq_flags holds O_NONBLOCK, which is 0x80 on MIPS
-    def _mq_attr_in(self: Kernel, address: int) -> hostcalls.MqAttr:
+    def _mq_attr_in(self, address: int) -> hostcalls.MqAttr:
         raw = self.mem.read(address, 8 * self.target.word_size)
         flags, *rest = self.target.unpack(f"8{self.target.long_format}", raw)
         return hostcalls.MqAttr(self.open_flags.to_host(flags), *rest)
 
-    def _mq_attr_out(self: Kernel, address: int, attr: hostcalls.MqAttr) -> None:
+    def _mq_attr_out(self, address: int, attr: hostcalls.MqAttr) -> None:
         mask = self.target.word_mask
         values = [self.open_flags.to_target(attr[0]), *attr[1:]]
         self.mem.write(address, self.target.pack(f"8{self.target.long_format.upper()}",
                                                  *(value & mask for value in values)))
 
-    def _mq_timeout(self: Kernel, address: int, wide: bool) -> int | None:
+    def _mq_timeout(self, address: int, wide: bool) -> int | None:
         if not address:
             return None
-        sec, nsec = self._read_timespecs(address, 1, wide)
+        sec, nsec = self.read_timespecs(address, 1, wide)
         if not 0 <= nsec < _NS:
             raise SyscallError("EINVAL")
         return sec * _NS + nsec
 
     @syscall
-    def mq_open(self: Kernel, name: CStr, flags: UInt, mode: UInt, attr: Ptr) -> int:
+    def mq_open(self, name: CStr, flags: UInt, mode: UInt, attr: Ptr) -> int:
         host_attr = self._mq_attr_in(attr) if attr and flags & self.abi.CONST["O_CREAT"] else None
         return hostcalls.mq_open(name, self.open_flags.to_host(flags), mode, host_attr)
 
     @syscall
-    def mq_unlink(self: Kernel, name: CStr) -> int:
+    def mq_unlink(self, name: CStr) -> int:
         return hostcalls.mq_unlink(name)
 
-    def _mq_send(self: Kernel, mqd: int, msg: int, length: int, priority: int,
+    def _mq_send(self, mqd: int, msg: int, length: int, priority: int,
                  timeout: int, wide: bool) -> int:
         when = self._mq_timeout(timeout, wide)
         if length:
@@ -62,16 +63,16 @@ class MqueueCalls:
                              priority, when)
 
     @syscall
-    def mq_timedsend(self: Kernel, mqd: Fd, msg: Ptr, length: UInt, priority: UInt,
+    def mq_timedsend(self, mqd: Fd, msg: Ptr, length: UInt, priority: UInt,
                      timeout: Ptr) -> int:
         return self._mq_send(mqd, msg, length, priority, timeout, False)
 
     @syscall
-    def mq_timedsend_time64(self: Kernel, mqd: Fd, msg: Ptr, length: UInt, priority: UInt,
+    def mq_timedsend_time64(self, mqd: Fd, msg: Ptr, length: UInt, priority: UInt,
                             timeout: Ptr) -> int:
         return self._mq_send(mqd, msg, length, priority, timeout, True)
 
-    def _mq_receive(self: Kernel, mqd: int, msg: int, length: int, priority: int,
+    def _mq_receive(self, mqd: int, msg: int, length: int, priority: int,
                     timeout: int, wide: bool) -> int:
         when = self._mq_timeout(timeout, wide)
         if length:
@@ -83,17 +84,17 @@ class MqueueCalls:
         return got
 
     @syscall
-    def mq_timedreceive(self: Kernel, mqd: Fd, msg: Ptr, length: UInt, priority: Ptr,
+    def mq_timedreceive(self, mqd: Fd, msg: Ptr, length: UInt, priority: Ptr,
                         timeout: Ptr) -> int:
         return self._mq_receive(mqd, msg, length, priority, timeout, False)
 
     @syscall
-    def mq_timedreceive_time64(self: Kernel, mqd: Fd, msg: Ptr, length: UInt, priority: Ptr,
+    def mq_timedreceive_time64(self, mqd: Fd, msg: Ptr, length: UInt, priority: Ptr,
                                timeout: Ptr) -> int:
         return self._mq_receive(mqd, msg, length, priority, timeout, True)
 
     @syscall
-    def mq_notify(self: Kernel, mqd: Fd, event: Ptr) -> int:
+    def mq_notify(self, mqd: Fd, event: Ptr) -> int:
         if not event:
             return hostcalls.mq_notify(mqd, None)
         value, signo, notify, _tid = self.guest_sigevent(event)
@@ -106,7 +107,7 @@ class MqueueCalls:
         return hostcalls.mq_notify(mqd, (value, signo, notify))
 
     @syscall
-    def mq_getsetattr(self: Kernel, mqd: Fd, new: Ptr, old: Ptr) -> int:
+    def mq_getsetattr(self, mqd: Fd, new: Ptr, old: Ptr) -> int:
         previous = hostcalls.mq_getsetattr(mqd, self._mq_attr_in(new) if new else None)
         if old:
             self._mq_attr_out(old, previous)

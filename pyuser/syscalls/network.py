@@ -11,17 +11,13 @@ from __future__ import annotations
 import ctypes
 import struct
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from pyuser.syscalls import hostcalls
+from pyuser.syscalls.base import SyscallFamily
 from pyuser.syscalls.byteorder import to_host
 from pyuser.syscalls.files import guest_fd
 from pyuser.syscalls.table import syscall
 from pyuser.syscalls.types import Fd, InBuf, Ptr, SyscallError, UInt
-
-if TYPE_CHECKING:
-    from pyuser.syscalls.kernel import Kernel
-
 
 _SOCKET_TYPES = ("SOCK_STREAM", "SOCK_DGRAM", "SOCK_RAW", "SOCK_RDM", "SOCK_SEQPACKET")
 
@@ -72,18 +68,18 @@ class SocketNumbers:
                    const.get("SOL_SOCKET", socket.SOL_SOCKET), options, timeval_options)
 
 
-class NetworkCalls:
-    def setup_family(self: Kernel) -> None:
+class NetworkCalls(SyscallFamily):
+    def setup_family(self) -> None:
         self._socket_numbers: SocketNumbers | None = None
 
-    def sockets(self: Kernel) -> SocketNumbers:
+    def sockets(self) -> SocketNumbers:
         """The socket numbering, built at the first socket call (importing the
         host's socket module is left out of start-up)."""
         if self._socket_numbers is None:
             self._socket_numbers = SocketNumbers.of(self.abi.CONST, self.target.long_format)
         return self._socket_numbers
 
-    def _option(self: Kernel, level: int, name: int) -> tuple[int, int]:
+    def _option(self, level: int, name: int) -> tuple[int, int]:
         """A (level, name) of the guest's as the host's numbers."""
         import socket
 
@@ -92,14 +88,14 @@ class NetworkCalls:
             return socket.SOL_SOCKET, numbers.options.get(name, name)
         return level, name
 
-    def _sockaddr_bytes(self: Kernel, data: bytes) -> bytes:
+    def sockaddr_bytes(self, data: bytes) -> bytes:
         """A sockaddr between guest and host (a swap, the same either way):
         sa_family is a host-order u16, the rest is in network order."""
         if len(data) < 2:
             return data
         return to_host(self.target, "H", data[:2]) + data[2:]
 
-    def _option_bytes(self: Kernel, data: bytes) -> bytes:
+    def _option_bytes(self, data: bytes) -> bytes:
         """An option value between guest and host (a swap, the same either way):
         ints, or structs of ints and longs (linger, timeval, ucred), 32-bit words
         on a 32-bit guest.  A string value (SO_BINDTODEVICE) is not told apart."""
@@ -108,7 +104,7 @@ class NetworkCalls:
         return to_host(self.target, f"{len(data) // 4}I", data)
 
     @syscall
-    def socketpair(self: Kernel, domain: int, type_: int, protocol: int, sv: Ptr) -> int:
+    def socketpair(self, domain: int, type_: int, protocol: int, sv: Ptr) -> int:
         import socket
 
         a, b = socket.socketpair(domain, self.socket_type(type_), protocol)
@@ -118,7 +114,7 @@ class NetworkCalls:
         return 0
 
     @syscall
-    def socketcall(self: Kernel, call: int, args: Ptr) -> int:
+    def socketcall(self, call: int, args: Ptr) -> int:
         """The one socket syscall of old ABIs (i386's glibc still uses it):
         the arguments are an array of words in guest memory."""
         known = _SOCKETCALLS.get(call)
@@ -131,7 +127,7 @@ class NetworkCalls:
         return self.dispatch([number, *words, 0, 0])
 
     @syscall
-    def socket(self: Kernel, domain: int, type_: int, protocol: int) -> int:
+    def socket(self, domain: int, type_: int, protocol: int) -> int:
         import socket
 
         fd = socket.socket(domain, self.socket_type(type_), protocol).detach()
@@ -139,9 +135,9 @@ class NetworkCalls:
         return guest_fd(fd, bool(type_ & self.abi.CONST["O_CLOEXEC"]))
 
     @syscall
-    def connect(self: Kernel, fd: Fd, addr: InBuf, addrlen: UInt) -> int:
+    def connect(self, fd: Fd, addr: InBuf, addrlen: UInt) -> int:
         # glibc's NSS asks nscd through an AF_UNIX socket (ls -l, id, ...)
-        return self.blocking(hostcalls.connect, fd, self._sockaddr_bytes(addr))
+        return self.blocking(hostcalls.connect, fd, self.sockaddr_bytes(addr))
 
     # ------------------------------------------------------------ addresses
     # A sockaddr is laid out the same on every Linux architecture for
@@ -149,7 +145,7 @@ class NetworkCalls:
     # every target: bytes and numbers pass through; buffers are read and
     # written in place in guest memory, then a big-endian guest's sa_family
     # (or option words) swapped there.
-    def _sockaddr_out(self: Kernel, addr: int, addrlen: int) -> tuple[object, object, int]:
+    def _sockaddr_out(self, addr: int, addrlen: int) -> tuple[object, object, int]:
         """(pointer, socklen_t cell, room) for a call that fills in an address."""
         if not addr:
             return None, None, 0
@@ -157,7 +153,7 @@ class NetworkCalls:
         self.mem.writable(addr, room)
         return ctypes.c_void_p(self.mem.host_pointer(addr)), ctypes.c_uint32(room), room
 
-    def _sockaddr_done(self: Kernel, addr: int, addrlen: int, cell: object,
+    def _sockaddr_done(self, addr: int, addrlen: int, cell: object,
                        room: int = 0, swap=None) -> None:
         """Give the guest the length the host wrote (and, on a big-endian guest,
         the first min(length, room) bytes at addr in its byte order)."""
@@ -166,23 +162,23 @@ class NetworkCalls:
         length = cell.value  # type: ignore[attr-defined]
         size = min(length, room)
         if not self.target.little_endian and size:
-            self.mem.write(addr, (swap or self._sockaddr_bytes)(self.mem.read(addr, size)))
+            self.mem.write(addr, (swap or self.sockaddr_bytes)(self.mem.read(addr, size)))
         self.mem.write(addrlen, self.target.pack("I", length))
 
-    def _buffer(self: Kernel, buf: int, length: int, writable: bool) -> ctypes.c_void_p:
+    def _buffer(self, buf: int, length: int, writable: bool) -> ctypes.c_void_p:
         (self.mem.writable if writable else self.mem.readable)(buf, length)
         return ctypes.c_void_p(self.mem.host_pointer(buf))
 
     @syscall
-    def bind(self: Kernel, fd: Fd, addr: InBuf, addrlen: UInt) -> int:
-        return hostcalls.libc("bind", fd, self._sockaddr_bytes(addr), len(addr))
+    def bind(self, fd: Fd, addr: InBuf, addrlen: UInt) -> int:
+        return hostcalls.libc("bind", fd, self.sockaddr_bytes(addr), len(addr))
 
     @syscall
-    def listen(self: Kernel, fd: Fd, backlog: int) -> int:
+    def listen(self, fd: Fd, backlog: int) -> int:
         return hostcalls.libc("listen", fd, backlog)
 
     @syscall
-    def accept4(self: Kernel, fd: Fd, addr: Ptr, addrlen: Ptr, flags: UInt) -> int:
+    def accept4(self, fd: Fd, addr: Ptr, addrlen: Ptr, flags: UInt) -> int:
         pointer, cell, room = self._sockaddr_out(addr, addrlen)
         new = self.blocking(hostcalls.libc, "accept4", fd, pointer,
                             ctypes.byref(cell) if cell is not None else None,
@@ -191,10 +187,10 @@ class NetworkCalls:
         return new
 
     @syscall
-    def accept(self: Kernel, fd: Fd, addr: Ptr, addrlen: Ptr) -> int:
+    def accept(self, fd: Fd, addr: Ptr, addrlen: Ptr) -> int:
         return self.accept4(fd, addr, addrlen, 0)
 
-    def _name(self: Kernel, which: str, fd: int, addr: int, addrlen: int) -> int:
+    def _name(self, which: str, fd: int, addr: int, addrlen: int) -> int:
         pointer, cell, room = self._sockaddr_out(addr, addrlen)
         if cell is None:
             raise SyscallError("EFAULT")
@@ -203,26 +199,26 @@ class NetworkCalls:
         return 0
 
     @syscall
-    def getsockname(self: Kernel, fd: Fd, addr: Ptr, addrlen: Ptr) -> int:
+    def getsockname(self, fd: Fd, addr: Ptr, addrlen: Ptr) -> int:
         return self._name("getsockname", fd, addr, addrlen)
 
     @syscall
-    def getpeername(self: Kernel, fd: Fd, addr: Ptr, addrlen: Ptr) -> int:
+    def getpeername(self, fd: Fd, addr: Ptr, addrlen: Ptr) -> int:
         return self._name("getpeername", fd, addr, addrlen)
 
     @syscall
-    def sendto(self: Kernel, fd: Fd, buf: Ptr, length: UInt, flags: UInt, addr: Ptr,
+    def sendto(self, fd: Fd, buf: Ptr, length: UInt, flags: UInt, addr: Ptr,
                addrlen: UInt) -> int:
-        to = self._sockaddr_bytes(self.mem.read(addr, addrlen)) if addr else None
+        to = self.sockaddr_bytes(self.mem.read(addr, addrlen)) if addr else None
         return self.blocking(hostcalls.libc, "sendto", fd, self._buffer(buf, length, False),
                              ctypes.c_size_t(length), flags, to, len(to) if to else 0)
 
     @syscall
-    def send(self: Kernel, fd: Fd, buf: Ptr, length: UInt, flags: UInt) -> int:
+    def send(self, fd: Fd, buf: Ptr, length: UInt, flags: UInt) -> int:
         return self.sendto(fd, buf, length, flags, 0, 0)
 
     @syscall
-    def recvfrom(self: Kernel, fd: Fd, buf: Ptr, length: UInt, flags: UInt, addr: Ptr,
+    def recvfrom(self, fd: Fd, buf: Ptr, length: UInt, flags: UInt, addr: Ptr,
                  addrlen: Ptr) -> int:
         pointer, cell, room = self._sockaddr_out(addr, addrlen)
         got = self.blocking(hostcalls.libc, "recvfrom", fd, self._buffer(buf, length, True),
@@ -232,15 +228,15 @@ class NetworkCalls:
         return got
 
     @syscall
-    def recv(self: Kernel, fd: Fd, buf: Ptr, length: UInt, flags: UInt) -> int:
+    def recv(self, fd: Fd, buf: Ptr, length: UInt, flags: UInt) -> int:
         return self.recvfrom(fd, buf, length, flags, 0, 0)
 
     @syscall
-    def shutdown(self: Kernel, fd: Fd, how: int) -> int:
+    def shutdown(self, fd: Fd, how: int) -> int:
         return hostcalls.libc("shutdown", fd, how)
 
     @syscall
-    def setsockopt(self: Kernel, fd: Fd, level: int, name: int, value: Ptr,
+    def setsockopt(self, fd: Fd, level: int, name: int, value: Ptr,
                    length: UInt) -> int:
         import socket
 
@@ -255,7 +251,7 @@ class NetworkCalls:
         return hostcalls.libc("setsockopt", fd, *self._option(level, name), data, length)
 
     @syscall
-    def getsockopt(self: Kernel, fd: Fd, level: int, name: int, value: Ptr,
+    def getsockopt(self, fd: Fd, level: int, name: int, value: Ptr,
                    length: Ptr) -> int:
         import socket
 
@@ -273,7 +269,7 @@ class NetworkCalls:
                 host_type, host_type)))
         return 0
 
-    def _get_timeval_option(self: Kernel, fd: int, name: int, value: int, length: int) -> int:
+    def _get_timeval_option(self, fd: int, name: int, value: int, length: int) -> int:
         import socket
 
         host_name, layout = self.sockets().timeval_options[name]
@@ -288,7 +284,7 @@ class NetworkCalls:
         self.mem.write(length, self.target.pack("I", size))
         return 0
 
-    def socket_type(self: Kernel, type_: int) -> int:
+    def socket_type(self, type_: int) -> int:
         """SOCK_NONBLOCK/SOCK_CLOEXEC are O_NONBLOCK/O_CLOEXEC values of the target."""
         import socket
 

@@ -13,14 +13,12 @@ import ctypes
 import os
 import struct
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
+from pyuser.syscalls.base import SyscallFamily
 from pyuser.syscalls.byteorder import to_guest, to_host
 from pyuser.syscalls.table import syscall
 from pyuser.syscalls.types import Fd, Ptr, SyscallError, UInt
-
-if TYPE_CHECKING:
-    from pyuser.syscalls.kernel import Kernel
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.poll.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_int]
@@ -42,20 +40,23 @@ def _check(result: int) -> int:
     return result
 
 
-class PollingCalls:
+class PollingCalls(SyscallFamily):
+    # provided by the signal family
+    read_sigset: Callable[[int, int], int]
+
     # ------------------------------------------------------------ helpers
-    def _timeout_ms(self: Kernel, deadline: float | None) -> int:
+    def _timeout_ms(self, deadline: float | None) -> int:
         if deadline is None:
             return -1
         return max(0, int((deadline - time.monotonic()) * 1000 + 0.999))
 
-    def _with_mask(self: Kernel, sigmask: int, size: int, wait):
+    def _with_mask(self, sigmask: int, size: int, wait):
         """Run `wait` with the thread's signal mask replaced, as ppoll/pselect do."""
         if not sigmask:
             return wait()
         thread = self.proc.current_thread()
         saved = thread.signals.mask
-        thread.signals.mask = self._sigset(sigmask, size) & ~self.proc.signals.unblockable
+        thread.signals.mask = self.read_sigset(sigmask, size) & ~self.proc.signals.unblockable
         try:
             return wait()
         except SyscallError as e:
@@ -67,7 +68,7 @@ class PollingCalls:
             thread.signals.mask = saved
 
     # ------------------------------------------------------------ poll
-    def _poll(self: Kernel, fds: int, nfds: int, deadline: float | None) -> int:
+    def _poll(self, fds: int, nfds: int, deadline: float | None) -> int:
         if nfds > 65536:
             raise SyscallError("EINVAL")
         if nfds:
@@ -86,26 +87,26 @@ class PollingCalls:
         return ready
 
     @syscall
-    def poll(self: Kernel, fds: Ptr, nfds: UInt, timeout: int) -> int:
+    def poll(self, fds: Ptr, nfds: UInt, timeout: int) -> int:
         deadline = None if timeout < 0 else time.monotonic() + timeout / 1000
         return self._poll(fds, nfds, deadline)
 
-    def _ppoll(self: Kernel, fds: int, nfds: int, tsp: int, sigmask: int, size: int,
+    def _ppoll(self, fds: int, nfds: int, tsp: int, sigmask: int, size: int,
                wide: bool) -> int:
-        deadline = time.monotonic() + self._read_ts(tsp, wide) / _NS if tsp else None
+        deadline = time.monotonic() + self.read_timespec(tsp, wide) / _NS if tsp else None
         return self._with_mask(sigmask, size, lambda: self._poll(fds, nfds, deadline))
 
     @syscall
-    def ppoll(self: Kernel, fds: Ptr, nfds: UInt, tsp: Ptr, sigmask: Ptr, size: UInt) -> int:
+    def ppoll(self, fds: Ptr, nfds: UInt, tsp: Ptr, sigmask: Ptr, size: UInt) -> int:
         return self._ppoll(fds, nfds, tsp, sigmask, size, False)
 
     @syscall
-    def ppoll_time64(self: Kernel, fds: Ptr, nfds: UInt, tsp: Ptr, sigmask: Ptr,
+    def ppoll_time64(self, fds: Ptr, nfds: UInt, tsp: Ptr, sigmask: Ptr,
                      size: UInt) -> int:
         return self._ppoll(fds, nfds, tsp, sigmask, size, True)
 
     # ------------------------------------------------------------ select
-    def _select(self: Kernel, n: int, sets: tuple[int, int, int], deadline: float | None) -> int:
+    def _select(self, n: int, sets: tuple[int, int, int], deadline: float | None) -> int:
         if n < 0 or n > 1024:
             raise SyscallError("EINVAL")
         # an array of longs (the kernel's FDS_BYTES): on a 64-bit big-endian
@@ -140,7 +141,7 @@ class PollingCalls:
         return ready
 
     @syscall("_newselect")
-    def newselect(self: Kernel, n: int, readfds: Ptr, writefds: Ptr, exceptfds: Ptr,
+    def newselect(self, n: int, readfds: Ptr, writefds: Ptr, exceptfds: Ptr,
                   timeout: Ptr) -> int:
         """select(2) with a struct timeval of the target's two longs, which the
         call updates to the time left."""
@@ -158,9 +159,9 @@ class PollingCalls:
             self.mem.write(timeout, self.target.pack(timeval, int(left), int((left % 1) * 1e6)))
         return result
 
-    def _pselect(self: Kernel, n: int, sets: tuple[int, int, int], tsp: int, sigdata: int,
+    def _pselect(self, n: int, sets: tuple[int, int, int], tsp: int, sigdata: int,
                  wide: bool) -> int:
-        deadline = time.monotonic() + self._read_ts(tsp, wide) / _NS if tsp else None
+        deadline = time.monotonic() + self.read_timespec(tsp, wide) / _NS if tsp else None
         mask, size = 0, 8
         if sigdata:
             w = self.target.word_size
@@ -168,31 +169,31 @@ class PollingCalls:
         return self._with_mask(mask, size, lambda: self._select(n, sets, deadline))
 
     @syscall
-    def pselect6(self: Kernel, n: int, r: Ptr, w: Ptr, e: Ptr, tsp: Ptr, sig: Ptr) -> int:
+    def pselect6(self, n: int, r: Ptr, w: Ptr, e: Ptr, tsp: Ptr, sig: Ptr) -> int:
         return self._pselect(n, (r, w, e), tsp, sig, False)
 
     @syscall
-    def pselect6_time64(self: Kernel, n: int, r: Ptr, w: Ptr, e: Ptr, tsp: Ptr, sig: Ptr) -> int:
+    def pselect6_time64(self, n: int, r: Ptr, w: Ptr, e: Ptr, tsp: Ptr, sig: Ptr) -> int:
         return self._pselect(n, (r, w, e), tsp, sig, True)
 
     # ------------------------------------------------------------ epoll
     @syscall
-    def epoll_create1(self: Kernel, flags: UInt) -> int:
+    def epoll_create1(self, flags: UInt) -> int:
         cloexec = flags & self.abi.CONST["O_CLOEXEC"]
         return _check(_libc.epoll_create1(os.O_CLOEXEC if cloexec else 0))
 
     @syscall
-    def epoll_create(self: Kernel, size: int) -> int:
+    def epoll_create(self, size: int) -> int:
         if size <= 0:
             raise SyscallError("EINVAL")
         return _check(_libc.epoll_create1(0))
 
-    def _guest_event_format(self: Kernel) -> str:
+    def _guest_event_format(self) -> str:
         # ARM EABI and other 32-bit ABIs align the 64-bit data member
         return "I4xQ" if ctypes.sizeof(self.abi.epoll_event) == 16 else "IQ"
 
     @syscall
-    def epoll_ctl(self: Kernel, epfd: Fd, op: int, fd: Fd, event: Ptr) -> int:
+    def epoll_ctl(self, epfd: Fd, op: int, fd: Fd, event: Ptr) -> int:
         host = None
         if event:
             fmt = self._guest_event_format()
@@ -200,7 +201,7 @@ class PollingCalls:
             host = struct.pack("<IQ", events, data)  # x86_64's packed epoll_event
         return _check(_libc.epoll_ctl(epfd, op, fd, host))
 
-    def _epoll_wait(self: Kernel, epfd: int, events: int, maxevents: int,
+    def _epoll_wait(self, epfd: int, events: int, maxevents: int,
                     deadline: float | None) -> int:
         if maxevents <= 0 or maxevents > 65536:
             raise SyscallError("EINVAL")
@@ -217,12 +218,12 @@ class PollingCalls:
         return count
 
     @syscall
-    def epoll_wait(self: Kernel, epfd: Fd, events: Ptr, maxevents: int, timeout: int) -> int:
+    def epoll_wait(self, epfd: Fd, events: Ptr, maxevents: int, timeout: int) -> int:
         deadline = None if timeout < 0 else time.monotonic() + timeout / 1000
         return self._epoll_wait(epfd, events, maxevents, deadline)
 
     @syscall
-    def epoll_pwait(self: Kernel, epfd: Fd, events: Ptr, maxevents: int, timeout: int,
+    def epoll_pwait(self, epfd: Fd, events: Ptr, maxevents: int, timeout: int,
                     sigmask: Ptr, size: UInt) -> int:
         deadline = None if timeout < 0 else time.monotonic() + timeout / 1000
         return self._with_mask(sigmask, size,
@@ -230,7 +231,7 @@ class PollingCalls:
 
     # ------------------------------------------------------------ eventfd
     @syscall
-    def eventfd2(self: Kernel, initval: UInt, flags: UInt) -> int:
+    def eventfd2(self, initval: UInt, flags: UInt) -> int:
         c = self.abi.CONST
         host = 0
         if flags & c["O_NONBLOCK"]:
@@ -242,5 +243,5 @@ class PollingCalls:
         return os.eventfd(initval, host)
 
     @syscall
-    def eventfd(self: Kernel, initval: UInt) -> int:
+    def eventfd(self, initval: UInt) -> int:
         return os.eventfd(initval, 0)

@@ -8,16 +8,13 @@ import os
 import resource
 import time
 from types import ModuleType
-from typing import TYPE_CHECKING
 
 from pyuser.memory import GuestFault
 from pyuser.syscalls import hostcalls
+from pyuser.syscalls.base import SyscallFamily
 from pyuser.syscalls.byteorder import host_abi
 from pyuser.syscalls.table import syscall
 from pyuser.syscalls.types import Fd, Id, NoReturn, OutBuf, Ptr, SyscallError, UInt
-
-if TYPE_CHECKING:
-    from pyuser.syscalls.kernel import Kernel
 
 
 @functools.cache
@@ -65,59 +62,59 @@ class ThreadExit(NoReturn):
 _RLIMIT_INFINITY_64 = (1 << 64) - 1
 
 
-class ProcessCalls:
+class ProcessCalls(SyscallFamily):
     # ------------------------------------------------------------ exit
     @syscall
-    def exit(self: Kernel, status: int) -> int:
+    def exit(self, status: int) -> int:
         raise ThreadExit(status & 0xFF)
 
     @syscall
-    def exit_group(self: Kernel, status: int) -> int:
+    def exit_group(self, status: int) -> int:
         raise ProcessExit(status & 0xFF)
 
     # ------------------------------------------------------------ identity
     @syscall
-    def getpid(self: Kernel) -> int:
+    def getpid(self) -> int:
         return os.getpid()
 
     @syscall
-    def getppid(self: Kernel) -> int:
+    def getppid(self) -> int:
         return os.getppid()
 
     @syscall
-    def gettid(self: Kernel) -> int:
+    def gettid(self) -> int:
         return self.proc.current_tid()
 
     @syscall("getuid32", "getuid")
-    def getuid32(self: Kernel) -> int:
+    def getuid32(self) -> int:
         return os.getuid()
 
     @syscall("geteuid32", "geteuid")
-    def geteuid32(self: Kernel) -> int:
+    def geteuid32(self) -> int:
         return os.geteuid()
 
     @syscall("getgid32", "getgid")
-    def getgid32(self: Kernel) -> int:
+    def getgid32(self) -> int:
         return os.getgid()
 
     @syscall("getegid32", "getegid")
-    def getegid32(self: Kernel) -> int:
+    def getegid32(self) -> int:
         return os.getegid()
 
     @syscall("getresuid32", "getresuid")
-    def getresuid32(self: Kernel, ruid: Ptr, euid: Ptr, suid: Ptr) -> int:
+    def getresuid32(self, ruid: Ptr, euid: Ptr, suid: Ptr) -> int:
         for address, value in zip((ruid, euid, suid), os.getresuid(), strict=True):
             self.mem.write(address, self.target.pack("I", value))
         return 0
 
     @syscall("getresgid32", "getresgid")
-    def getresgid32(self: Kernel, rgid: Ptr, egid: Ptr, sgid: Ptr) -> int:
+    def getresgid32(self, rgid: Ptr, egid: Ptr, sgid: Ptr) -> int:
         for address, value in zip((rgid, egid, sgid), os.getresgid(), strict=True):
             self.mem.write(address, self.target.pack("I", value))
         return 0
 
     @syscall("getgroups32", "getgroups")
-    def getgroups32(self: Kernel, size: int, groups: Ptr) -> int:
+    def getgroups32(self, size: int, groups: Ptr) -> int:
         host = os.getgroups()
         if size == 0:
             return len(host)
@@ -127,58 +124,58 @@ class ProcessCalls:
         return len(host)
 
     @syscall("setuid32", "setuid")
-    def setuid32(self: Kernel, uid: Id) -> int:
+    def setuid32(self, uid: Id) -> int:
         os.setuid(uid)
         return 0
 
     @syscall("setgid32", "setgid")
-    def setgid32(self: Kernel, gid: Id) -> int:
+    def setgid32(self, gid: Id) -> int:
         os.setgid(gid)
         return 0
 
     @syscall("setresuid32", "setresuid")
-    def setresuid32(self: Kernel, r: Id, e: Id, s: Id) -> int:
+    def setresuid32(self, r: Id, e: Id, s: Id) -> int:
         os.setresuid(r, e, s)
         return 0
 
     @syscall("setresgid32", "setresgid")
-    def setresgid32(self: Kernel, r: Id, e: Id, s: Id) -> int:
+    def setresgid32(self, r: Id, e: Id, s: Id) -> int:
         os.setresgid(r, e, s)
         return 0
 
     @syscall("setfsuid32", "setfsuid")
-    def setfsuid32(self: Kernel, uid: Id) -> int:
+    def setfsuid32(self, uid: Id) -> int:
         return hostcalls.setfsuid(uid)
 
     @syscall("setfsgid32", "setfsgid")
-    def setfsgid32(self: Kernel, gid: Id) -> int:
+    def setfsgid32(self, gid: Id) -> int:
         return hostcalls.setfsgid(gid)
 
     @syscall
-    def getpgid(self: Kernel, pid: int) -> int:
+    def getpgid(self, pid: int) -> int:
         return os.getpgid(pid)
 
     @syscall
-    def setpgid(self: Kernel, pid: int, pgid: int) -> int:
+    def setpgid(self, pid: int, pgid: int) -> int:
         os.setpgid(pid, pgid)
         return 0
 
     @syscall
-    def getpgrp(self: Kernel) -> int:
+    def getpgrp(self) -> int:
         return os.getpgrp()
 
     @syscall
-    def getsid(self: Kernel, pid: int) -> int:
+    def getsid(self, pid: int) -> int:
         return os.getsid(pid)
 
     @syscall
-    def setsid(self: Kernel) -> int:
+    def setsid(self) -> int:
         os.setsid()  # returns None; the new session's id is the caller's pid
         return os.getpid()
 
     # ------------------------------------------------------------ system info
     @syscall
-    def uname(self: Kernel, buf: Ptr) -> int:
+    def uname(self, buf: Ptr) -> int:
         host = os.uname()
         out = self.abi.new_utsname()
         fields = {"sysname": host.sysname, "nodename": host.nodename, "release": host.release,
@@ -193,14 +190,14 @@ class ProcessCalls:
     # The host's names, as under qemu-user: a privileged guest renames the
     # machine (its UTS namespace)
     @syscall
-    def sethostname(self: Kernel, name: Ptr, length: int) -> int:
+    def sethostname(self, name: Ptr, length: int) -> int:
         return hostcalls.sethostname(self._uts_name(name, length), length)
 
     @syscall
-    def setdomainname(self: Kernel, name: Ptr, length: int) -> int:
+    def setdomainname(self, name: Ptr, length: int) -> int:
         return hostcalls.setdomainname(self._uts_name(name, length), length)
 
-    def _uts_name(self: Kernel, name: int, length: int) -> bytes | None:
+    def _uts_name(self, name: int, length: int) -> bytes | None:
         """The name's bytes, or None (NULL to the host) when the length is out
         of range or the pointer bad: the host then answers EPERM, EINVAL or
         EFAULT as Linux orders them."""
@@ -212,7 +209,7 @@ class ProcessCalls:
             return None
 
     @syscall
-    def sysinfo(self: Kernel, info: Ptr) -> int:
+    def sysinfo(self, info: Ptr) -> int:
         out = self.abi.sysinfo()
         with open("/proc/meminfo", "rb") as f:
             meminfo = {line.split(b":")[0]: int(line.split()[1]) * 1024 for line in f}
@@ -236,7 +233,7 @@ class ProcessCalls:
         return 0
 
     @syscall
-    def getrandom(self: Kernel, buf: OutBuf, count: UInt, flags: UInt) -> int:
+    def getrandom(self, buf: OutBuf, count: UInt, flags: UInt) -> int:
         data = os.getrandom(count, flags & 3)
         buf[:len(data)] = data
         return len(data)
@@ -245,17 +242,17 @@ class ProcessCalls:
     # RLIMIT_* numbers differ on MIPS (NOFILE is 5 there, RSS on the host), and
     # so does RLIM_INFINITY of the long-sized calls (0x7fffffff on MIPS o32):
     # resources are matched by name with the host's.
-    def _host_resource(self: Kernel, which: int) -> int:
+    def _host_resource(self, which: int) -> int:
         host = _host_resources(self.abi).get(which)
         if host is None:
             raise SyscallError("EINVAL")
         return host
 
-    def _guest_rlimit(self: Kernel, value: int, infinity: int) -> int:
+    def _guest_rlimit(self, value: int, infinity: int) -> int:
         return infinity if value == resource.RLIM_INFINITY or value > infinity else value
 
     @syscall("ugetrlimit", "getrlimit")
-    def ugetrlimit(self: Kernel, which: UInt, rlim: Ptr) -> int:
+    def ugetrlimit(self, which: UInt, rlim: Ptr) -> int:
         soft, hard = self._host_rlimit(which)
         infinity = self.abi.CONST["RLIM_INFINITY"]
         out = self.abi.rlimit()
@@ -264,13 +261,13 @@ class ProcessCalls:
         self.mem.write_struct(rlim, out)
         return 0
 
-    def _host_rlimit(self: Kernel, which: int) -> tuple[int, int]:
+    def _host_rlimit(self, which: int) -> tuple[int, int]:
         if which == self.abi.CONST["RLIMIT_STACK"]:
             return self.proc.stack_size, resource.getrlimit(resource.RLIMIT_STACK)[1]
         return resource.getrlimit(self._host_resource(which))
 
     @syscall
-    def setrlimit(self: Kernel, which: UInt, rlim: Ptr) -> int:
+    def setrlimit(self, which: UInt, rlim: Ptr) -> int:
         value = self.mem.read_struct(rlim, self.abi.rlimit)
         infinity = self.abi.CONST["RLIM_INFINITY"]
         soft = resource.RLIM_INFINITY if value.rlim_cur >= infinity else value.rlim_cur
@@ -278,7 +275,7 @@ class ProcessCalls:
         self._set_host_rlimit(which, soft, hard)
         return 0
 
-    def _set_host_rlimit(self: Kernel, which: int, soft: int, hard: int) -> None:
+    def _set_host_rlimit(self, which: int, soft: int, hard: int) -> None:
         host = self._host_resource(which)
         if which in (self.abi.CONST["RLIMIT_STACK"], self.abi.CONST["RLIMIT_AS"],
                      self.abi.CONST["RLIMIT_DATA"]):
@@ -289,7 +286,7 @@ class ProcessCalls:
             raise SyscallError("EINVAL") from None
 
     @syscall
-    def prlimit64(self: Kernel, pid: int, which: UInt, new: Ptr, old: Ptr) -> int:
+    def prlimit64(self, pid: int, which: UInt, new: Ptr, old: Ptr) -> int:
         wanted = None
         if new:
             value = self.mem.read_struct(new, self.abi.rlimit64)
@@ -319,14 +316,14 @@ class ProcessCalls:
     # pids and privilege.
     _CAP_VERSION_1 = 0x19980330  # one data struct; versions 2 and 3 take two
 
-    def _cap_header(self: Kernel, header: int) -> ctypes.Array:
+    def _cap_header(self, header: int) -> ctypes.Array:
         return (ctypes.c_uint32 * 2)(*self.target.unpack("2I", self.mem.read(header, 8)))
 
-    def _cap_data_count(self: Kernel, host_header: ctypes.Array) -> int:
+    def _cap_data_count(self, host_header: ctypes.Array) -> int:
         return 1 if host_header[0] == self._CAP_VERSION_1 else 2
 
     @syscall
-    def capget(self: Kernel, header: Ptr, data: Ptr) -> int:
+    def capget(self, header: Ptr, data: Ptr) -> int:
         host_header = self._cap_header(header)
         host_data = (ctypes.c_uint32 * 6)() if data else None
         asked = host_header[0]
@@ -341,7 +338,7 @@ class ProcessCalls:
         return 0
 
     @syscall
-    def capset(self: Kernel, header: Ptr, data: Ptr) -> int:
+    def capset(self, header: Ptr, data: Ptr) -> int:
         host_header = self._cap_header(header)
         count = 3 * self._cap_data_count(host_header)
         values = self.target.unpack(f"{count}I", self.mem.read(data, 4 * count))
@@ -353,7 +350,7 @@ class ProcessCalls:
                 self.mem.write(header, self.target.pack("I", host_header[0]))
 
     @syscall
-    def getrusage(self: Kernel, who: int, usage: Ptr) -> int:
+    def getrusage(self, who: int, usage: Ptr) -> int:
         host_who = {0: resource.RUSAGE_SELF, -1: resource.RUSAGE_CHILDREN,
                     1: getattr(resource, "RUSAGE_THREAD", 1)}.get(who)
         if host_who is None:
@@ -372,7 +369,7 @@ class ProcessCalls:
         return 0
 
     @syscall
-    def times(self: Kernel, buf: Ptr) -> int:
+    def times(self, buf: Ptr) -> int:
         t = os.times()
         ticks = os.sysconf("SC_CLK_TCK")
         mask = self.target.word_mask
@@ -382,17 +379,17 @@ class ProcessCalls:
 
     # ------------------------------------------------------------ thread setup
     @syscall
-    def set_tid_address(self: Kernel, tidptr: Ptr) -> int:
+    def set_tid_address(self, tidptr: Ptr) -> int:
         self.proc.current_thread().clear_child_tid = tidptr
         return self.proc.current_tid()
 
     @syscall
-    def set_robust_list(self: Kernel, head: Ptr, length: UInt) -> int:
+    def set_robust_list(self, head: Ptr, length: UInt) -> int:
         self.proc.current_thread().robust_list = head
         return 0
 
     @syscall
-    def get_robust_list(self: Kernel, pid: int, head_ptr: Ptr, len_ptr: Ptr) -> int:
+    def get_robust_list(self, pid: int, head_ptr: Ptr, len_ptr: Ptr) -> int:
         w = self.target.word_size
         fmt = "I" if w == 4 else "Q"
         self.mem.write(head_ptr, self.target.pack(fmt, self.proc.current_thread().robust_list))
@@ -400,7 +397,7 @@ class ProcessCalls:
         return 0
 
     @syscall
-    def rseq(self: Kernel, rseq: Ptr, length: UInt, flags: int, sig: UInt) -> int:
+    def rseq(self, rseq: Ptr, length: UInt, flags: int, sig: UInt) -> int:
         # as qemu-user does: glibc then runs without restartable sequences
         raise SyscallError("ENOSYS")
 
@@ -414,7 +411,7 @@ class ProcessCalls:
                    "PR_SET_THP_DISABLE", "PR_GET_THP_DISABLE", "PR_CAP_AMBIENT")
 
     @syscall
-    def prctl(self: Kernel, option: int, arg2: UInt, arg3: UInt, arg4: UInt, arg5: UInt) -> int:
+    def prctl(self, option: int, arg2: UInt, arg3: UInt, arg4: UInt, arg5: UInt) -> int:
         c = self.abi.CONST
         if option == c["PR_SET_NAME"]:
             # the kernel copies at most 15 bytes and needs no NUL within them
@@ -445,18 +442,18 @@ class ProcessCalls:
             return 0
         raise SyscallError("EINVAL")  # PR_SET_SECCOMP among them: it would filter the emulator
 
-    def _prctl_host_options(self: Kernel) -> set[int]:
+    def _prctl_host_options(self) -> set[int]:
         c = self.abi.CONST
         return {c[name] for name in self._PRCTL_HOST if name in c}
 
     @syscall
-    def personality(self: Kernel, persona: UInt) -> int:
+    def personality(self, persona: UInt) -> int:
         return 0
 
     # cpu_set_t is an array of unsigned longs in the guest's byte order; guest
     # tids are host tids, so pid goes to the host as it is (0: this thread)
     @syscall
-    def sched_getaffinity(self: Kernel, pid: int, size: UInt, mask: Ptr) -> int:
+    def sched_getaffinity(self, pid: int, size: UInt, mask: Ptr) -> int:
         w = self.target.word_size
         # kernel/sched/core.c: the buffer must hold every possible CPU and be
         # whole longs; the result is that many longs, or fewer if the buffer is
@@ -470,7 +467,7 @@ class ProcessCalls:
         return nbytes
 
     @syscall
-    def sched_setaffinity(self: Kernel, pid: int, size: UInt, mask: Ptr) -> int:
+    def sched_setaffinity(self, pid: int, size: UInt, mask: Ptr) -> int:
         w = self.target.word_size
         # bits past the kernel's own mask are ignored, as Linux ignores them
         size = min(size, -(-host_cpu_count() // 64) * 8)
@@ -481,7 +478,7 @@ class ProcessCalls:
         return 0
 
     @syscall
-    def getcpu(self: Kernel, cpu: Ptr, node: Ptr, cache: Ptr) -> int:
+    def getcpu(self, cpu: Ptr, node: Ptr, cache: Ptr) -> int:
         here, numa_node = hostcalls.getcpu()
         if cpu:
             self.mem.write(cpu, self.target.pack("I", here))
@@ -492,61 +489,61 @@ class ProcessCalls:
     # ------------------------------------------------------------ scheduling policy
     # SCHED_* numbers and struct sched_param (one int) are the same everywhere
     @syscall
-    def sched_getscheduler(self: Kernel, pid: int) -> int:
+    def sched_getscheduler(self, pid: int) -> int:
         return os.sched_getscheduler(pid)
 
     @syscall
-    def sched_setscheduler(self: Kernel, pid: int, policy: int, param: Ptr) -> int:
+    def sched_setscheduler(self, pid: int, policy: int, param: Ptr) -> int:
         (priority,) = self.target.unpack("i", self.mem.read(param, 4))
         os.sched_setscheduler(pid, policy, os.sched_param(priority))
         return 0
 
     @syscall
-    def sched_getparam(self: Kernel, pid: int, param: Ptr) -> int:
+    def sched_getparam(self, pid: int, param: Ptr) -> int:
         self.mem.write(param, self.target.pack("i", os.sched_getparam(pid).sched_priority))
         return 0
 
     @syscall
-    def sched_setparam(self: Kernel, pid: int, param: Ptr) -> int:
+    def sched_setparam(self, pid: int, param: Ptr) -> int:
         (priority,) = self.target.unpack("i", self.mem.read(param, 4))
         os.sched_setparam(pid, os.sched_param(priority))
         return 0
 
     @syscall
-    def sched_get_priority_max(self: Kernel, policy: int) -> int:
+    def sched_get_priority_max(self, policy: int) -> int:
         return os.sched_get_priority_max(policy)
 
     @syscall
-    def sched_get_priority_min(self: Kernel, policy: int) -> int:
+    def sched_get_priority_min(self, policy: int) -> int:
         return os.sched_get_priority_min(policy)
 
     @syscall
-    def sched_rr_get_interval(self: Kernel, pid: int, interval: Ptr) -> int:
-        self._write_ts(interval, round(os.sched_rr_get_interval(pid) * 1e9), False)
+    def sched_rr_get_interval(self, pid: int, interval: Ptr) -> int:
+        self.write_timespec(interval, round(os.sched_rr_get_interval(pid) * 1e9), False)
         return 0
 
     @syscall
-    def sched_rr_get_interval_time64(self: Kernel, pid: int, interval: Ptr) -> int:
-        self._write_ts(interval, round(os.sched_rr_get_interval(pid) * 1e9), True)
+    def sched_rr_get_interval_time64(self, pid: int, interval: Ptr) -> int:
+        self.write_timespec(interval, round(os.sched_rr_get_interval(pid) * 1e9), True)
         return 0
 
     @syscall
-    def nice(self: Kernel, increment: int) -> int:
+    def nice(self, increment: int) -> int:
         os.nice(increment)
         return 0
 
     @syscall("setreuid32", "setreuid")
-    def setreuid32(self: Kernel, r: Id, e: Id) -> int:
+    def setreuid32(self, r: Id, e: Id) -> int:
         os.setreuid(r, e)
         return 0
 
     @syscall("setregid32", "setregid")
-    def setregid32(self: Kernel, r: Id, e: Id) -> int:
+    def setregid32(self, r: Id, e: Id) -> int:
         os.setregid(r, e)
         return 0
 
     @syscall("setgroups32", "setgroups")
-    def setgroups32(self: Kernel, size: int, groups: Ptr) -> int:
+    def setgroups32(self, size: int, groups: Ptr) -> int:
         if size < 0 or size > 65536:
             raise SyscallError("EINVAL")
         os.setgroups(list(self.target.unpack(f"{size}I", self.mem.read(groups, 4 * size)))
@@ -555,11 +552,11 @@ class ProcessCalls:
 
     # ------------------------------------------------------------ pidfds
     @syscall
-    def pidfd_open(self: Kernel, pid: int, flags: UInt) -> int:
+    def pidfd_open(self, pid: int, flags: UInt) -> int:
         return os.pidfd_open(pid, flags)
 
     @syscall
-    def pidfd_send_signal(self: Kernel, pidfd: Fd, signo: int, info: Ptr, flags: UInt) -> int:
+    def pidfd_send_signal(self, pidfd: Fd, signo: int, info: Ptr, flags: UInt) -> int:
         if info:  # a caller-made siginfo cannot be carried over: as kill(2) does
             raise SyscallError("EINVAL")
         host = self.target.signal_to_host.get(signo, signo) if signo else 0
@@ -568,18 +565,18 @@ class ProcessCalls:
     # I/O priorities (ionice): IOPRIO_WHO_* and the class/data encoding are the
     # same on every architecture (include/uapi/linux/ioprio.h); who is a host pid
     @syscall
-    def ioprio_get(self: Kernel, which: int, who: int) -> int:
+    def ioprio_get(self, which: int, who: int) -> int:
         return hostcalls.ioprio_get(which, who)
 
     @syscall
-    def ioprio_set(self: Kernel, which: int, who: int, ioprio: int) -> int:
+    def ioprio_set(self, which: int, who: int, ioprio: int) -> int:
         return hostcalls.ioprio_set(which, who, ioprio)
 
     @syscall
-    def getpriority(self: Kernel, which: int, who: int) -> int:
+    def getpriority(self, which: int, who: int) -> int:
         return 20 - os.getpriority(which, who)
 
     @syscall
-    def setpriority(self: Kernel, which: int, who: int, prio: int) -> int:
+    def setpriority(self, which: int, who: int, prio: int) -> int:
         os.setpriority(which, who, prio)
         return 0

@@ -15,11 +15,11 @@ import time
 from typing import TYPE_CHECKING
 
 from pyuser.signals import SI_TKILL, SI_USER, Action, SigInfo
+from pyuser.syscalls.base import SyscallFamily
 from pyuser.syscalls.table import syscall
 from pyuser.syscalls.types import Fd, NoReturn, Ptr, SyscallError, UInt
 
 if TYPE_CHECKING:
-    from pyuser.syscalls.kernel import Kernel
     from pyuser.targets.base import Target
 
 _NS = 1_000_000_000
@@ -29,8 +29,8 @@ class SigReturn(NoReturn):
     """sigreturn restored every register: the CPU loop must not write a result."""
 
 
-class SignalCalls:
-    def setup_family(self: Kernel) -> None:
+class SignalCalls(SyscallFamily):
+    def setup_family(self) -> None:
         c = self.abi.CONST
         self._sig_block, self._sig_unblock, self._sig_setmask = (
             c["SIG_BLOCK"], c["SIG_UNBLOCK"], c["SIG_SETMASK"])
@@ -41,25 +41,25 @@ class SignalCalls:
         self._minsigstksz = c.get("MINSIGSTKSZ", 2048)
 
     # ------------------------------------------------------------ helpers
-    def _check_signo(self: Kernel, signo: int, allow_zero: bool = False) -> None:
+    def _check_signo(self, signo: int, allow_zero: bool = False) -> None:
         if signo == 0 and allow_zero:
             return
         if not 1 <= signo <= self.proc.signals.max_signal:
             raise SyscallError("EINVAL")
 
-    def _sigset(self: Kernel, address: int, size: int) -> int:
+    def read_sigset(self, address: int, size: int) -> int:
         if size != self._sigset_bytes:
             raise SyscallError("EINVAL")
         return self.target.sigset_value(self.mem.read(address, size))
 
-    def raise_in_guest(self: Kernel, signo: int, code: int = SI_USER,
+    def raise_in_guest(self, signo: int, code: int = SI_USER,
                        thread: object = None) -> None:
         """A signal from the guest to itself (kill, tgkill, raise)."""
         info = SigInfo(signo, code=code, pid=os.getpid(), uid=os.getuid())
         self.proc.signals.raise_signal(info, thread)  # type: ignore[arg-type]
 
     # ------------------------------------------------------------ dispositions
-    def _sigaction(self: Kernel, signo: int, act: int, oldact: int, old_layout: bool) -> int:
+    def _sigaction(self, signo: int, act: int, oldact: int, old_layout: bool) -> int:
         state = self.proc.signals
         self._check_signo(signo)
         if act and signo in (state.sigkill, state.sigstop):
@@ -85,13 +85,13 @@ class SignalCalls:
     # The kernel's struct sigaction differs per target (field order on MIPS, no
     # sa_restorer on riscv64, mask words of 32 or 64 bits): the generated
     # layout says which, so one reader and one writer serve them all.
-    def _read_kernel_sigaction(self: Kernel, address: int) -> Action:
+    def _read_kernel_sigaction(self, address: int) -> Action:
         raw = self.mem.read_struct(address, self.abi.sigaction)
         bits = 8 * ctypes.sizeof(raw.sa_mask) // len(raw.sa_mask)
         mask = sum(word << (bits * i) for i, word in enumerate(raw.sa_mask))
         return Action(raw.sa_handler, raw.sa_flags, getattr(raw, "sa_restorer", 0), mask)
 
-    def _write_kernel_sigaction(self: Kernel, address: int, action: Action) -> None:
+    def _write_kernel_sigaction(self, address: int, action: Action) -> None:
         out = self.abi.sigaction()
         out.sa_handler, out.sa_flags = action.handler, action.flags
         if hasattr(out, "sa_restorer"):
@@ -102,16 +102,16 @@ class SignalCalls:
         self.mem.write_struct(address, out)
 
     @syscall
-    def rt_sigaction(self: Kernel, signo: int, act: Ptr, oldact: Ptr, sigsetsize: UInt) -> int:
+    def rt_sigaction(self, signo: int, act: Ptr, oldact: Ptr, sigsetsize: UInt) -> int:
         if sigsetsize != self._sigset_bytes:
             raise SyscallError("EINVAL")
         return self._sigaction(signo, act, oldact, False)
 
     @syscall
-    def sigaction(self: Kernel, signo: int, act: Ptr, oldact: Ptr) -> int:
+    def sigaction(self, signo: int, act: Ptr, oldact: Ptr) -> int:
         return self._sigaction(signo, act, oldact, True)
 
-    def _change_mask(self: Kernel, how: int, value: int | None) -> int:
+    def _change_mask(self, how: int, value: int | None) -> int:
         thread = self.proc.current_thread()
         state = self.proc.signals
         old = thread.signals.mask
@@ -130,10 +130,10 @@ class SignalCalls:
         return old
 
     @syscall
-    def rt_sigprocmask(self: Kernel, how: int, set_: Ptr, oldset: Ptr, sigsetsize: UInt) -> int:
+    def rt_sigprocmask(self, how: int, set_: Ptr, oldset: Ptr, sigsetsize: UInt) -> int:
         if sigsetsize != self._sigset_bytes:
             raise SyscallError("EINVAL")
-        value = self._sigset(set_, sigsetsize) if set_ else None
+        value = self.read_sigset(set_, sigsetsize) if set_ else None
         if oldset:
             self.mem.writable(oldset, sigsetsize)
         old = self._change_mask(how, value)
@@ -142,7 +142,7 @@ class SignalCalls:
         return 0
 
     @syscall
-    def sigprocmask(self: Kernel, how: int, set_: Ptr, oldset: Ptr) -> int:
+    def sigprocmask(self, how: int, set_: Ptr, oldset: Ptr) -> int:
         value = None
         if set_:
             (low,) = self.target.unpack("I", self.mem.read(set_, 4))
@@ -154,7 +154,7 @@ class SignalCalls:
         return 0
 
     @syscall
-    def rt_sigpending(self: Kernel, set_: Ptr, sigsetsize: UInt) -> int:
+    def rt_sigpending(self, set_: Ptr, sigsetsize: UInt) -> int:
         if sigsetsize > self._sigset_bytes:
             raise SyscallError("EINVAL")
         bits = self.proc.signals.pending_bits(self.proc.current_thread())
@@ -162,7 +162,7 @@ class SignalCalls:
         return 0
 
     @syscall
-    def sigaltstack(self: Kernel, ss: Ptr, old_ss: Ptr) -> int:
+    def sigaltstack(self, ss: Ptr, old_ss: Ptr) -> int:
         thread = self.proc.current_thread().signals
         w = self.target.word_size
         fmt = "IiI" if w == 4 else "QixxxxQ"
@@ -199,11 +199,11 @@ class SignalCalls:
                 thread.altstack_flags = 0
         return 0
 
-    def cpu_sp(self: Kernel) -> int:
-        return self.proc.uc.reg_read(self.target.sp_reg)
+    def cpu_sp(self) -> int:
+        return self.cpu.uc.reg_read(self.target.sp_reg)
 
     # ------------------------------------------------------------ sending
-    def _send(self: Kernel, pid: int, signo: int) -> int:
+    def _send(self, pid: int, signo: int) -> int:
         self._check_signo(signo, allow_zero=True)
         if pid == os.getpid():
             if signo:
@@ -218,15 +218,15 @@ class SignalCalls:
         return 0
 
     @syscall
-    def kill(self: Kernel, pid: int, signo: int) -> int:
+    def kill(self, pid: int, signo: int) -> int:
         return self._send(pid, signo)
 
     @syscall
-    def tkill(self: Kernel, tid: int, signo: int) -> int:
+    def tkill(self, tid: int, signo: int) -> int:
         return self.tgkill(os.getpid(), tid, signo)
 
     @syscall
-    def tgkill(self: Kernel, tgid: int, tid: int, signo: int) -> int:
+    def tgkill(self, tgid: int, tid: int, signo: int) -> int:
         self._check_signo(signo, allow_zero=True)
         if tgid <= 0 or tid <= 0:
             raise SyscallError("EINVAL")
@@ -238,14 +238,14 @@ class SignalCalls:
         return 0
 
     @syscall
-    def rt_sigqueueinfo(self: Kernel, pid: int, signo: int, uinfo: Ptr) -> int:
+    def rt_sigqueueinfo(self, pid: int, signo: int, uinfo: Ptr) -> int:
         return self._queue(pid, None, signo, uinfo)
 
     @syscall
-    def rt_tgsigqueueinfo(self: Kernel, tgid: int, tid: int, signo: int, uinfo: Ptr) -> int:
+    def rt_tgsigqueueinfo(self, tgid: int, tid: int, signo: int, uinfo: Ptr) -> int:
         return self._queue(tgid, tid, signo, uinfo)
 
-    def _queue(self: Kernel, pid: int, tid: int | None, signo: int, uinfo: int) -> int:
+    def _queue(self, pid: int, tid: int | None, signo: int, uinfo: int) -> int:
         """rt_sigqueueinfo (tid None) and rt_tgsigqueueinfo, as kernel/signal.c
         do_rt_sigqueueinfo and do_rt_tgsigqueueinfo: signal 0 only checks
         that the receiver exists; a pid of 0 or below names no process (ESRCH,
@@ -278,18 +278,18 @@ class SignalCalls:
         return 0
 
     # ------------------------------------------------------------ waiting
-    def _wait_for_signal(self: Kernel, deadline: float | None = None) -> bool:
+    def _wait_for_signal(self, deadline: float | None = None) -> bool:
         """Block until a signal is deliverable to this thread; False on timeout."""
         return self.proc.block(None, deadline) == "signal"
 
     @syscall
-    def pause(self: Kernel) -> int:
+    def pause(self) -> int:
         self._wait_for_signal()
         raise SyscallError("EINTR")
 
     @syscall
-    def rt_sigsuspend(self: Kernel, mask: Ptr, sigsetsize: UInt) -> int:
-        new = self._sigset(mask, sigsetsize) & ~self.proc.signals.unblockable
+    def rt_sigsuspend(self, mask: Ptr, sigsetsize: UInt) -> int:
+        new = self.read_sigset(mask, sigsetsize) & ~self.proc.signals.unblockable
         thread = self.proc.current_thread()
         saved = thread.signals.mask
         thread.signals.mask = new
@@ -299,20 +299,20 @@ class SignalCalls:
         raise SyscallError("EINTR")
 
     @syscall
-    def rt_sigtimedwait(self: Kernel, set_: Ptr, info: Ptr, timeout: Ptr, size: UInt) -> int:
+    def rt_sigtimedwait(self, set_: Ptr, info: Ptr, timeout: Ptr, size: UInt) -> int:
         return self._sigtimedwait(set_, info, timeout, size, False)
 
     @syscall
-    def rt_sigtimedwait_time64(self: Kernel, set_: Ptr, info: Ptr, timeout: Ptr,
+    def rt_sigtimedwait_time64(self, set_: Ptr, info: Ptr, timeout: Ptr,
                                size: UInt) -> int:
         return self._sigtimedwait(set_, info, timeout, size, True)
 
-    def _sigtimedwait(self: Kernel, set_: int, info_ptr: int, timeout: int, size: int,
+    def _sigtimedwait(self, set_: int, info_ptr: int, timeout: int, size: int,
                       wide: bool) -> int:
-        wanted = self._sigset(set_, size) & ~self.proc.signals.unblockable
+        wanted = self.read_sigset(set_, size) & ~self.proc.signals.unblockable
         deadline = None
         if timeout:
-            deadline = time.monotonic() + self._read_ts(timeout, wide) / _NS
+            deadline = time.monotonic() + self.read_timespec(timeout, wide) / _NS
         state = self.proc.signals
         thread = self.proc.current_thread()
         while True:
@@ -334,34 +334,34 @@ class SignalCalls:
 
     # ------------------------------------------------------------ returning
     @syscall
-    def rt_sigreturn(self: Kernel) -> int:
-        self.proc.cpu.sigreturn(rt=True)
+    def rt_sigreturn(self) -> int:
+        self.cpu.sigreturn(rt=True)
         raise SigReturn()
 
     @syscall
-    def sigreturn(self: Kernel) -> int:
-        self.proc.cpu.sigreturn(rt=False)
+    def sigreturn(self) -> int:
+        self.cpu.sigreturn(rt=False)
         raise SigReturn()
 
     @syscall
-    def restart_syscall(self: Kernel) -> int:
+    def restart_syscall(self) -> int:
         raise SyscallError("EINTR")
 
     # ------------------------------------------------------------ timers
     @syscall
-    def alarm(self: Kernel, seconds: UInt) -> int:
+    def alarm(self, seconds: UInt) -> int:
         if seconds:
             self.proc.want_async_stops()  # the signal may find a loop to interrupt
         return host_signal.alarm(seconds)
 
-    def _itimer_which(self: Kernel, which: int) -> int:
+    def _itimer_which(self, which: int) -> int:
         table = {0: host_signal.ITIMER_REAL, 1: host_signal.ITIMER_VIRTUAL,
                  2: host_signal.ITIMER_PROF}
         if which not in table:
             raise SyscallError("EINVAL")
         return table[which]
 
-    def _write_itimerval(self: Kernel, address: int, value: tuple[float, float]) -> None:
+    def _write_itimerval(self, address: int, value: tuple[float, float]) -> None:
         interval, current = value
         fields = []
         for seconds in (interval, current):
@@ -370,7 +370,7 @@ class SignalCalls:
         self.mem.write(address, self.target.pack(4 * self.target.long_format, *fields))
 
     @syscall
-    def setitimer(self: Kernel, which: int, new: Ptr, old: Ptr) -> int:
+    def setitimer(self, which: int, new: Ptr, old: Ptr) -> int:
         host_which = self._itimer_which(which)
         i_sec, i_usec, v_sec, v_usec = self.target.unpack(
             4 * self.target.long_format, self.mem.read(new, 4 * self.target.word_size))
@@ -384,7 +384,7 @@ class SignalCalls:
         return 0
 
     @syscall
-    def getitimer(self: Kernel, which: int, value: Ptr) -> int:
+    def getitimer(self, which: int, value: Ptr) -> int:
         current, interval = host_signal.getitimer(self._itimer_which(which))
         self._write_itimerval(value, (interval, current))
         return 0
@@ -394,25 +394,25 @@ class SignalCalls:
     # the guest's sigev_value; the watcher forwards it with si_code SI_TIMER.
     # The guest's timer id is the host kernel's (glibc hands the kernel id out
     # as timer_t), so si_timerid in the forwarded siginfo matches it.
-    def _read_itimerspec(self: Kernel, address: int, wide: bool) -> tuple[int, int, int, int]:
-        values = self._read_timespecs(address, 2, wide)
+    def read_itimerspec(self, address: int, wide: bool) -> tuple[int, int, int, int]:
+        values = self.read_timespecs(address, 2, wide)
         if not all(0 <= ns < _NS for ns in (values[1], values[3])):
             raise SyscallError("EINVAL")
         return values  # type: ignore[return-value]
 
-    def _write_itimerspec(self: Kernel, address: int, spec: tuple[int, int, int, int],
-                          wide: bool) -> None:
+    def write_itimerspec(self, address: int, spec: tuple[int, int, int, int],
+                         wide: bool) -> None:
         wide = wide or self.target.word_size == 8
         self.mem.write(address, self.target.pack("4q" if wide else "4i", *spec))
 
-    def guest_sigevent(self: Kernel, address: int) -> tuple[int, int, int, int]:
+    def guest_sigevent(self, address: int) -> tuple[int, int, int, int]:
         """struct sigevent: (sigev_value, sigev_signo, sigev_notify, the thread id)."""
         if self.target.word_size == 4:
             return self.target.unpack("Iiii", self.mem.read(address, 16))
         return self.target.unpack("Qiii4x", self.mem.read(address, 24))
 
     @syscall
-    def timer_create(self: Kernel, clock: int, sevp: Ptr, timerid: Ptr) -> int:
+    def timer_create(self, clock: int, sevp: Ptr, timerid: Ptr) -> int:
         from pyuser.syscalls import hostcalls
 
         c = self.abi.CONST
@@ -441,54 +441,54 @@ class SignalCalls:
         self.mem.write(timerid, self.target.pack("i", timer))
         return 0
 
-    def _host_timer(self: Kernel, timerid: int) -> int:
+    def _host_timer(self, timerid: int) -> int:
         timer = self.proc.timers.get(timerid)
         if timer is None:
             raise SyscallError("EINVAL")
         return timer
 
-    def _timer_settime(self: Kernel, timerid: int, flags: int, new: int, old: int,
+    def _timer_settime(self, timerid: int, flags: int, new: int, old: int,
                        wide: bool) -> int:
         from pyuser.syscalls import hostcalls
 
-        spec = self._read_itimerspec(new, wide)
+        spec = self.read_itimerspec(new, wide)
         if spec[2] or spec[3]:
             self.proc.want_async_stops()
         previous = hostcalls.timer_settime(self._host_timer(timerid), flags & 1, spec)
         if old:
-            self._write_itimerspec(old, previous, wide)
+            self.write_itimerspec(old, previous, wide)
         return 0
 
     @syscall
-    def timer_settime(self: Kernel, timerid: int, flags: int, new: Ptr, old: Ptr) -> int:
+    def timer_settime(self, timerid: int, flags: int, new: Ptr, old: Ptr) -> int:
         return self._timer_settime(timerid, flags, new, old, False)
 
     @syscall
-    def timer_settime64(self: Kernel, timerid: int, flags: int, new: Ptr, old: Ptr) -> int:
+    def timer_settime64(self, timerid: int, flags: int, new: Ptr, old: Ptr) -> int:
         return self._timer_settime(timerid, flags, new, old, True)
 
     @syscall
-    def timer_gettime(self: Kernel, timerid: int, value: Ptr) -> int:
+    def timer_gettime(self, timerid: int, value: Ptr) -> int:
         from pyuser.syscalls import hostcalls
 
-        self._write_itimerspec(value, hostcalls.timer_gettime(self._host_timer(timerid)), False)
+        self.write_itimerspec(value, hostcalls.timer_gettime(self._host_timer(timerid)), False)
         return 0
 
     @syscall
-    def timer_gettime64(self: Kernel, timerid: int, value: Ptr) -> int:
+    def timer_gettime64(self, timerid: int, value: Ptr) -> int:
         from pyuser.syscalls import hostcalls
 
-        self._write_itimerspec(value, hostcalls.timer_gettime(self._host_timer(timerid)), True)
+        self.write_itimerspec(value, hostcalls.timer_gettime(self._host_timer(timerid)), True)
         return 0
 
     @syscall
-    def timer_getoverrun(self: Kernel, timerid: int) -> int:
+    def timer_getoverrun(self, timerid: int) -> int:
         from pyuser.syscalls import hostcalls
 
         return hostcalls.timer_getoverrun(self._host_timer(timerid))
 
     @syscall
-    def timer_delete(self: Kernel, timerid: int) -> int:
+    def timer_delete(self, timerid: int) -> int:
         from pyuser.syscalls import hostcalls
 
         hostcalls.timer_delete(self._host_timer(timerid))
@@ -502,11 +502,11 @@ class SignalCalls:
     # pending queues as struct signalfd_siginfo records (128 bytes, the same
     # layout on every architecture).
     @syscall
-    def signalfd4(self: Kernel, fd: Fd, mask: Ptr, sizemask: UInt, flags: UInt) -> int:
+    def signalfd4(self, fd: Fd, mask: Ptr, sizemask: UInt, flags: UInt) -> int:
         c = self.abi.CONST
         if flags & ~(c["O_NONBLOCK"] | c["O_CLOEXEC"]):
             raise SyscallError("EINVAL")
-        wanted = self._sigset(mask, sizemask) & ~self.proc.signals.unblockable
+        wanted = self.read_sigset(mask, sizemask) & ~self.proc.signals.unblockable
         state = self.proc.signals
         if fd != -1:
             if fd not in state.signalfds:
@@ -522,10 +522,10 @@ class SignalCalls:
         return fd
 
     @syscall
-    def signalfd(self: Kernel, fd: Fd, mask: Ptr, sizemask: UInt) -> int:
+    def signalfd(self, fd: Fd, mask: Ptr, sizemask: UInt) -> int:
         return self.signalfd4(fd, mask, sizemask, 0)
 
-    def read_signalfd(self: Kernel, fd: int, buf: int, count: int) -> int:
+    def read_signalfd(self, fd: int, buf: int, count: int) -> int:
         state = self.proc.signals
         thread = self.proc.current_thread()
         if count < 128:
@@ -558,7 +558,7 @@ class SignalCalls:
             if not self._wait_for_signal_or(wanted):
                 raise SyscallError("EINTR")
 
-    def _wait_for_signal_or(self: Kernel, wanted: int) -> bool:
+    def _wait_for_signal_or(self, wanted: int) -> bool:
         """Wait until a signal of `wanted` is pending (True) or one is deliverable (False)."""
         state = self.proc.signals
         thread = self.proc.current_thread()

@@ -26,16 +26,13 @@ import ctypes
 import struct
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from pyuser.memory import PROT_READ, PROT_WRITE, page_ceil
 from pyuser.syscalls import hostcalls
+from pyuser.syscalls.base import SyscallFamily
 from pyuser.syscalls.byteorder import host_abi
 from pyuser.syscalls.table import syscall
 from pyuser.syscalls.types import Long, Ptr, SyscallError, UInt
-
-if TYPE_CHECKING:
-    from pyuser.syscalls.kernel import Kernel
 
 IPC_RMID, IPC_SET, IPC_STAT, IPC_INFO = 0, 1, 2, 3
 IPC_64 = 0x100  # glibc asks for the 64-bit layouts on every target here
@@ -107,8 +104,8 @@ def copy_settable_perm(guest: ctypes.Structure, host: ctypes.Structure) -> None:
         setattr(host, name, getattr(guest, name))
 
 
-class SysvIpcCalls:
-    def ipc_struct_out(self: Kernel, layout: str, address: int,
+class SysvIpcCalls(SyscallFamily):
+    def ipc_struct_out(self, layout: str, address: int,
                        call: Callable[[ctypes.Structure], int]) -> int:
         """Run `call` on a host struct `layout` (semid64_ds, msginfo, ...), copy
         what it filled into the guest's layout at `address`; call's result."""
@@ -120,7 +117,7 @@ class SysvIpcCalls:
         return result
 
     @syscall
-    def ipc(self: Kernel, call: UInt, first: int, second: Long, third: Long, ptr: Ptr,
+    def ipc(self, call: UInt, first: int, second: Long, third: Long, ptr: Ptr,
             fifth: Long) -> int:
         """The SysV IPC multiplexer of i386, MIPS o32 and s390x (glibc uses it
         there), as the kernel's ipc/syscall.c decodes it (second and third are
@@ -168,17 +165,17 @@ class SysvIpcCalls:
         raise SyscallError("ENOSYS")
 
     # ------------------------------------------------------------ shared memory
-    def _host_stat(self: Kernel, shmid: int) -> ctypes.Structure:
+    def _host_stat(self, shmid: int) -> ctypes.Structure:
         info = host_abi().shmid64_ds()
         _check(_libc.shmctl(shmid, IPC_STAT, ctypes.byref(info)))
         return info
 
     @syscall
-    def shmget(self: Kernel, key: int, size: UInt, flags: int) -> int:
+    def shmget(self, key: int, size: UInt, flags: int) -> int:
         return _check(_libc.shmget(key, size, flags))
 
     @syscall
-    def shmat(self: Kernel, shmid: int, address: Ptr, flags: int) -> int:
+    def shmat(self, shmid: int, address: Ptr, flags: int) -> int:
         size = page_ceil(self._host_stat(shmid).shm_segsz)
         if address:
             if flags & SHM_RND:
@@ -205,7 +202,7 @@ class SysvIpcCalls:
         return address
 
     @syscall
-    def shmdt(self: Kernel, address: Ptr) -> int:
+    def shmdt(self, address: Ptr) -> int:
         mapping = self.mem.find_mapping(address)
         if mapping is None or mapping.start != address or not mapping.name.startswith("/SYSV"):
             raise SyscallError("EINVAL")
@@ -213,7 +210,7 @@ class SysvIpcCalls:
         return 0
 
     @syscall
-    def shmctl(self: Kernel, shmid: int, cmd: int, buf: Ptr) -> int:
+    def shmctl(self, shmid: int, cmd: int, buf: Ptr) -> int:
         cmd &= ~IPC_64
         if cmd in (IPC_RMID, SHM_LOCK, SHM_UNLOCK):
             return _check(_libc.shmctl(shmid, cmd, None))
@@ -229,23 +226,23 @@ class SysvIpcCalls:
 
     # ------------------------------------------------------------ semaphores
     @syscall
-    def semget(self: Kernel, key: int, nsems: int, flags: int) -> int:
+    def semget(self, key: int, nsems: int, flags: int) -> int:
         return hostcalls.semget(key, nsems, flags)
 
     @syscall
-    def semop(self: Kernel, semid: int, sops: Ptr, nsops: UInt) -> int:
+    def semop(self, semid: int, sops: Ptr, nsops: UInt) -> int:
         return self._semop(semid, sops, nsops, None)
 
     @syscall
-    def semtimedop(self: Kernel, semid: int, sops: Ptr, nsops: UInt, timeout: Ptr) -> int:
-        return self._semop(semid, sops, nsops, self._read_ts(timeout, False) if timeout else None)
+    def semtimedop(self, semid: int, sops: Ptr, nsops: UInt, timeout: Ptr) -> int:
+        return self._semop(semid, sops, nsops, self.read_timespec(timeout, False) if timeout else None)
 
     @syscall
-    def semtimedop_time64(self: Kernel, semid: int, sops: Ptr, nsops: UInt,
+    def semtimedop_time64(self, semid: int, sops: Ptr, nsops: UInt,
                           timeout: Ptr) -> int:
-        return self._semop(semid, sops, nsops, self._read_ts(timeout, True) if timeout else None)
+        return self._semop(semid, sops, nsops, self.read_timespec(timeout, True) if timeout else None)
 
-    def _semop(self: Kernel, semid: int, sops: int, nsops: int, timeout_ns: int | None) -> int:
+    def _semop(self, semid: int, sops: int, nsops: int, timeout_ns: int | None) -> int:
         if nsops == 0:
             raise SyscallError("EINVAL")
         if nsops > SEMOPM_CEILING:
@@ -263,7 +260,7 @@ class SysvIpcCalls:
         return self.blocking(wait)
 
     @syscall
-    def semctl(self: Kernel, semid: int, semnum: int, cmd: int, arg: UInt) -> int:
+    def semctl(self, semid: int, semnum: int, cmd: int, arg: UInt) -> int:
         cmd &= ~IPC_64
         if cmd in (IPC_RMID, GETPID, GETVAL, GETNCNT, GETZCNT):
             return hostcalls.semctl(semid, semnum, cmd, None)
@@ -299,11 +296,11 @@ class SysvIpcCalls:
 
     # ------------------------------------------------------------ message queues
     @syscall
-    def msgget(self: Kernel, key: int, flags: int) -> int:
+    def msgget(self, key: int, flags: int) -> int:
         return hostcalls.msgget(key, flags)
 
     @syscall
-    def msgsnd(self: Kernel, msqid: int, msgp: Ptr, msgsz: UInt, flags: int) -> int:
+    def msgsnd(self, msqid: int, msgp: Ptr, msgsz: UInt, flags: int) -> int:
         if msgsz > DEFAULT_MSGMAX and msgsz > self._host_msginfo().msgmax:
             raise SyscallError("EINVAL")
         word = self.target.word_size
@@ -314,7 +311,7 @@ class SysvIpcCalls:
         return self.blocking(hostcalls.msgsnd, msqid, mtype, text, flags)
 
     @syscall
-    def msgrcv(self: Kernel, msqid: int, msgp: Ptr, msgsz: UInt, msgtyp: Long,
+    def msgrcv(self, msqid: int, msgp: Ptr, msgsz: UInt, msgtyp: Long,
                flags: int) -> int:
         if msqid < 0 or msgsz >= 1 << (8 * self.target.word_size - 1):  # a negative ssize_t
             raise SyscallError("EINVAL")  # checked first, as ipc/msg.c do_msgrcv does
@@ -334,13 +331,13 @@ class SysvIpcCalls:
         self.mem.write(msgp, self.target.pack("l" if word == 4 else "q", mtype) + text)
         return len(text)
 
-    def _host_msginfo(self: Kernel):
+    def _host_msginfo(self):
         info = host_abi().msginfo()
         hostcalls.msgctl(0, IPC_INFO, info)
         return info
 
     @syscall
-    def msgctl(self: Kernel, msqid: int, cmd: int, buf: Ptr) -> int:
+    def msgctl(self, msqid: int, cmd: int, buf: Ptr) -> int:
         cmd &= ~IPC_64
         if cmd == IPC_RMID:
             return hostcalls.msgctl(msqid, cmd, None)

@@ -18,9 +18,8 @@ from typing import TYPE_CHECKING, Any
 from pyuser.syscalls import types as T
 
 if TYPE_CHECKING:
-    from pyuser.syscalls.kernel import Kernel
+    from pyuser.syscalls.base import SyscallFamily
 
-Handler = Callable[..., int]
 Invoker = Callable[[Any], int]
 
 
@@ -90,9 +89,7 @@ def signature_of(fn: Callable, word_size: int, pairs_aligned: bool) -> list[Para
         arg = _BY_NAME.get(annotation) if isinstance(annotation, str) else None
         if arg is None:
             if hints is None:
-                # `self: Kernel` is only a forward reference for type checkers
-                hints = typing.get_type_hints(fn, localns={"Kernel": object},
-                                              include_extras=True)
+                hints = typing.get_type_hints(fn, include_extras=True)
             arg = _arg_of(hints.get(name, int))
         args.append(arg)
     params = []
@@ -105,7 +102,7 @@ def signature_of(fn: Callable, word_size: int, pairs_aligned: bool) -> list[Para
     return params
 
 
-def make_invoker(kernel: Kernel, fn: Callable, params: list[Param]) -> Invoker:
+def make_invoker(kernel: SyscallFamily, fn: Callable, params: list[Param]) -> Invoker:
     """A closure that marshals the register bank into the handler's arguments."""
     bound = fn.__get__(kernel)
     target = kernel.target
@@ -192,7 +189,7 @@ def handlers_of(kernel_class: type) -> dict[str, Callable]:
     return found
 
 
-def build_table(kernel: Kernel) -> tuple[list[Entry | None], dict[int, Entry]]:
+def build_table(kernel: SyscallFamily) -> tuple[list[Entry | None], dict[int, Entry]]:
     """The dispatch list indexed by number, and a dict for sparse numbers (ARM 0xf0000+)."""
     target = kernel.target
     handlers = handlers_of(type(kernel))
@@ -200,8 +197,9 @@ def build_table(kernel: Kernel) -> tuple[list[Entry | None], dict[int, Entry]]:
     sparse: dict[int, Entry] = {}
     limit = 4096
     numbers = target.syscall_numbers
+    entry_points = target.syscall_entry_points
     for name, number in numbers.items():
-        fn = handlers.get(name)
+        fn = handlers.get(entry_points.get(name, name))
         if f"{name}32" in numbers and f"{name}16" in handlers:
             # arm and i386 keep the 16-bit-id calls (sys_chown16, ...) under
             # the plain names, beside the 32-bit ones
@@ -218,7 +216,7 @@ def build_table(kernel: Kernel) -> tuple[list[Entry | None], dict[int, Entry]]:
     return dense, sparse
 
 
-def _deferred_entry(kernel: Kernel, name: str, number: int, fn: Callable) -> Entry:
+def _deferred_entry(kernel: SyscallFamily, name: str, number: int, fn: Callable) -> Entry:
     """An entry whose params and invoker are made when first needed: its
     first call (the dispatch path looks `invoke` up on every call) or
     :meth:`Entry.complete` (tracers that read params first)."""

@@ -11,21 +11,18 @@ how threads share the CPU.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
 
+from pyuser.syscalls.base import SyscallFamily
 from pyuser.syscalls.table import syscall
 from pyuser.syscalls.types import SyscallError, UInt
 
-if TYPE_CHECKING:
-    from pyuser.syscalls.kernel import Kernel
 
-
-class ThreadCalls:
-    def clone_thread(self: Kernel, flags: int, newsp: int, parent_tid: int, tls: int,
+class ThreadCalls(SyscallFamily):
+    def clone_thread(self, flags: int, newsp: int, parent_tid: int, tls: int,
                      child_tid: int) -> int:
         """clone with CLONE_VM (and, as glibc and Go pass, CLONE_THREAD|CLONE_SIGHAND...)."""
         c = self.abi.CONST
-        child = self.proc.cpu.start_thread(newsp, tls if flags & c["CLONE_SETTLS"] else None)
+        child = self.cpu.start_thread(newsp, tls if flags & c["CLONE_SETTLS"] else None)
         if self.proc.instruments is not None:
             self.proc.instruments.thread_started(child)
         tid_bytes = child.tid.to_bytes(4, self.target.byteorder)
@@ -38,7 +35,7 @@ class ThreadCalls:
         return child.tid
 
     @syscall
-    def membarrier(self: Kernel, cmd: int, flags: UInt, cpu_id: int) -> int:
+    def membarrier(self, cmd: int, flags: UInt, cpu_id: int) -> int:
         """Guest threads run one at a time, so every barrier already holds.
 
         MEMBARRIER_CMD_QUERY (0) answers the commands of include/uapi/linux/
@@ -52,7 +49,7 @@ class ThreadCalls:
         return 0
 
     @syscall
-    def sched_yield(self: Kernel) -> int:
+    def sched_yield(self) -> int:
         scheduler = self.proc.scheduler
         if scheduler.active:
             scheduler.yield_cpu(self.proc.current_thread())

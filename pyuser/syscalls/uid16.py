@@ -16,14 +16,11 @@ include/linux/highuid.h).
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
 
 from pyuser.syscalls import hostcalls
+from pyuser.syscalls.base import SyscallFamily
 from pyuser.syscalls.table import syscall
 from pyuser.syscalls.types import Fd, Id16, Path, Ptr, SyscallError
-
-if TYPE_CHECKING:
-    from pyuser.syscalls.kernel import Kernel
 
 NGROUPS_MAX = 65536  # include/uapi/linux/limits.h
 _DEFAULT_OVERFLOW_ID = 65534  # DEFAULT_OVERFLOWUID, kernel/sys.c
@@ -49,38 +46,38 @@ def low_gid(gid: int) -> int:
     return gid if gid <= 0xFFFF else _overflow_id("gid")
 
 
-class Uid16Calls:
-    def _put_ids16(self: Kernel, addresses: tuple[int, ...], values: list[int]) -> int:
+class Uid16Calls(SyscallFamily):
+    def _put_ids16(self, addresses: tuple[int, ...], values: list[int]) -> int:
         for address, value in zip(addresses, values, strict=True):
             self.mem.write(address, self.target.pack("H", value))
         return 0
 
     @syscall
-    def getuid16(self: Kernel) -> int:
+    def getuid16(self) -> int:
         return low_uid(os.getuid())
 
     @syscall
-    def geteuid16(self: Kernel) -> int:
+    def geteuid16(self) -> int:
         return low_uid(os.geteuid())
 
     @syscall
-    def getgid16(self: Kernel) -> int:
+    def getgid16(self) -> int:
         return low_gid(os.getgid())
 
     @syscall
-    def getegid16(self: Kernel) -> int:
+    def getegid16(self) -> int:
         return low_gid(os.getegid())
 
     @syscall
-    def getresuid16(self: Kernel, ruid: Ptr, euid: Ptr, suid: Ptr) -> int:
+    def getresuid16(self, ruid: Ptr, euid: Ptr, suid: Ptr) -> int:
         return self._put_ids16((ruid, euid, suid), [low_uid(i) for i in os.getresuid()])
 
     @syscall
-    def getresgid16(self: Kernel, rgid: Ptr, egid: Ptr, sgid: Ptr) -> int:
+    def getresgid16(self, rgid: Ptr, egid: Ptr, sgid: Ptr) -> int:
         return self._put_ids16((rgid, egid, sgid), [low_gid(i) for i in os.getresgid()])
 
     @syscall
-    def getgroups16(self: Kernel, size: int, groups: Ptr) -> int:
+    def getgroups16(self, size: int, groups: Ptr) -> int:
         host = os.getgroups()
         if size == 0:
             return len(host)
@@ -90,7 +87,7 @@ class Uid16Calls:
         return len(host)
 
     @syscall
-    def setgroups16(self: Kernel, size: int, groups: Ptr) -> int:
+    def setgroups16(self, size: int, groups: Ptr) -> int:
         if size < 0 or size > NGROUPS_MAX:
             raise SyscallError("EINVAL")
         raw = self.target.unpack(f"{size}H", self.mem.read(groups, 2 * size)) if size else ()
@@ -99,54 +96,54 @@ class Uid16Calls:
         return 0
 
     @syscall
-    def setuid16(self: Kernel, uid: Id16) -> int:
+    def setuid16(self, uid: Id16) -> int:
         os.setuid(uid)
         return 0
 
     @syscall
-    def setgid16(self: Kernel, gid: Id16) -> int:
+    def setgid16(self, gid: Id16) -> int:
         os.setgid(gid)
         return 0
 
     @syscall
-    def setreuid16(self: Kernel, r: Id16, e: Id16) -> int:
+    def setreuid16(self, r: Id16, e: Id16) -> int:
         os.setreuid(r, e)
         return 0
 
     @syscall
-    def setregid16(self: Kernel, r: Id16, e: Id16) -> int:
+    def setregid16(self, r: Id16, e: Id16) -> int:
         os.setregid(r, e)
         return 0
 
     @syscall
-    def setresuid16(self: Kernel, r: Id16, e: Id16, s: Id16) -> int:
+    def setresuid16(self, r: Id16, e: Id16, s: Id16) -> int:
         os.setresuid(r, e, s)
         return 0
 
     @syscall
-    def setresgid16(self: Kernel, r: Id16, e: Id16, s: Id16) -> int:
+    def setresgid16(self, r: Id16, e: Id16, s: Id16) -> int:
         os.setresgid(r, e, s)
         return 0
 
     @syscall
-    def setfsuid16(self: Kernel, uid: Id16) -> int:
+    def setfsuid16(self, uid: Id16) -> int:
         return hostcalls.setfsuid(uid)
 
     @syscall
-    def setfsgid16(self: Kernel, gid: Id16) -> int:
+    def setfsgid16(self, gid: Id16) -> int:
         return hostcalls.setfsgid(gid)
 
     @syscall
-    def chown16(self: Kernel, path: Path, uid: Id16, gid: Id16) -> int:
+    def chown16(self, path: Path, uid: Id16, gid: Id16) -> int:
         os.chown(path, uid, gid)
         return 0
 
     @syscall
-    def lchown16(self: Kernel, path: Path, uid: Id16, gid: Id16) -> int:
+    def lchown16(self, path: Path, uid: Id16, gid: Id16) -> int:
         os.lchown(path, uid, gid)
         return 0
 
     @syscall
-    def fchown16(self: Kernel, fd: Fd, uid: Id16, gid: Id16) -> int:
+    def fchown16(self, fd: Fd, uid: Id16, gid: Id16) -> int:
         os.fchown(fd, uid, gid)
         return 0

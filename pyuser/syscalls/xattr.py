@@ -8,13 +8,10 @@ the ACL and SELinux attributes of every file it lists.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
 
+from pyuser.syscalls.base import SyscallFamily
 from pyuser.syscalls.table import syscall
 from pyuser.syscalls.types import CStr, Fd, OutBuf, Path, Ptr, SyscallError, UInt
-
-if TYPE_CHECKING:
-    from pyuser.syscalls.kernel import Kernel
 
 FileRef = bytes | int  # a host path or a descriptor
 
@@ -29,17 +26,17 @@ def _copy_out(data: bytes, buf: memoryview, size: int) -> int:
     return len(data)
 
 
-class XattrCalls:
-    def _get(self: Kernel, where: FileRef, name: bytes, buf: memoryview, size: int,
+class XattrCalls(SyscallFamily):
+    def _get(self, where: FileRef, name: bytes, buf: memoryview, size: int,
              follow: bool) -> int:
         value = os.getxattr(where, name, follow_symlinks=follow)
         return _copy_out(value, buf, size)
 
-    def _list(self: Kernel, where: FileRef, buf: memoryview, size: int, follow: bool) -> int:
+    def _list(self, where: FileRef, buf: memoryview, size: int, follow: bool) -> int:
         names = os.listxattr(where, follow_symlinks=follow)
         return _copy_out(b"".join(os.fsencode(n) + b"\0" for n in names), buf, size)
 
-    def _set(self: Kernel, where: FileRef, name: bytes, value: int, size: int, flags: int,
+    def _set(self, where: FileRef, name: bytes, value: int, size: int, flags: int,
              follow: bool) -> int:
         data = self.mem.read(value, size) if size else b""
         os.setxattr(where, name, data, flags, follow_symlinks=follow)
@@ -47,54 +44,54 @@ class XattrCalls:
 
     # a NULL buffer is fine for the size query: OutBuf of length 0 is empty
     @syscall
-    def getxattr(self: Kernel, path: Path, name: CStr, value: OutBuf, size: UInt) -> int:
+    def getxattr(self, path: Path, name: CStr, value: OutBuf, size: UInt) -> int:
         return self._get(path, name, value, size, True)
 
     @syscall
-    def lgetxattr(self: Kernel, path: Path, name: CStr, value: OutBuf, size: UInt) -> int:
+    def lgetxattr(self, path: Path, name: CStr, value: OutBuf, size: UInt) -> int:
         return self._get(path, name, value, size, False)
 
     @syscall
-    def fgetxattr(self: Kernel, fd: Fd, name: CStr, value: OutBuf, size: UInt) -> int:
+    def fgetxattr(self, fd: Fd, name: CStr, value: OutBuf, size: UInt) -> int:
         return self._get(fd, name, value, size, True)
 
     @syscall
-    def listxattr(self: Kernel, path: Path, names: OutBuf, size: UInt) -> int:
+    def listxattr(self, path: Path, names: OutBuf, size: UInt) -> int:
         return self._list(path, names, size, True)
 
     @syscall
-    def llistxattr(self: Kernel, path: Path, names: OutBuf, size: UInt) -> int:
+    def llistxattr(self, path: Path, names: OutBuf, size: UInt) -> int:
         return self._list(path, names, size, False)
 
     @syscall
-    def flistxattr(self: Kernel, fd: Fd, names: OutBuf, size: UInt) -> int:
+    def flistxattr(self, fd: Fd, names: OutBuf, size: UInt) -> int:
         return self._list(fd, names, size, True)
 
     @syscall
-    def setxattr(self: Kernel, path: Path, name: CStr, value: Ptr, size: UInt,
+    def setxattr(self, path: Path, name: CStr, value: Ptr, size: UInt,
                  flags: int) -> int:
         return self._set(path, name, value, size, flags, True)
 
     @syscall
-    def lsetxattr(self: Kernel, path: Path, name: CStr, value: Ptr, size: UInt,
+    def lsetxattr(self, path: Path, name: CStr, value: Ptr, size: UInt,
                   flags: int) -> int:
         return self._set(path, name, value, size, flags, False)
 
     @syscall
-    def fsetxattr(self: Kernel, fd: Fd, name: CStr, value: Ptr, size: UInt, flags: int) -> int:
+    def fsetxattr(self, fd: Fd, name: CStr, value: Ptr, size: UInt, flags: int) -> int:
         return self._set(fd, name, value, size, flags, True)
 
     @syscall
-    def removexattr(self: Kernel, path: Path, name: CStr) -> int:
+    def removexattr(self, path: Path, name: CStr) -> int:
         os.removexattr(path, name)
         return 0
 
     @syscall
-    def lremovexattr(self: Kernel, path: Path, name: CStr) -> int:
+    def lremovexattr(self, path: Path, name: CStr) -> int:
         os.removexattr(path, name, follow_symlinks=False)
         return 0
 
     @syscall
-    def fremovexattr(self: Kernel, fd: Fd, name: CStr) -> int:
+    def fremovexattr(self, fd: Fd, name: CStr) -> int:
         os.removexattr(fd, name)
         return 0

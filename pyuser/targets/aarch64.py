@@ -35,7 +35,6 @@ from pyuser.memory import PAGE_SIZE, PROT_EXEC, PROT_READ, PROT_WRITE
 from pyuser.targets.aarch64_signal import Aarch64SignalFrames
 from pyuser.targets.base import Fault, Target
 from pyuser.targets.generated import aarch64_abi
-from pyuser.targets.linux64 import Wide64Calls
 from pyuser.targets.pages import SharedTables, map_code_page
 
 if TYPE_CHECKING:
@@ -240,7 +239,7 @@ class Aarch64Target(Target):
     pc_reg = A.UC_ARM64_REG_PC
     sp_reg = A.UC_ARM64_REG_SP
     word_size = 8
-    syscall_mixins = (Wide64Calls,)
+    syscall_families = ("wide64",)
 
     @property
     def vdso_page(self) -> int:

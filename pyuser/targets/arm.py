@@ -25,8 +25,6 @@ from unicorn import arm_const as A
 
 from pyuser.engine import flush_tlb
 from pyuser.memory import PAGE_SIZE, PROT_EXEC, PROT_READ, PROT_WRITE, GuestFault
-from pyuser.syscalls.table import syscall
-from pyuser.syscalls.types import Ptr, UInt
 from pyuser.targets import arm_cpu
 from pyuser.targets.arm_signal import ArmSignalFrames
 from pyuser.targets.base import Fault, Target
@@ -234,31 +232,6 @@ def _read_cs_reg(uc: Uc, insn, cs_reg: int, pc: int, thumb: int) -> int:
     return uc.reg_read(getattr(A, f"UC_ARM_REG_{name}"))
 
 
-class ArmPrivateCalls:
-    """The ARM-private syscalls (__ARM_NR_*, from 0xf0000)."""
-
-    @syscall("ARM_set_tls")
-    def arm_set_tls(self, value: Ptr) -> int:
-        self.target.set_tls(self.proc.uc, value)
-        return 0
-
-    @syscall("ARM_get_tls")
-    def arm_get_tls(self) -> int:
-        return self.target.get_tls(self.proc.uc)
-
-    @syscall("ARM_cacheflush")
-    def arm_cacheflush(self, start: Ptr, end: Ptr, flags: UInt) -> int:
-        # the guest wrote code: drop what Unicorn translated from that range
-        if end > start:
-            self.proc.uc.ctl_remove_cache(start, end)
-        return 0
-
-    @syscall("ARM_breakpoint")
-    def arm_breakpoint(self) -> int:
-        self.raise_in_guest(self.abi.CONST["SIGTRAP"])
-        return 0
-
-
 class ArmTarget(Target):
     name = "arm"
     uname_machine = "armv7l"
@@ -280,7 +253,7 @@ class ArmTarget(Target):
     sp_reg = A.UC_ARM_REG_SP
     pairs_aligned = True
     word_size = 4
-    syscall_mixins = (ArmPrivateCalls,)
+    syscall_families = ("arm",)
 
     def create_cpu(self, model: str) -> Uc:
         return arm_cpu.create_arm_cpu(model)

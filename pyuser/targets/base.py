@@ -119,8 +119,12 @@ class Target:
     # in the syscall hook the PC is still on the syscall instruction (x86_64's
     # UC_HOOK_INSN; the engine adds its length after the hook), not after it
     pc_on_syscall_in_hook: bool = False
-    # classes of @syscall handlers only this target has (ARM's set_tls, ...)
-    syscall_mixins: tuple[type, ...] = ()
+    # the syscall families only this target has (ARM's set_tls, the 64-bit
+    # ABIs' stat, ...), by their names in pyuser.syscalls.arch.FAMILIES
+    syscall_families: tuple[str, ...] = ()
+    # the handler serving a syscall under another name, as the entry-point
+    # column of the kernel's syscall table (s390x's mmap is sys_old_mmap)
+    syscall_entry_points: dict[str, str] = {}
     # the names of the syscalls that may block in the host (a personality
     # with calls of its own adds them)
     may_block_syscalls: frozenset[str] = LINUX_MAY_BLOCK

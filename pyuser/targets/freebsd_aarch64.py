@@ -146,7 +146,7 @@ class FreeBsdAarch64Target(Aarch64Target):
     uname_machine = "arm64"
     platform = ""
     syscall_arg_regs = (*Aarch64Target.syscall_arg_regs, A.UC_ARM64_REG_X6, A.UC_ARM64_REG_X7)
-    syscall_mixins = ()
+    syscall_families = ()  # not Linux arm64's
     sigcode = _sigcode()
     shared_page = Aarch64Target.stack_top
 

@@ -30,8 +30,6 @@ from unicorn import x86_const as X
 
 from pyuser.engine import INSN_CALLBACK
 from pyuser.syscalls.signals import SigReturn
-from pyuser.syscalls.table import syscall
-from pyuser.syscalls.types import Ptr, SyscallError
 from pyuser.targets.base import Fault
 from pyuser.targets.freebsd import (
     FREEBSD_IGNORED_BY_DEFAULT,
@@ -144,26 +142,6 @@ class FreeBsdAmd64Frames:
         return low | high << 64, (ss_sp, ss_flags, ss_size)
 
 
-class FreeBsdAmd64Calls:
-    """sysarch(2): the FS/GS bases (sys/amd64/amd64/sys_machdep.c)."""
-
-    @syscall
-    def sysarch(self, op: int, parms: Ptr) -> int:
-        c = self.abi.CONST
-        uc = self.proc.uc
-        regs = {c["AMD64_SET_FSBASE"]: X.UC_X86_REG_FS_BASE,
-                c["AMD64_SET_GSBASE"]: X.UC_X86_REG_GS_BASE}
-        if op in regs:
-            uc.reg_write(regs[op], int.from_bytes(self.mem.read(parms, 8), "little"))
-            return 0
-        gets = {c["AMD64_GET_FSBASE"]: X.UC_X86_REG_FS_BASE,
-                c["AMD64_GET_GSBASE"]: X.UC_X86_REG_GS_BASE}
-        if op in gets:
-            self.mem.write(parms, uc.reg_read(gets[op]).to_bytes(8, "little"))
-            return 0
-        raise SyscallError("EINVAL")
-
-
 class FreeBsdX86_64Target(X86_64Target):  # noqa: N801 - the architecture's name
     name = "freebsd-x86_64"
     ignored_by_default = FREEBSD_IGNORED_BY_DEFAULT
@@ -171,7 +149,7 @@ class FreeBsdX86_64Target(X86_64Target):  # noqa: N801 - the architecture's name
     abi = freebsd_x86_64_abi
     uname_machine = "amd64"
     platform = ""
-    syscall_mixins = (FreeBsdAmd64Calls,)
+    syscall_families = ("freebsd_amd64",)
     sigcode = SIGCODE
     # the shared page (signal trampoline) sits at the top of user space, the
     # stack right below it, as on FreeBSD (SHAREDPAGE, USRSTACK)

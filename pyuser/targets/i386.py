@@ -41,8 +41,7 @@ from unicorn import x86_const as X
 
 from pyuser.limits import fit_translation_buffer
 from pyuser.memory import PAGE_SIZE, PROT_EXEC, PROT_READ, PROT_WRITE
-from pyuser.syscalls.table import syscall
-from pyuser.syscalls.types import Ptr, SyscallError
+from pyuser.syscalls.types import SyscallError
 from pyuser.targets.base import Fault, Target
 from pyuser.targets.generated import i386_abi
 from pyuser.targets.i386_signal import I386SignalFrames
@@ -182,29 +181,6 @@ def _invalidate_executable_only(uc: Uc, tables: PaePageTables) -> None:
     uc.ctl_remove_cache = ctl_remove_cache  # type: ignore[method-assign]
 
 
-class I386PrivateCalls:
-    """set_thread_area / get_thread_area: the TLS segment."""
-
-    @syscall
-    def set_thread_area(self, u_info: Ptr) -> int:
-        self.proc.page_tables.write_tls_entry(self.mem, u_info)
-        return 0
-
-    @syscall
-    def get_thread_area(self, u_info: Ptr) -> int:
-        (entry,) = struct.unpack("<i", self.mem.read(u_info, 4))
-        if not GDT_TLS_MIN <= entry <= GDT_TLS_MAX:
-            raise SyscallError("EINVAL")
-        low, high = struct.unpack("<II", bytes(self.proc.page_tables.gdt[8 * entry:8 * entry + 8]))
-        base = (low >> 16) | ((high & 0xFF) << 16) | (high & 0xFF000000)
-        limit = (low & 0xFFFF) | (high & 0xF0000)
-        flags = (((high >> 22) & 1) | (((high >> 10) & 3) << 1) | ((((high >> 9) & 1) ^ 1) << 3)
-                 | (((high >> 23) & 1) << 4) | ((((high >> 15) & 1) ^ 1) << 5)
-                 | (((high >> 20) & 1) << 6))
-        self.mem.write(u_info, struct.pack("<iIII", entry, base, limit, flags))
-        return 0
-
-
 class I386Target(Target):
     name = "i386"
     uname_machine = "i686"
@@ -224,7 +200,9 @@ class I386Target(Target):
     pc_reg = X.UC_X86_REG_EIP
     sp_reg = X.UC_X86_REG_ESP
     word_size = 4
-    syscall_mixins = (I386PrivateCalls,)
+    syscall_families = ("i386",)
+    # arch/x86/entry/syscalls/syscall_32.tbl: 90 i386 mmap sys_old_mmap
+    syscall_entry_points = {"mmap": "old_mmap"}
 
     def create_cpu(self, model: str) -> Uc:
         uc = Uc(UC_ARCH_X86, UC_MODE_32)

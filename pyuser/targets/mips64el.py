@@ -37,9 +37,8 @@ from unicorn import UC_ARCH_MIPS, UC_MODE_BIG_ENDIAN, UC_MODE_LITTLE_ENDIAN, UC_
 from unicorn import mips_const as M
 
 from pyuser.targets.generated import mips64el_abi
-from pyuser.targets.linux64 import Wide64Calls
 from pyuser.targets.mips64_signal import Mips64SignalFrames
-from pyuser.targets.mipsel import MipselTarget, MipsPrivateCalls
+from pyuser.targets.mipsel import MipselTarget
 from pyuser.targets.pages import map_code_page
 
 if TYPE_CHECKING:
@@ -87,7 +86,7 @@ class Mips64elTarget(MipselTarget):
     word_size = 8
     pairs_aligned = False
     stack_arg_words = 0
-    syscall_mixins = (Wide64Calls, MipsPrivateCalls)
+    syscall_families = ("wide64", "mips")
 
     def create_cpu(self, model: str) -> Uc:
         order = UC_MODE_LITTLE_ENDIAN if self.little_endian else UC_MODE_BIG_ENDIAN

@@ -35,8 +35,6 @@ from unicorn.unicorn_py3.unicorn import uclib
 
 from pyuser.limits import fit_translation_buffer
 from pyuser.memory import PROT_EXEC, PROT_READ, PROT_WRITE
-from pyuser.syscalls.table import syscall
-from pyuser.syscalls.types import Ptr
 from pyuser.targets.base import Fault, Target
 from pyuser.targets.generated import mipsel_abi
 from pyuser.targets.mips_signal import MipsSignalFrames
@@ -213,13 +211,6 @@ class MemoryProtections:
         self._starts[first:last] = [lo for lo, _, _ in new]
 
 
-class MipsPrivateCalls:
-    @syscall
-    def set_thread_area(self, address: Ptr) -> int:
-        self.proc.uc.reg_write(M.UC_MIPS_REG_CP0_USERLOCAL, address)
-        return 0
-
-
 class MipselTarget(Target):
     name = "mipsel"
     uname_machine = "mips"
@@ -242,7 +233,7 @@ class MipselTarget(Target):
     pairs_aligned = True
     siginfo_code_offset = 4
     stack_t_size_before_flags = True
-    syscall_mixins = (MipsPrivateCalls,)
+    syscall_families = ("mips",)
     # o32 passes the 5th to 8th syscall arguments at sp+16..sp+28 (n64: none)
     stack_arg_words = 4
     # the page holding the signal return code (where Linux has its vDSO)

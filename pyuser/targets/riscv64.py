@@ -43,7 +43,6 @@ from pyuser.limits import fit_translation_buffer
 from pyuser.memory import PAGE_SIZE, PROT_EXEC, PROT_READ, PROT_WRITE
 from pyuser.targets.base import Fault, Target
 from pyuser.targets.generated import riscv64_abi
-from pyuser.targets.linux64 import Wide64Calls
 from pyuser.targets.pages import SharedTables, map_code_page
 from pyuser.targets.riscv64_signal import Riscv64SignalFrames
 
@@ -205,7 +204,7 @@ class Riscv64Target(Target):
     pc_reg = R.UC_RISCV_REG_PC
     sp_reg = R.UC_RISCV_REG_SP
     word_size = 8
-    syscall_mixins = (Wide64Calls,)
+    syscall_families = ("wide64",)
 
     def create_cpu(self, model: str) -> Uc:
         uc = Uc(UC_ARCH_RISCV, UC_MODE_RISCV64)

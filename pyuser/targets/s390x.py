@@ -31,11 +31,8 @@ from unicorn import UC_ARCH_S390X, UC_MODE_BIG_ENDIAN, Uc
 from unicorn import s390x_const as S
 from unicorn import unicorn_const as UC
 
-from pyuser.syscalls.table import syscall
-from pyuser.syscalls.types import Ptr, SyscallError
 from pyuser.targets.base import Fault, Target
 from pyuser.targets.generated import s390x_abi
-from pyuser.targets.linux64 import Wide64Calls
 from pyuser.targets.mipsel import MemoryProtections
 from pyuser.targets.pages import map_code_page
 from pyuser.targets.s390x_signal import S390xSignalFrames
@@ -62,19 +59,6 @@ def _accessible(memory: GuestMemory, address: int) -> bool:
     return True
 
 
-class S390xPrivateCalls:
-    @syscall("mmap")
-    def mmap_bytes(self, args: Ptr) -> int:
-        """old_mmap: addr, len, prot, flags, fd, offset as six longs in memory."""
-        addr, length, prot, flags, fd, offset = self.target.unpack(
-            "6Q", self.mem.read(args, 48))
-        fd = self.target.to_signed(fd)
-        fd = ((fd & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000
-        if offset & 0xFFF:
-            raise SyscallError("EINVAL")
-        return self._mmap(addr, length, prot, flags, fd, offset)
-
-
 class S390xTarget(Target):
     name = "s390x"
     uname_machine = "s390x"
@@ -98,7 +82,8 @@ class S390xTarget(Target):
     clone_tls_before_child_tid = False
     clone_stack_first = True
     ipc_fifth_is_third = True
-    syscall_mixins = (S390xPrivateCalls, Wide64Calls)
+    syscall_families = ("wide64",)
+    syscall_entry_points = {"mmap": "old_mmap"}
 
     def __init__(self) -> None:
         super().__init__()

@@ -4,8 +4,7 @@ Facts used here, with their sources:
 - Syscalls: `syscall`, number in rax, arguments rdi, rsi, rdx, r10, r8, r9,
   result in rax (syscall(2)).  Unicorn reports `syscall` through
   UC_HOOK_INSN (UC_X86_INS_SYSCALL) with RIP already past it.
-- TLS: arch_prctl(ARCH_SET_FS) sets the FS base (arch/x86/include/uapi/asm/prctl.h:
-  ARCH_SET_GS 0x1001, ARCH_SET_FS 0x1002, ARCH_GET_FS 0x1003, ARCH_GET_GS 0x1004).
+- TLS: arch_prctl(ARCH_SET_FS) sets the FS base (pyuser.syscalls.arch.x86_64).
 - 4-level paging (Intel SDM vol. 3, 4.5): PML4 -> PDPT -> PD -> PT, 4 KiB
   pages; PTE bits P(0) RW(1) US(2) A(5) D(6) NX(63); CR0.WP makes read-only
   pages read-only for ring 0 too, EFER.NXE enables NX.  Unicorn runs the guest
@@ -45,11 +44,8 @@ from pyuser.engine import INSN_CALLBACK
 from pyuser.limits import fit_translation_buffer
 from pyuser.memory import PAGE_SIZE, PROT_EXEC, PROT_READ, PROT_WRITE
 from pyuser.syscalls.signals import SigReturn
-from pyuser.syscalls.table import syscall
-from pyuser.syscalls.types import Ptr, SyscallError
 from pyuser.targets.base import Fault, Target
 from pyuser.targets.generated import x86_64_abi
-from pyuser.targets.linux64 import Wide64Calls
 from pyuser.targets.pages import SharedTables
 from pyuser.targets.x86_64_signal import X86_64SignalFrames
 
@@ -83,8 +79,6 @@ _EFER_NXE = 1 << 11
 _CR0_PG, _CR0_WP = 1 << 31, 1 << 16
 _CR4_PAE = 1 << 5
 _CR4_OSFXSR_OSXMMEXCPT = (1 << 9) | (1 << 10)
-
-ARCH_SET_GS, ARCH_SET_FS, ARCH_GET_FS, ARCH_GET_GS = 0x1001, 0x1002, 0x1003, 0x1004
 
 # Where CPUX86State.old_exception sits in a uc_context of Unicorn 2.1.4 (found
 # by running two #DE: -1 -> 0 -> 8 at one place only); checked on each new
@@ -196,25 +190,6 @@ class X86PageTables(SharedTables):
         uc.reg_write(X.UC_X86_REG_CR0, uc.reg_read(X.UC_X86_REG_CR0) | _CR0_PG | _CR0_WP)
 
 
-class X86_64PrivateCalls:  # noqa: N801 - the architecture's name
-    """arch_prctl: the FS/GS bases (thread pointers)."""
-
-    @syscall
-    def arch_prctl(self, code: int, address: Ptr) -> int:
-        uc = self.proc.uc  # the current thread's CPU
-        if code == ARCH_SET_FS:
-            uc.reg_write(X.UC_X86_REG_FS_BASE, address)
-            return 0
-        if code == ARCH_SET_GS:
-            uc.reg_write(X.UC_X86_REG_GS_BASE, address)
-            return 0
-        if code in (ARCH_GET_FS, ARCH_GET_GS):
-            reg = X.UC_X86_REG_FS_BASE if code == ARCH_GET_FS else X.UC_X86_REG_GS_BASE
-            self.mem.write(address, uc.reg_read(reg).to_bytes(8, "little"))
-            return 0
-        raise SyscallError("EINVAL")
-
-
 class X86_64Target(Target):  # noqa: N801 - the architecture's name
     name = "x86_64"
     pc_on_syscall_in_hook = True
@@ -237,7 +212,7 @@ class X86_64Target(Target):  # noqa: N801 - the architecture's name
     word_size = 8
     clone_tls_before_child_tid = False
     pc_advance_after_syscall_hook = 2  # helper_syscall adds the length after the hook
-    syscall_mixins = (Wide64Calls, X86_64PrivateCalls)
+    syscall_families = ("wide64", "x86_64")
 
     def create_cpu(self, model: str) -> Uc:
         uc = Uc(UC_ARCH_X86, UC_MODE_64)

@@ -14,17 +14,15 @@ import os
 import stat as host_stat
 import struct
 import termios
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 from pyuser.syscalls import hostcalls
+from pyuser.syscalls.base import SyscallFamily
 from pyuser.syscalls.files import dir_fd, guest_fd
 from pyuser.syscalls.flags import FlagMap
 from pyuser.syscalls.freebsd.layout import layout
 from pyuser.syscalls.table import syscall
 from pyuser.syscalls.types import CStr, Fd, InPtr, Long, OutPtr, Path, Ptr, SyscallError, UInt
-
-if TYPE_CHECKING:
-    from pyuser.syscalls.freebsd.kernel import FreeBsdKernel as Kernel
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.poll.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_int]
@@ -48,58 +46,51 @@ def _timespec_fields(prefix: str, ns: int) -> dict[str, int]:
     return {f"{prefix}.Sec": ns // 10**9, f"{prefix}.Nsec": ns % 10**9}
 
 
-class FreeBsdFileCalls:
-    def setup_family(self: Kernel) -> None:
+class FreeBsdFileCalls(SyscallFamily):
+    # provided by the kqueue family
+    forget_kqueue: Callable[[int], bool]
+    fd_closed: Callable[[int], None]
+
+    def setup_family(self) -> None:
         host = {n: getattr(os, n) for n in dir(os) if n.startswith("O_")}
         self.open_flags = FlagMap(_OPEN_NAMES, self.abi.CONST, host)
         self._cloexec = self.abi.CONST["O_CLOEXEC"]
 
     # ------------------------------------------------------------ reading and writing
     @syscall
-    def read(self: Kernel, fd: Fd, buf: OutPtr, count: UInt) -> int:
+    def read(self, fd: Fd, buf: OutPtr, count: UInt) -> int:
         self.mem.writable(buf, count)
         return self.blocking(hostcalls.read, fd, self.mem.host_pointer(buf), count)
 
     @syscall
-    def write(self: Kernel, fd: Fd, buf: InPtr, count: UInt) -> int:
+    def write(self, fd: Fd, buf: InPtr, count: UInt) -> int:
         self.mem.readable(buf, count)
         return self.blocking(hostcalls.write, fd, self.mem.host_pointer(buf), count)
 
-    def _iovecs(self: Kernel, iov: int, count: int, writable: bool) -> list[tuple[int, int]]:
-        if not 0 <= count <= 1024:
-            raise SyscallError("EINVAL")
-        out = []
-        for i in range(count):
-            base, length = struct.unpack("<QQ", self.mem.read(iov + 16 * i, 16))
-            if length:
-                (self.mem.writable if writable else self.mem.readable)(base, length)
-                out.append((self.mem.host_pointer(base), length))
-        return out
-
     @syscall
-    def readv(self: Kernel, fd: Fd, iov: Ptr, iovcnt: int) -> int:
-        buffers = self._iovecs(iov, iovcnt, True)
+    def readv(self, fd: Fd, iov: Ptr, iovcnt: int) -> int:
+        buffers = self.host_iovecs(iov, iovcnt, True)
         return self.blocking(hostcalls.readv, fd, buffers) if buffers else 0
 
     @syscall
-    def writev(self: Kernel, fd: Fd, iov: Ptr, iovcnt: int) -> int:
-        buffers = self._iovecs(iov, iovcnt, False)
+    def writev(self, fd: Fd, iov: Ptr, iovcnt: int) -> int:
+        buffers = self.host_iovecs(iov, iovcnt, False)
         return self.blocking(hostcalls.writev, fd, buffers) if buffers else 0
 
     @syscall
-    def pread(self: Kernel, fd: Fd, buf: OutPtr, count: UInt, offset: Long) -> int:
+    def pread(self, fd: Fd, buf: OutPtr, count: UInt, offset: Long) -> int:
         return os.preadv(fd, [self.mem.writable(buf, count)], offset) if count else 0
 
     @syscall
-    def pwrite(self: Kernel, fd: Fd, buf: InPtr, count: UInt, offset: Long) -> int:
+    def pwrite(self, fd: Fd, buf: InPtr, count: UInt, offset: Long) -> int:
         return os.pwrite(fd, self.mem.read(buf, count), offset)
 
     @syscall
-    def lseek(self: Kernel, fd: Fd, offset: Long, whence: int) -> int:
+    def lseek(self, fd: Fd, offset: Long, whence: int) -> int:
         return os.lseek(fd, offset, whence)
 
     # ------------------------------------------------------------ opening
-    def _open(self: Kernel, dirfd: int, path: bytes, flags: int, mode: int) -> int:
+    def _open(self, dirfd: int, path: bytes, flags: int, mode: int) -> int:
         host = self.open_flags.to_host(flags, 3)
         if flags & 0x40000:  # O_EXEC: opened for execution only, read it here
             host &= ~3
@@ -107,15 +98,15 @@ class FreeBsdFileCalls:
         return guest_fd(fd, bool(flags & self._cloexec))
 
     @syscall
-    def open(self: Kernel, path: Path, flags: int, mode: UInt) -> int:
+    def open(self, path: Path, flags: int, mode: UInt) -> int:
         return self._open(AT_FDCWD, path, flags, mode)
 
     @syscall
-    def openat(self: Kernel, dirfd: Fd, path: Path, flags: int, mode: UInt) -> int:
+    def openat(self, dirfd: Fd, path: Path, flags: int, mode: UInt) -> int:
         return self._open(dirfd, path, flags, mode)
 
     @syscall
-    def close(self: Kernel, fd: Fd) -> int:
+    def close(self, fd: Fd) -> int:
         if self.proc.is_reserved_fd(fd):
             raise SyscallError("EBADF")
         if not self.forget_kqueue(fd):
@@ -124,7 +115,7 @@ class FreeBsdFileCalls:
         return 0
 
     @syscall
-    def close_range(self: Kernel, low: UInt, high: UInt, flags: int) -> int:
+    def close_range(self, low: UInt, high: UInt, flags: int) -> int:
         for fd in range(low, min(high, 65535) + 1):
             if not self.proc.is_reserved_fd(fd):
                 try:
@@ -137,11 +128,11 @@ class FreeBsdFileCalls:
         return 0
 
     @syscall
-    def dup(self: Kernel, fd: Fd) -> int:
+    def dup(self, fd: Fd) -> int:
         return guest_fd(os.dup(fd), False)
 
     @syscall
-    def dup2(self: Kernel, fd: Fd, fd2: Fd) -> int:
+    def dup2(self, fd: Fd, fd2: Fd) -> int:
         if self.proc.is_reserved_fd(fd2):
             raise SyscallError("EBADF")
         if fd != fd2:
@@ -149,7 +140,7 @@ class FreeBsdFileCalls:
         return os.dup2(fd, fd2, inheritable=True)
 
     @syscall
-    def pipe2(self: Kernel, fds: Ptr, flags: int) -> int:
+    def pipe2(self, fds: Ptr, flags: int) -> int:
         read_end, write_end = os.pipe2(os.O_CLOEXEC | (os.O_NONBLOCK if flags & 4 else 0))
         cloexec = bool(flags & self._cloexec)
         self.mem.write(fds, struct.pack("<ii", guest_fd(read_end, cloexec),
@@ -157,7 +148,7 @@ class FreeBsdFileCalls:
         return 0
 
     @syscall
-    def fcntl(self: Kernel, fd: Fd, cmd: int, arg: Long) -> int:
+    def fcntl(self, fd: Fd, cmd: int, arg: Long) -> int:
         if cmd in (_F_DUPFD, _F_DUPFD_CLOEXEC):
             new = host_fcntl.fcntl(fd, host_fcntl.F_DUPFD_CLOEXEC, arg)
             return guest_fd(new, cmd == _F_DUPFD_CLOEXEC)
@@ -183,7 +174,7 @@ class FreeBsdFileCalls:
             return self._record_lock(fd, cmd, arg)
         raise SyscallError("EINVAL")
 
-    def _record_lock(self: Kernel, fd: int, cmd: int, arg: int) -> int:
+    def _record_lock(self, fd: int, cmd: int, arg: int) -> int:
         # struct flock: off_t l_start, l_len; pid_t l_pid; short l_type, l_whence; int l_sysid
         start, length, pid, kind, whence = struct.unpack("<qqihh", self.mem.read(arg, 24))
         # FreeBSD F_RDLCK 1, F_UNLCK 2, F_WRLCK 3; Linux 0, 2, 1
@@ -202,11 +193,11 @@ class FreeBsdFileCalls:
         return 0
 
     @syscall
-    def flock(self: Kernel, fd: Fd, operation: int) -> int:
+    def flock(self, fd: Fd, operation: int) -> int:
         return self.blocking(hostcalls.flock, fd, operation)  # LOCK_* are the same
 
     @syscall
-    def ioctl(self: Kernel, fd: Fd, request: UInt, arg: Ptr) -> int:
+    def ioctl(self, fd: Fd, request: UInt, arg: Ptr) -> int:
         request &= 0xFFFFFFFF
         if request == _FIOCLEX:
             os.set_inheritable(fd, False)
@@ -238,7 +229,7 @@ class FreeBsdFileCalls:
         raise SyscallError("ENOTTY")
 
     # ------------------------------------------------------------ stat
-    def _fill_stat(self: Kernel, address: int, s: os.stat_result) -> int:
+    def _fill_stat(self, address: int, s: os.stat_result) -> int:
         birth = getattr(s, "st_birthtime_ns", s.st_ctime_ns)
         fields = {"Dev": s.st_dev, "Ino": s.st_ino, "Nlink": s.st_nlink, "Mode": s.st_mode,
                   "Uid": s.st_uid, "Gid": s.st_gid, "Rdev": s.st_rdev, "Size": s.st_size,
@@ -256,11 +247,11 @@ class FreeBsdFileCalls:
         return 0
 
     @syscall
-    def fstat(self: Kernel, fd: Fd, buf: Ptr) -> int:
+    def fstat(self, fd: Fd, buf: Ptr) -> int:
         return self._fill_stat(buf, os.fstat(fd))
 
     @syscall
-    def fstatat(self: Kernel, dirfd: Fd, path: Path, buf: Ptr, flags: int) -> int:
+    def fstatat(self, dirfd: Fd, path: Path, buf: Ptr, flags: int) -> int:
         if not path:
             if not flags & _AT_EMPTY_PATH:
                 raise SyscallError("ENOENT")
@@ -269,7 +260,7 @@ class FreeBsdFileCalls:
                     follow_symlinks=not flags & _AT_SYMLINK_NOFOLLOW)
         return self._fill_stat(buf, s)
 
-    def _fill_statfs(self: Kernel, address: int, v: os.statvfs_result, path: bytes) -> int:
+    def _fill_statfs(self, address: int, v: os.statvfs_result, path: bytes) -> int:
         # struct statfs (sys/sys/mount.h): f_version @0 (STATFS_VERSION 0x20140518),
         # f_type, f_flags, f_bsize, f_iosize, f_blocks, f_bfree, f_bavail, f_files,
         # f_ffree ...; f_fstypename @0x128-ish, from the generated layout
@@ -289,15 +280,15 @@ class FreeBsdFileCalls:
         return 0
 
     @syscall
-    def statfs(self: Kernel, path: Path, buf: Ptr) -> int:
+    def statfs(self, path: Path, buf: Ptr) -> int:
         return self._fill_statfs(buf, os.statvfs(path), path)
 
     @syscall
-    def fstatfs(self: Kernel, fd: Fd, buf: Ptr) -> int:
+    def fstatfs(self, fd: Fd, buf: Ptr) -> int:
         return self._fill_statfs(buf, os.fstatvfs(fd), b"")
 
     @syscall
-    def getdirentries(self: Kernel, fd: Fd, buf: Ptr, count: UInt, basep: Ptr) -> int:
+    def getdirentries(self, fd: Fd, buf: Ptr, count: UInt, basep: Ptr) -> int:
         """Linux getdents64 records re-packed as FreeBSD's struct dirent
         {d_fileno u64, d_off i64, d_reclen u16, d_type u8, pad, d_namlen u16,
         pad, d_name[] NUL-terminated, 8-aligned}; what does not fit is read
@@ -332,13 +323,13 @@ class FreeBsdFileCalls:
 
     # ------------------------------------------------------------ names
     @syscall
-    def access(self: Kernel, path: Path, mode: int) -> int:
+    def access(self, path: Path, mode: int) -> int:
         if not os.access(path, mode):
             raise SyscallError("EACCES") if os.path.lexists(path) else SyscallError("ENOENT")
         return 0
 
     @syscall
-    def faccessat(self: Kernel, dirfd: Fd, path: Path, mode: int, flags: int) -> int:
+    def faccessat(self, dirfd: Fd, path: Path, mode: int, flags: int) -> int:
         if not os.access(path, mode, dir_fd=dir_fd(dirfd), effective_ids=bool(flags & _AT_EACCESS),
                          follow_symlinks=not flags & _AT_SYMLINK_NOFOLLOW):
             os.stat(path, dir_fd=dir_fd(dirfd))  # ENOENT first
@@ -346,23 +337,23 @@ class FreeBsdFileCalls:
         return 0
 
     @syscall
-    def readlink(self: Kernel, path: Path, buf: Ptr, size: UInt) -> int:
+    def readlink(self, path: Path, buf: Ptr, size: UInt) -> int:
         return self.readlinkat(AT_FDCWD, path, buf, size)
 
     @syscall
-    def readlinkat(self: Kernel, dirfd: Fd, path: Path, buf: Ptr, size: UInt) -> int:
+    def readlinkat(self, dirfd: Fd, path: Path, buf: Ptr, size: UInt) -> int:
         target = os.readlink(path, dir_fd=dir_fd(dirfd))
         data = os.fsencode(target)[:size]
         self.mem.write(buf, data)
         return len(data)
 
     @syscall
-    def unlink(self: Kernel, path: Path) -> int:
+    def unlink(self, path: Path) -> int:
         os.unlink(path)
         return 0
 
     @syscall
-    def unlinkat(self: Kernel, dirfd: Fd, path: Path, flags: int) -> int:
+    def unlinkat(self, dirfd: Fd, path: Path, flags: int) -> int:
         if flags & _AT_REMOVEDIR:
             os.rmdir(path, dir_fd=dir_fd(dirfd))
         else:
@@ -370,63 +361,63 @@ class FreeBsdFileCalls:
         return 0
 
     @syscall
-    def rmdir(self: Kernel, path: Path) -> int:
+    def rmdir(self, path: Path) -> int:
         os.rmdir(path)
         return 0
 
     @syscall
-    def mkdir(self: Kernel, path: Path, mode: UInt) -> int:
+    def mkdir(self, path: Path, mode: UInt) -> int:
         os.mkdir(path, mode & 0o7777)
         return 0
 
     @syscall
-    def mkdirat(self: Kernel, dirfd: Fd, path: Path, mode: UInt) -> int:
+    def mkdirat(self, dirfd: Fd, path: Path, mode: UInt) -> int:
         os.mkdir(path, mode & 0o7777, dir_fd=dir_fd(dirfd))
         return 0
 
     @syscall
-    def rename(self: Kernel, old: Path, new: Path) -> int:
+    def rename(self, old: Path, new: Path) -> int:
         os.rename(old, new)
         return 0
 
     @syscall
-    def renameat(self: Kernel, olddirfd: Fd, old: Path, newdirfd: Fd, new: Path) -> int:
+    def renameat(self, olddirfd: Fd, old: Path, newdirfd: Fd, new: Path) -> int:
         os.rename(old, new, src_dir_fd=dir_fd(olddirfd), dst_dir_fd=dir_fd(newdirfd))
         return 0
 
     @syscall
-    def symlink(self: Kernel, target: CStr, path: Path) -> int:
+    def symlink(self, target: CStr, path: Path) -> int:
         os.symlink(target, path)
         return 0
 
     @syscall
-    def symlinkat(self: Kernel, target: CStr, dirfd: Fd, path: Path) -> int:
+    def symlinkat(self, target: CStr, dirfd: Fd, path: Path) -> int:
         os.symlink(target, path, dir_fd=dir_fd(dirfd))
         return 0
 
     @syscall
-    def link(self: Kernel, old: Path, new: Path) -> int:
+    def link(self, old: Path, new: Path) -> int:
         os.link(old, new)
         return 0
 
     @syscall
-    def linkat(self: Kernel, olddirfd: Fd, old: Path, newdirfd: Fd, new: Path, flags: int) -> int:
+    def linkat(self, olddirfd: Fd, old: Path, newdirfd: Fd, new: Path, flags: int) -> int:
         os.link(old, new, src_dir_fd=dir_fd(olddirfd), dst_dir_fd=dir_fd(newdirfd),
                 follow_symlinks=bool(flags & _AT_SYMLINK_FOLLOW))
         return 0
 
     @syscall
-    def chdir(self: Kernel, path: Path) -> int:
+    def chdir(self, path: Path) -> int:
         os.chdir(path)
         return 0
 
     @syscall
-    def fchdir(self: Kernel, fd: Fd) -> int:
+    def fchdir(self, fd: Fd) -> int:
         os.fchdir(fd)
         return 0
 
     @syscall("__getcwd")
-    def getcwd(self: Kernel, buf: Ptr, size: UInt) -> int:
+    def getcwd(self, buf: Ptr, size: UInt) -> int:
         cwd = self.proc.vfs.guest_view(os.fsencode(os.getcwd()))
         if len(cwd) + 1 > size:
             raise SyscallError("ERANGE")
@@ -434,53 +425,53 @@ class FreeBsdFileCalls:
         return 0
 
     @syscall
-    def fsync(self: Kernel, fd: Fd) -> int:
+    def fsync(self, fd: Fd) -> int:
         os.fsync(fd)
         return 0
 
     @syscall
-    def fdatasync(self: Kernel, fd: Fd) -> int:
+    def fdatasync(self, fd: Fd) -> int:
         os.fdatasync(fd)
         return 0
 
     @syscall
-    def ftruncate(self: Kernel, fd: Fd, length: Long) -> int:
+    def ftruncate(self, fd: Fd, length: Long) -> int:
         os.ftruncate(fd, length)
         return 0
 
     @syscall
-    def truncate(self: Kernel, path: Path, length: Long) -> int:
+    def truncate(self, path: Path, length: Long) -> int:
         os.truncate(path, length)
         return 0
 
     @syscall
-    def chmod(self: Kernel, path: Path, mode: UInt) -> int:
+    def chmod(self, path: Path, mode: UInt) -> int:
         os.chmod(path, mode & 0o7777)
         return 0
 
     @syscall
-    def fchmod(self: Kernel, fd: Fd, mode: UInt) -> int:
+    def fchmod(self, fd: Fd, mode: UInt) -> int:
         os.fchmod(fd, mode & 0o7777)
         return 0
 
     @syscall
-    def fchmodat(self: Kernel, dirfd: Fd, path: Path, mode: UInt, flags: int) -> int:
+    def fchmodat(self, dirfd: Fd, path: Path, mode: UInt, flags: int) -> int:
         os.chmod(path, mode & 0o7777, dir_fd=dir_fd(dirfd))
         return 0
 
     @syscall
-    def fchown(self: Kernel, fd: Fd, uid: int, gid: int) -> int:
+    def fchown(self, fd: Fd, uid: int, gid: int) -> int:
         os.fchown(fd, uid, gid)
         return 0
 
     @syscall
-    def fchownat(self: Kernel, dirfd: Fd, path: Path, uid: int, gid: int, flags: int) -> int:
+    def fchownat(self, dirfd: Fd, path: Path, uid: int, gid: int, flags: int) -> int:
         os.chown(path, uid, gid, dir_fd=dir_fd(dirfd),
                  follow_symlinks=not flags & _AT_SYMLINK_NOFOLLOW)
         return 0
 
     @syscall
-    def utimensat(self: Kernel, dirfd: Fd, path: Path, times: Ptr, flags: int) -> int:
+    def utimensat(self, dirfd: Fd, path: Path, times: Ptr, flags: int) -> int:
         data = self.mem.read(times, 32) if times else None
         if data is not None:  # UTIME_NOW -1, UTIME_OMIT -2 on FreeBSD; Linux's are others
             words = list(struct.unpack("<4q", data))
@@ -492,23 +483,23 @@ class FreeBsdFileCalls:
         return 0
 
     @syscall
-    def futimens(self: Kernel, fd: Fd, times: Ptr) -> int:
+    def futimens(self, fd: Fd, times: Ptr) -> int:
         return self.utimensat(fd, b"", times, _AT_EMPTY_PATH)
 
     @syscall
-    def posix_fadvise(self: Kernel, fd: Fd, offset: Long, length: Long, advice: int) -> int:
+    def posix_fadvise(self, fd: Fd, offset: Long, length: Long, advice: int) -> int:
         os.fstat(fd)
         return 0
 
     @syscall
-    def mknodat(self: Kernel, dirfd: Fd, path: Path, mode: UInt, dev: Long) -> int:
+    def mknodat(self, dirfd: Fd, path: Path, mode: UInt, dev: Long) -> int:
         if not host_stat.S_ISFIFO(mode):
             raise SyscallError("EPERM")
         os.mkfifo(path, mode & 0o7777, dir_fd=dir_fd(dirfd))
         return 0
 
     # ------------------------------------------------------------ polling
-    def _poll(self: Kernel, fds: int, nfds: int, timeout_ms: int) -> int:
+    def _poll(self, fds: int, nfds: int, timeout_ms: int) -> int:
         """struct pollfd {int fd; short events, revents} and POLL* bits are
         the same on FreeBSD as on Linux for POLLIN..POLLNVAL (sys/sys/poll.h)."""
         if nfds > 65536:
@@ -530,11 +521,11 @@ class FreeBsdFileCalls:
         return ready
 
     @syscall
-    def poll(self: Kernel, fds: Ptr, nfds: UInt, timeout: int) -> int:
+    def poll(self, fds: Ptr, nfds: UInt, timeout: int) -> int:
         return self._poll(fds, nfds, timeout)
 
     @syscall
-    def ppoll(self: Kernel, fds: Ptr, nfds: UInt, ts: Ptr, sigmask: Ptr) -> int:
+    def ppoll(self, fds: Ptr, nfds: UInt, ts: Ptr, sigmask: Ptr) -> int:
         timeout = -1
         if ts:
             sec, nsec = struct.unpack("<qq", self.mem.read(ts, 16))
@@ -544,7 +535,7 @@ class FreeBsdFileCalls:
         return self._poll(fds, nfds, timeout)
 
     @syscall
-    def getrandom(self: Kernel, buf: Ptr, count: UInt, flags: UInt) -> int:
+    def getrandom(self, buf: Ptr, count: UInt, flags: UInt) -> int:
         data = self.proc.random_bytes(min(count, 1 << 20))
         self.mem.write(buf, data)
         return len(data)

@@ -30,14 +30,11 @@ import struct
 import termios
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
+from pyuser.syscalls.base import SyscallFamily
 from pyuser.syscalls.files import guest_fd
 from pyuser.syscalls.table import syscall
 from pyuser.syscalls.types import Fd, Ptr, SyscallError
-
-if TYPE_CHECKING:
-    from pyuser.syscalls.freebsd.kernel import FreeBsdKernel as Kernel
 
 EVFILT_READ, EVFILT_WRITE, EVFILT_PROC, EVFILT_SIGNAL, EVFILT_TIMER, EVFILT_USER = \
     -1, -2, -5, -6, -7, -11
@@ -88,12 +85,12 @@ class KQueue:
         self.epoll.close()
 
 
-class KeventCalls:
-    def setup_family(self: Kernel) -> None:
+class KeventCalls(SyscallFamily):
+    def setup_family(self) -> None:
         self.kqueues: dict[int, KQueue] = {}
         self.proc.signals.arrival_watchers.append(self._signal_arrived)
 
-    def forget_kqueue(self: Kernel, fd: int) -> bool:
+    def forget_kqueue(self, fd: int) -> bool:
         """close(2) of a kqueue: True when it was one (and is now closed)."""
         kq = self.kqueues.pop(fd, None)
         if kq is None:
@@ -101,7 +98,7 @@ class KeventCalls:
         kq.close()
         return True
 
-    def fd_closed(self: Kernel, fd: int) -> None:
+    def fd_closed(self, fd: int) -> None:
         """A descriptor's close removes its knotes from every kqueue (kqueue(2));
         Go's poller relies on it, and a later descriptor of the same number
         must be registered afresh."""
@@ -115,7 +112,7 @@ class KeventCalls:
                 except OSError:
                     pass  # already gone with its last descriptor
 
-    def _signal_arrived(self: Kernel, signo: int) -> None:
+    def _signal_arrived(self, signo: int) -> None:
         for kq in list(self.kqueues.values()):
             note = kq.knotes.get((signo, EVFILT_SIGNAL))
             if note is not None:
@@ -123,16 +120,16 @@ class KeventCalls:
                 kq.poke()
 
     @syscall
-    def kqueue(self: Kernel) -> int:
+    def kqueue(self) -> int:
         kq = KQueue()
         self.kqueues[kq.fd] = kq
         return guest_fd(kq.fd, True)  # kqueues are not inherited across fork either
 
     @syscall
-    def kqueuex(self: Kernel, flags: int) -> int:
+    def kqueuex(self, flags: int) -> int:
         return self.kqueue()
 
-    def _kq(self: Kernel, fd: int) -> KQueue:
+    def _kq(self, fd: int) -> KQueue:
         kq = self.kqueues.get(fd)
         if kq is None:
             os.fstat(fd)  # EBADF for a closed one
@@ -140,7 +137,7 @@ class KeventCalls:
         return kq
 
     # ------------------------------------------------------------ changes
-    def _update_fd(self: Kernel, kq: KQueue, fd: int) -> None:
+    def _update_fd(self, kq: KQueue, fd: int) -> None:
         notes = [n for (ident, f), n in kq.knotes.items()
                  if ident == fd and f in (EVFILT_READ, EVFILT_WRITE) and n.enabled]
         mask = 0
@@ -162,7 +159,7 @@ class KeventCalls:
             kq.epoll.modify(fd, mask)
             kq.fd_masks[fd] = mask
 
-    def _apply(self: Kernel, kq: KQueue, ident: int, filt: int, flags: int, fflags: int,
+    def _apply(self, kq: KQueue, ident: int, filt: int, flags: int, fflags: int,
                data: int, udata: int) -> None:
         key = (ident, filt)
         note = kq.knotes.get(key)
@@ -207,7 +204,7 @@ class KeventCalls:
         if filt in (EVFILT_READ, EVFILT_WRITE):
             self._update_fd(kq, ident)
 
-    def _arm_timer(self: Kernel, note: Knote, fflags: int, data: int) -> None:
+    def _arm_timer(self, note: Knote, fflags: int, data: int) -> None:
         unit = _UNITS.get(fflags & 0xF, 1e-3)  # milliseconds by default
         if data < 0:
             raise SyscallError("EINVAL")
@@ -220,7 +217,7 @@ class KeventCalls:
         note.fflags = fflags
         note.fired = 0
 
-    def _drop(self: Kernel, kq: KQueue, note: Knote) -> None:
+    def _drop(self, kq: KQueue, note: Knote) -> None:
         kq.knotes.pop((note.ident, note.filter), None)
         if note.filter in (EVFILT_READ, EVFILT_WRITE):
             try:
@@ -233,7 +230,7 @@ class KeventCalls:
             os.close(note.pidfd)
 
     # ------------------------------------------------------------ collecting
-    def _collect(self: Kernel, kq: KQueue, ready: list[tuple[int, int]], room: int
+    def _collect(self, kq: KQueue, ready: list[tuple[int, int]], room: int
                  ) -> list[tuple]:
         """Events to report: (ident, filter, flags, fflags, data, udata)."""
         out: list[tuple] = []
@@ -267,7 +264,7 @@ class KeventCalls:
                     self._update_fd(kq, note.ident)
         return out
 
-    def _event_of(self: Kernel, note: Knote, fd_events: dict[int, int], now: float
+    def _event_of(self, note: Knote, fd_events: dict[int, int], now: float
                   ) -> tuple | None:
         filt = note.filter
         flags = note.flags & (EV_ADD | EV_ONESHOT | EV_CLEAR | EV_DISPATCH)
@@ -308,7 +305,7 @@ class KeventCalls:
             return (note.ident, filt, flags, 0, count, note.udata)
         return None
 
-    def _exit_status(self: Kernel, pid: int) -> int:
+    def _exit_status(self, pid: int) -> int:
         try:
             info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT | os.WNOHANG)
         except ChildProcessError:
@@ -319,12 +316,12 @@ class KeventCalls:
             return (info.si_status & 0xFF) << 8
         return self.target.signal_from_host.get(info.si_status, info.si_status)
 
-    def _next_timer(self: Kernel, kq: KQueue) -> float | None:
+    def _next_timer(self, kq: KQueue) -> float | None:
         deadlines = [n.deadline for n in kq.knotes.values()
                      if n.filter == EVFILT_TIMER and n.enabled]
         return min(deadlines) if deadlines else None
 
-    def _wait(self: Kernel, kq: KQueue, deadline: float | None) -> list[tuple[int, int]]:
+    def _wait(self, kq: KQueue, deadline: float | None) -> list[tuple[int, int]]:
         """One epoll_wait, until the deadline or the next timer; the CPU is released."""
         timer = self._next_timer(kq)
         until = min(d for d in (deadline, timer) if d is not None) \
@@ -345,7 +342,7 @@ class KeventCalls:
                  struct.unpack_from("<I", raw, 12 * i)[0]) for i in range(count)]
 
     # ------------------------------------------------------------ the call
-    def _kevent(self: Kernel, kq_fd: int, changes: int, nchanges: int, events: int,
+    def _kevent(self, kq_fd: int, changes: int, nchanges: int, events: int,
                 nevents: int, timeout: int, size: int) -> int:
         kq = self._kq(kq_fd)
         if nchanges < 0 or nevents < 0:
@@ -361,7 +358,7 @@ class KeventCalls:
             except SyscallError as e:
                 error = self.abi.ERRNO[e.name]
             except OSError as e:
-                error = self._errno_from_host.get(e.errno or host_errno.EINVAL, 22)
+                error = self.errno_from_host.get(e.errno or host_errno.EINVAL, 22)
             if error or flags & EV_RECEIPT:
                 if len(out) >= nevents:
                     if error:
@@ -387,12 +384,12 @@ class KeventCalls:
         return len(out[:nevents])
 
     @syscall
-    def kevent(self: Kernel, kq: Fd, changes: Ptr, nchanges: int, events: Ptr, nevents: int,
+    def kevent(self, kq: Fd, changes: Ptr, nchanges: int, events: Ptr, nevents: int,
                timeout: Ptr) -> int:
         return self._kevent(kq, changes, nchanges, events, nevents, timeout, 64)
 
     @syscall
-    def freebsd11_kevent(self: Kernel, kq: Fd, changes: Ptr, nchanges: int, events: Ptr,
+    def freebsd11_kevent(self, kq: Fd, changes: Ptr, nchanges: int, events: Ptr,
                          nevents: int, timeout: Ptr) -> int:
         return self._kevent(kq, changes, nchanges, events, nevents, timeout, 32)
 

@@ -3,23 +3,20 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
 
 from pyuser.memory import PAGE_MASK, page_ceil
+from pyuser.syscalls.base import SyscallFamily
 from pyuser.syscalls.table import syscall
 from pyuser.syscalls.types import Fd, Long, Ptr, SyscallError, UInt
-
-if TYPE_CHECKING:
-    from pyuser.syscalls.freebsd.kernel import FreeBsdKernel as Kernel
 
 _MAP_SHARED, _MAP_FIXED, _MAP_GUARD, _MAP_ANON, _MAP_EXCL = 0x1, 0x10, 0x2000, 0x1000, 0x4000
 _MAP_ALIGNMENT_SHIFT = 24
 _MADV_DONTNEED, _MADV_FREE = 4, 5
 
 
-class FreeBsdMemoryCalls:
+class FreeBsdMemoryCalls(SyscallFamily):
     @syscall
-    def mmap(self: Kernel, addr: Ptr, length: UInt, prot: int, flags: int, fd: Fd,
+    def mmap(self, addr: Ptr, length: UInt, prot: int, flags: int, fd: Fd,
              offset: Long) -> int:
         mem = self.mem
         if length == 0 or offset & PAGE_MASK or (addr & PAGE_MASK and flags & _MAP_FIXED):
@@ -55,7 +52,7 @@ class FreeBsdMemoryCalls:
         return start
 
     @syscall
-    def munmap(self: Kernel, addr: Ptr, length: UInt) -> int:
+    def munmap(self, addr: Ptr, length: UInt) -> int:
         if addr & PAGE_MASK or length == 0:
             raise SyscallError("EINVAL")
         end = page_ceil(addr + length)
@@ -65,7 +62,7 @@ class FreeBsdMemoryCalls:
         return 0
 
     @syscall
-    def mprotect(self: Kernel, addr: Ptr, length: UInt, prot: int) -> int:
+    def mprotect(self, addr: Ptr, length: UInt, prot: int) -> int:
         if addr & PAGE_MASK:
             raise SyscallError("EINVAL")
         end = page_ceil(addr + length)
@@ -76,7 +73,7 @@ class FreeBsdMemoryCalls:
         return 0
 
     @syscall
-    def madvise(self: Kernel, addr: Ptr, length: UInt, advice: int) -> int:
+    def madvise(self, addr: Ptr, length: UInt, advice: int) -> int:
         if addr & PAGE_MASK or not 0 <= advice <= 9:
             raise SyscallError("EINVAL")
         if advice in (_MADV_DONTNEED, _MADV_FREE) and length:
@@ -90,19 +87,19 @@ class FreeBsdMemoryCalls:
         return 0
 
     @syscall
-    def minherit(self: Kernel, addr: Ptr, length: UInt, inherit: int) -> int:
+    def minherit(self, addr: Ptr, length: UInt, inherit: int) -> int:
         return 0
 
     @syscall
-    def mlock(self: Kernel, addr: Ptr, length: UInt) -> int:
+    def mlock(self, addr: Ptr, length: UInt) -> int:
         return 0
 
     @syscall
-    def munlock(self: Kernel, addr: Ptr, length: UInt) -> int:
+    def munlock(self, addr: Ptr, length: UInt) -> int:
         return 0
 
     @syscall
-    def msync(self: Kernel, addr: Ptr, length: UInt, flags: int) -> int:
+    def msync(self, addr: Ptr, length: UInt, flags: int) -> int:
         if addr & PAGE_MASK:
             raise SyscallError("EINVAL")
         return 0

@@ -14,14 +14,11 @@ import ctypes
 import os
 import socket
 import struct
-from typing import TYPE_CHECKING
 
+from pyuser.syscalls.base import SyscallFamily
 from pyuser.syscalls.files import guest_fd
 from pyuser.syscalls.table import syscall
 from pyuser.syscalls.types import Fd, InPtr, OutPtr, Ptr, SyscallError, UInt
-
-if TYPE_CHECKING:
-    from pyuser.syscalls.freebsd.kernel import FreeBsdKernel as Kernel
 
 _libc = ctypes.CDLL(None, use_errno=True)
 # the others return an int, ctypes' default (a wider restype would read the
@@ -52,8 +49,8 @@ def _msg_flags(flags: int) -> int:
     return sum(host for guest, host in _MSG if flags & guest)
 
 
-class FreeBsdNetworkCalls:
-    def setup_family(self: Kernel) -> None:
+class FreeBsdNetworkCalls(SyscallFamily):
+    def setup_family(self) -> None:
         c = self.abi.CONST
         self._options: dict[tuple[int, int], tuple[int, int]] = {}
         for prefix, level in (("SO_", _SOL_SOCKET), ("TCP_", 6), ("IPV6_", 41), ("IP_", 0)):
@@ -63,7 +60,7 @@ class FreeBsdNetworkCalls:
                     self._options.setdefault((level, value), (_LEVELS[level], host))
 
     # ------------------------------------------------------------ addresses
-    def _host_sockaddr(self: Kernel, address: int, length: int) -> bytes:
+    def _host_sockaddr(self, address: int, length: int) -> bytes:
         if length < 2 or length > 256:
             raise SyscallError("EINVAL")
         raw = self.mem.read(address, length)
@@ -72,7 +69,7 @@ class FreeBsdNetworkCalls:
             raise SyscallError("EAFNOSUPPORT")
         return struct.pack("<H", family) + raw[2:]
 
-    def _guest_sockaddr(self: Kernel, host: bytes, address: int, length_ptr: int) -> None:
+    def _guest_sockaddr(self, host: bytes, address: int, length_ptr: int) -> None:
         if not address or not length_ptr:
             return
         room = struct.unpack("<I", self.mem.read(length_ptr, 4))[0]
@@ -87,7 +84,7 @@ class FreeBsdNetworkCalls:
         self.mem.write(address, guest[:room])
         self.mem.write(length_ptr, struct.pack("<I", size))
 
-    def _call_out_addr(self: Kernel, fn, fd: int, address: int, length_ptr: int) -> int:
+    def _call_out_addr(self, fn, fd: int, address: int, length_ptr: int) -> int:
         buf = ctypes.create_string_buffer(128)
         size = ctypes.c_uint32(128)
         result = _check(fn(fd, buf, ctypes.byref(size)))
@@ -96,7 +93,7 @@ class FreeBsdNetworkCalls:
 
     # ------------------------------------------------------------ calls
     @syscall
-    def socket(self: Kernel, domain: int, type_: int, protocol: int) -> int:
+    def socket(self, domain: int, type_: int, protocol: int) -> int:
         family = _FAMILIES.get(domain)
         if family is None:
             raise SyscallError("EAFNOSUPPORT")
@@ -106,7 +103,7 @@ class FreeBsdNetworkCalls:
         return guest_fd(fd, bool(type_ & _SOCK_CLOEXEC))
 
     @syscall
-    def socketpair(self: Kernel, domain: int, type_: int, protocol: int, sv: Ptr) -> int:
+    def socketpair(self, domain: int, type_: int, protocol: int, sv: Ptr) -> int:
         kind = type_ & 0xFFFF
         host_type = kind | (socket.SOCK_NONBLOCK if type_ & _SOCK_NONBLOCK else 0)
         pair = (ctypes.c_int * 2)()
@@ -118,21 +115,21 @@ class FreeBsdNetworkCalls:
         return 0
 
     @syscall
-    def bind(self: Kernel, fd: Fd, addr: Ptr, length: UInt) -> int:
+    def bind(self, fd: Fd, addr: Ptr, length: UInt) -> int:
         raw = self._host_sockaddr(addr, length)
         return _check(_libc.bind(fd, raw, len(raw)))
 
     @syscall
-    def connect(self: Kernel, fd: Fd, addr: Ptr, length: UInt) -> int:
+    def connect(self, fd: Fd, addr: Ptr, length: UInt) -> int:
         raw = self._host_sockaddr(addr, length)
         return self.blocking(lambda: _check(_libc.connect(fd, raw, len(raw))))
 
     @syscall
-    def listen(self: Kernel, fd: Fd, backlog: int) -> int:
+    def listen(self, fd: Fd, backlog: int) -> int:
         return _check(_libc.listen(fd, backlog))
 
     @syscall
-    def accept4(self: Kernel, fd: Fd, addr: Ptr, length: Ptr, flags: int) -> int:
+    def accept4(self, fd: Fd, addr: Ptr, length: Ptr, flags: int) -> int:
         buf = ctypes.create_string_buffer(128)
         size = ctypes.c_uint32(128)
         host_flags = socket.SOCK_CLOEXEC | (socket.SOCK_NONBLOCK if flags & _SOCK_NONBLOCK else 0)
@@ -142,23 +139,23 @@ class FreeBsdNetworkCalls:
         return guest_fd(new, bool(flags & _SOCK_CLOEXEC))
 
     @syscall
-    def accept(self: Kernel, fd: Fd, addr: Ptr, length: Ptr) -> int:
+    def accept(self, fd: Fd, addr: Ptr, length: Ptr) -> int:
         return self.accept4(fd, addr, length, 0)
 
     @syscall
-    def getsockname(self: Kernel, fd: Fd, addr: Ptr, length: Ptr) -> int:
+    def getsockname(self, fd: Fd, addr: Ptr, length: Ptr) -> int:
         return self._call_out_addr(_libc.getsockname, fd, addr, length)
 
     @syscall
-    def getpeername(self: Kernel, fd: Fd, addr: Ptr, length: Ptr) -> int:
+    def getpeername(self, fd: Fd, addr: Ptr, length: Ptr) -> int:
         return self._call_out_addr(_libc.getpeername, fd, addr, length)
 
     @syscall
-    def shutdown(self: Kernel, fd: Fd, how: int) -> int:
+    def shutdown(self, fd: Fd, how: int) -> int:
         return _check(_libc.shutdown(fd, how))
 
     @syscall
-    def sendto(self: Kernel, fd: Fd, buf: InPtr, length: UInt, flags: int, addr: Ptr,
+    def sendto(self, fd: Fd, buf: InPtr, length: UInt, flags: int, addr: Ptr,
                addrlen: UInt) -> int:
         data = self.mem.read(buf, length)
         raw = self._host_sockaddr(addr, addrlen) if addr else None
@@ -166,7 +163,7 @@ class FreeBsdNetworkCalls:
             fd, data, ctypes.c_size_t(len(data)), _msg_flags(flags), raw, len(raw) if raw else 0)))
 
     @syscall
-    def recvfrom(self: Kernel, fd: Fd, buf: OutPtr, length: UInt, flags: int, addr: Ptr,
+    def recvfrom(self, fd: Fd, buf: OutPtr, length: UInt, flags: int, addr: Ptr,
                  addrlen: Ptr) -> int:
         self.mem.writable(buf, length)
         sa = ctypes.create_string_buffer(128)
@@ -178,7 +175,7 @@ class FreeBsdNetworkCalls:
             self._guest_sockaddr(sa.raw[:size.value], addr, addrlen)
         return got
 
-    def _host_option(self: Kernel, level: int, name: int) -> tuple[int, int]:
+    def _host_option(self, level: int, name: int) -> tuple[int, int]:
         found = self._options.get((level, name))
         if found is None:
             if self.log.enabled("unimp"):
@@ -187,7 +184,7 @@ class FreeBsdNetworkCalls:
         return found
 
     @syscall
-    def setsockopt(self: Kernel, fd: Fd, level: int, name: int, value: Ptr, length: UInt) -> int:
+    def setsockopt(self, fd: Fd, level: int, name: int, value: Ptr, length: UInt) -> int:
         host_level, host_name = self._host_option(level, name)
         data = self.mem.read(value, length) if length else b""
         if (host_level, host_name) in ((socket.SOL_SOCKET, socket.SO_RCVTIMEO),
@@ -197,7 +194,7 @@ class FreeBsdNetworkCalls:
         return _check(_libc.setsockopt(fd, host_level, host_name, data, len(data)))
 
     @syscall
-    def getsockopt(self: Kernel, fd: Fd, level: int, name: int, value: Ptr, length_ptr: Ptr) -> int:
+    def getsockopt(self, fd: Fd, level: int, name: int, value: Ptr, length_ptr: Ptr) -> int:
         host_level, host_name = self._host_option(level, name)
         room = struct.unpack("<I", self.mem.read(length_ptr, 4))[0]
         buf = ctypes.create_string_buffer(max(room, 4))
@@ -206,7 +203,7 @@ class FreeBsdNetworkCalls:
         data = buf.raw[:size.value]
         if host_level == socket.SOL_SOCKET and host_name == socket.SO_ERROR and len(data) >= 4:
             (err,) = struct.unpack_from("<i", data)
-            data = struct.pack("<i", self._errno_from_host.get(err, err) if err else 0)
+            data = struct.pack("<i", self.guest_errno(err) if err else 0)
         elif host_level == socket.SOL_SOCKET and host_name == socket.SO_TYPE and len(data) >= 4:
             pass  # SOCK_STREAM 1, SOCK_DGRAM 2, SOCK_RAW 3, SOCK_SEQPACKET 5: the same
         self.mem.write(value, data[:room])
@@ -218,7 +215,7 @@ class FreeBsdNetworkCalls:
     # u32 @8, iov @16, iovlen int @24, control @32, controllen u32 @40,
     # flags int @44; struct cmsghdr {u32 len; int level; int type} with the
     # data 8-aligned after it (_ALIGN), as Linux's is after its 16-byte header.
-    def _host_control(self: Kernel, data: bytes) -> bytes:
+    def _host_control(self, data: bytes) -> bytes:
         out = b""
         at = 0
         while at + 12 <= len(data):
@@ -233,7 +230,7 @@ class FreeBsdNetworkCalls:
             at += (length + 7) & ~7
         return out
 
-    def _guest_control(self: Kernel, data: bytes) -> bytes:
+    def _guest_control(self, data: bytes) -> bytes:
         out = b""
         at = 0
         while at + 16 <= len(data):
@@ -247,15 +244,15 @@ class FreeBsdNetworkCalls:
             at += (length + 7) & ~7
         return out
 
-    def _msghdr(self: Kernel, msg: int, writable: bool) -> tuple:
+    def _msghdr(self, msg: int, writable: bool) -> tuple:
         name, namelen, iov, iovlen, control, controllen, flags = struct.unpack(
             "<QI4xQi4xQIi", self.mem.read(msg, 48))
-        buffers = self._iovecs(iov, iovlen, writable)
+        buffers = self.host_iovecs(iov, iovlen, writable)
         array = (ctypes.c_size_t * (2 * len(buffers)))(*[v for b in buffers for v in b])
         return name, namelen, array, len(buffers), control, controllen, flags
 
     @syscall
-    def sendmsg(self: Kernel, fd: Fd, msg: Ptr, flags: int) -> int:
+    def sendmsg(self, fd: Fd, msg: Ptr, flags: int) -> int:
         name, namelen, iov, count, control, controllen, _ = self._msghdr(msg, False)
         raw_name = self._host_sockaddr(name, namelen) if name else b""
         if controllen > 2048:  # MCLBYTES (sys/kern/uipc_syscalls.c sockargs)
@@ -270,7 +267,7 @@ class FreeBsdNetworkCalls:
         return self.blocking(lambda: _check(_libc.sendmsg(fd, host_msg, _msg_flags(flags))))
 
     @syscall
-    def recvmsg(self: Kernel, fd: Fd, msg: Ptr, flags: int) -> int:
+    def recvmsg(self, fd: Fd, msg: Ptr, flags: int) -> int:
         name, namelen, iov, count, control, controllen, _ = self._msghdr(msg, True)
         name_buf = ctypes.create_string_buffer(128)
         cmsg_buf = ctypes.create_string_buffer(min(max(2 * controllen, 64), 65536))

@@ -13,14 +13,11 @@ import os
 import resource
 import struct
 import sys
-from typing import TYPE_CHECKING
 
+from pyuser.syscalls.base import SyscallFamily
 from pyuser.syscalls.processes import ProcessExit
 from pyuser.syscalls.table import syscall
 from pyuser.syscalls.types import Id, Long, Ptr, SyscallError, UInt
-
-if TYPE_CHECKING:
-    from pyuser.syscalls.freebsd.kernel import FreeBsdKernel as Kernel
 
 # FreeBSD RLIMIT_* (sys/sys/resource.h) -> the host's
 _RLIMITS = {0: resource.RLIMIT_CPU, 1: resource.RLIMIT_FSIZE, 2: resource.RLIMIT_DATA,
@@ -44,41 +41,41 @@ def pack_rusage(usage: resource.struct_rusage) -> bytes:
     return struct.pack("<4q14q", *timeval(usage.ru_utime), *timeval(usage.ru_stime), *rest)
 
 
-class FreeBsdProcessCalls:
+class FreeBsdProcessCalls(SyscallFamily):
     @syscall
-    def exit(self: Kernel, status: int) -> int:
+    def exit(self, status: int) -> int:
         raise ProcessExit(status & 0xFF)
 
     @syscall
-    def getpid(self: Kernel) -> int:
+    def getpid(self) -> int:
         return os.getpid()
 
     @syscall
-    def getppid(self: Kernel) -> int:
+    def getppid(self) -> int:
         return os.getppid()
 
     @syscall
-    def getuid(self: Kernel) -> int:
+    def getuid(self) -> int:
         return os.getuid()
 
     @syscall
-    def geteuid(self: Kernel) -> int:
+    def geteuid(self) -> int:
         return os.geteuid()
 
     @syscall
-    def getgid(self: Kernel) -> int:
+    def getgid(self) -> int:
         return os.getgid()
 
     @syscall
-    def getegid(self: Kernel) -> int:
+    def getegid(self) -> int:
         return os.getegid()
 
     @syscall
-    def issetugid(self: Kernel) -> int:
+    def issetugid(self) -> int:
         return 0
 
     @syscall
-    def getgroups(self: Kernel, size: int, groups: Ptr) -> int:
+    def getgroups(self, size: int, groups: Ptr) -> int:
         ids = os.getgroups()
         if size == 0:
             return len(ids)
@@ -88,42 +85,42 @@ class FreeBsdProcessCalls:
         return len(ids)
 
     @syscall
-    def setuid(self: Kernel, uid: Id) -> int:
+    def setuid(self, uid: Id) -> int:
         os.setuid(uid)
         return 0
 
     @syscall
-    def setgid(self: Kernel, gid: Id) -> int:
+    def setgid(self, gid: Id) -> int:
         os.setgid(gid)
         return 0
 
     @syscall
-    def getpgrp(self: Kernel) -> int:
+    def getpgrp(self) -> int:
         return os.getpgrp()
 
     @syscall
-    def getpgid(self: Kernel, pid: int) -> int:
+    def getpgid(self, pid: int) -> int:
         return os.getpgid(pid)
 
     @syscall
-    def setpgid(self: Kernel, pid: int, pgid: int) -> int:
+    def setpgid(self, pid: int, pgid: int) -> int:
         os.setpgid(pid, pgid)
         return 0
 
     @syscall
-    def getsid(self: Kernel, pid: int) -> int:
+    def getsid(self, pid: int) -> int:
         return os.getsid(pid)
 
     @syscall
-    def setsid(self: Kernel) -> int:
+    def setsid(self) -> int:
         return os.setsid()
 
     @syscall
-    def umask(self: Kernel, mask: UInt) -> int:
+    def umask(self, mask: UInt) -> int:
         return os.umask(mask & 0o777)
 
     @syscall
-    def getrlimit(self: Kernel, which: UInt, rlp: Ptr) -> int:
+    def getrlimit(self, which: UInt, rlp: Ptr) -> int:
         host = _RLIMITS.get(which)
         if host is None:
             value = (_RLIM_INFINITY, _RLIM_INFINITY)
@@ -134,7 +131,7 @@ class FreeBsdProcessCalls:
         return 0
 
     @syscall
-    def setrlimit(self: Kernel, which: UInt, rlp: Ptr) -> int:
+    def setrlimit(self, which: UInt, rlp: Ptr) -> int:
         soft, hard = struct.unpack("<qq", self.mem.read(rlp, 16))
         host = _RLIMITS.get(which)
         if host is None:
@@ -145,7 +142,7 @@ class FreeBsdProcessCalls:
         return 0
 
     @syscall
-    def getrusage(self: Kernel, who: int, usage: Ptr) -> int:
+    def getrusage(self, who: int, usage: Ptr) -> int:
         hosts = {0: resource.RUSAGE_SELF, -1: resource.RUSAGE_CHILDREN, 1: resource.RUSAGE_THREAD}
         if who not in hosts:
             raise SyscallError("EINVAL")
@@ -153,17 +150,17 @@ class FreeBsdProcessCalls:
         return 0
 
     @syscall
-    def getpriority(self: Kernel, which: int, who: int) -> int:
+    def getpriority(self, which: int, who: int) -> int:
         return os.getpriority(which, who)
 
     # ------------------------------------------------------------ fork
     @syscall
-    def fork(self: Kernel) -> int:
+    def fork(self) -> int:
         for stream in (sys.stdout, sys.stderr, self.log._stream):
             if stream is not None:
                 stream.flush()
         pid = os.fork()
-        uc = self.proc.uc
+        uc = self.cpu.uc
         if pid == 0:
             self.proc.after_fork_child()
             self.target.set_second_result(uc, 1)
@@ -172,11 +169,11 @@ class FreeBsdProcessCalls:
         return pid
 
     @syscall
-    def vfork(self: Kernel) -> int:
+    def vfork(self) -> int:
         return self.fork()  # a copy instead of a shared address space: what vfork allows
 
     # ------------------------------------------------------------ waiting
-    def _freebsd_status(self: Kernel, status: int) -> int:
+    def _freebsd_status(self, status: int) -> int:
         to_target = self.target.signal_from_host
         low = status & 0x7F
         if low == 0 or status == 0xFFFF:
@@ -187,7 +184,7 @@ class FreeBsdProcessCalls:
         return (status & ~0x7F) | to_target.get(low, low)
 
     @syscall
-    def wait4(self: Kernel, pid: int, status: Ptr, options: int, rusage: Ptr) -> int:
+    def wait4(self, pid: int, status: Ptr, options: int, rusage: Ptr) -> int:
         host = (os.WNOHANG if options & _WNOHANG else 0) | \
             (os.WUNTRACED if options & _WUNTRACED else 0) | \
             (os.WCONTINUED if options & _WCONTINUED else 0)
@@ -199,7 +196,7 @@ class FreeBsdProcessCalls:
         return child
 
     @syscall
-    def wait6(self: Kernel, idtype: int, id_: Long, status: Ptr, options: int, wrusage: Ptr,
+    def wait6(self, idtype: int, id_: Long, status: Ptr, options: int, wrusage: Ptr,
               info: Ptr) -> int:
         """wait6 through the host's waitid (what Go's os.Process.Wait uses first,
         with WEXITED|WNOWAIT); the rusage pair is left zero."""

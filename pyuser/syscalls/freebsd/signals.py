@@ -11,33 +11,30 @@ from __future__ import annotations
 import os
 import signal as host_signal
 import struct
-from typing import TYPE_CHECKING
 
 from pyuser.signals import SI_TKILL, SI_USER, Action, SigInfo
+from pyuser.syscalls.base import SyscallFamily
 from pyuser.syscalls.signals import SigReturn
 from pyuser.syscalls.table import syscall
 from pyuser.syscalls.types import Long, Ptr, SyscallError
-
-if TYPE_CHECKING:
-    from pyuser.syscalls.freebsd.kernel import FreeBsdKernel as Kernel
 
 _SS_ONSTACK, _SS_DISABLE = 1, 4
 _MASK128 = (1 << 128) - 1
 
 
-class FreeBsdSignalCalls:
-    def _read_sigset(self: Kernel, address: int) -> int:
+class FreeBsdSignalCalls(SyscallFamily):
+    def _read_sigset(self, address: int) -> int:
         return int.from_bytes(self.mem.read(address, 16), "little")
 
-    def _write_sigset(self: Kernel, address: int, bits: int) -> None:
+    def _write_sigset(self, address: int, bits: int) -> None:
         self.mem.write(address, (bits & _MASK128).to_bytes(16, "little"))
 
-    def _check_signo(self: Kernel, signo: int, allow_zero: bool = False) -> None:
+    def _check_signo(self, signo: int, allow_zero: bool = False) -> None:
         if not (allow_zero and signo == 0) and not 1 <= signo <= self.proc.signals.max_signal:
             raise SyscallError("EINVAL")
 
     @syscall
-    def sigaction(self: Kernel, signo: int, act: Ptr, oldact: Ptr) -> int:
+    def sigaction(self, signo: int, act: Ptr, oldact: Ptr) -> int:
         state = self.proc.signals
         self._check_signo(signo)
         if act and signo in (state.sigkill, state.sigstop):
@@ -55,7 +52,7 @@ class FreeBsdSignalCalls:
         return 0
 
     @syscall
-    def sigprocmask(self: Kernel, how: int, set_: Ptr, oldset: Ptr) -> int:
+    def sigprocmask(self, how: int, set_: Ptr, oldset: Ptr) -> int:
         c = self.abi.CONST
         thread = self.proc.current_thread()
         state = self.proc.signals
@@ -77,14 +74,14 @@ class FreeBsdSignalCalls:
         return 0
 
     @syscall
-    def sigpending(self: Kernel, set_: Ptr) -> int:
+    def sigpending(self, set_: Ptr) -> int:
         self._write_sigset(set_, self.proc.signals.pending_bits(self.proc.current_thread()))
         return 0
 
     @syscall
-    def sigaltstack(self: Kernel, ss: Ptr, old_ss: Ptr) -> int:
+    def sigaltstack(self, ss: Ptr, old_ss: Ptr) -> int:
         thread = self.proc.current_thread().signals
-        sp = self.proc.uc.reg_read(self.target.sp_reg)
+        sp = self.cpu.uc.reg_read(self.target.sp_reg)
         on_stack = thread.altstack_size and \
             thread.altstack_sp <= sp < thread.altstack_sp + thread.altstack_size
         if old_ss:
@@ -108,20 +105,20 @@ class FreeBsdSignalCalls:
         return 0
 
     @syscall
-    def sigreturn(self: Kernel, ucontext: Ptr) -> int:
-        cpu = self.proc.cpu
+    def sigreturn(self, ucontext: Ptr) -> int:
+        cpu = self.cpu
         # a context that cannot be read is EFAULT, returned to the caller
         # (sys/amd64/amd64/exec_machdep.c, arm64 too: copyin's error)
         self.mem.read(ucontext, cpu.frames.ucontext_size)
         cpu.sigreturn(rt=True)  # the frames read the ucontext argument
         raise SigReturn()
 
-    def _raise_in_guest(self: Kernel, signo: int, code: int, thread: object = None) -> None:
+    def _raise_in_guest(self, signo: int, code: int, thread: object = None) -> None:
         info = SigInfo(signo, code=code, pid=os.getpid(), uid=os.getuid())
         self.proc.signals.raise_signal(info, thread)  # type: ignore[arg-type]
 
     @syscall
-    def kill(self: Kernel, pid: int, signo: int) -> int:
+    def kill(self, pid: int, signo: int) -> int:
         self._check_signo(signo, allow_zero=True)
         if pid == os.getpid():
             if signo:
@@ -137,7 +134,7 @@ class FreeBsdSignalCalls:
         return 0
 
     @syscall
-    def thr_kill(self: Kernel, tid: Long, signo: int) -> int:
+    def thr_kill(self, tid: Long, signo: int) -> int:
         self._check_signo(signo, allow_zero=True)
         thread = self.proc.threads.get(tid)
         if thread is None:
@@ -147,13 +144,13 @@ class FreeBsdSignalCalls:
         return 0
 
     @syscall
-    def thr_kill2(self: Kernel, pid: int, tid: Long, signo: int) -> int:
+    def thr_kill2(self, pid: int, tid: Long, signo: int) -> int:
         if pid not in (0, os.getpid()):
             raise SyscallError("ESRCH")
         return self.thr_kill(tid, signo)
 
     @syscall
-    def sigsuspend(self: Kernel, mask: Ptr) -> int:
+    def sigsuspend(self, mask: Ptr) -> int:
         new = self._read_sigset(mask) & ~self.proc.signals.unblockable
         thread = self.proc.current_thread()
         saved = thread.signals.mask
@@ -162,14 +159,14 @@ class FreeBsdSignalCalls:
         self.proc.current.restore_mask_after_delivery = saved
         raise SyscallError("EINTR")
 
-    def _itimer_which(self: Kernel, which: int) -> int:
+    def _itimer_which(self, which: int) -> int:
         hosts = {0: host_signal.ITIMER_REAL, 1: host_signal.ITIMER_VIRTUAL,
                  2: host_signal.ITIMER_PROF}
         if which not in hosts:
             raise SyscallError("EINVAL")
         return hosts[which]
 
-    def _write_itimerval(self: Kernel, address: int, interval: float, value: float) -> None:
+    def _write_itimerval(self, address: int, interval: float, value: float) -> None:
         words = []
         for seconds in (interval, value):
             whole = int(seconds)
@@ -177,7 +174,7 @@ class FreeBsdSignalCalls:
         self.mem.write(address, struct.pack("<4q", *words))
 
     @syscall
-    def setitimer(self: Kernel, which: int, new: Ptr, old: Ptr) -> int:
+    def setitimer(self, which: int, new: Ptr, old: Ptr) -> int:
         host_which = self._itimer_which(which)
         i_sec, i_usec, v_sec, v_usec = struct.unpack("<4q", self.mem.read(new, 32))
         if not (0 <= i_usec < 1_000_000 and 0 <= v_usec < 1_000_000):
@@ -191,7 +188,7 @@ class FreeBsdSignalCalls:
         return 0
 
     @syscall
-    def getitimer(self: Kernel, which: int, value: Ptr) -> int:
+    def getitimer(self, which: int, value: Ptr) -> int:
         current, interval = host_signal.getitimer(self._itimer_which(which))
         self._write_itimerval(value, interval, current)
         return 0

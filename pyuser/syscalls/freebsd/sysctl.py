@@ -12,14 +12,11 @@ import os
 import socket
 import struct
 import time
-from typing import TYPE_CHECKING
 
 from pyuser.loader.freebsd import OSRELDATE, PAGE_SIZES
+from pyuser.syscalls.base import SyscallFamily
 from pyuser.syscalls.table import syscall
 from pyuser.syscalls.types import Ptr, SyscallError, UInt
-
-if TYPE_CHECKING:
-    from pyuser.syscalls.freebsd.kernel import FreeBsdKernel as Kernel
 
 # name -> OID, for the nodes with fixed numbers in sys/sys/sysctl.h, plus a
 # few OID_AUTO nodes given numbers of pyuser's own above 0x1000 (FreeBSD
@@ -58,8 +55,8 @@ def _long(value: int) -> bytes:
     return struct.pack("<q", value)
 
 
-class SysctlCalls:
-    def _sysctl_value(self: Kernel, mib: tuple[int, ...]) -> bytes | None:
+class SysctlCalls(SyscallFamily):
+    def _sysctl_value(self, mib: tuple[int, ...]) -> bytes | None:
         proc = self.proc
         uname = os.uname()
         machine = self.target.uname_machine.encode()
@@ -88,7 +85,7 @@ class SysctlCalls:
             return os.fsencode(proc.exe_guest_path or proc.exe_host_path) + b"\0"
         return values.get(mib)
 
-    def _sysctl_answer(self: Kernel, value: bytes, old: int, oldlenp: int) -> int:
+    def _sysctl_answer(self, value: bytes, old: int, oldlenp: int) -> int:
         if oldlenp:
             size = struct.unpack("<Q", self.mem.read(oldlenp, 8))[0]
             if old:
@@ -103,7 +100,7 @@ class SysctlCalls:
         return 0
 
     @syscall("__sysctl")
-    def sysctl(self: Kernel, name: Ptr, namelen: UInt, old: Ptr, oldlenp: Ptr, new: Ptr,
+    def sysctl(self, name: Ptr, namelen: UInt, old: Ptr, oldlenp: Ptr, new: Ptr,
                newlen: UInt) -> int:
         if not 2 <= namelen <= 24:
             raise SyscallError("EINVAL")
@@ -129,7 +126,7 @@ class SysctlCalls:
         return self._sysctl_answer(value, old, oldlenp)
 
     @syscall("__sysctlbyname")
-    def sysctlbyname(self: Kernel, name: Ptr, namelen: UInt, old: Ptr, oldlenp: Ptr, new: Ptr,
+    def sysctlbyname(self, name: Ptr, namelen: UInt, old: Ptr, oldlenp: Ptr, new: Ptr,
                      newlen: UInt) -> int:
         oid = _NAMES.get(self.mem.read(name, namelen).rstrip(b"\0"))
         if oid is None:

@@ -16,31 +16,28 @@ from __future__ import annotations
 import os
 import struct
 import time
-from typing import TYPE_CHECKING
 
 from pyuser.process import Thread
+from pyuser.syscalls.base import SyscallFamily
 from pyuser.syscalls.processes import ThreadExit
 from pyuser.syscalls.table import syscall
 from pyuser.syscalls.types import Long, Ptr, SyscallError, UInt
 from pyuser.threads import Waiter
 
-if TYPE_CHECKING:
-    from pyuser.syscalls.freebsd.kernel import FreeBsdKernel as Kernel
-
 _NS = 1_000_000_000
 _ALL = 0xFFFFFFFF
 
 
-class FreeBsdThreadCalls:
+class FreeBsdThreadCalls(SyscallFamily):
     @syscall
-    def thr_new(self: Kernel, param: Ptr, size: int) -> int:
+    def thr_new(self, param: Ptr, size: int) -> int:
         if size < 104 and size != 0:
             raise SyscallError("EINVAL")
         raw = self.mem.read(param, 104)
         (start, arg, stack_base, stack_size, tls_base, _tls_size, child_tid,
          parent_tid) = struct.unpack_from("<8Q", raw)
         target = self.target
-        child = self.proc.cpu.start_thread(0, None, entry=lambda uc: target.set_thread_entry(
+        child = self.cpu.start_thread(0, None, entry=lambda uc: target.set_thread_entry(
             uc, start, stack_base + stack_size, arg, tls_base))
         for where in (child_tid, parent_tid):
             if where:
@@ -48,12 +45,12 @@ class FreeBsdThreadCalls:
         return 0
 
     @syscall
-    def thr_self(self: Kernel, id_: Ptr) -> int:
+    def thr_self(self, id_: Ptr) -> int:
         self.mem.write(id_, struct.pack("<q", self.proc.current_tid()))
         return 0
 
     @syscall
-    def thr_exit(self: Kernel, state: Ptr) -> int:
+    def thr_exit(self, state: Ptr) -> int:
         if state:
             try:
                 self.mem.write(state, struct.pack("<q", 1))
@@ -63,7 +60,7 @@ class FreeBsdThreadCalls:
         raise ThreadExit(0)
 
     @syscall
-    def thr_set_name(self: Kernel, id_: Long, name: Ptr) -> int:
+    def thr_set_name(self, id_: Long, name: Ptr) -> int:
         thread = self.proc.threads.get(id_)
         if thread is None:
             raise SyscallError("ESRCH")
@@ -71,7 +68,7 @@ class FreeBsdThreadCalls:
         return 0
 
     @syscall
-    def sched_yield(self: Kernel) -> int:
+    def sched_yield(self) -> int:
         scheduler = self.proc.scheduler
         if scheduler.active:
             scheduler.yield_cpu(self.proc.current_thread())
@@ -80,14 +77,14 @@ class FreeBsdThreadCalls:
         return 0
 
     # what Process.exit_thread asks of every personality
-    def release_robust_list(self: Kernel, thread: Thread) -> None:
+    def release_robust_list(self, thread: Thread) -> None:
         """FreeBSD's robust mutexes are libthr's business (UMTX_OP_ROBUST_LISTS): none here."""
 
-    def futex_wake_address(self: Kernel, address: int, count: int, bitset: int = _ALL) -> int:
+    def futex_wake_address(self, address: int, count: int, bitset: int = _ALL) -> int:
         return self.proc.futexes.wake(address, count, bitset)
 
     # ------------------------------------------------------------ umtx
-    def _umtx_deadline(self: Kernel, size: int, address: int) -> float | None:
+    def _umtx_deadline(self, size: int, address: int) -> float | None:
         if not address:
             return None
         if size > 16:
@@ -102,7 +99,7 @@ class FreeBsdThreadCalls:
         host = time.CLOCK_REALTIME if clock in (0, 9, 10, 13) else time.CLOCK_MONOTONIC
         return time.monotonic() + (ns - time.clock_gettime_ns(host)) / _NS
 
-    def _umtx_wait(self: Kernel, address: int, expected: int, wide: bool,
+    def _umtx_wait(self, address: int, expected: int, wide: bool,
                    deadline: float | None) -> int:
         current = struct.unpack("<q" if wide else "<I", self.mem.read(address, 8 if wide else 4))[0]
         if current != expected:
@@ -112,7 +109,7 @@ class FreeBsdThreadCalls:
         # from the start, and a waiter queued by the first try would stay
         # behind and take a later wake-up meant for a real one).  A wait
         # that need not wait, and the wakes, stay inside the engine.
-        self.proc.scheduler.need_stopped_engine()
+        self.need_stopped_engine()
         waiter = Waiter(self.proc.current_thread(), address, _ALL)
         table = self.proc.futexes
         table.enqueue(waiter)
@@ -123,7 +120,7 @@ class FreeBsdThreadCalls:
         raise SyscallError("ETIMEDOUT" if outcome == "timeout" else "EINTR")
 
     @syscall("_umtx_op")
-    def umtx_op(self: Kernel, obj: Ptr, op: int, val: UInt, uaddr1: UInt, uaddr2: Ptr) -> int:
+    def umtx_op(self, obj: Ptr, op: int, val: UInt, uaddr1: UInt, uaddr2: Ptr) -> int:
         c = self.abi.CONST
         if op in (c["UMTX_OP_WAIT"], c["UMTX_OP_WAIT_UINT"], c["UMTX_OP_WAIT_UINT_PRIVATE"]):
             wide = op == c["UMTX_OP_WAIT"]
@@ -145,7 +142,7 @@ class FreeBsdThreadCalls:
 
     # ------------------------------------------------------------ CPU sets
     @syscall
-    def cpuset_getaffinity(self: Kernel, level: int, which: int, id_: Long, setsize: UInt,
+    def cpuset_getaffinity(self, level: int, which: int, id_: Long, setsize: UInt,
                            mask: Ptr) -> int:
         cpus = os.sched_getaffinity(0 if id_ == -1 else id_)
         if setsize < 32 or setsize > 1024 or setsize % 8:
@@ -155,7 +152,7 @@ class FreeBsdThreadCalls:
         return 0
 
     @syscall
-    def cpuset_setaffinity(self: Kernel, level: int, which: int, id_: Long, setsize: UInt,
+    def cpuset_setaffinity(self, level: int, which: int, id_: Long, setsize: UInt,
                            mask: Ptr) -> int:
         bits = int.from_bytes(self.mem.read(mask, setsize), "little")
         os.sched_setaffinity(0 if id_ == -1 else id_,

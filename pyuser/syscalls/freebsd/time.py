@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import struct
 import time
-from typing import TYPE_CHECKING
 
+from pyuser.syscalls.base import SyscallFamily
 from pyuser.syscalls.table import syscall
 from pyuser.syscalls.types import Ptr, SyscallError
-
-if TYPE_CHECKING:
-    from pyuser.syscalls.freebsd.kernel import FreeBsdKernel as Kernel
 
 _NS = 1_000_000_000
 # FreeBSD clock id -> the host clock that means the same
@@ -25,24 +22,24 @@ _CLOCKS = {
 _CLOCK_SECOND = 13
 
 
-class FreeBsdTimeCalls:
-    def _host_clock(self: Kernel, clock_id: int) -> int:
+class FreeBsdTimeCalls(SyscallFamily):
+    def _host_clock(self, clock_id: int) -> int:
         host = _CLOCKS.get(clock_id)
         if host is None:
             raise SyscallError("EINVAL")
         return host
 
-    def _read_timespec(self: Kernel, address: int) -> int:
+    def _read_timespec(self, address: int) -> int:
         sec, nsec = struct.unpack("<qq", self.mem.read(address, 16))
         if sec < 0 or not 0 <= nsec < _NS:
             raise SyscallError("EINVAL")
         return sec * _NS + nsec
 
-    def _write_timespec(self: Kernel, address: int, ns: int) -> None:
+    def _write_timespec(self, address: int, ns: int) -> None:
         self.mem.write(address, struct.pack("<qq", *divmod(ns, _NS)))
 
     @syscall
-    def clock_gettime(self: Kernel, clock_id: int, tp: Ptr) -> int:
+    def clock_gettime(self, clock_id: int, tp: Ptr) -> int:
         ns = time.clock_gettime_ns(self._host_clock(clock_id))
         if clock_id == _CLOCK_SECOND:
             ns -= ns % _NS
@@ -50,7 +47,7 @@ class FreeBsdTimeCalls:
         return 0
 
     @syscall
-    def clock_getres(self: Kernel, clock_id: int, tp: Ptr) -> int:
+    def clock_getres(self, clock_id: int, tp: Ptr) -> int:
         host = self._host_clock(clock_id)
         if tp:
             res = _NS if clock_id == _CLOCK_SECOND else int(time.clock_getres(host) * _NS)
@@ -58,7 +55,7 @@ class FreeBsdTimeCalls:
         return 0
 
     @syscall
-    def gettimeofday(self: Kernel, tv: Ptr, tz: Ptr) -> int:
+    def gettimeofday(self, tv: Ptr, tz: Ptr) -> int:
         if tv:
             sec, ns = divmod(time.time_ns(), _NS)
             self.mem.write(tv, struct.pack("<qq", sec, ns // 1000))
@@ -66,7 +63,7 @@ class FreeBsdTimeCalls:
             self.mem.write(tz, bytes(8))
         return 0
 
-    def _sleep_until(self: Kernel, deadline: float, remaining: int) -> int:
+    def _sleep_until(self, deadline: float, remaining: int) -> int:
         outcome = self.proc.block(None, deadline)
         if outcome == "signal":
             if remaining:
@@ -76,12 +73,12 @@ class FreeBsdTimeCalls:
         return 0
 
     @syscall
-    def nanosleep(self: Kernel, req: Ptr, rem: Ptr) -> int:
+    def nanosleep(self, req: Ptr, rem: Ptr) -> int:
         ns = self._read_timespec(req)
         return self._sleep_until(time.monotonic() + ns / _NS, rem)
 
     @syscall
-    def clock_nanosleep(self: Kernel, clock_id: int, flags: int, req: Ptr, rem: Ptr) -> int:
+    def clock_nanosleep(self, clock_id: int, flags: int, req: Ptr, rem: Ptr) -> int:
         host = self._host_clock(clock_id)
         ns = self._read_timespec(req)
         if flags & 1:  # TIMER_ABSTIME
