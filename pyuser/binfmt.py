@@ -33,7 +33,7 @@ HOST_FAMILIES = {
     "i386": {"i386"}, "i486": {"i386"}, "i586": {"i386"}, "i686": {"i386"},
     "aarch64": {"aarch64", "arm", "armel"}, "arm64": {"aarch64", "arm", "armel"},
     "armv7l": {"arm", "armel"}, "armv6l": {"arm", "armel"}, "armv8l": {"arm", "armel"},
-    "armv5tel": {"armel"}, "s390x": {"s390x"},
+    "armv5tel": {"armel"}, "s390x": {"s390x"}, "ppc": {"ppc"}, "ppc64": {"ppc64", "ppc"},
     "riscv64": {"riscv64"}, "mips": {"mips"}, "mipsel": {"mipsel"},
     "mips64": {"mips64", "mips64el", "mips", "mipsel"},
 }

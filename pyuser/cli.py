@@ -344,3 +344,7 @@ def main_armel() -> None:
 
 def main_s390x() -> None:
     _main("s390x")
+
+
+def main_ppc() -> None:
+    _main("ppc")

@@ -74,6 +74,8 @@ ARCHES: dict[str, dict[str, str]] = {
               "qemu_cpu": "arm926", "debian": "armel"},
     "s390x": {"cross": "s390x-linux-gnu-", "qemu": "qemu-s390x-static",
               "qemu_cpu": "qemu", "debian": "s390x"},
+    "ppc": {"cross": "powerpc-linux-gnu-", "qemu": "qemu-ppc-static",
+            "qemu_cpu": "7457a", "debian": "powerpc"},
 }
 
 

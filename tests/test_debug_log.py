@@ -13,7 +13,8 @@ ALL = list(ARCHES)
 # where each dump (in qemu's layout for the CPU) shows the PC
 PC_FIELD = {"arm": r"R15=", "aarch64": r" PC=", "x86_64": r"RIP=", "i386": r"EIP=",
             "riscv64": r"^ pc +", "mipsel": r"^pc=0x", "mips": r"^pc=0x", "mips64el": r"^pc=0x",
-            "mips64": r"^pc=0x", "armel": r"R15=", "s390x": r"^PSW=mask \S+ addr "}
+            "mips64": r"^pc=0x", "armel": r"R15=", "s390x": r"^PSW=mask \S+ addr ",
+            "ppc": r"^NIP "}
 
 
 @pytest.mark.parametrize("arch", ALL)

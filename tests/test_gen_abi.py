@@ -179,3 +179,18 @@ def test_s390x_tables():
     assert issubclass(s390x.stat, ctypes.BigEndianStructure)
     assert s390x.CONST["SIGCHLD"] == 17 and s390x.ERRNO["EAGAIN"] == 11
     assert s390x.HWCAP == {}
+
+
+def test_ppc_tables():
+    # issue 18: 32-bit PowerPC's numbers, its auxv cache entries and its
+    # HWCAP bits (asm/cputable.h's PPC_FEATURE_*); big-endian layouts
+    import pyuser.targets.generated.ppc_abi as ppc
+
+    assert ppc.SYSCALLS["mmap2"] == 192 and ppc.SYSCALLS["clone"] == 120
+    assert ppc.SYSCALLS["rt_sigreturn"] == 172 and ppc.SYSCALLS["sigreturn"] == 119
+    assert ppc.AUXV["AT_DCACHEBSIZE"] == 19 and ppc.AUXV["AT_IGNOREPPC"] == 22
+    assert ppc.HWCAP["PPC_FEATURE_32"] == 0x80000000
+    assert ppc.HWCAP["PPC_FEATURE_HAS_ALTIVEC"] == 0x10000000
+    assert issubclass(ppc.stat64, ctypes.BigEndianStructure)
+    # PowerPC's own termios bits (CSIZE at 0x300, no termios2)
+    assert ppc.CONST["CS8"] == 0x300 and not hasattr(ppc, "termios2")

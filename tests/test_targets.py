@@ -50,11 +50,12 @@ from pyuser.binfmt_misc import in_private_namespace, private_namespace_works, re
 from pyuser.targets import load_target
 
 TARGETS = ["aarch64", "x86_64", "i386", "riscv64", "mipsel", "mips", "mips64el", "mips64",
-           "armel", "s390x"]
+           "armel", "s390x", "ppc"]
 MIPS = ("mipsel", "mips", "mips64el", "mips64")
 UNAME_M = {"aarch64": "aarch64", "x86_64": "x86_64", "i386": "i686", "riscv64": "riscv64",
            "mipsel": "mips", "mips": "mips", "mips64el": "mips64",
-           "mips64": "mips64", "armel": "armv5tel", "s390x": "s390x"}
+           "mips64": "mips64", "armel": "armv5tel", "s390x": "s390x",
+           "ppc": "ppc"}
 
 _NO_MIPS_STATIC_PIE = (
     "no static PIE to run: Debian 12's MIPS glibc has none (no rcrt1.o), and the "
@@ -82,7 +83,7 @@ def _literal(target: str, program: str, text: str) -> dict:
 
 # Issue 18's ports run a slice of the suite in the default run (CI's time
 # budget); `make test-ports` runs all of it (pytest -m ports_full).
-PORTS = {"mips64el", "mips64", "armel", "s390x"}
+PORTS = {"mips64el", "mips64", "armel", "s390x", "ppc"}
 PORT_SLICE = {"hello", "straightline", "args", "signals", "threads", "sockets", "polling",
               "files", "fault"}
 
@@ -260,9 +261,10 @@ def test_sysv_semaphores_and_message_queues(target, bins_of, assert_same_as_qemu
     # MIPS o32 go through the ipc(2) multiplexer
     program = [bins_of(target) / "sysvipc"]
     # qemu-mips 7.2 reports msqid64_ds's times as 0, qemu-mips64 and qemu-s390x
-    # 7.2 its msg_lspid as not the sender's pid (s390x: and the modes as 0):
-    # Linux's output is the literal there
-    if target in ("mips", "mips64", "s390x"):
+    # 7.2 its msg_lspid as not the sender's pid (s390x: and the modes as 0),
+    # qemu-ppc 7.2 a semaphore set's sem_ctime as not recent (IPC_STAT right
+    # after semget): Linux's output is the literal there
+    if target in ("mips", "mips64", "s390x", "ppc"):
         got = run_pyuser(program, target)
         assert (got.stdout, got.returncode) == (SYSVIPC_OUT, 0), got.stderr
         return
@@ -384,7 +386,16 @@ def _assert_same_as_native(argv, target, run_pyuser, *, stdout=None, returncode=
 
 
 @pytest.mark.parametrize("target", _params("fp"))
-def test_fp(target, bins_of, assert_same_as_qemu):
+def test_fp(target, bins_of, assert_same_as_qemu, run_pyuser, run_qemu):
+    if target == "ppc":
+        # qemu-ppc 7.2 dies of SIGILL in glibc's sincos (mffscrni, a POWER9
+        # instruction, on every 32-bit CPU it has); the same program's output
+        # for riscv64 (IEEE double, fma, no NEON) under qemu is the reference
+        want = run_qemu([bins_of("riscv64") / "vfp"], "riscv64")
+        got = run_pyuser([bins_of(target) / "vfp"], target)
+        assert (got.stdout, got.returncode) == (want.stdout, 0), got.stderr
+        assert "FE_DIVBYZERO raised: 1\n" in got.stdout
+        return
     r = assert_same_as_qemu([bins_of(target) / "vfp"], target)
     # armel's soft-float arithmetic never touches the FPU's flags (qemu agrees)
     assert f"FE_DIVBYZERO raised: {0 if target == 'armel' else 1}\n" in r.stdout
@@ -413,7 +424,7 @@ def test_fault(target, bins_of, assert_same_as_qemu, tmp_path, kind, signo, name
 
 
 # __builtin_trap is a breakpoint (SIGTRAP) there: brk, ebreak, teq/break
-TRAP_IS_BREAKPOINT = {"aarch64", "riscv64", *MIPS}
+TRAP_IS_BREAKPOINT = {"aarch64", "riscv64", *MIPS, "ppc"}  # and PowerPC's trap
 
 # rt-timer: arm's suite covers it; itimer (a signal preempting a loop that
 # makes no syscalls) has its own test below, so it can xfail alone
@@ -431,8 +442,9 @@ QEMU_BROKEN = {("x86_64", s) for s in ("altstack", "mask-vfp", "segv-mprotect", 
 # mipsel, mips: qemu-mips(el) 7.2 dies of SIGBUS in siglongjmp's second round.
 # s390x: qemu-s390x 7.2 reports signalfd's ssi_int as 0 (on a 64-bit
 # big-endian guest the sigval's int is the union's high half).
+# ppc: qemu-ppc 7.2 reports a store to a PROT_NONE page as SEGV_MAPERR (Linux: ACCERR).
 QEMU_WRONG = {("riscv64", "mask-vfp"), *((t, "siglongjmp") for t in MIPS),
-              ("s390x", "signalfd")}
+              ("s390x", "signalfd"), ("ppc", "segv-mprotect")}
 # the arm literal does not hold there; qemu (or the host) is the only reference.
 # x86_64: poll() on a signalfd reports revents 0 natively and under qemu.
 # MIPS: the signal numbers printed differ (SIGUSR1 16, SIGUSR2 17, ...).
@@ -485,11 +497,16 @@ def test_signal_preempts_a_spinning_loop(target, bins_of, assert_same_as_qemu):
 
 # (formerly: cancel on aarch64/riscv64, whose pause() is ppoll; a
 # thread-directed signal now interrupts a blocking host call too)
-THREAD_SKIP: set[tuple[str, str]] = set()
+# ppc: pthread_cancel's forced unwind in a static 32-bit PowerPC program aborts
+# in libgcc's _Unwind_ForcedUnwind_Phase2 under pyuser and under qemu-ppc 7.2
+# alike (gdb's backtrace at the abort: sigcancel_handler, the signal frame,
+# pause, sleeper): not found yet.
+THREAD_SKIP: set[tuple[str, str]] = {("ppc", "cancel")}
 # qemu-mips 7.2 hangs in the PTHREAD_PRIO_INHERIT scenario (still waiting after
 # 60 s; qemu-mipsel passes), qemu-mips64 in 2 runs of 3: the literal, Linux's
 # result, is the reference.
-THREAD_QEMU_WRONG = {("mips", "pi"), ("mips64", "pi"), ("s390x", "pi")}  # qemu-s390x too
+THREAD_QEMU_WRONG = {("mips", "pi"), ("mips64", "pi"), ("s390x", "pi"),  # qemu-s390x too
+                     ("ppc", "pi")}  # and qemu-ppc (still waiting after 20 s)
 
 
 @pytest.mark.parametrize("target", _params("threads"))

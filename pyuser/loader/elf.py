@@ -30,7 +30,7 @@ PHDR_TABLE_MAX = 65536  # the largest program-header table the kernel reads
 
 # (EI_CLASS, e_machine number) -> target name, for `pyuser` without a target
 _MACHINES = {(1, 40): "arm", (2, 183): "aarch64", (2, 62): "x86_64", (1, 3): "i386",
-             (2, 243): "riscv64", (1, 8): "mips", (2, 22): "s390x"}
+             (2, 243): "riscv64", (1, 8): "mips", (2, 22): "s390x", (1, 20): "ppc"}
 
 # e_type .. e_shstrndx, after the 16 bytes of e_ident
 _EHDR = {32: "HHIIIIIHHHHHH", 64: "HHIQQQIHHHHHH"}

@@ -23,6 +23,7 @@ TARGETS = {
     "mips64": "mips64",
     "armel": "armel",
     "s390x": "s390x",
+    "ppc": "ppc",
 }
 
 
