@@ -19,24 +19,12 @@ from dataclasses import dataclass
 
 from pyuser.binfmt_misc import BINFMT_DIR, Binfmt, registration_line
 from pyuser.errors import UserError
+from pyuser.targets import registry
 
 SYSTEMD_DIR = "/etc/binfmt.d"
 LAUNCHER_DIR = "/usr/local/libexec/pyuser"
 DEFAULT_FLAGS = "P"
 KNOWN_FLAGS = "POCF"
-
-# pyuser targets a host runs natively, by `uname -m` (an aarch64 host may run
-# 32-bit arm code, an x86_64 host runs i386): registering them would send
-# native programs through the emulator.
-HOST_FAMILIES = {
-    "x86_64": {"x86_64", "i386"},
-    "i386": {"i386"}, "i486": {"i386"}, "i586": {"i386"}, "i686": {"i386"},
-    "aarch64": {"aarch64", "arm", "armel"}, "arm64": {"aarch64", "arm", "armel"},
-    "armv7l": {"arm", "armel"}, "armv6l": {"arm", "armel"}, "armv8l": {"arm", "armel"},
-    "armv5tel": {"armel"}, "s390x": {"s390x"}, "ppc": {"ppc"}, "ppc64": {"ppc64", "ppc"},
-    "riscv64": {"riscv64"}, "mips": {"mips"}, "mipsel": {"mipsel"},
-    "mips64": {"mips64", "mips64el", "mips", "mipsel"},
-}
 
 HELP = f"""\
 Register pyuser with binfmt_misc so that foreign programs run directly.
@@ -81,13 +69,14 @@ class NotInstalled(UserError):
 
 
 def host_family() -> set[str]:
-    return HOST_FAMILIES.get(platform.machine(), set())
+    """The targets this host runs natively (by `uname -m`; an aarch64 host
+    may run 32-bit arm code, an x86_64 host runs i386): registering them
+    would send native programs through the emulator."""
+    return registry.native_targets(platform.machine())
 
 
 def all_targets() -> list[str]:
-    from pyuser.targets import target_names
-
-    return target_names()
+    return registry.target_names()
 
 
 def choose_arches(arg_arch: list[str] | None, use_all: bool, *, registering: bool) -> list[str]:
@@ -119,15 +108,21 @@ def parse_flags(text: str) -> str:
     return "".join(f for f in KNOWN_FLAGS if f in letters)
 
 
+def script_name(arch: str) -> str:
+    """The console script that runs `arch` (its registry row's)."""
+    row = registry.entry(arch)
+    return row.script if row is not None else f"pyuser-{arch}"
+
+
 def default_script_dir(arch: str) -> str:
     """Where the pyuser-<arch> console script of this Python environment lives."""
     import sysconfig
 
     candidates = [os.path.dirname(sys.executable), sysconfig.get_path("scripts")]
     for directory in candidates:
-        if directory and os.path.isfile(os.path.join(directory, f"pyuser-{arch}")):
+        if directory and os.path.isfile(os.path.join(directory, script_name(arch))):
             return directory
-    raise NotInstalled(f"cannot find the pyuser-{arch} console script next to "
+    raise NotInstalled(f"cannot find the {script_name(arch)} console script next to "
                        f"{sys.executable}; give its directory with --path")
 
 
@@ -158,12 +153,10 @@ class Plan:
 
 
 def target_magic(arch: str) -> tuple[bytes, bytes] | None:
-    from pyuser.targets import load_target
-
-    try:
-        return load_target(arch).binfmt_magic()
-    except NotImplementedError:
-        return None
+    """The target's magic and mask, from its registry row (no target module
+    is loaded)."""
+    row = registry.entry(arch)
+    return row.binfmt_magic() if row is not None else None
 
 
 def plan(arch: str, args: argparse.Namespace, flags: str) -> Plan:
@@ -172,7 +165,7 @@ def plan(arch: str, args: argparse.Namespace, flags: str) -> Plan:
         raise NotInstalled(f"the {arch} target has no binfmt_misc magic yet")
     magic, mask = magic_mask
     directory = os.path.abspath(args.path) if args.path else default_script_dir(arch)
-    script = os.path.join(directory, f"pyuser-{arch}")
+    script = os.path.join(directory, script_name(arch))
     if not os.path.isfile(script) or not os.access(script, os.X_OK):
         raise NotInstalled(f"{script} is not an executable file (see --path)")
     name = f"{args.name_prefix}{arch}"

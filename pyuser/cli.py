@@ -294,57 +294,20 @@ def main() -> None:
     _main(None)
 
 
-def main_arm() -> None:
-    _main("arm")
+def __getattr__(name: str) -> Callable[[], None]:
+    """`main_<module>`: the entry of the console script pyuser-<target>, one
+    for every row of pyuser.targets.registry (pyproject.toml names them;
+    console-script wrappers import them as `from pyuser.cli import main_arm`,
+    which a module __getattr__ answers, PEP 562)."""
+    from pyuser.targets.registry import TARGETS
 
+    if name.startswith("main_"):
+        for row in TARGETS.values():
+            if row.module == name[len("main_"):]:
+                def main_target(target_name: str = row.name) -> None:
+                    _main(target_name)
 
-def main_aarch64() -> None:
-    _main("aarch64")
-
-
-def main_x86_64() -> None:
-    _main("x86_64")
-
-
-def main_i386() -> None:
-    _main("i386")
-
-
-def main_riscv64() -> None:
-    _main("riscv64")
-
-
-def main_mipsel() -> None:
-    _main("mipsel")
-
-
-def main_mips() -> None:
-    _main("mips")
-
-
-def main_freebsd_x86_64() -> None:
-    _main("freebsd-x86_64")
-
-
-def main_freebsd_aarch64() -> None:
-    _main("freebsd-aarch64")
-
-
-def main_mips64el() -> None:
-    _main("mips64el")
-
-
-def main_mips64() -> None:
-    _main("mips64")
-
-
-def main_armel() -> None:
-    _main("armel")
-
-
-def main_s390x() -> None:
-    _main("s390x")
-
-
-def main_ppc() -> None:
-    _main("ppc")
+                main_target.__name__ = name
+                main_target.__doc__ = f"`{row.script} PROGRAM ...`: runs {row.name} programs."
+                return main_target
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -32,6 +32,10 @@ from pathlib import Path
 
 import pytest
 
+from pyuser.errors import UserError
+from pyuser.sysroot import apt as debian_packages
+from pyuser.sysroot import build as sysroot_builder
+
 REPO = Path(__file__).resolve().parent.parent
 GUEST_SRC = REPO / "tests" / "guest_bins"
 CACHE = REPO / ".cache"
@@ -300,24 +304,18 @@ def _emulator_command_fixture():
 
 def debian_root(arch: str, name: str, packages: list[str], *, deps: bool = False) -> Path:
     """Unpack Debian packages for `arch` into .cache/<name>-<debian arch>/
-    with tools/debfetch.sh (reusing what an earlier run unpacked)."""
+    with pyuser.sysroot.apt (pyuser-sysroot's code; reusing what an earlier
+    run unpacked)."""
     deb_arch = ARCHES[arch]["debian"]
     dest = CACHE / f"{name}-{deb_arch}"
     done = dest / ".debfetch-done"
     want = " ".join(sorted(packages)) + (" +deps" if deps else "")
     if done.exists() and done.read_text() == want:
         return dest
-    cmd = ["bash", str(REPO / "tools" / "debfetch.sh")]
-    if deps:
-        cmd.append("--deps")
-    cmd += [deb_arch, str(dest), *packages]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
-    if proc.returncode != 0:
-        pytest.fail(
-            f"tools/debfetch.sh could not fetch {packages} for {deb_arch} "
-            f"(status {proc.returncode}):\n{proc.stderr}",
-            pytrace=False,
-        )
+    try:
+        debian_packages.fetch(deb_arch, dest, packages, deps=deps, cache=CACHE)
+    except UserError as e:
+        pytest.fail(f"could not fetch {packages} for {deb_arch}: {e}", pytrace=False)
     done.write_text(want)
     return dest
 
@@ -331,20 +329,20 @@ def busybox() -> Path:
     return path
 
 
+SYSROOT_PACKAGES = REPO / "tools" / "deps" / "sysroot-packages.txt"
+
+
 def build_sysroot(arch: str = "arm") -> Path:
-    """The Debian 12 sysroot of tools/make-sysroot.sh (.cache/sysroot-<debian
-    arch>/), built on first use and reused while its package list holds."""
+    """The Debian 12 sysroot of tools/deps/sysroot-packages.txt
+    (.cache/sysroot-<debian arch>/), built on first use by pyuser-sysroot's
+    code (as `make sysroot-ARCH` does) and reused while its package list holds."""
     deb_arch = ARCHES[arch]["debian"]
-    proc = subprocess.run(
-        ["bash", str(REPO / "tools" / "make-sysroot.sh"), deb_arch],
-        capture_output=True, text=True, timeout=1800,
-    )
-    if proc.returncode != 0:
-        pytest.fail(
-            f"tools/make-sysroot.sh {deb_arch} failed (status {proc.returncode}):\n{proc.stderr}",
-            pytrace=False,
-        )
-    return Path(proc.stdout.strip().splitlines()[-1])
+    try:
+        return sysroot_builder.build_sysroot(
+            deb_arch, CACHE / f"sysroot-{deb_arch}",
+            sysroot_builder.read_package_list(SYSROOT_PACKAGES), cache=CACHE)
+    except UserError as e:
+        pytest.fail(f"building the {deb_arch} sysroot failed: {e}", pytrace=False)
 
 
 @pytest.fixture(scope="session")

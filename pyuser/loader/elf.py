@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from pyuser.errors import LoadError, printable
 from pyuser.memory import PROT_EXEC, PROT_READ, PROT_WRITE, page_ceil, page_floor
+from pyuser.targets import registry
 
 if TYPE_CHECKING:
     from pyuser.memory import GuestMemory
@@ -27,10 +28,6 @@ PF_X, PF_W, PF_R = 1, 2, 4
 ET_EXEC, ET_DYN = 2, 3
 PATH_MAX = 4096
 PHDR_TABLE_MAX = 65536  # the largest program-header table the kernel reads
-
-# (EI_CLASS, e_machine number) -> target name, for `pyuser` without a target
-_MACHINES = {(1, 40): "arm", (2, 183): "aarch64", (2, 62): "x86_64", (1, 3): "i386",
-             (2, 243): "riscv64", (1, 8): "mips", (2, 22): "s390x", (1, 20): "ppc"}
 
 # e_type .. e_shstrndx, after the 16 bytes of e_ident
 _EHDR = {32: "HHIIIIIHHHHHH", 64: "HHIQQQIHHHHHH"}
@@ -134,11 +131,9 @@ def read_ident(path: str) -> bytes:
         raise _fail(path, e.strerror or str(e)) from None
 
 
-ELFOSABI_FREEBSD = 9
+ELFOSABI_FREEBSD = registry.ELFOSABI_FREEBSD
 # the ABI note FreeBSD's toolchain puts in every program (sys/sys/elf_common.h)
 NT_FREEBSD_ABI_TAG = 1
-# targets with a FreeBSD personality, by their CPU's target name
-_FREEBSD_TARGETS = {"x86_64": "freebsd-x86_64", "aarch64": "freebsd-aarch64"}
 
 
 def is_freebsd(path: str, ident: bytes) -> bool:
@@ -175,32 +170,33 @@ def is_freebsd(path: str, ident: bytes) -> bool:
 
 
 def guess_target(path: str) -> str:
-    """The target name for this file's ELF header (for the `pyuser` command)."""
+    """The target name for this file's ELF header (for the `pyuser` command):
+    the registry's row that claims its class, byte order, machine and e_flags
+    (pyuser.targets.registry.candidates), in the FreeBSD personality when the
+    file is a FreeBSD program."""
     ident = read_ident(path)
     if ident[:4] != b"\x7fELF":
         raise _fail(path, "not an ELF file")
     if len(ident) < 20:
         raise _fail(path, "truncated ELF header")
-    order = "<" if ident[5] == 1 else ">"
+    elf_class = 32 if ident[4] == 1 else 64 if ident[4] == 2 else 0
+    little_endian = ident[5] == 1
+    order = "<" if little_endian else ">"
     (machine,) = struct.unpack(order + "H", ident[18:20])
-    if (ident[4], machine) == (1, 8) and ident[5] == 1:
-        return "mipsel"
-    if (ident[4], machine) == (2, 8):
-        return "mips64el" if ident[5] == 1 else "mips64"
-    if (ident[4], machine) == (1, 40) and len(ident) >= 40:
-        # EABI soft-float (EF_ARM_ABI_FLOAT_SOFT in e_flags): Debian's armel
-        (flags,) = struct.unpack(order + "I", ident[36:40])
-        if flags & 0x200:
-            return "armel"
-    name = _MACHINES.get((ident[4], machine))
-    if name is None:
+    at = registry.e_flags_offset(elf_class)
+    flags = struct.unpack(order + "I", ident[at:at + 4])[0] if len(ident) >= at + 4 else 0
+    rows = registry.candidates(elf_class, little_endian, machine, flags)
+    linux = [r for r in rows if r.os_name == "linux"]
+    if not linux:
         raise _fail(path, f"unsupported ELF machine {machine}")
     if is_freebsd(path, ident):
-        if name not in _FREEBSD_TARGETS:
-            raise _fail(path, f"FreeBSD programs for {name} are not supported "
-                        f"(only {', '.join(_FREEBSD_TARGETS)})")
-        return _FREEBSD_TARGETS[name]
-    return name
+        freebsd = [r for r in rows if r.os_name == "freebsd"]
+        if not freebsd:
+            supported = [r.cpu for r in registry.TARGETS.values() if r.os_name == "freebsd"]
+            raise _fail(path, f"FreeBSD programs for {linux[0].name} are not supported "
+                        f"(only {', '.join(supported)})")
+        return freebsd[0].name
+    return linux[0].name
 
 
 def _read_program_headers(path: str, stream: BinaryIO, size: int, bits: int, order: str,

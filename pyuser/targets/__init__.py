@@ -1,39 +1,26 @@
-"""The CPUs pyuser emulates, one module each; loaded on demand."""
+"""The CPUs pyuser emulates, one module each; loaded on demand.
+
+The list of targets is pyuser.targets.registry (one row per target); a
+target's module is imported only when that target runs.
+"""
 
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
 
 from pyuser.errors import UserError
-from pyuser.targets.base import Target
+from pyuser.targets.registry import TARGETS, target_names
 
-# target name -> module under pyuser.targets
-TARGETS = {
-    "arm": "arm",
-    "aarch64": "aarch64",
-    "x86_64": "x86_64",
-    "riscv64": "riscv64",
-    "i386": "i386",
-    "mipsel": "mipsel",
-    "mips": "mips",
-    # FreeBSD programs (the FreeBSD personality, pyuser.syscalls.freebsd)
-    "freebsd-x86_64": "freebsd_x86_64",
-    "freebsd-aarch64": "freebsd_aarch64",
-    "mips64el": "mips64el",
-    "mips64": "mips64",
-    "armel": "armel",
-    "s390x": "s390x",
-    "ppc": "ppc",
-}
+if TYPE_CHECKING:
+    from pyuser.targets.base import Target
 
-
-def target_names() -> list[str]:
-    return sorted(TARGETS)
+__all__ = ["TARGETS", "load_target", "target_names"]
 
 
 def load_target(name: str) -> Target:
-    module_name = TARGETS.get(name)
-    if module_name is None:
+    row = TARGETS.get(name)
+    if row is None:
         raise UserError(f"unsupported target '{name}' (supported: {', '.join(target_names())})")
-    module = importlib.import_module(f"pyuser.targets.{module_name}")
+    module = importlib.import_module(f"pyuser.targets.{row.module}")
     return module.TARGET()

@@ -221,10 +221,6 @@ def _read_cs_reg(uc: Uc, insn, cs_reg: int) -> int:
 
 class Aarch64Target(Target):
     name = "aarch64"
-    elf_machine = "EM_AARCH64"
-    elf_machine_number = 183
-    elf_class = 64
-    little_endian = True
     uname_machine = "aarch64"
     platform = "aarch64"
     address_space_size = ADDRESS_SPACE

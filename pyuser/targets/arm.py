@@ -261,10 +261,6 @@ class ArmPrivateCalls:
 
 class ArmTarget(Target):
     name = "arm"
-    elf_machine = "EM_ARM"
-    elf_machine_number = 40
-    elf_class = 32
-    little_endian = True
     uname_machine = "armv7l"
     platform = "v7l"
     address_space_size = 0xC0000000

@@ -139,15 +139,5 @@ class ArmelTarget(ArmTarget):
     def hwcap(self, model: str) -> int:
         return MODELS[model][1]
 
-    def binfmt_magic(self) -> tuple[bytes, bytes]:
-        """arm's magic and mask extended to e_flags' EF_ARM_ABI_FLOAT_SOFT (0x200,
-        at offset 36): only soft-float EABI programs.  binfmt_misc tries the
-        newest entry first, so with both registered (armel after arm, as
-        `pyuser-binfmt register --all` does) armel programs come here; with arm
-        alone they run under pyuser-arm, which runs them too."""
-        magic, mask = super().binfmt_magic()
-        pad = bytes(36 - len(magic))
-        return magic + pad + b"\x00\x02\x00\x00", mask + pad + b"\x00\x02\x00\x00"
-
 
 TARGET = ArmelTarget

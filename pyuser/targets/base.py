@@ -17,6 +17,9 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING, Literal
 
+from pyuser.targets import registry
+from pyuser.targets.registry import TargetEntry
+
 if TYPE_CHECKING:
     from unicorn import Uc
 
@@ -41,6 +44,10 @@ LINUX_MAY_BLOCK = frozenset({
 })
 
 
+# Target attributes that are copies of the target's registry row
+IDENTITY_FIELDS = ("elf_machine", "elf_machine_number", "elf_class", "little_endian", "os_name")
+
+
 @dataclass(frozen=True)
 class Fault:
     """A synchronous CPU exception, as the target signal it means."""
@@ -55,14 +62,17 @@ class Fault:
 class Target:
     """Base class of the per-CPU modules in pyuser.targets."""
 
+    # Identity: from the target's row in pyuser.targets.registry, filled in
+    # by __init_subclass__ for a class that sets `name` (never set here).
     name: str  # "arm"
+    identity: TargetEntry
     # the kernel personality: "linux", or "freebsd" (pyuser.syscalls.freebsd)
     os_name: str = "linux"
     # signals whose default action is to be ignored, beyond SIGCHLD, SIGURG,
     # SIGWINCH and SIGCONT (FreeBSD's SIGIO, SIGINFO, SIGTHR, SIGLIBRT)
     ignored_by_default: tuple[str, ...] = ()
     elf_machine: str  # pyelftools' e_machine name, e.g. "EM_ARM"
-    elf_machine_number: int  # its value (include/uapi/linux/elf-em.h), for binfmt_misc
+    elf_machine_number: int  # its value (include/uapi/linux/elf-em.h)
     elf_class: int  # 32 or 64
     little_endian: bool
     uname_machine: str  # what uname -m prints
@@ -114,6 +124,24 @@ class Target:
     # the names of the syscalls that may block in the host (a personality
     # with calls of its own adds them)
     may_block_syscalls: frozenset[str] = LINUX_MAY_BLOCK
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        """A class that names its target takes its identity from the
+        registry row of that name; setting an identity field in the class
+        body too is an error (the row is the one place it is written)."""
+        super().__init_subclass__(**kwargs)
+        name = cls.__dict__.get("name")
+        if name is None:
+            return
+        row = registry.entry(name)
+        if row is None:
+            raise TypeError(f"{cls.__name__}: no target '{name}' in pyuser.targets.registry")
+        for field in IDENTITY_FIELDS:
+            if field in cls.__dict__:
+                raise TypeError(f"{cls.__name__}.{field}: comes from the registry row "
+                                f"of '{name}', not the class")
+            setattr(cls, field, getattr(row, field))
+        cls.identity = row
 
     def __init__(self) -> None:
         # the guest's byte order, as struct's prefix and as int.to_bytes's name
@@ -312,16 +340,6 @@ class Target:
         return []
 
     def binfmt_magic(self) -> tuple[bytes, bytes]:
-        """binfmt_misc magic and mask for this target's ELF executables.
-
-        They match the ident (class, data, version) and e_type/e_machine,
-        ignore EI_OSABI and the padding, and the low bit of e_type so that
-        ET_EXEC (2) and ET_DYN (3, PIE) both match (the layout qemu's
-        qemu-binfmt-conf.sh uses)."""
-        order = "<" if self.little_endian else ">"
-        ident = bytes([0x7F, ord("E"), ord("L"), ord("F"), 1 if self.elf_class == 32 else 2,
-                       1 if self.little_endian else 2, 1]) + bytes(9)
-        magic = ident + struct.pack(order + "HH", 2, self.elf_machine_number)
-        type_mask = b"\xfe\xff" if self.little_endian else b"\xff\xfe"
-        mask = b"\xff" * 7 + b"\x00" + b"\xff" * 8 + type_mask + b"\xff\xff"
-        return magic, mask
+        """binfmt_misc magic and mask for this target's ELF executables
+        (TargetEntry.binfmt_magic)."""
+        return self.identity.binfmt_magic()

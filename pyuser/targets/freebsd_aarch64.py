@@ -140,7 +140,6 @@ class FreeBsdArm64Frames:
 
 class FreeBsdAarch64Target(Aarch64Target):
     name = "freebsd-aarch64"
-    os_name = "freebsd"
     ignored_by_default = FREEBSD_IGNORED_BY_DEFAULT
     may_block_syscalls = FREEBSD_MAY_BLOCK
     abi = freebsd_aarch64_abi

@@ -166,7 +166,6 @@ class FreeBsdAmd64Calls:
 
 class FreeBsdX86_64Target(X86_64Target):  # noqa: N801 - the architecture's name
     name = "freebsd-x86_64"
-    os_name = "freebsd"
     ignored_by_default = FREEBSD_IGNORED_BY_DEFAULT
     may_block_syscalls = FREEBSD_MAY_BLOCK
     abi = freebsd_x86_64_abi

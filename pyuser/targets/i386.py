@@ -207,10 +207,6 @@ class I386PrivateCalls:
 
 class I386Target(Target):
     name = "i386"
-    elf_machine = "EM_386"
-    elf_machine_number = 3
-    elf_class = 32
-    little_endian = True
     uname_machine = "i686"
     platform = "i686"
     address_space_size = ADDRESS_SPACE

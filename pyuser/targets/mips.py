@@ -16,7 +16,6 @@ from pyuser.targets.mipsel import MipselTarget
 
 class MipsTarget(MipselTarget):
     name = "mips"
-    little_endian = False
     abi = mips_abi
 
 

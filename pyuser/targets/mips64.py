@@ -10,7 +10,6 @@ from pyuser.targets.mips64el import Mips64elTarget
 
 class Mips64Target(Mips64elTarget):
     name = "mips64"
-    little_endian = False
     abi = mips64_abi
 
 

@@ -70,8 +70,6 @@ def _tlb_setup_code() -> list[int]:
 
 class Mips64elTarget(MipselTarget):
     name = "mips64el"
-    elf_class = 64
-    little_endian = True
     uname_machine = "mips64"
     address_space_size = ADDRESS_SPACE
     stack_top = ADDRESS_SPACE - 0x10000

@@ -222,10 +222,6 @@ class MipsPrivateCalls:
 
 class MipselTarget(Target):
     name = "mipsel"
-    elf_machine = "EM_MIPS"
-    elf_machine_number = 8
-    elf_class = 32
-    little_endian = True
     uname_machine = "mips"
     platform = ""  # Linux/MIPS passes none for ordinary CPUs (ELF_PLATFORM NULL)
     address_space_size = ADDRESS_SPACE

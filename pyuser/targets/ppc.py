@@ -78,10 +78,6 @@ def is_trap(insn: int) -> bool:
 
 class PpcTarget(Target):
     name = "ppc"
-    elf_machine = "EM_PPC"
-    elf_machine_number = 20
-    elf_class = 32
-    little_endian = False
     uname_machine = "ppc"
     platform = ""
     address_space_size = ADDRESS_SPACE

@@ -188,10 +188,6 @@ def access_address(uc: Uc, memory: GuestMemory, pc: int) -> int:
 
 class Riscv64Target(Target):
     name = "riscv64"
-    elf_machine = "EM_RISCV"
-    elf_machine_number = 243
-    elf_class = 64
-    little_endian = True
     uname_machine = "riscv64"
     platform = ""  # Linux/riscv passes no AT_PLATFORM
     address_space_size = ADDRESS_SPACE

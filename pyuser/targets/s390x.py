@@ -77,10 +77,6 @@ class S390xPrivateCalls:
 
 class S390xTarget(Target):
     name = "s390x"
-    elf_machine = "EM_S390"
-    elf_machine_number = 22
-    elf_class = 64
-    little_endian = False
     uname_machine = "s390x"
     platform = ""
     address_space_size = ADDRESS_SPACE

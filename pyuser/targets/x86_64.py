@@ -218,10 +218,6 @@ class X86_64PrivateCalls:  # noqa: N801 - the architecture's name
 class X86_64Target(Target):  # noqa: N801 - the architecture's name
     name = "x86_64"
     pc_on_syscall_in_hook = True
-    elf_machine = "EM_X86_64"
-    elf_machine_number = 62
-    elf_class = 64
-    little_endian = True
     uname_machine = "x86_64"
     platform = "x86_64"
     address_space_size = ADDRESS_SPACE

@@ -1,0 +1,2 @@
+"""Debian sysroots for -L: a private apt state (apt), the sysroot builder
+(build) and the `pyuser-sysroot` command (cli)."""
