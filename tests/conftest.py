@@ -80,6 +80,8 @@ ARCHES: dict[str, dict[str, str]] = {
               "qemu_cpu": "qemu", "debian": "s390x"},
     "ppc": {"cross": "powerpc-linux-gnu-", "qemu": "qemu-ppc-static",
             "qemu_cpu": "7457a", "debian": "powerpc"},
+    "ppc64": {"cross": "powerpc64-linux-gnu-", "qemu": "qemu-ppc64-static",
+              "qemu_cpu": "power10", "debian": "ppc64"},
 }
 
 

@@ -194,3 +194,14 @@ def test_ppc_tables():
     assert issubclass(ppc.stat64, ctypes.BigEndianStructure)
     # PowerPC's own termios bits (CSIZE at 0x300, no termios2)
     assert ppc.CONST["CS8"] == 0x300 and not hasattr(ppc, "termios2")
+
+
+def test_ppc64_tables():
+    # issue 18: 64-bit PowerPC (ELFv1 big-endian): mmap with a byte offset, no
+    # mmap2; a 64-bit struct stat
+    import pyuser.targets.generated.ppc64_abi as ppc64
+
+    assert ppc64.SYSCALLS["mmap"] == 90 and "mmap2" not in ppc64.SYSCALLS
+    assert ppc64.SYSCALLS["rt_sigreturn"] == 172
+    assert ppc64.STRUCT_SIZES["stat"] == 144 and not hasattr(ppc64, "stat64")
+    assert issubclass(ppc64.stat, ctypes.BigEndianStructure)
