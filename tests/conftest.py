@@ -82,6 +82,8 @@ ARCHES: dict[str, dict[str, str]] = {
             "qemu_cpu": "7457a", "debian": "powerpc"},
     "ppc64": {"cross": "powerpc64-linux-gnu-", "qemu": "qemu-ppc64-static",
               "qemu_cpu": "power10", "debian": "ppc64"},
+    "m68k": {"cross": "m68k-linux-gnu-", "qemu": "qemu-m68k-static",
+             "qemu_cpu": "m68020", "debian": "m68k"},
 }
 
 

@@ -14,7 +14,7 @@ ALL = list(ARCHES)
 PC_FIELD = {"arm": r"R15=", "aarch64": r" PC=", "x86_64": r"RIP=", "i386": r"EIP=",
             "riscv64": r"^ pc +", "mipsel": r"^pc=0x", "mips": r"^pc=0x", "mips64el": r"^pc=0x",
             "mips64": r"^pc=0x", "armel": r"R15=", "s390x": r"^PSW=mask \S+ addr ",
-            "ppc": r"^NIP ", "ppc64": r"^NIP "}
+            "ppc": r"^NIP ", "ppc64": r"^NIP ", "m68k": r"^PC = "}
 
 
 @pytest.mark.parametrize("arch", ALL)

@@ -424,7 +424,7 @@ def test_stepi_in_another_thread(arch):
     assert re.search(r"^\* 2 ", shown, re.M), shown  # the stop is reported in thread 2
 
 
-@pytest.mark.parametrize("arch", ["mips64el", "mips64", "s390x", "ppc", "ppc64"])
+@pytest.mark.parametrize("arch", ["mips64el", "mips64", "s390x", "ppc", "ppc64", "m68k"])
 def test_gdb_refused_without_a_description(arch):
     """A target without a gdb register description refuses -g in one line."""
     run = subprocess.run([pyuser_executable(arch), "-g", "1", build_guest_bins(arch) / "hello"],

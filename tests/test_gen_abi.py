@@ -205,3 +205,17 @@ def test_ppc64_tables():
     assert ppc64.SYSCALLS["rt_sigreturn"] == 172
     assert ppc64.STRUCT_SIZES["stat"] == 144 and not hasattr(ppc64, "stat64")
     assert issubclass(ppc64.stat, ctypes.BigEndianStructure)
+
+
+def test_m68k_tables():
+    # issue 18: m68k's own numbers (TLS through set/get_thread_area), no
+    # AT_SYSINFO_EHDR (no vDSO); rt_sigaction's struct has sa_restorer before
+    # sa_mask, as the kernel's __ARCH_HAS_SA_RESTORER gives it
+    import pyuser.targets.generated.m68k_abi as m68k
+
+    assert m68k.SYSCALLS["set_thread_area"] == 334 and m68k.SYSCALLS["get_thread_area"] == 333
+    assert m68k.SYSCALLS["rt_sigreturn"] == 173 and m68k.SYSCALLS["exit_group"] == 247
+    assert "AT_SYSINFO_EHDR" not in m68k.AUXV
+    assert [name for name, _ in m68k.sigaction._fields_] == [
+        "sa_handler", "sa_flags", "sa_restorer", "sa_mask"]
+    assert m68k.HWCAP == {}

@@ -70,6 +70,7 @@ QEMU = {
     "s390x": ("qemu-s390x-static", "qemu"),
     "ppc": ("qemu-ppc-static", "7457a"),
     "ppc64": ("qemu-ppc64-static", "power10"),
+    "m68k": ("qemu-m68k-static", "m68020"),
 }
 DEBIAN_ARCH = {"arm": "armhf", "aarch64": "arm64", "x86_64": "amd64", "i386": "i386",
                "riscv64": "riscv64", "mipsel": "mipsel", "mips": "mips"}

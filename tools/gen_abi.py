@@ -508,6 +508,8 @@ class Arch:
     required: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # pyelftools cannot apply this arch's DWARF relocations: link the struct object first
     link_debug: bool = False
+    # REQUIRED names this arch does not have (m68k: no vDSO, no AT_SYSINFO_EHDR)
+    not_required: frozenset[str] = frozenset()
 
     @property
     def include_dir(self) -> str:
@@ -642,6 +644,23 @@ ARCHS: dict[str, Arch] = {
         hwcap_pattern=r"PPC_FEATURE2?_\w+",
         omit_structs=frozenset({"stat64", "statfs64", "flock64", "termios2"}),
         link_debug=True,
+    ),
+    # m68k (Debian's m68k port): no UAPI hwcap header (Linux passes none),
+    # the generic _NSIG
+    "m68k": Arch(
+        name="m68k",
+        triplet="m68k-linux-gnu",
+        kernel_package="linux-libc-dev-m68k-cross",
+        libc_package="libc6-dev-m68k-cross",
+        endian="big",
+        nsig_header="asm-generic/signal.h",
+        hwcap_headers=(),
+        link_debug=True,
+        not_required=frozenset({"AT_SYSINFO_EHDR"}),
+        # the kernel's arch/m68k/include/asm/signal.h has __ARCH_HAS_SA_RESTORER
+        # (rt_sigaction's struct has sa_restorer before sa_mask, as glibc passes
+        # it), but the UAPI headers never define SA_RESTORER
+        synthetic_c="#define SA_RESTORER 0x04000000\n" + SYNTHETIC_C,
     ),
     # MIPS n64: the generic struct flock (no l_sysid), no stat64/flock64.
     **{name: Arch(
@@ -1463,7 +1482,8 @@ def check_required(arch: Arch, tables: dict[str, dict[str, int]]) -> None:
     missing = []
     for source in (REQUIRED, arch.required):
         for table, names in source.items():
-            missing += [f"{table}[{name}]" for name in names if name not in tables[table]]
+            missing += [f"{table}[{name}]" for name in names
+                        if name not in tables[table] and name not in arch.not_required]
     if missing:
         raise GenError("required names not found: " + ", ".join(missing))
 

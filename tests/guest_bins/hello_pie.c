@@ -145,6 +145,28 @@ static long msg_address(void)
     return address;
 }
 #define MSG_ADDRESS msg_address()
+#elif defined(__m68k__)
+/* trap #0: number in d0, arguments d1-d3, result in d0 */
+static long sys3(long nr, long a, long b, long c)
+{
+    register long d0 __asm__("d0") = nr;
+    register long d1 __asm__("d1") = a;
+    register long d2 __asm__("d2") = b;
+    register long d3 __asm__("d3") = c;
+    __asm__ volatile("trap #0" : "+r"(d0) : "r"(d1), "r"(d2), "r"(d3) : "memory");
+    return d0;
+}
+#define NR_write 4
+#define NR_exit_group 247
+/* msg's address relative to the PC (-fPIE reads it from a GOT that needs a
+ * dynamic relocation) */
+static long msg_address(void)
+{
+    long address;
+    __asm__("lea msg(%%pc), %0" : "=a"(address));
+    return address;
+}
+#define MSG_ADDRESS msg_address()
 #else
 #error "hello_pie.c: add the syscall convention for this architecture"
 #endif

@@ -493,6 +493,8 @@ static size_t return_code(unsigned char *out, unsigned n)
                        (uint64_t)(0x38600000u | n) << 32 | 0x4e800020u};
 #elif defined(__powerpc__)
     uint32_t code[] = {0x38600000u | n, 0x4e800020u}; /* li r3, n; blr */
+#elif defined(__m68k__)
+    unsigned char code[] = {0x70, (unsigned char)n, 0x4e, 0x75}; /* moveq #n, d0; rts */
 #else
 #error "no machine code for this target"
 #endif
