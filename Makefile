@@ -85,6 +85,7 @@ fuzz-syscalls: venv
 
 # Debian 12 armhf userland (libc, coreutils, busybox, python3, ...) for
 # `pyuser-arm -L .cache/sysroot-armhf`; the tests build it on first use.
+# (tools/make-sysroot.sh gives pyuser-sysroot the tests' package list.)
 sysroot-armhf:
 	bash tools/make-sysroot.sh armhf
 

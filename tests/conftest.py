@@ -39,6 +39,9 @@ from pyuser.sysroot import build as sysroot_builder
 REPO = Path(__file__).resolve().parent.parent
 GUEST_SRC = REPO / "tests" / "guest_bins"
 CACHE = REPO / ".cache"
+# the private apt states (apt-<arch>/) and their policy, as tools/debfetch.sh takes them
+APT_CACHE = Path(os.environ.get("DEBFETCH_CACHE") or CACHE)
+APT_UPDATE = os.environ.get("DEBFETCH_UPDATE", "auto")
 
 # Seconds one emulated program may take before the test fails.
 DEFAULT_TIMEOUT = 300
@@ -317,7 +320,8 @@ def debian_root(arch: str, name: str, packages: list[str], *, deps: bool = False
     if done.exists() and done.read_text() == want:
         return dest
     try:
-        debian_packages.fetch(deb_arch, dest, packages, deps=deps, cache=CACHE)
+        debian_packages.fetch(deb_arch, dest, packages, deps=deps, cache=APT_CACHE,
+                              update=APT_UPDATE)
     except UserError as e:
         pytest.fail(f"could not fetch {packages} for {deb_arch}: {e}", pytrace=False)
     done.write_text(want)
@@ -344,7 +348,8 @@ def build_sysroot(arch: str = "arm") -> Path:
     try:
         return sysroot_builder.build_sysroot(
             deb_arch, CACHE / f"sysroot-{deb_arch}",
-            sysroot_builder.read_package_list(SYSROOT_PACKAGES), cache=CACHE)
+            sysroot_builder.read_package_list(SYSROOT_PACKAGES), cache=APT_CACHE,
+            update=APT_UPDATE)
     except UserError as e:
         pytest.fail(f"building the {deb_arch} sysroot failed: {e}", pytrace=False)
 

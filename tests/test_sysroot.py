@@ -100,6 +100,12 @@ def test_unwritable_or_foreign_destinations(tmp_path: Path) -> None:
                                      "sysroot made by pyuser-sysroot (give an empty or new "
                                      "directory)")
     assert (busy / "notes.txt").read_text() == "mine\n"
+    link = tmp_path / "link"
+    link.symlink_to(busy)
+    got = sysroot_command("--arch", "arm", str(link))
+    assert got.returncode == 3
+    assert one_line(got.stderr) == (f"pyuser-sysroot: {link} is a symbolic link (give the "
+                                    "directory it points to)")
     got = sysroot_command("--arch", "arm", str(busy / "notes.txt" / "root"))
     assert got.returncode == 3
     assert one_line(got.stderr) == (f"pyuser-sysroot: cannot create {busy}/notes.txt/root: "

@@ -47,7 +47,9 @@ def check_destination(dest: Path) -> None:
     built here, in an existing directory.  NotWritable otherwise (whether
     that directory is writable shows when the sysroot is started there)."""
     shown = printable(str(dest))
-    if dest.exists() or dest.is_symlink():
+    if dest.is_symlink():
+        raise NotWritable(f"{shown} is a symbolic link (give the directory it points to)")
+    if dest.exists():
         if not dest.is_dir():
             raise NotWritable(f"{shown} exists and is not a directory")
         if not is_sysroot(dest) and any(dest.iterdir()):

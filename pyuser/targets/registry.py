@@ -25,7 +25,6 @@ CPU's row (`_freebsd`).  Adding a target: docs/targets.md, "Adding a target".
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, replace
 
 # EI_OSABI of FreeBSD programs (glibc's elf.h ELFOSABI_FREEBSD)
 ELFOSABI_FREEBSD = 9
@@ -35,28 +34,41 @@ EF_ARM_ABI_FLOAT_SOFT = 0x200
 ET_EXEC = 2
 
 
-@dataclass(frozen=True)
 class TargetEntry:
-    """One target's identity: what ELF files it runs, who runs them natively."""
+    """One target's identity: what ELF files it runs, who runs them natively.
 
-    name: str  # "arm", "freebsd-x86_64": the target's name everywhere
-    elf_machine: str  # pyelftools' e_machine name, e.g. "EM_ARM"
-    elf_machine_number: int  # its value (include/uapi/linux/elf-em.h)
-    elf_class: int  # 32 or 64
-    little_endian: bool
-    # `uname -m` of hosts that run these programs themselves: pyuser-binfmt
-    # does not register the target there unless asked by name
-    native_on: tuple[str, ...] = ()
-    # e_flags bits a file must have for this target to claim it rather than
-    # another row of the same machine (armel: EF_ARM_ABI_FLOAT_SOFT)
-    e_flags_set: int = 0
-    # the kernel personality: "linux", or "freebsd" (pyuser.syscalls.freebsd)
-    os_name: str = "linux"
-    # the CPU target whose machine this is (a personality's Linux target)
-    cpu: str = ""
-    # Debian 12's name for the architecture, None where Debian 12 has no
-    # packages (pyuser-sysroot builds sysroots from them)
-    debian_arch: str | None = None
+    A plain class, not a dataclass: the rows are made at every start of
+    pyuser, and a frozen dataclass's generated methods cost ~0.7 ms of it
+    (measured with python -X importtime).  Rows are read-only by convention."""
+
+    __slots__ = ("name", "elf_machine", "elf_machine_number", "elf_class", "little_endian",
+                 "native_on", "e_flags_set", "os_name", "cpu", "debian_arch")
+
+    def __init__(self, name: str, elf_machine: str, elf_machine_number: int, elf_class: int,
+                 little_endian: bool, *, native_on: tuple[str, ...] = (),
+                 e_flags_set: int = 0, os_name: str = "linux", cpu: str | None = None,
+                 debian_arch: str | None = None) -> None:
+        self.name = name  # "arm", "freebsd-x86_64": the target's name everywhere
+        self.elf_machine = elf_machine  # pyelftools' e_machine name, e.g. "EM_ARM"
+        self.elf_machine_number = elf_machine_number  # its value (include/uapi/linux/elf-em.h)
+        self.elf_class = elf_class  # 32 or 64
+        self.little_endian = little_endian
+        # `uname -m` of hosts that run these programs themselves: pyuser-binfmt
+        # does not register the target there unless asked by name
+        self.native_on = native_on
+        # e_flags bits a file must have for this target to claim it rather
+        # than another row of the same machine (armel: EF_ARM_ABI_FLOAT_SOFT)
+        self.e_flags_set = e_flags_set
+        # the kernel personality: "linux", or "freebsd" (pyuser.syscalls.freebsd)
+        self.os_name = os_name
+        # the CPU target whose machine this is (a personality's Linux target)
+        self.cpu = cpu or name
+        # Debian 12's name for the architecture, None where Debian 12 has no
+        # packages (pyuser-sysroot builds sysroots from them)
+        self.debian_arch = debian_arch
+
+    def __repr__(self) -> str:
+        return f"<TargetEntry {self.name}>"
 
     @property
     def module(self) -> str:
@@ -114,9 +126,10 @@ def e_flags_offset(elf_class: int) -> int:
 
 def _freebsd(cpu: TargetEntry) -> TargetEntry:
     """The FreeBSD personality of a CPU target: the same machine, FreeBSD's
-    kernel; no host runs it natively (the host is Linux)."""
-    return replace(cpu, name=f"freebsd-{cpu.name}", os_name="freebsd", native_on=(),
-                   cpu=cpu.name, debian_arch=None)
+    kernel; no host runs it natively (the host is Linux), no Debian packages."""
+    return TargetEntry(f"freebsd-{cpu.name}", cpu.elf_machine, cpu.elf_machine_number,
+                       cpu.elf_class, cpu.little_endian, e_flags_set=cpu.e_flags_set,
+                       os_name="freebsd", cpu=cpu.name)
 
 
 _ARM_HOSTS = ("aarch64", "arm64", "armv7l", "armv6l", "armv8l")
@@ -149,11 +162,10 @@ _CPUS = (
 )
 _CPU_BY_NAME = {row.name: row for row in _CPUS}
 
-# every target, by name: the CPUs (cpu defaults to the row's own name), then
-# the FreeBSD personalities
+# every target, by name: the CPUs, then the FreeBSD personalities
 TARGETS: dict[str, TargetEntry] = {
     row.name: row for row in (
-        *(replace(row, cpu=row.name) for row in _CPUS),
+        *_CPUS,
         _freebsd(_CPU_BY_NAME["x86_64"]),
         _freebsd(_CPU_BY_NAME["aarch64"]),
     )
