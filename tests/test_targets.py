@@ -135,6 +135,24 @@ def test_plain_pyuser_picks_the_target(target, bins_of):
     assert (got.stdout, got.returncode) == (HELLO, 0), got.stderr
 
 
+# the cross toolchains' own shared libraries as the sysroot: a dynamic program
+# through ld.so (ppc64 ELFv1: the interpreter's entry descriptor relocated
+# by its load bias, as Linux's start_thread does)
+CROSS_SYSROOT = {"ppc": "/usr/powerpc-linux-gnu", "ppc64": "/usr/powerpc64-linux-gnu",
+                 "m68k": "/usr/m68k-linux-gnu"}
+
+
+@pytest.mark.parametrize("target", sorted(CROSS_SYSROOT))
+def test_dynamic_hello_from_the_cross_libraries(target, bins_of, assert_same_as_qemu):
+    bins = bins_of(target)
+    made = subprocess.run(["make", "-s", "-C", str(bins.parent.parent), f"ARCH={target}",
+                           str(bins / "hello-dyn")], capture_output=True, text=True,
+                          timeout=300)
+    assert made.returncode == 0, made.stderr
+    assert_same_as_qemu(["-L", CROSS_SYSROOT[target], bins / "hello-dyn"], target,
+                        stdout=HELLO)
+
+
 @pytest.mark.parametrize("target", _params("straightline"))
 def test_very_long_basic_block(target, bins_of, assert_same_as_qemu):
     # thousands of instructions without a branch: crashed Unicorn's MIPS
