@@ -81,6 +81,12 @@ ARCHES: dict[str, dict[str, str]] = {
               "qemu_cpu": "arm926", "debian": "armel"},
     "s390x": {"cross": "s390x-linux-gnu-", "qemu": "qemu-s390x-static",
               "qemu_cpu": "qemu", "debian": "s390x"},
+    "ppc": {"cross": "powerpc-linux-gnu-", "qemu": "qemu-ppc-static",
+            "qemu_cpu": "7457a", "debian": "powerpc"},
+    "ppc64": {"cross": "powerpc64-linux-gnu-", "qemu": "qemu-ppc64-static",
+              "qemu_cpu": "power10", "debian": "ppc64"},
+    "m68k": {"cross": "m68k-linux-gnu-", "qemu": "qemu-m68k-static",
+             "qemu_cpu": "m68020", "debian": "m68k"},
 }
 
 

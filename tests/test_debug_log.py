@@ -13,7 +13,8 @@ ALL = list(ARCHES)
 # where each dump (in qemu's layout for the CPU) shows the PC
 PC_FIELD = {"arm": r"R15=", "aarch64": r" PC=", "x86_64": r"RIP=", "i386": r"EIP=",
             "riscv64": r"^ pc +", "mipsel": r"^pc=0x", "mips": r"^pc=0x", "mips64el": r"^pc=0x",
-            "mips64": r"^pc=0x", "armel": r"R15=", "s390x": r"^PSW=mask \S+ addr "}
+            "mips64": r"^pc=0x", "armel": r"R15=", "s390x": r"^PSW=mask \S+ addr ",
+            "ppc": r"^NIP ", "ppc64": r"^NIP ", "m68k": r"^PC = "}
 
 
 @pytest.mark.parametrize("arch", ALL)
@@ -27,7 +28,12 @@ def test_d_cpu_dumps_registers_before_each_block(arch):
     assert len(pcs) == len(traces) > 100
     assert [int(p, 16) for p in pcs] == [int(t, 16) for t in traces]
     with open(program, "rb") as f:
-        entry = ELFFile(f).header.e_entry
+        elf = ELFFile(f)
+        entry = elf.header.e_entry
+        if arch == "ppc64":  # ELFv1: e_entry is a function descriptor {entry, TOC}
+            opd = elf.get_section_by_name(".opd")
+            f.seek(opd["sh_offset"] + entry - opd["sh_addr"])
+            entry = int.from_bytes(f.read(8), "big")
     assert int(pcs[0], 16) == entry & ~1
 
 

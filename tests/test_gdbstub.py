@@ -24,7 +24,7 @@ import pytest
 from conftest import ARCHES, build_guest_bins, build_sysroot, pyuser_executable, qemu_executable
 
 # the targets with a gdb register description (pyuser/targets/<arch>_gdb.py);
-# the ports added later have none yet (mips64el, mips64, s390x: -g says so in
+# the ports added later have none yet (mips64el, mips64, s390x, ppc: -g says so in
 # one line, test_gdb_refused_without_a_description) or are untested (armel,
 # which shows arm's registers)
 ALL = ["arm", "aarch64", "x86_64", "i386", "riscv64", "mipsel", "mips"]
@@ -424,7 +424,7 @@ def test_stepi_in_another_thread(arch):
     assert re.search(r"^\* 2 ", shown, re.M), shown  # the stop is reported in thread 2
 
 
-@pytest.mark.parametrize("arch", ["mips64el", "mips64", "s390x"])
+@pytest.mark.parametrize("arch", ["mips64el", "mips64", "s390x", "ppc", "ppc64", "m68k"])
 def test_gdb_refused_without_a_description(arch):
     """A target without a gdb register description refuses -g in one line."""
     run = subprocess.run([pyuser_executable(arch), "-g", "1", build_guest_bins(arch) / "hello"],

@@ -179,3 +179,43 @@ def test_s390x_tables():
     assert issubclass(s390x.stat, ctypes.BigEndianStructure)
     assert s390x.CONST["SIGCHLD"] == 17 and s390x.ERRNO["EAGAIN"] == 11
     assert s390x.HWCAP == {}
+
+
+def test_ppc_tables():
+    # issue 18: 32-bit PowerPC's numbers, its auxv cache entries and its
+    # HWCAP bits (asm/cputable.h's PPC_FEATURE_*); big-endian layouts
+    import pyuser.targets.generated.ppc_abi as ppc
+
+    assert ppc.SYSCALLS["mmap2"] == 192 and ppc.SYSCALLS["clone"] == 120
+    assert ppc.SYSCALLS["rt_sigreturn"] == 172 and ppc.SYSCALLS["sigreturn"] == 119
+    assert ppc.AUXV["AT_DCACHEBSIZE"] == 19 and ppc.AUXV["AT_IGNOREPPC"] == 22
+    assert ppc.HWCAP["PPC_FEATURE_32"] == 0x80000000
+    assert ppc.HWCAP["PPC_FEATURE_HAS_ALTIVEC"] == 0x10000000
+    assert issubclass(ppc.stat64, ctypes.BigEndianStructure)
+    # PowerPC's own termios bits (CSIZE at 0x300, no termios2)
+    assert ppc.CONST["CS8"] == 0x300 and not hasattr(ppc, "termios2")
+
+
+def test_ppc64_tables():
+    # issue 18: 64-bit PowerPC (ELFv1 big-endian): mmap with a byte offset, no
+    # mmap2; a 64-bit struct stat
+    import pyuser.targets.generated.ppc64_abi as ppc64
+
+    assert ppc64.SYSCALLS["mmap"] == 90 and "mmap2" not in ppc64.SYSCALLS
+    assert ppc64.SYSCALLS["rt_sigreturn"] == 172
+    assert ppc64.STRUCT_SIZES["stat"] == 144 and not hasattr(ppc64, "stat64")
+    assert issubclass(ppc64.stat, ctypes.BigEndianStructure)
+
+
+def test_m68k_tables():
+    # issue 18: m68k's own numbers (TLS through set/get_thread_area), no
+    # AT_SYSINFO_EHDR (no vDSO); rt_sigaction's struct has sa_restorer before
+    # sa_mask, as the kernel's __ARCH_HAS_SA_RESTORER gives it
+    import pyuser.targets.generated.m68k_abi as m68k
+
+    assert m68k.SYSCALLS["set_thread_area"] == 334 and m68k.SYSCALLS["get_thread_area"] == 333
+    assert m68k.SYSCALLS["rt_sigreturn"] == 173 and m68k.SYSCALLS["exit_group"] == 247
+    assert "AT_SYSINFO_EHDR" not in m68k.AUXV
+    assert [name for name, _ in m68k.sigaction._fields_] == [
+        "sa_handler", "sa_flags", "sa_restorer", "sa_mask"]
+    assert m68k.HWCAP == {}

@@ -50,21 +50,28 @@ from pyuser.binfmt_misc import in_private_namespace, private_namespace_works, re
 from pyuser.targets import load_target
 
 TARGETS = ["aarch64", "x86_64", "i386", "riscv64", "mipsel", "mips", "mips64el", "mips64",
-           "armel", "s390x"]
+           "armel", "s390x", "ppc", "ppc64", "m68k"]
 MIPS = ("mipsel", "mips", "mips64el", "mips64")
 UNAME_M = {"aarch64": "aarch64", "x86_64": "x86_64", "i386": "i686", "riscv64": "riscv64",
            "mipsel": "mips", "mips": "mips", "mips64el": "mips64",
-           "mips64": "mips64", "armel": "armv5tel", "s390x": "s390x"}
+           "mips64": "mips64", "armel": "armv5tel", "s390x": "s390x",
+           "ppc": "ppc", "ppc64": "ppc64", "m68k": "m68k"}
 
 _NO_MIPS_STATIC_PIE = (
     "no static PIE to run: Debian 12's MIPS glibc has none (no rcrt1.o), and the "
     "freestanding hello_pie.c cannot relocate its own MIPS GOT (qemu-mips crashes on it too)")
+_M68K_FDIV = ("Unicorn 2.1.4's m68k FPU (QEMU 5.0) gives NaN for 1.0/0.0 and -1.0/0.0 "
+              "(vfp.c and stdio_malloc.c print nan where qemu-m68k 7.2 prints inf, -inf)")
 # (target, test name or "*") -> why it cannot pass yet
 XFAILS: dict[tuple[str, str], str] = {
     ("mipsel", "static-pie"): _NO_MIPS_STATIC_PIE,
     ("mips", "static-pie"): _NO_MIPS_STATIC_PIE,
     ("mips64el", "static-pie"): _NO_MIPS_STATIC_PIE,
     ("mips64", "static-pie"): _NO_MIPS_STATIC_PIE,
+    ("m68k", "static-pie"): "no static PIE to run: Debian 12's m68k linker makes "
+    "-static-pie an ET_EXEC and its glibc has no rcrt1.o",
+    ("m68k", "fp"): _M68K_FDIV,
+    ("m68k", "libc"): _M68K_FDIV,
     ("x86_64", "fp"): "Unicorn's x86 SSE (QEMU 5.0) never sets the MXCSR exception flags: "
     "fetestexcept(FE_DIVBYZERO) reads 0 after 1.0/0.0 (qemu 7.2 reads 1)",
 }
@@ -73,7 +80,9 @@ XFAILS: dict[tuple[str, str], str] = {
 # Programs whose output differs from the arm literal on an arch (qemu prints
 # the same): compared with qemu only.  x86: printf shows 0.0/0.0 as -nan (the
 # default NaN has the sign bit set); qemu-x86_64 accepts an unaligned munmap.
-QEMU_ONLY = {("x86_64", "stdio_malloc"), ("x86_64", "mmap"), ("i386", "stdio_malloc")}
+# m68k: gcc evaluates mmap.c's printf arguments right to left (errno before munmap).
+QEMU_ONLY = {("x86_64", "stdio_malloc"), ("x86_64", "mmap"), ("i386", "stdio_malloc"),
+             ("m68k", "mmap")}
 
 
 def _literal(target: str, program: str, text: str) -> dict:
@@ -82,7 +91,7 @@ def _literal(target: str, program: str, text: str) -> dict:
 
 # Issue 18's ports run a slice of the suite in the default run (CI's time
 # budget); `make test-ports` runs all of it (pytest -m ports_full).
-PORTS = {"mips64el", "mips64", "armel", "s390x"}
+PORTS = {"mips64el", "mips64", "armel", "s390x", "ppc", "ppc64", "m68k"}
 PORT_SLICE = {"hello", "straightline", "args", "signals", "threads", "sockets", "polling",
               "files", "fault"}
 
@@ -126,6 +135,24 @@ def test_plain_pyuser_picks_the_target(target, bins_of):
     assert (got.stdout, got.returncode) == (HELLO, 0), got.stderr
 
 
+# the cross toolchains' own shared libraries as the sysroot: a dynamic program
+# through ld.so (ppc64 ELFv1: the interpreter's entry descriptor relocated
+# by its load bias, as Linux's start_thread does)
+CROSS_SYSROOT = {"ppc": "/usr/powerpc-linux-gnu", "ppc64": "/usr/powerpc64-linux-gnu",
+                 "m68k": "/usr/m68k-linux-gnu"}
+
+
+@pytest.mark.parametrize("target", sorted(CROSS_SYSROOT))
+def test_dynamic_hello_from_the_cross_libraries(target, bins_of, assert_same_as_qemu):
+    bins = bins_of(target)
+    made = subprocess.run(["make", "-s", "-C", str(bins.parent.parent), f"ARCH={target}",
+                           str(bins / "hello-dyn")], capture_output=True, text=True,
+                          timeout=300)
+    assert made.returncode == 0, made.stderr
+    assert_same_as_qemu(["-L", CROSS_SYSROOT[target], bins / "hello-dyn"], target,
+                        stdout=HELLO)
+
+
 @pytest.mark.parametrize("target", _params("straightline"))
 def test_very_long_basic_block(target, bins_of, assert_same_as_qemu):
     # thousands of instructions without a branch: crashed Unicorn's MIPS
@@ -146,7 +173,10 @@ def test_args_env_auxv(target, bins_of, assert_same_as_qemu):
     r = assert_same_as_qemu(["./args", "first", "two words", "", "--env", "HOME"], target,
                             cwd=bins, env=env)
     assert "AT_RANDOM non-null: yes, 16 bytes not all zero: yes\n" in r.stdout
-    assert "AT_ENTRY inside an executable PT_LOAD: yes\n" in r.stdout
+    # ppc64 ELFv1: the entry point is a function descriptor in .opd, a data
+    # segment (qemu agrees)
+    assert f"AT_ENTRY inside an executable PT_LOAD: {'no' if target == 'ppc64' else 'yes'}\n" \
+        in r.stdout
 
 
 @pytest.mark.parametrize("target", _params("exitcode"))
@@ -260,9 +290,11 @@ def test_sysv_semaphores_and_message_queues(target, bins_of, assert_same_as_qemu
     # MIPS o32 go through the ipc(2) multiplexer
     program = [bins_of(target) / "sysvipc"]
     # qemu-mips 7.2 reports msqid64_ds's times as 0, qemu-mips64 and qemu-s390x
-    # 7.2 its msg_lspid as not the sender's pid (s390x: and the modes as 0):
-    # Linux's output is the literal there
-    if target in ("mips", "mips64", "s390x"):
+    # 7.2 its msg_lspid as not the sender's pid (s390x: and the modes as 0),
+    # qemu-ppc 7.2 a semaphore set's sem_ctime as not recent (IPC_STAT right
+    # after semget), qemu-ppc64 msg_lspid as qemu-mips64 does: Linux's output
+    # is the literal there
+    if target in ("mips", "mips64", "s390x", "ppc", "ppc64"):
         got = run_pyuser(program, target)
         assert (got.stdout, got.returncode) == (SYSVIPC_OUT, 0), got.stderr
         return
@@ -275,7 +307,13 @@ def test_time64_timespecs_and_recvmmsg_timeout(target, bins_of, run_pyuser):
     # timestamps are 8-byte timevals; qemu-user 7.2 ignores recvmmsg's timeout
     # and lacks SO_TIMESTAMPNS, so Linux's output is the literal
     got = run_pyuser([bins_of(target) / "time64"], target)
-    assert (got.stdout, got.returncode) == (TIME64_OUT, 0), got.stderr
+    want = TIME64_OUT
+    if target == "m68k":
+        # m68k aligns an int to 2 bytes: the futex word on time64.c's stack is
+        # not 4-aligned, which Linux's futex refuses (qemu-m68k prints the same)
+        first = want.splitlines(True)[0]
+        want = want.replace(first, "futex wait 1 ms: -1 EINVAL\n", 1)
+    assert (got.stdout, got.returncode) == (want, 0), got.stderr
 
 
 @pytest.mark.parametrize("target", _params("tty"))
@@ -302,11 +340,12 @@ def test_prctl_task_names_and_subreaper(target, bins_of, run_pyuser):
 
 @pytest.mark.parametrize("target", _params("uid16"))
 def test_filesystem_and_16_bit_ids(target, bins_of, run_pyuser):
-    # i386 and armel have the 16-bit-id calls beside the *32 ones, as arm does; the others
+    # i386, armel and m68k have the 16-bit-id calls beside the *32 ones, as arm does; the others
     # print only the two filesystem-id lines of Linux's output
     got = run_pyuser([bins_of(target) / "uid16"], target)
     linux = linux_output("uid16")
-    expected = linux if target in ("i386", "armel") else "".join(linux.splitlines(True)[:2])
+    expected = linux if target in ("i386", "armel", "m68k") else \
+        "".join(linux.splitlines(True)[:2])
     assert (got.stdout, got.returncode) == (expected, 0), got.stderr
 
 
@@ -384,7 +423,16 @@ def _assert_same_as_native(argv, target, run_pyuser, *, stdout=None, returncode=
 
 
 @pytest.mark.parametrize("target", _params("fp"))
-def test_fp(target, bins_of, assert_same_as_qemu):
+def test_fp(target, bins_of, assert_same_as_qemu, run_pyuser, run_qemu):
+    if target == "ppc":
+        # qemu-ppc 7.2 dies of SIGILL in glibc's sincos (mffscrni, a POWER9
+        # instruction, on every 32-bit CPU it has); the same program's output
+        # for riscv64 (IEEE double, fma, no NEON) under qemu is the reference
+        want = run_qemu([bins_of("riscv64") / "vfp"], "riscv64")
+        got = run_pyuser([bins_of(target) / "vfp"], target)
+        assert (got.stdout, got.returncode) == (want.stdout, 0), got.stderr
+        assert "FE_DIVBYZERO raised: 1\n" in got.stdout
+        return
     r = assert_same_as_qemu([bins_of(target) / "vfp"], target)
     # armel's soft-float arithmetic never touches the FPU's flags (qemu agrees)
     assert f"FE_DIVBYZERO raised: {0 if target == 'armel' else 1}\n" in r.stdout
@@ -413,7 +461,7 @@ def test_fault(target, bins_of, assert_same_as_qemu, tmp_path, kind, signo, name
 
 
 # __builtin_trap is a breakpoint (SIGTRAP) there: brk, ebreak, teq/break
-TRAP_IS_BREAKPOINT = {"aarch64", "riscv64", *MIPS}
+TRAP_IS_BREAKPOINT = {"aarch64", "riscv64", *MIPS, "ppc", "ppc64"}  # and PowerPC's trap
 
 # rt-timer: arm's suite covers it; itimer (a signal preempting a loop that
 # makes no syscalls) has its own test below, so it can xfail alone
@@ -431,8 +479,11 @@ QEMU_BROKEN = {("x86_64", s) for s in ("altstack", "mask-vfp", "segv-mprotect", 
 # mipsel, mips: qemu-mips(el) 7.2 dies of SIGBUS in siglongjmp's second round.
 # s390x: qemu-s390x 7.2 reports signalfd's ssi_int as 0 (on a 64-bit
 # big-endian guest the sigval's int is the union's high half).
+# ppc, ppc64: qemu-ppc(64) 7.2 reports a store to a PROT_NONE page as
+# SEGV_MAPERR (Linux: SEGV_ACCERR).
 QEMU_WRONG = {("riscv64", "mask-vfp"), *((t, "siglongjmp") for t in MIPS),
-              ("s390x", "signalfd")}
+              ("s390x", "signalfd"), ("ppc", "segv-mprotect"), ("ppc64", "segv-mprotect"),
+              ("ppc64", "signalfd")}  # qemu-ppc64 as qemu-s390x
 # the arm literal does not hold there; qemu (or the host) is the only reference.
 # x86_64: poll() on a signalfd reports revents 0 natively and under qemu.
 # MIPS: the signal numbers printed differ (SIGUSR1 16, SIGUSR2 17, ...).
@@ -440,7 +491,10 @@ QEMU_WRONG = {("riscv64", "mask-vfp"), *((t, "siglongjmp") for t in MIPS),
 # translation-exception identification holds a page address), under qemu too.
 NO_LITERAL = {("x86_64", "signalfd"), ("i386", "signalfd"),
               *((t, s) for t in MIPS for s in SIGNAL_SCENARIOS if s != "siglongjmp"),
-              ("s390x", "segv-mprotect"), ("s390x", "siginfo")}
+              ("s390x", "segv-mprotect"), ("s390x", "siginfo"),
+              # m68k's gcc evaluates printf's arguments right to left: revents
+              # is read before poll() ran (qemu prints the same)
+              ("m68k", "signalfd")}
 
 
 @pytest.mark.parametrize("target", _params("signals"))
@@ -449,7 +503,7 @@ def test_signals(target, bins_of, assert_same_as_qemu, run_pyuser, run_qemu):
     for scenario in SIGNAL_SCENARIOS:
         stdout, status = SCENARIOS[scenario]
         # arm's (and riscv64's) gcc reads `hits` before the handler ran
-        if scenario == "segv-mprotect" and target in ("aarch64", "x86_64"):
+        if scenario == "segv-mprotect" and target in ("aarch64", "x86_64", "m68k"):
             stdout = stdout.replace("hits=0", "hits=1")
         argv = [bins / "signals", scenario]
         if (target, scenario) in QEMU_BROKEN:
@@ -485,11 +539,16 @@ def test_signal_preempts_a_spinning_loop(target, bins_of, assert_same_as_qemu):
 
 # (formerly: cancel on aarch64/riscv64, whose pause() is ppoll; a
 # thread-directed signal now interrupts a blocking host call too)
-THREAD_SKIP: set[tuple[str, str]] = set()
+# ppc: pthread_cancel's forced unwind in a static 32-bit PowerPC program aborts
+# in libgcc's _Unwind_ForcedUnwind_Phase2 under pyuser and under qemu-ppc 7.2
+# alike (gdb's backtrace at the abort: sigcancel_handler, the signal frame,
+# pause, sleeper): not found yet.
+THREAD_SKIP: set[tuple[str, str]] = {("ppc", "cancel")}
 # qemu-mips 7.2 hangs in the PTHREAD_PRIO_INHERIT scenario (still waiting after
 # 60 s; qemu-mipsel passes), qemu-mips64 in 2 runs of 3: the literal, Linux's
 # result, is the reference.
-THREAD_QEMU_WRONG = {("mips", "pi"), ("mips64", "pi"), ("s390x", "pi")}  # qemu-s390x too
+THREAD_QEMU_WRONG = {("mips", "pi"), ("mips64", "pi"), ("s390x", "pi"),  # qemu-s390x too
+                     ("ppc", "pi"), ("m68k", "pi")}  # qemu-ppc, qemu-m68k: still waiting after 15 s
 
 
 @pytest.mark.parametrize("target", _params("threads"))

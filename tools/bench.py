@@ -68,6 +68,9 @@ QEMU = {
     "mips64": ("qemu-mips64-static", "MIPS64R2-generic"),
     "armel": ("qemu-arm-static", "arm926"),
     "s390x": ("qemu-s390x-static", "qemu"),
+    "ppc": ("qemu-ppc-static", "7457a"),
+    "ppc64": ("qemu-ppc64-static", "power10"),
+    "m68k": ("qemu-m68k-static", "m68020"),
 }
 DEBIAN_ARCH = {"arm": "armhf", "aarch64": "arm64", "x86_64": "amd64", "i386": "i386",
                "riscv64": "riscv64", "mipsel": "mipsel", "mips": "mips"}

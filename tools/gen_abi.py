@@ -501,12 +501,15 @@ class Arch:
     nsig_header: str  # header whose _NSIG is the kernel's (see NSIG_NAME)
     syscall_rules: tuple[Rule, ...] = ()  # arch-private syscall numbers
     hwcap_headers: tuple[str, ...] = ("asm/hwcap.h",)
+    hwcap_pattern: str = r"HWCAP2?_\w+"  # PowerPC names its bits PPC_FEATURE(2)_*
     extra_structs: tuple[StructSpec, ...] = ()
     omit_structs: frozenset[str] = frozenset()
     synthetic_c: str = SYNTHETIC_C
     required: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # pyelftools cannot apply this arch's DWARF relocations: link the struct object first
     link_debug: bool = False
+    # REQUIRED names this arch does not have (m68k: no vDSO, no AT_SYSINFO_EHDR)
+    not_required: frozenset[str] = frozenset()
 
     @property
     def include_dir(self) -> str:
@@ -586,7 +589,7 @@ ARCHS: dict[str, Arch] = {
         syscall_rules=(
             Rule(("asm/unistd.h",), r"__NR_riscv_(?P<key>[a-z0-9_]+)", prefix="riscv_"),
         ),
-        omit_structs=frozenset({"stat64", "statfs64", "flock64"}),
+        omit_structs=frozenset({"stat64", "statfs64", "flock64", "termios2"}),
         link_debug=True,
     ),
     # MIPS o32 in both byte orders: the same ABI but for the struct layouts' order
@@ -610,8 +613,54 @@ ARCHS: dict[str, Arch] = {
         nsig_header="asm-generic/signal.h",
         # no UAPI hwcap header on s390x (glibc's bits/hwcap.h has the bits)
         hwcap_headers=(),
-        omit_structs=frozenset({"stat64", "statfs64", "flock64"}),
+        omit_structs=frozenset({"stat64", "statfs64", "flock64", "termios2"}),
         link_debug=True,
+    ),
+    # PowerPC, 32-bit big-endian: asm/signal.h's _NSIG is the kernel's (64);
+    # the HWCAP bits are in asm/cputable.h (PPC_FEATURE_*), not asm/hwcap.h.
+    "ppc": Arch(
+        name="ppc",
+        triplet="powerpc-linux-gnu",
+        kernel_package="linux-libc-dev-powerpc-cross",
+        libc_package="libc6-dev-powerpc-cross",
+        endian="big",
+        nsig_header="asm/signal.h",
+        hwcap_headers=("asm/cputable.h",),
+        hwcap_pattern=r"PPC_FEATURE2?_\w+",
+        # PowerPC's asm/termbits.h has no struct termios2 (its termios has the speeds)
+        omit_structs=frozenset({"termios2"}),
+        link_debug=True,
+    ),
+    # PowerPC64, ELFv1 big-endian (Debian's ppc64 port): struct stat is 64-bit
+    # already, no stat64/statfs64/flock64.
+    "ppc64": Arch(
+        name="ppc64",
+        triplet="powerpc64-linux-gnu",
+        kernel_package="linux-libc-dev-ppc64-cross",
+        libc_package="libc6-dev-ppc64-cross",
+        endian="big",
+        nsig_header="asm/signal.h",
+        hwcap_headers=("asm/cputable.h",),
+        hwcap_pattern=r"PPC_FEATURE2?_\w+",
+        omit_structs=frozenset({"stat64", "statfs64", "flock64", "termios2"}),
+        link_debug=True,
+    ),
+    # m68k (Debian's m68k port): no UAPI hwcap header (Linux passes none),
+    # the generic _NSIG
+    "m68k": Arch(
+        name="m68k",
+        triplet="m68k-linux-gnu",
+        kernel_package="linux-libc-dev-m68k-cross",
+        libc_package="libc6-dev-m68k-cross",
+        endian="big",
+        nsig_header="asm-generic/signal.h",
+        hwcap_headers=(),
+        link_debug=True,
+        not_required=frozenset({"AT_SYSINFO_EHDR"}),
+        # the kernel's arch/m68k/include/asm/signal.h has __ARCH_HAS_SA_RESTORER
+        # (rt_sigaction's struct has sa_restorer before sa_mask, as glibc passes
+        # it), but the UAPI headers never define SA_RESTORER
+        synthetic_c="#define SA_RESTORER 0x04000000\n" + SYNTHETIC_C,
     ),
     # MIPS n64: the generic struct flock (no l_sysid), no stat64/flock64.
     **{name: Arch(
@@ -904,8 +953,9 @@ def extract_table(
 
 
 def hwcap_table(arch: Arch) -> Table:
-    # The header differs between arches (x86 has asm/hwcap2.h), the names do not.
-    return Table("HWCAP", arch.hwcap_headers, (Rule(arch.hwcap_headers, r"HWCAP2?_\w+"),))
+    # The header differs between arches (x86 has asm/hwcap2.h), and PowerPC's
+    # names too (asm/cputable.h's PPC_FEATURE_* and PPC_FEATURE2_*).
+    return Table("HWCAP", arch.hwcap_headers, (Rule(arch.hwcap_headers, arch.hwcap_pattern),))
 
 
 def read_nsig(cc: Compiler, verbose: bool) -> int:
@@ -1432,7 +1482,8 @@ def check_required(arch: Arch, tables: dict[str, dict[str, int]]) -> None:
     missing = []
     for source in (REQUIRED, arch.required):
         for table, names in source.items():
-            missing += [f"{table}[{name}]" for name in names if name not in tables[table]]
+            missing += [f"{table}[{name}]" for name in names
+                        if name not in tables[table] and name not in arch.not_required]
     if missing:
         raise GenError("required names not found: " + ", ".join(missing))
 

@@ -123,6 +123,7 @@ def load_program(proc: Process, path: str, argv: list[bytes], envp: list[bytes],
     proc.layout = layout
     # the task name (PR_GET_NAME, /proc/self/stat) is the file name exec'd
     proc.rename_current_thread(comm_of(execfn or os.fsencode(path)))
+    target.load_bias = interp_base if interp_name else bias
     target.set_entry_state(proc.uc, entry, stack.sp)
 
 
@@ -134,6 +135,7 @@ def _linux_stack(proc: Process, main, interp_base: int, argv: list[bytes], envp:
     auxv_names = target.abi.AUXV
     hwcap = target.hwcap(proc.options.cpu)
     values = [
+        *target.arch_auxv(),
         ("AT_HWCAP", hwcap), ("AT_PAGESZ", 4096), ("AT_CLKTCK", os.sysconf("SC_CLK_TCK")),
         ("AT_PHDR", main.phdr), ("AT_PHENT", main.phent), ("AT_PHNUM", main.phnum),
         ("AT_BASE", interp_base), ("AT_FLAGS", at_flags), ("AT_ENTRY", main.entry),

@@ -25,6 +25,22 @@ _FLAG_NAMES = {
                 "TOSTOP", "ECHOCTL", "ECHOPRT", "ECHOKE", "FLUSHO", "PENDIN", "IEXTEN",
                 "EXTPROC"),
 }
+# the multi-bit fields of each flag word, and their values, matched by name:
+# PowerPC puts CSIZE at 0x300 and the baud rate in the low byte without
+# CBAUDEX (B57600 is 0x10, the host's 0x1001), and numbers the output delays
+# its own way (arch/powerpc/include/uapi/asm/termbits.h)
+_BAUDS = ("B0", "B50", "B75", "B110", "B134", "B150", "B200", "B300", "B600", "B1200",
+          "B1800", "B2400", "B4800", "B9600", "B19200", "B38400", "B57600", "B115200",
+          "B230400", "B460800", "B500000", "B576000", "B921600", "B1000000", "B1152000",
+          "B1500000", "B2000000", "B2500000", "B3000000", "B3500000", "B4000000")
+_FIELD_NAMES = {
+    "c_iflag": (),
+    "c_oflag": (("NLDLY", ("NL0", "NL1")), ("CRDLY", ("CR0", "CR1", "CR2", "CR3")),
+                ("TABDLY", ("TAB0", "TAB1", "TAB2", "TAB3")), ("BSDLY", ("BS0", "BS1")),
+                ("VTDLY", ("VT0", "VT1")), ("FFDLY", ("FF0", "FF1"))),
+    "c_cflag": (("CSIZE", ("CS5", "CS6", "CS7", "CS8")), ("CBAUD", _BAUDS)),
+    "c_lflag": (),
+}
 _CC_NAMES = ("VINTR", "VQUIT", "VERASE", "VKILL", "VEOF", "VTIME", "VMIN", "VSWTC", "VSTART",
              "VSTOP", "VSUSP", "VEOL", "VREPRINT", "VDISCARD", "VWERASE", "VLNEXT", "VEOL2")
 # the host's (x86_64) kernel struct termios: four tcflag_t, c_line, c_cc[19]
@@ -43,6 +59,19 @@ class TermiosMap:
             self._bits[word] = [(const[n], getattr(host_termios, n)) for n in names
                                 if n in const and hasattr(host_termios, n)
                                 and const[n] != getattr(host_termios, n)]
+        # per flag word: [(target mask, host mask, {target value: host value})]
+        # for the fields numbered differently
+        self._fields: dict[str, list[tuple[int, int, dict[int, int]]]] = {}
+        for word, fields in _FIELD_NAMES.items():
+            self._fields[word] = []
+            for mask, names in fields:
+                if mask not in const or not hasattr(host_termios, mask):
+                    continue
+                values = {const[n]: getattr(host_termios, n) for n in names
+                          if n in const and hasattr(host_termios, n)}
+                host_mask = getattr(host_termios, mask)
+                if const[mask] != host_mask or any(t != h for t, h in values.items()):
+                    self._fields[word].append((const[mask], host_mask, values))
         # target c_cc index -> host c_cc index
         self._cc = {const[n]: getattr(host_termios, n) for n in _CC_NAMES
                     if n in const and hasattr(host_termios, n)}
@@ -59,9 +88,25 @@ class TermiosMap:
                 out |= host_bit if to_host else target_bit
         return out
 
+    def _convert(self, word: str, value: int, to_host: bool) -> int:
+        """One flag word: its single bits, then its multi-bit fields."""
+        fields = self._fields[word]
+        stripped = value
+        for target_mask, host_mask, _values in fields:
+            stripped &= ~(target_mask if to_host else host_mask)
+        out = self._remap(stripped, self._bits[word], to_host)
+        for target_mask, host_mask, values in fields:
+            out &= ~(host_mask if to_host else target_mask)
+            if to_host:
+                out |= values.get(value & target_mask, 0)
+            else:
+                back = {h: t for t, h in values.items()}
+                out |= back.get(value & host_mask, 0)
+        return out
+
     def to_host(self, data: bytes) -> bytes:
         guest = self.layout.from_buffer_copy(data)
-        words = [self._remap(getattr(guest, w), self._bits[w], True) for w in _FLAG_NAMES]
+        words = [self._convert(w, getattr(guest, w), True) for w in _FLAG_NAMES]
         cc = bytearray(19)
         for target_index, host_index in self._cc.items():
             if target_index < len(guest.c_cc) and host_index < len(cc):
@@ -72,7 +117,7 @@ class TermiosMap:
         *words, line, cc = _HOST.unpack(data[:HOST_SIZE])
         guest = self.layout()
         for word, value in zip(_FLAG_NAMES, words, strict=True):
-            setattr(guest, word, self._remap(value, self._bits[word], False))
+            setattr(guest, word, self._convert(word, value, False))
         guest.c_line = line
         for target_index, host_index in self._cc.items():
             if target_index < len(guest.c_cc) and host_index < len(cc):

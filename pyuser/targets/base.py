@@ -252,6 +252,11 @@ class Target:
     def set_entry_state(self, uc: Uc, entry: int, sp: int) -> None:
         raise NotImplementedError
 
+    # the load bias of the image the first thread starts in (the interpreter's,
+    # or the program's), set by the loader before set_entry_state: ppc64
+    # ELFv1's entry point is a function descriptor relocated by it
+    load_bias: int = 0
+
     def resume_address(self, uc: Uc) -> int:
         """The address to pass to emu_start to continue where the CPU stopped."""
         return self.resume_address_from([uc.reg_read(r) for r in self.resume_registers()])
@@ -309,6 +314,11 @@ class Target:
 
     def hwcap(self, model: str) -> int:
         return 0
+
+    def arch_auxv(self) -> list[tuple[str, int]]:
+        """auxv entries the architecture puts before the generic ones (Linux's
+        ARCH_DLINFO: PowerPC's cache block sizes)."""
+        return []
 
     def hwcap2(self, model: str) -> int:
         return 0

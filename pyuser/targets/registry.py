@@ -153,6 +153,12 @@ _CPUS = (
                 debian_arch="mips64el"),
     TargetEntry("mips64", "EM_MIPS", 8, 64, False, native_on=("mips64",)),
     TargetEntry("s390x", "EM_S390", 22, 64, False, native_on=("s390x",), debian_arch="s390x"),
+    # 32-bit PowerPC is only a Debian ports architecture (none in Debian 12)
+    TargetEntry("ppc", "EM_PPC", 20, 32, False, native_on=("ppc", "ppc64")),
+    # ELFv1 big-endian, Debian's ppc64 ports architecture (none in Debian 12)
+    TargetEntry("ppc64", "EM_PPC64", 21, 64, False, native_on=("ppc64",)),
+    # Debian's m68k ports architecture (none in Debian 12)
+    TargetEntry("m68k", "EM_68K", 4, 32, False, native_on=("m68k",)),
 )
 _CPU_BY_NAME = {row.name: row for row in _CPUS}
 

@@ -42,6 +42,10 @@ static void spin_with_low_sp(void)
                      ::: "memory");
 #elif defined(__s390x__)
     __asm__ volatile("lghi %%r15, 8\n1: j 1b" ::: "memory");
+#elif defined(__powerpc__)
+    __asm__ volatile("li 1, 8\n1: b 1b" ::: "memory");
+#elif defined(__m68k__)
+    __asm__ volatile("move.l #8, %%sp\n1: bra.s 1b" ::: "memory");
 #else
 #error "no low-stack spin for this target"
 #endif

@@ -11,7 +11,7 @@
  * Expected output: "Hello, world!\n", status 0.
  */
 
-static const char msg[] = "Hello, world!\n";
+__attribute__((used)) static const char msg[] = "Hello, world!\n";
 
 #if defined(__arm__)
 static long sys3(long nr, long a, long b, long c)
@@ -118,13 +118,66 @@ static long sys3(long nr, long a, long b, long c)
 }
 #define NR_write 4
 #define NR_exit_group 248
+#elif defined(__powerpc__)
+/* sc: number in r0, arguments r3-r5, result in r3 with CR0.SO set on error */
+static long sys3(long nr, long a, long b, long c)
+{
+    register long r0 __asm__("r0") = nr;
+    register long r3 __asm__("r3") = a;
+    register long r4 __asm__("r4") = b;
+    register long r5 __asm__("r5") = c;
+    __asm__ volatile("sc\n bns+ 1f\n neg %1, %1\n1:"
+                     : "+r"(r0), "+r"(r3), "+r"(r4), "+r"(r5)
+                     :
+                     : "r6", "r7", "r8", "r9", "r10", "r11", "r12", "cr0", "ctr", "memory");
+    return r3;
+}
+#define NR_write 4
+#define NR_exit_group 234
+/* msg's address relative to the PC: -fPIE on PowerPC reads it from a GOT that
+ * a dynamic relocation fills in, and there is no ld.so to apply it */
+static long msg_address(void)
+{
+    long address;
+    __asm__("bcl 20, 31, 1f\n1: mflr %0\n addis %0, %0, (msg - 1b)@ha\n"
+            " addi %0, %0, (msg - 1b)@l"
+            : "=b"(address) : : "lr");
+    return address;
+}
+#define MSG_ADDRESS msg_address()
+#elif defined(__m68k__)
+/* trap #0: number in d0, arguments d1-d3, result in d0 */
+static long sys3(long nr, long a, long b, long c)
+{
+    register long d0 __asm__("d0") = nr;
+    register long d1 __asm__("d1") = a;
+    register long d2 __asm__("d2") = b;
+    register long d3 __asm__("d3") = c;
+    __asm__ volatile("trap #0" : "+r"(d0) : "r"(d1), "r"(d2), "r"(d3) : "memory");
+    return d0;
+}
+#define NR_write 4
+#define NR_exit_group 247
+/* msg's address relative to the PC (-fPIE reads it from a GOT that needs a
+ * dynamic relocation) */
+static long msg_address(void)
+{
+    long address;
+    __asm__("lea msg(%%pc), %0" : "=a"(address));
+    return address;
+}
+#define MSG_ADDRESS msg_address()
 #else
 #error "hello_pie.c: add the syscall convention for this architecture"
 #endif
 
+#ifndef MSG_ADDRESS
+#define MSG_ADDRESS ((long)msg)
+#endif
+
 __attribute__((noreturn, used)) void _start(void)
 {
-    long n = sys3(NR_write, 1, (long)msg, sizeof(msg) - 1);
+    long n = sys3(NR_write, 1, MSG_ADDRESS, sizeof(msg) - 1);
     sys3(NR_exit_group, n == (long)sizeof(msg) - 1 ? 0 : 1, 0, 0);
     for (;;)
         ;

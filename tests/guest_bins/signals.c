@@ -249,6 +249,27 @@ static int restart(void)
                                           ".global fault_insn\n"              \
                                           "fault_insn: st %%r1, 0(%%r1)\n"    \
                                           : : : "r1", "memory")
+#elif defined(__powerpc64__)
+#define UC_PC(uc) ((uc)->uc_mcontext.gp_regs[PT_NIP])
+#define FAULT_INSN_LEN 4
+#define FAULTING_STORE() __asm__ volatile("li 9, 0x1234\n"                    \
+                                          ".global fault_insn\n"              \
+                                          "fault_insn: stw 9, 0(9)\n"         \
+                                          : : : "r9", "memory")
+#elif defined(__powerpc__)
+#define UC_PC(uc) ((uc)->uc_mcontext.uc_regs->gregs[PT_NIP])
+#define FAULT_INSN_LEN 4
+#define FAULTING_STORE() __asm__ volatile("li 9, 0x1234\n"                    \
+                                          ".global fault_insn\n"              \
+                                          "fault_insn: stw 9, 0(9)\n"         \
+                                          : : : "r9", "memory")
+#elif defined(__m68k__)
+#define UC_PC(uc) ((uc)->uc_mcontext.gregs[R_PC])
+#define FAULT_INSN_LEN 2 /* move.l %d0, (%a0) */
+#define FAULTING_STORE() __asm__ volatile("move.l #0x1234, %%a0\n"             \
+                                          ".global fault_insn\n"              \
+                                          "fault_insn: move.l %%d0, (%%a0)\n" \
+                                          : : : "a0", "memory")
 #else
 #error "signals.c: add the faulting store for this architecture"
 #endif
@@ -312,6 +333,18 @@ static const double fp_two = 2.0, fp_half = 0.5;
 #define FP_SET_CLOBBER() __asm__ volatile("ld %%f8, %0" : : "R"(fp_two) : "f8")
 #define FP_SET_HALF() __asm__ volatile("ld %%f8, %0" : : "R"(fp_half) : "f8")
 #define FP_GET(v) __asm__ volatile("std %%f8, %0" : "=R"(v))
+#elif defined(__powerpc__)
+static const double fp_two = 2.0, fp_half = 0.5;
+#define FP_SET_CLOBBER() __asm__ volatile("lfd 14, %0" : : "m"(fp_two) : "fr14")
+#define FP_SET_HALF() __asm__ volatile("lfd 14, %0" : : "m"(fp_half) : "fr14")
+#define FP_GET(v) __asm__ volatile("stfd 14, %0" : "=m"(v))
+#elif defined(__m68k__)
+/* Unicorn exposes no m68k FPU registers, so signal frames cannot keep them:
+ * the value lives in memory and the scenario checks the mask part only */
+static volatile double fp_soft;
+#define FP_SET_CLOBBER() ((void)0)
+#define FP_SET_HALF() (fp_soft = 0.5)
+#define FP_GET(v) ((v) = fp_soft)
 #endif
 
 static void on_usr1_clobber(int sig)

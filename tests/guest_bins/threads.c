@@ -486,6 +486,15 @@ static size_t return_code(unsigned char *out, unsigned n)
     uint32_t code[] = {0x03e00008u, 0x24020000u | n}; /* jr ra; li v0, n (delay slot) */
 #elif defined(__s390x__)
     unsigned char code[] = {0xa7, 0x29, 0, (unsigned char)n, 0x07, 0xfe}; /* lghi %r2, n; br %r14 */
+#elif defined(__powerpc64__) && _CALL_ELF != 2
+    /* ELFv1: a function pointer is a descriptor {entry, toc, environment};
+     * the code follows it: li r3, n; blr */
+    uint64_t code[] = {(uint64_t)(uintptr_t)out + 24, 0, 0,
+                       (uint64_t)(0x38600000u | n) << 32 | 0x4e800020u};
+#elif defined(__powerpc__)
+    uint32_t code[] = {0x38600000u | n, 0x4e800020u}; /* li r3, n; blr */
+#elif defined(__m68k__)
+    unsigned char code[] = {0x70, (unsigned char)n, 0x4e, 0x75}; /* moveq #n, d0; rts */
 #else
 #error "no machine code for this target"
 #endif
