@@ -36,8 +36,6 @@ from unicorn import m68k_const as K
 from unicorn import unicorn_const as UC
 
 from pyuser.limits import fit_translation_buffer
-from pyuser.syscalls.table import syscall
-from pyuser.syscalls.types import Ptr
 from pyuser.targets.base import Fault, Target
 from pyuser.targets.generated import m68k_abi
 from pyuser.targets.m68k_signal import M68kSignalFrames
@@ -108,17 +106,6 @@ def faulting_instruction(uc: Uc, memory: GuestMemory, block_pc: int, address: in
     return block_pc
 
 
-class M68kPrivateCalls:
-    @syscall
-    def set_thread_area(self, address: Ptr) -> int:
-        self.proc.uc.reg_write(TLS_REG, address & 0xFFFFFFFF)
-        return 0
-
-    @syscall
-    def get_thread_area(self) -> int:
-        return self.proc.uc.reg_read(TLS_REG) & 0xFFFFFFFF
-
-
 class M68kTarget(Target):
     name = "m68k"
     uname_machine = "m68k"
@@ -140,7 +127,7 @@ class M68kTarget(Target):
     sp_reg = K.UC_M68K_REG_A7
     word_size = 4
     clone_tls_before_child_tid = False
-    syscall_mixins = (M68kPrivateCalls,)
+    syscall_families = ("m68k",)
 
     def __init__(self) -> None:
         super().__init__()

@@ -38,7 +38,6 @@ from unicorn.unicorn_py3.unicorn import uclib
 
 from pyuser.limits import fit_translation_buffer
 from pyuser.targets.generated import ppc64_abi
-from pyuser.targets.linux64 import Wide64Calls
 from pyuser.targets.ppc import MSR_FP, MSR_VEC, PpcTarget
 
 ADDRESS_SPACE = 0x1000000000  # 64 GiB
@@ -110,7 +109,7 @@ class Ppc64Target(PpcTarget):
     mode = UC_MODE_PPC64
     msr_bits = MSR_SF | MSR_FP | MSR_VEC | MSR_VSX
     cache_block = 128
-    syscall_mixins = (Wide64Calls,)
+    syscall_families = ("wide64",)
 
     def create_cpu(self, model: str) -> Uc:
         uc = Uc(UC_ARCH_PPC, self.mode | UC_MODE_BIG_ENDIAN)
