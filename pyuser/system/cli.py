@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import re
 import sys
-from dataclasses import dataclass, field
 
+from .config import Config
 from .errors import SystemError_, UsageError
 
 PROG = "pyuser-system-arm"
@@ -39,26 +39,6 @@ OPTIONS: dict[str, tuple[bool, str]] = {
     "-h": (False, "this help"),
     "-help": (False, "this help"),
 }
-
-
-@dataclass
-class Config:
-    machine: str = ""
-    cpu: str = "cortex-a15"
-    kernel: str = ""
-    ram: int = 128 << 20
-    serial: str | None = None
-    nographic: bool = False
-    semihosting: bool = False
-    qmp: str | None = None
-    qmp_wait: bool = True
-    devices: list[tuple[str, dict[str, str]]] = field(default_factory=list)
-    dtb_out: str | None = None
-    dtb_in: str | None = None
-    initrd: str | None = None
-    drives: dict[str, dict[str, object]] = field(default_factory=dict)
-    append: str | None = None
-    start_paused: bool = False
 
 
 def parse_size(text: str) -> int:

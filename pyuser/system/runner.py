@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
 
 from unicorn import arm_const as A
 
 from . import devices  # noqa: F401  (registers the device types)
 from .board_virt import RAM_BASE, VirtMachine
 from .chardev import Chardev, parse_serial
+from .config import Config
 from .cpu import SCTLR, SCTLR_M, ArmCpu, GuestMemoryError
 from .cpu_loop import CpuLoop
 from .devicetree import build_dtb, patch_dtb
@@ -30,9 +30,6 @@ from .semihosting import Semihosting
 # The kernel's virtual address of RAM's start (CONFIG_PAGE_OFFSET of Debian's
 # armmp kernels, the 3G/1G split every multi-platform ARM kernel uses).
 LINUX_PAGE_OFFSET = 0xC0000000
-
-if TYPE_CHECKING:
-    from .cli import Config
 
 
 def run(cfg: Config) -> int:
