@@ -8,6 +8,7 @@ it: inside pyuser.system, cli sits above runner.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -28,3 +29,6 @@ class Config:
     drives: dict[str, dict[str, object]] = field(default_factory=dict)
     append: str | None = None
     start_paused: bool = False
+    # -netdev user,id=ID: ID -> its host forwards (net.usernet.HostForward)
+    netdevs: dict[str, list[Any]] = field(default_factory=dict)
+    no_reboot: bool = False

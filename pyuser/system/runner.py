@@ -24,6 +24,7 @@ from .loader import (
     load_kernel,
     read_file,
 )
+from .net.usernet import UserNet
 from .qdev import device_add
 from .semihosting import Semihosting
 
@@ -50,9 +51,14 @@ def run(cfg: Config) -> int:
     machine = VirtMachine(cfg.ram, cpu, serial)
     machine.realize()
     qmp = None
+    netdevs: list[UserNet] = []
     try:
         for drive_id, drive in cfg.drives.items():
             machine.ctx.backends[f"drive:{drive_id}"] = drive
+        for netdev_id, forwards in cfg.netdevs.items():
+            netdev = UserNet(netdev_id, forwards)
+            netdevs.append(netdev)
+            machine.ctx.backends[f"netdev:{netdev_id}"] = netdev
         for driver, props in cfg.devices:
             device_add(machine, driver, props)
         for paddr, data, memsz in image.segments:
@@ -84,6 +90,8 @@ def run(cfg: Config) -> int:
             qmp = QmpServer(cfg.qmp, loop, machine)
             qmp.listen(cfg.qmp_wait)
         serial.start(loop.wake.set)
+        for netdev in netdevs:
+            netdev.start(loop.wake.set)
         status = loop.run(entry)
     except RealizeError as exc:
         raise UsageError(f"-device: {exc}") from None
@@ -92,6 +100,8 @@ def run(cfg: Config) -> int:
             qmp.close()
         serial.close()
         machine.unrealize()
+        for netdev in netdevs:
+            netdev.close()
     return status
 
 
