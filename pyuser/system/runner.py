@@ -61,22 +61,9 @@ def run(cfg: Config) -> int:
             machine.ctx.backends[f"netdev:{netdev_id}"] = netdev
         for driver, props in cfg.devices:
             device_add(machine, driver, props)
-        for paddr, data, memsz in image.segments:
-            _check_in_ram(cfg, "kernel", paddr, memsz)
-            cpu.uc.mem_write(paddr, data + bytes(memsz - len(data)))
-        if image.linux:
-            entry = _boot_linux(cfg, machine, cpu, image, initrd, dtb_file)
-            if entry is None:
-                return 0
-        else:
-            machine.timer.trap_ctl_accesses([(p, d) for p, d, _ in image.segments])
-            dtb = dtb_file if dtb_file is not None else build_dtb(machine)
-            if cfg.dtb_out:
-                return _dump_dtb(cfg.dtb_out, dtb)
-            at = dtb_address(image, RAM_BASE, len(dtb))
-            if at is not None:
-                cpu.uc.mem_write(at, dtb)
-            entry = image.entry
+        entry = _load(cfg, machine, cpu, image, initrd, dtb_file)
+        if entry is None:
+            return 0
 
         console = _SemihostingConsole(machine)
         semihosting = Semihosting(cpu, console, cmdline=cfg.kernel) if cfg.semihosting else None
@@ -84,6 +71,22 @@ def run(cfg: Config) -> int:
         loop.paused = cfg.start_paused
         loop.boot_unbounded = image.linux
         loop.safe_point_hooks.extend(machine.boot_hooks)
+        loop.no_reboot = cfg.no_reboot
+
+        def reboot() -> int:
+            """A guest reset: the board and CPU as at power-on, the images loaded again (as QEMU)."""
+            assert loop is not None
+            for reset in list(machine.ctx.resets.values()):
+                reset()
+            cpu.reset()
+            machine.timer.clear_traps()
+            machine.boot_hooks.clear()
+            again = _load(cfg, machine, cpu, image, initrd, dtb_file)
+            assert again is not None  # only -M virt,dumpdtb stops at the load, and it stopped the first time
+            loop.safe_point_hooks[:] = machine.boot_hooks
+            return again
+
+        loop.on_reset = reboot
         if cfg.qmp:
             from .qmp import QmpServer
 
@@ -103,6 +106,31 @@ def run(cfg: Config) -> int:
         for netdev in netdevs:
             netdev.close()
     return status
+
+
+def _load(cfg: Config, machine: VirtMachine, cpu: ArmCpu, image: Image,
+          initrd: bytes | None, dtb_file: bytes | None) -> int | None:
+    """Put the images into RAM and the CPU's registers as the boot protocol wants: the entry point.
+
+    At power-on and again at each reset (QEMU reloads its ROM blobs then).
+    None: -M virt,dumpdtb wrote the blob and the run stops.
+    """
+    for paddr, data, memsz in image.segments:
+        _check_in_ram(cfg, "kernel", paddr, memsz)
+        cpu.uc.mem_write(paddr, data + bytes(memsz - len(data)))
+    if image.linux:
+        return _boot_linux(cfg, machine, cpu, image, initrd, dtb_file)
+    else:
+        machine.timer.trap_ctl_accesses([(p, d) for p, d, _ in image.segments])
+        dtb = dtb_file if dtb_file is not None else build_dtb(machine)
+        if cfg.dtb_out:
+            _dump_dtb(cfg.dtb_out, dtb)
+            return None
+        at = dtb_address(image, RAM_BASE, len(dtb))
+        if at is not None:
+            cpu.uc.mem_write(at, dtb)
+        entry = image.entry
+    return entry
 
 
 def _check_in_ram(cfg: Config, what: str, paddr: int, size: int) -> None:

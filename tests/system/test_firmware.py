@@ -7,7 +7,7 @@ import subprocess
 import fdt
 import pytest
 
-from .conftest import run_pyuser, run_qemu
+from .conftest import QEMU, run_pyuser, run_qemu
 
 RUN = ["-M", "virt", "-nographic", "-semihosting", "-kernel"]
 
@@ -86,3 +86,17 @@ def test_device_on_the_command_line_is_in_the_dtb(firmware, tmp_path) -> None:
     assert result.returncode == 0, result.stderr
     tree = fdt.parse_dtb(out.read_bytes())
     assert list(tree.get_node("pl011@c000000").get_property("interrupts").data) == [0, 112, 4]
+
+
+@pytest.mark.parametrize("extra", [[], ["-no-reboot"]], ids=["reboot", "no-reboot"])
+def test_psci_system_reset_boots_again_or_exits_as_qemu(firmware, extra: list[str]) -> None:
+    """reboot.elf resets itself twice through PSCI and exits with its boot count."""
+    kernel = str(firmware / "reboot.elf")
+    ours = run_pyuser(RUN[:-1] + extra + ["-kernel", kernel])
+    theirs = subprocess.run(QEMU + extra + ["-kernel", kernel], capture_output=True, timeout=20)
+    assert (ours.stdout, ours.stderr, ours.returncode) == (theirs.stdout, theirs.stderr, theirs.returncode)
+    if extra:
+        assert ours.stdout == b"boot 1: mmu at entry off, loaded 7\n" and ours.returncode == 0
+    else:
+        assert ours.stdout == b"".join(b"boot %d: mmu at entry off, loaded 7\n" % n for n in (1, 2, 3))
+        assert ours.returncode == 3
