@@ -79,6 +79,7 @@ def run(cfg: Config) -> int:
             for reset in list(machine.ctx.resets.values()):
                 reset()
             cpu.reset()
+            machine.reseed()
             machine.timer.clear_traps()
             machine.boot_hooks.clear()
             again = _load(cfg, machine, cpu, image, initrd, dtb_file)

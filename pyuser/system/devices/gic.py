@@ -245,6 +245,11 @@ class GICv2(Device):
             "compatible": ["arm,cortex-a15-gic"],
             "#interrupt-cells": 3,
             "interrupt-controller": None,
+            # As QEMU's (create_gic), which gives the node cells and ranges for a
+            # GICv2m child; there is no such child here, and they are harmless.
+            "#address-cells": 2,
+            "#size-cells": 2,
+            "ranges": None,
             "reg": [0, self.prop("dist-addr"), 0, 0x10000, 0, self.prop("cpu-addr"), 0, 0x10000],
             "phandle": tree.phandle("intc"),
         })
