@@ -104,12 +104,15 @@ def test_virtio_net_hotplug_follows_the_realize_rules(board: VirtMachine) -> Non
     assert ("/machine/peripheral/net0", "plug") in steps
     assert net.in_use_by is None
     before = picture(board)
-    for target in steps:
-        def inject(path: str, step: str, target=target) -> None:
+    for number, target in enumerate(steps):
+        # A failure, or Ctrl-C, at each step in turn: either way the rollback runs.
+        error = KeyboardInterrupt("injected") if number % 2 else RuntimeError("injected")
+
+        def inject(path: str, step: str, target=target, error=error) -> None:
             if (path, step) == target:
-                raise RuntimeError("injected")
+                raise error
         board.ctx.fault_injector = inject
-        with pytest.raises(Exception, match="injected"):
+        with pytest.raises(KeyboardInterrupt if number % 2 else Exception, match="injected"):
             device_add(board, "virtio-net-device", props)
         board.ctx.fault_injector = None
         assert picture(board) == before, target

@@ -34,6 +34,8 @@ def test_expected_output(firmware) -> None:
     assert hello.returncode == 0
     assert b"Hello from the virt board!\n" in hello.stdout
     assert b"dtb: present\n" in hello.stdout
+    # QEMU's arm_gic (revision 2): GICC_IIDR = revision << 16 | ARM's JEP106 code.
+    assert b"\ngicd iidr: 0x0000043b\ngicc iidr: 0x0002043b\n" in hello.stdout
     assert hello.stderr == b"semihosting: SYS_WRITE0\n"
     tick = run_pyuser(RUN + [str(firmware / "tick.elf")])
     assert tick.returncode == 6 and tick.stdout.count(b"tick ") == 6
