@@ -14,13 +14,12 @@ from qemu.qmp.legacy import QEMUMonitorProtocol
 from .conftest import PYUSER_SYSTEM, ROOT
 
 
-@pytest.fixture()
-def machine(firmware, tmp_path):
+def _start(firmware, tmp_path, extra: list[str]):
     """echo.elf idles in wfi waiting for input: a running guest to poke at."""
     sock = tmp_path / "qmp.sock"
     proc = subprocess.Popen(
         PYUSER_SYSTEM + ["-M", "virt", "-nographic", "-semihosting", "-kernel", str(firmware / "echo.elf"),
-                         "-qmp", f"unix:{sock},server,wait=off"],
+                         "-qmp", f"unix:{sock},server,wait=off", *extra],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         env=dict(os.environ, PYTHONPATH=str(ROOT)))
     deadline = time.monotonic() + 10
@@ -37,7 +36,10 @@ def machine(firmware, tmp_path):
         except Exception:  # noqa: BLE001 - qemu.qmp wraps the refusal in its own ConnectError
             assert time.monotonic() < deadline, "QMP socket never accepted"
             time.sleep(0.02)
-    yield proc, qmp, greeting, tmp_path
+    return proc, qmp, greeting
+
+
+def _stop(proc, qmp) -> None:
     try:
         qmp.close()
     except (EOFError, ConnectionError):
@@ -45,6 +47,13 @@ def machine(firmware, tmp_path):
     if proc.poll() is None:
         proc.kill()
     proc.wait(timeout=10)
+
+
+@pytest.fixture()
+def machine(firmware, tmp_path):
+    proc, qmp, greeting = _start(firmware, tmp_path, [])
+    yield proc, qmp, greeting, tmp_path
+    _stop(proc, qmp)
 
 
 def dtb_nodes(qmp: QEMUMonitorProtocol, path: Path) -> list[str]:
@@ -166,3 +175,25 @@ def test_quit(machine) -> None:
     proc, qmp, _greeting, _tmp = machine
     qmp.cmd("quit")
     assert proc.wait(timeout=10) == 0
+
+
+def test_virtio_net_hot_plug_and_unplug(firmware, tmp_path) -> None:
+    """device_add/device_del of a virtio-net-device on a -netdev user back end, as for virtio-blk."""
+    proc, qmp, _greeting = _start(firmware, tmp_path, ["-netdev", "user,id=n0"])
+    try:
+        reply = qmp.cmd_raw("device_add", {"driver": "virtio-net-device", "id": "net0", "netdev": "nope"})
+        assert reply["error"]["desc"].endswith("Property 'netdev' can't find value 'nope'")
+        assert qmp.cmd("qom-list", path="/machine/peripheral") == []
+        qmp.cmd("device_add", driver="virtio-net-device", id="net0", netdev="n0")
+        assert qmp.cmd("qom-get", path="/machine/peripheral/net0", property="netdev") == "n0"
+        reply = qmp.cmd_raw("device_add", {"driver": "virtio-net-device", "id": "net1", "netdev": "n0"})
+        assert reply["error"]["desc"].endswith("Property 'netdev' can't take value 'n0', it's in use")
+        assert names(qmp.cmd("qom-list", path="/machine/peripheral")) == ["net0"]
+        qmp.clear_events()
+        qmp.cmd("device_del", id="net0")
+        events = [e for e in qmp.get_events(wait=5) if e["event"] == "DEVICE_DELETED"]
+        assert events and events[0]["data"]["device"] == "net0"
+        qmp.cmd("device_add", driver="virtio-net-device", id="net1", netdev="n0")  # free again
+        assert qmp.cmd("query-status")["status"] == "running"
+    finally:
+        _stop(proc, qmp)
