@@ -216,3 +216,23 @@ def test_host_forward_rules() -> None:
     assert HostForward.parse("tcp::2222-:22") == HostForward("127.0.0.1", 2222, 22)
     assert HostForward.parse("tcp:0.0.0.0:80-10.0.2.15:8080") == HostForward("0.0.0.0", 80, 8080)
     assert HostForward.parse(":1-:2") == HostForward("127.0.0.1", 1, 2)
+
+
+def test_a_host_peer_that_does_not_read_never_blocks_the_emulator(net) -> None:
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    send_tcp(net, Tcp(40002, port, 0, 0, TCP_SYN, 65535, mss=1460))
+    [(_eth, packet)] = received(net)
+    ours = Tcp.parse(packet.payload).seq + 1
+    host, _ = server.accept()  # and never reads
+    seq, acks = 1, []
+    for _ in range(200):  # 12 MB offered, far beyond the host socket's buffers
+        send_tcp(net, Tcp(40002, port, seq, ours, TCP_ACK, 65535, b"z" * 60000))
+        [(_eth, packet)] = received(net)
+        ack = Tcp.parse(packet.payload).ack
+        acks.append(ack)
+        seq = ack
+    assert acks[-1] == acks[-2] < 1 + 200 * 60000  # the buffers filled: the rest is not acknowledged
+    assert len(host.recv(65536)) > 0
+    host.close()
+    server.close()

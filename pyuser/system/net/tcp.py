@@ -134,12 +134,20 @@ class TcpConnection:
             self._ack(now)  # out of order or a repeat: say again what is expected
             return
         if seg.data:
+            # Never block the emulation thread on a host peer that does not
+            # read: take what the socket takes, acknowledge only that, and the
+            # guest sends the rest again.
             try:
-                self.sock.sendall(seg.data)
+                taken = self.sock.send(seg.data, socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                taken = 0
             except OSError:
                 self.reset(now)
                 return
-            self.rcv_nxt = seq_add(self.rcv_nxt, len(seg.data))
+            self.rcv_nxt = seq_add(self.rcv_nxt, taken)
+            if taken < len(seg.data):
+                self._ack(now)
+                return
         if seg.flags & TCP_FIN:
             self.rcv_nxt = seq_add(self.rcv_nxt, 1)
             self.guest_fin = True
