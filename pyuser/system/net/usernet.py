@@ -194,7 +194,11 @@ class UserNet:
                 self._send_ip(IPPROTO_UDP, GATEWAY_IP, GUEST_IP, udp(GATEWAY_IP, host_port, GUEST_IP, guest_port, data))
         elif kind == "accept":
             sock, rule = event[1], event[2]
-            port = sock.getpeername()[1]
+            try:
+                port = sock.getpeername()[1]
+            except OSError:  # the client has gone already
+                sock.close()
+                return
             conn = self._new_tcp(sock, (GUEST_IP, rule.guest_port), (GATEWAY_IP, port))
             if conn is None:
                 sock.close()
