@@ -19,7 +19,7 @@ VPY := $(VENV)/bin/python
 GUEST_ARCH ?= arm
 GUEST_BUILD := tests/guest_bins/build/$(GUEST_ARCH)
 
-.PHONY: all deps venv guest-bins run test test-ports lint bench clean distclean sysroot-armhf fuzz-syscalls fuzz-elf soak
+.PHONY: all deps venv guest-bins run test test-ports test-system-slow lint bench clean distclean sysroot-armhf fuzz-syscalls fuzz-elf soak
 
 all: venv guest-bins
 
@@ -50,6 +50,11 @@ test: deps venv guest-bins
 # armel, ...): the default run has a slice of it (tests/test_targets.py PORTS)
 test-ports: deps venv
 	$(VPY) -m pytest -q -m ports_full tests/test_targets.py tests/test_userland_ports.py
+
+# Linux under pyuser-system-arm beyond the default run's one boot: a reboot
+# (two boots, about 4 minutes on 2 cores); the default run has reboot.elf
+test-system-slow: deps venv
+	$(VPY) -m pytest -q -m system_slow tests/system
 
 lint: venv
 	$(VENV)/bin/ruff check pyuser tests tools

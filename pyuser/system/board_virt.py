@@ -22,6 +22,7 @@ The tree::
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -64,6 +65,7 @@ class VirtMachine(Machine):
         self.chosen: dict[str, Any] = {}
         # Checks to run at the CPU loop's safe points until they return True.
         self.boot_hooks: list[Any] = []
+        self.reseed()
         self.ctx.backends["null"] = NullChardev("null")
         self.ctx.backends["serial0"] = serial or NullChardev("serial0")
         if cpu is not None:
@@ -97,6 +99,11 @@ class VirtMachine(Machine):
             self.gic.cpu_irq.connect(cpu.set_irq)
         self.gic.refresh = lambda: self.poll_devices(time.monotonic_ns())
 
+    def reseed(self) -> None:
+        """New /chosen rng-seed (32 bytes) and kaslr-seed (8), as QEMU's virt draws at
+        creation and again at each reset (hw/arm/virt.c create_fdt, qemu_fdt_randomize_seeds)."""
+        self.seeds = {"rng-seed": os.urandom(32), "kaslr-seed": os.urandom(8)}
+
     def mappings(self) -> list[tuple[MemoryRegion, int]]:
         return [(self.ram, RAM_BASE)]
 
@@ -110,14 +117,17 @@ class VirtMachine(Machine):
         return deadline
 
     def fdt_root(self, tree: Any) -> None:
+        # Phandles in the order QEMU's virt allocates them: the clock, the CPU, the GIC.
+        for label in ("apb-pclk", "cpu0", "intc"):
+            tree.phandle(label)
         tree.set_root({
             "compatible": "linux,dummy-virt",
             "#address-cells": 2,
             "#size-cells": 2,
             "interrupt-parent": tree.phandle("intc"),
-            "model": "pyuser virt",
+            "model": "linux,dummy-virt",
         })
-        tree.add_node("chosen", {"stdout-path": f"/pl011@{UART_BASE:x}", **self.chosen})
+        tree.add_node("chosen", {"stdout-path": f"/pl011@{UART_BASE:x}", **self.seeds, **self.chosen})
         tree.add_node("psci", {
             # QEMU's virt without EL2/EL3 firmware uses the HVC conduit and
             # advertises PSCI 1.0 with the 0.2 function IDs (hw/arm/virt.c fdt_add_psci_node).
@@ -133,7 +143,12 @@ class VirtMachine(Machine):
             "reg": [0, RAM_BASE, self.ram.size >> 32, self.ram.size & 0xFFFFFFFF],
         })
         tree.add_node("cpus", {"#address-cells": 1, "#size-cells": 0})
-        tree.add_node("cpus/cpu@0", {"device_type": "cpu", "compatible": "arm,cortex-a15", "reg": 0})
+        tree.add_node("cpus/cpu-map", {})
+        tree.add_node("cpus/cpu-map/socket0", {})
+        tree.add_node("cpus/cpu-map/socket0/cluster0", {})
+        tree.add_node("cpus/cpu-map/socket0/cluster0/core0", {"cpu": tree.phandle("cpu0")})
+        tree.add_node("cpus/cpu@0", {"device_type": "cpu", "compatible": "arm,cortex-a15", "reg": 0,
+                                     "phandle": tree.phandle("cpu0")})
         tree.add_node("apb-pclk", {
             "compatible": "fixed-clock",
             "#clock-cells": 0,

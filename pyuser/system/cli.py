@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import re
 import sys
-from dataclasses import dataclass, field
 
+from .config import Config
 from .errors import SystemError_, UsageError
+from .net.usernet import parse_netdev_user
 
 PROG = "pyuser-system-arm"
 
@@ -30,35 +31,16 @@ OPTIONS: dict[str, tuple[bool, str]] = {
     "-device": (True, "DRIVER[,id=ID][,prop=value...] (repeatable)"),
     "-drive": (True, "file=PATH[,format=raw][,if=none|virtio][,id=ID][,readonly=on]"),
     "-dtb": (True, "use this device tree blob instead of the generated one"),
-    "-nic": (True, "only 'none' (no network card is modelled by default)"),
+    "-netdev": (True, "user,id=ID[,hostfwd=tcp:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT...]"),
+    "-nic": (True, "user[,hostfwd=...][,model=virtio-net-device][,mac=MAC], or none (the default)"),
     "-net": (True, "only 'none'"),
     "-S": (False, "do not start the CPU until 'cont' (QMP)"),
     "-display": (True, "accepted and ignored (only 'none' makes sense)"),
     "-monitor": (True, "accepted and ignored"),
-    "-no-reboot": (False, "accepted and ignored"),
+    "-no-reboot": (False, "exit instead of rebooting when the guest resets"),
     "-h": (False, "this help"),
     "-help": (False, "this help"),
 }
-
-
-@dataclass
-class Config:
-    machine: str = ""
-    cpu: str = "cortex-a15"
-    kernel: str = ""
-    ram: int = 128 << 20
-    serial: str | None = None
-    nographic: bool = False
-    semihosting: bool = False
-    qmp: str | None = None
-    qmp_wait: bool = True
-    devices: list[tuple[str, dict[str, str]]] = field(default_factory=list)
-    dtb_out: str | None = None
-    dtb_in: str | None = None
-    initrd: str | None = None
-    drives: dict[str, dict[str, object]] = field(default_factory=dict)
-    append: str | None = None
-    start_paused: bool = False
 
 
 def parse_size(text: str) -> int:
@@ -144,9 +126,15 @@ def parse_args(argv: list[str]) -> Config:
             cfg.initrd = value
         elif opt == "-append":
             cfg.append = value
-        elif opt in ("-nic", "-net"):
+        elif opt == "-netdev":
+            parse_netdev(cfg, value)
+        elif opt == "-nic":
+            parse_nic(cfg, value)
+        elif opt == "-net":
             if value != "none":
-                raise UsageError(f"{opt} {value}: only 'none' is supported")
+                raise UsageError(f"-net {value}: only 'none' is supported (use -nic user or -netdev user)")
+        elif opt == "-no-reboot":
+            cfg.no_reboot = True
         elif opt == "-S":
             cfg.start_paused = True
     if not cfg.machine:
@@ -180,6 +168,47 @@ def parse_drive(cfg: Config, value: str) -> None:
     cfg.drives[drive_id] = {"file": path, "readonly": readonly}
     if interface == "virtio":
         cfg.devices.append(("virtio-blk-device", {"drive": drive_id}))
+
+
+def parse_netdev(cfg: Config, value: str) -> None:
+    """-netdev user,id=ID[,hostfwd=...]: the user-mode back end (the only one)."""
+    kind, _, rest = value.partition(",")
+    if kind != "user":
+        raise UsageError(f"-netdev {value}: only the 'user' back end is supported")
+    netdev_id, forwards = parse_netdev_user(rest)
+    if not netdev_id:
+        raise UsageError(f"-netdev {value}: Parameter 'id' is missing")
+    if netdev_id in cfg.netdevs:
+        raise UsageError(f"-netdev {value}: Duplicate ID '{netdev_id}' for netdev")
+    cfg.netdevs[netdev_id] = forwards
+
+
+def parse_nic(cfg: Config, value: str) -> None:
+    """-nic user[,...]: a back end and a virtio-net-device on it in one (QEMU's short form)."""
+    kind, _, rest = value.partition(",")
+    if kind == "none":
+        if rest:
+            raise UsageError(f"-nic {value}: 'none' takes no options")
+        return
+    if kind != "user":
+        raise UsageError(f"-nic {value}: only 'user' and 'none' are supported")
+    device: dict[str, str] = {}
+    netdev_opts = []
+    for item in filter(None, rest.split(",")):
+        key, _, opt = item.partition("=")
+        if key == "model":
+            if opt not in ("virtio-net-device", "virtio"):
+                raise UsageError(f"-nic {value}: unsupported NIC model '{opt}' (only virtio-net-device)")
+        elif key == "mac":
+            device["mac"] = opt
+        else:
+            netdev_opts.append(item)
+    netdev_id, forwards = parse_netdev_user(",".join(netdev_opts), "-nic")
+    netdev_id = netdev_id or f"__nic{len(cfg.netdevs)}"
+    if netdev_id in cfg.netdevs:
+        raise UsageError(f"-nic {value}: Duplicate ID '{netdev_id}' for netdev")
+    cfg.netdevs[netdev_id] = forwards
+    cfg.devices.append(("virtio-net-device", {"netdev": netdev_id, **device}))
 
 
 def parse_qmp(value: str) -> tuple[str, bool]:

@@ -58,6 +58,17 @@ class ArmCpu:
     def __init__(self, model: str = "cortex-a15") -> None:
         self.uc: Uc = create_arm_cpu(model)
         self.irq_level = False  # the GIC's output, as last driven
+        # The state a reset returns to: Unicorn's context is the whole CPU
+        # state (core and banked registers, CP15, VFP), as created.
+        self._reset_context = self.uc.context_save()
+
+    def reset(self) -> None:
+        """The CPU as at power-on, for a machine reset (PSCI SYSTEM_RESET)."""
+        self.uc.context_restore(self._reset_context)
+        # Restoring the context copies SCTLR back without QEMU's write
+        # function, which is what flushes the TLB: write it once more.
+        write_cp(self.uc, SCTLR, self.read_cp(SCTLR))
+        self.uc.ctl_flush_tb()  # the image is written to RAM again: drop code translated from before
 
     # -- the GIC drives this
     def set_irq(self, level: bool) -> None:

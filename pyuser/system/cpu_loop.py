@@ -80,6 +80,11 @@ class CpuLoop:
         self.boot_unbounded = False  # set for Linux kernels, see _slice
         # Run at safe points until they return True (the Linux timer set-up).
         self.safe_point_hooks: list[Callable[[], bool]] = []
+        # A guest reset (PSCI SYSTEM_RESET): reset the board, load the
+        # images again and return the entry point.  None, or no_reboot
+        # (-no-reboot): the run ends instead, with status 0, as in QEMU.
+        self.on_reset: Callable[[], int] | None = None
+        self.no_reboot = False
         self._done = threading.Event()
 
     # -- for other threads
@@ -308,17 +313,24 @@ class CpuLoop:
         pc = self.cpu.uc.reg_read(A.UC_ARM_REG_PC)
         self.resume = self.cpu.take_exception(kind, pc + (8 if kind == "data" else 4), fault)
 
-    def _psci(self) -> None:
+    def _psci(self) -> bool:
+        """Serve a PSCI call; True if it reset the machine (the CPU starts over)."""
         uc = self.cpu.uc
         try:
             result = psci_call(uc.reg_read(A.UC_ARM_REG_R0), uc.reg_read(A.UC_ARM_REG_R1))
         except PowerRequest as request:
-            # As qemu-system-arm: power-off ends the run with status 0, and so
-            # does a reset (as under -no-reboot; a reboot is not modelled).
+            # As qemu-system-arm: power-off ends the run with status 0; a
+            # reset boots again (a RESET event), or under -no-reboot ends
+            # the run with status 0 too (a SHUTDOWN event, reason guest-reset).
             self._flush()
+            if request.reset and self.on_reset is not None and not self.no_reboot:
+                self.emit("RESET", {"guest": True, "reason": "guest-reset"})
+                self.resume = self.on_reset()
+                return True
             self.shutdown(0, "guest-reset" if request.reset else "guest-shutdown", guest=True)
-            return
+            return False
         uc.reg_write(A.UC_ARM_REG_R0, result & 0xFFFFFFFF)
+        return False
 
     def _undefined(self) -> None:
         """UDF, HLT and friends stop emu_start with UC_ERR_INSN_INVALID, PC on the insn."""
@@ -337,7 +349,8 @@ class CpuLoop:
             if insn is not None and (insn == ARM_HVC0 if not thumb else
                                      ((insn & 0xFFFF) << 16 | insn >> 16) & 0xFFF0F000 == THUMB_HVC0):
                 # No EL2 here, so hvc is undefined to Unicorn: it is the PSCI conduit.
-                self._psci()
+                if self._psci():
+                    return
                 self.cpu.uc.reg_write(A.UC_ARM_REG_PC, (pc + 4) | thumb)
                 self.resume = self.cpu.resume_address()
                 return

@@ -15,6 +15,8 @@ import fdt
 
 from .errors import UsageError
 
+FIRST_PHANDLE = 0x8000
+
 
 class DeviceTreeBuilder:
     def __init__(self) -> None:
@@ -22,8 +24,9 @@ class DeviceTreeBuilder:
         self._phandles: dict[str, int] = {}
 
     def phandle(self, label: str) -> int:
-        """Stable phandle numbers by label, allocated on first use."""
-        return self._phandles.setdefault(label, len(self._phandles) + 1)
+        """Stable phandle numbers by label, allocated on first use from 0x8000, as QEMU's
+        (softmmu/device_tree.c qemu_fdt_alloc_phandle; virt's phandle_start)."""
+        return self._phandles.setdefault(label, len(self._phandles) + FIRST_PHANDLE)
 
     def set_root(self, props: dict[str, Any]) -> None:
         for name, value in props.items():

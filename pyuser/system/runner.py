@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
 
 from unicorn import arm_const as A
 
 from . import devices  # noqa: F401  (registers the device types)
 from .board_virt import RAM_BASE, VirtMachine
 from .chardev import Chardev, parse_serial
+from .config import Config
 from .cpu import SCTLR, SCTLR_M, ArmCpu, GuestMemoryError
 from .cpu_loop import CpuLoop
 from .devicetree import build_dtb, patch_dtb
@@ -24,15 +24,13 @@ from .loader import (
     load_kernel,
     read_file,
 )
+from .net.usernet import UserNet
 from .qdev import device_add
 from .semihosting import Semihosting
 
 # The kernel's virtual address of RAM's start (CONFIG_PAGE_OFFSET of Debian's
 # armmp kernels, the 3G/1G split every multi-platform ARM kernel uses).
 LINUX_PAGE_OFFSET = 0xC0000000
-
-if TYPE_CHECKING:
-    from .cli import Config
 
 
 def run(cfg: Config) -> int:
@@ -53,27 +51,19 @@ def run(cfg: Config) -> int:
     machine = VirtMachine(cfg.ram, cpu, serial)
     machine.realize()
     qmp = None
+    netdevs: list[UserNet] = []
     try:
         for drive_id, drive in cfg.drives.items():
             machine.ctx.backends[f"drive:{drive_id}"] = drive
+        for netdev_id, forwards in cfg.netdevs.items():
+            netdev = UserNet(netdev_id, forwards)
+            netdevs.append(netdev)
+            machine.ctx.backends[f"netdev:{netdev_id}"] = netdev
         for driver, props in cfg.devices:
             device_add(machine, driver, props)
-        for paddr, data, memsz in image.segments:
-            _check_in_ram(cfg, "kernel", paddr, memsz)
-            cpu.uc.mem_write(paddr, data + bytes(memsz - len(data)))
-        if image.linux:
-            entry = _boot_linux(cfg, machine, cpu, image, initrd, dtb_file)
-            if entry is None:
-                return 0
-        else:
-            machine.timer.trap_ctl_accesses([(p, d) for p, d, _ in image.segments])
-            dtb = dtb_file if dtb_file is not None else build_dtb(machine)
-            if cfg.dtb_out:
-                return _dump_dtb(cfg.dtb_out, dtb)
-            at = dtb_address(image, RAM_BASE, len(dtb))
-            if at is not None:
-                cpu.uc.mem_write(at, dtb)
-            entry = image.entry
+        entry = _load(cfg, machine, cpu, image, initrd, dtb_file)
+        if entry is None:
+            return 0
 
         console = _SemihostingConsole(machine)
         semihosting = Semihosting(cpu, console, cmdline=cfg.kernel) if cfg.semihosting else None
@@ -81,12 +71,31 @@ def run(cfg: Config) -> int:
         loop.paused = cfg.start_paused
         loop.boot_unbounded = image.linux
         loop.safe_point_hooks.extend(machine.boot_hooks)
+        loop.no_reboot = cfg.no_reboot
+
+        def reboot() -> int:
+            """A guest reset: the board and CPU as at power-on, the images loaded again (as QEMU)."""
+            assert loop is not None
+            for reset in list(machine.ctx.resets.values()):
+                reset()
+            cpu.reset()
+            machine.reseed()
+            machine.timer.clear_traps()
+            machine.boot_hooks.clear()
+            again = _load(cfg, machine, cpu, image, initrd, dtb_file)
+            assert again is not None  # only -M virt,dumpdtb stops at the load, and it stopped the first time
+            loop.safe_point_hooks[:] = machine.boot_hooks
+            return again
+
+        loop.on_reset = reboot
         if cfg.qmp:
             from .qmp import QmpServer
 
             qmp = QmpServer(cfg.qmp, loop, machine)
             qmp.listen(cfg.qmp_wait)
         serial.start(loop.wake.set)
+        for netdev in netdevs:
+            netdev.start(loop.wake.set)
         status = loop.run(entry)
     except RealizeError as exc:
         raise UsageError(f"-device: {exc}") from None
@@ -95,7 +104,34 @@ def run(cfg: Config) -> int:
             qmp.close()
         serial.close()
         machine.unrealize()
+        for netdev in netdevs:
+            netdev.close()
     return status
+
+
+def _load(cfg: Config, machine: VirtMachine, cpu: ArmCpu, image: Image,
+          initrd: bytes | None, dtb_file: bytes | None) -> int | None:
+    """Put the images into RAM and the CPU's registers as the boot protocol wants: the entry point.
+
+    At power-on and again at each reset (QEMU reloads its ROM blobs then).
+    None: -M virt,dumpdtb wrote the blob and the run stops.
+    """
+    for paddr, data, memsz in image.segments:
+        _check_in_ram(cfg, "kernel", paddr, memsz)
+        cpu.uc.mem_write(paddr, data + bytes(memsz - len(data)))
+    if image.linux:
+        return _boot_linux(cfg, machine, cpu, image, initrd, dtb_file)
+    else:
+        machine.timer.trap_ctl_accesses([(p, d) for p, d, _ in image.segments])
+        dtb = dtb_file if dtb_file is not None else build_dtb(machine)
+        if cfg.dtb_out:
+            _dump_dtb(cfg.dtb_out, dtb)
+            return None
+        at = dtb_address(image, RAM_BASE, len(dtb))
+        if at is not None:
+            cpu.uc.mem_write(at, dtb)
+        entry = image.entry
+    return entry
 
 
 def _check_in_ram(cfg: Config, what: str, paddr: int, size: int) -> None:

@@ -18,9 +18,11 @@ KERNEL_CACHE = ROOT / ".cache" / "linux-armmp"
 
 # Loaded in this order (each needs the ones before it): virtio-mmio transport,
 # virtio-blk, and ext4 with what it links against (crc16, mbcache, jbd2; the
-# crc32c it asks the crypto API for).
+# crc32c it asks the crypto API for); virtio-net and what it links against
+# (failover, net_failover; AF_PACKET, which udhcpc needs, is built in).
 MODULES = ["drivers/virtio/virtio_mmio", "drivers/block/virtio_blk", "lib/crc16", "fs/mbcache",
-           "fs/jbd2/jbd2", "crypto/crc32c_generic", "fs/ext4/ext4"]
+           "fs/jbd2/jbd2", "crypto/crc32c_generic", "fs/ext4/ext4",
+           "net/core/failover", "drivers/net/net_failover", "drivers/net/virtio_net"]
 
 
 def fetch_kernel() -> Path:
@@ -38,12 +40,14 @@ def _cpio_entry(name: str, mode: int, data: bytes, ino: int) -> bytes:
     return out + b"\0" * (-len(data) % 4)
 
 
-def build_initramfs(kernel_dir: Path, init_script: str, out: Path) -> Path:
+def build_initramfs(kernel_dir: Path, init_script: str, out: Path,
+                    extra: dict[str, tuple[int, bytes]] | None = None) -> Path:
     entries: list[tuple[str, int, bytes]] = [(d, 0o40755, b"") for d in
                                              ("bin", "sbin", "dev", "proc", "sys", "mnt", "lib", "lib/modules")]
     entries.append(("bin/busybox", 0o100755, (kernel_dir / "busybox").read_bytes()))
     entries.append(("bin/sh", 0o120777, b"busybox"))
     entries.append(("init", 0o100755, init_script.encode()))
+    entries += [(name, mode, data) for name, (mode, data) in (extra or {}).items()]
     for module in MODULES:
         name = module.rsplit("/", 1)[-1] + ".ko"
         entries.append((f"lib/modules/{name}", 0o100644, (kernel_dir / "modules" / f"{module}.ko").read_bytes()))

@@ -13,6 +13,7 @@ from pyuser.system.devices import gic as G
 from pyuser.system.devices import pl011 as U
 from pyuser.system.devicetree import build_dtb
 from pyuser.system.errors import RealizeError, SystemError_
+from pyuser.system.net.usernet import UserNet
 from pyuser.system.qdev import device_add, device_del
 
 
@@ -69,10 +70,10 @@ def test_board_with_a_cpu_maps_into_unicorn() -> None:
     assert list(cpu.uc.mem_regions()) == []
 
 
-def hotplug_steps(board: VirtMachine, props: dict) -> list[tuple[str, str]]:
+def hotplug_steps(board: VirtMachine, props: dict, driver: str = "pl011") -> list[tuple[str, str]]:
     steps: list[tuple[str, str]] = []
     board.ctx.fault_injector = lambda path, step: steps.append((path, step))
-    device_add(board, "pl011", props)
+    device_add(board, driver, props)
     board.ctx.fault_injector = None
     device_del(board, props["id"])
     return steps
@@ -92,6 +93,40 @@ def test_failed_hotplug_at_any_step_leaves_no_trace(board: VirtMachine) -> None:
             device_add(board, "pl011", props)
         board.ctx.fault_injector = None
         assert picture(board) == before, target
+
+
+def test_virtio_net_hotplug_follows_the_realize_rules(board: VirtMachine) -> None:
+    """device_add/device_del of virtio-net-device: the same atomicity as any device, the back end included."""
+    net = UserNet("n0", [])
+    board.ctx.backends["netdev:n0"] = net
+    props = {"id": "net0", "netdev": "n0"}
+    steps = hotplug_steps(board, props, "virtio-net-device")
+    assert ("/machine/peripheral/net0", "plug") in steps
+    assert net.in_use_by is None
+    before = picture(board)
+    for number, target in enumerate(steps):
+        # A failure, or Ctrl-C, at each step in turn: either way the rollback runs.
+        error = KeyboardInterrupt("injected") if number % 2 else RuntimeError("injected")
+
+        def inject(path: str, step: str, target=target, error=error) -> None:
+            if (path, step) == target:
+                raise error
+        board.ctx.fault_injector = inject
+        with pytest.raises(KeyboardInterrupt if number % 2 else Exception, match="injected"):
+            device_add(board, "virtio-net-device", props)
+        board.ctx.fault_injector = None
+        assert picture(board) == before, target
+        assert net.in_use_by is None, target
+    dev = device_add(board, "virtio-net-device", props)
+    # Like virtio-blk: the free transport QEMU would pick, the highest.
+    assert dev.parent_bus.name == "virtio-mmio-bus.31" and net.in_use_by == "/machine/peripheral/net0"
+    with pytest.raises(RealizeError, match="can't take value 'n0', it's in use"):
+        device_add(board, "virtio-net-device", {"id": "net1", "netdev": "n0"})
+    with pytest.raises(RealizeError, match="can't find value 'n9'"):
+        device_add(board, "virtio-net-device", {"id": "net1", "netdev": "n9"})
+    device_del(board, "net0")
+    assert net.in_use_by is None and picture(board) == before
+    net.close()
 
 
 def test_hotplug_places_and_wires(board: VirtMachine) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 
 from .conftest import run_pyuser
@@ -20,7 +22,15 @@ from .conftest import run_pyuser
     (["-M", "virt", "-kernel", "x", "-serial", "pty"], "not a supported serial"),
     (["-M", "virt", "-kernel", "x", "-drive", "file=d.img,format=qcow2,if=none"], "only format=raw"),
     (["-M", "virt", "-kernel", "x", "-drive", "file=d.img"], "does not support if=ide"),
-    (["-M", "virt", "-kernel", "x", "-nic", "user"], "only 'none'"),
+    (["-M", "virt", "-kernel", "x", "-net", "user"], "only 'none'"),
+    (["-M", "virt", "-kernel", "x", "-netdev", "user,id=n0,foo=bar"], "-netdev user,id=n0,foo=bar: Invalid parameter 'foo'"),
+    (["-M", "virt", "-kernel", "x", "-netdev", "user,id=n0,net=10.1.0.0/24"], "Invalid parameter 'net'"),
+    (["-M", "virt", "-kernel", "x", "-netdev", "tap,id=n0"], "only the 'user' back end"),
+    (["-M", "virt", "-kernel", "x", "-netdev", "user"], "Parameter 'id' is missing"),
+    (["-M", "virt", "-kernel", "x", "-netdev", "user,id=n0", "-netdev", "user,id=n0"], "Duplicate ID 'n0'"),
+    (["-M", "virt", "-kernel", "x", "-nic", "user,model=e1000"], "unsupported NIC model 'e1000'"),
+    (["-M", "virt", "-kernel", "x", "-nic", "user,hostfwd=udp::5555-:53"], "only tcp"),
+    (["-M", "virt", "-kernel", "x", "-nic", "user,hostfwd=tcp::x-:22"], "invalid host forwarding rule"),
     (["-M", "virt,dumpdtb=/tmp/x.dtb,gic-version=3", "-kernel", "x"], "unsupported machine option"),
 ])
 def test_bad_usage_is_one_line(args: list[str], message: str) -> None:
@@ -78,3 +88,16 @@ def test_drive_if_virtio_plugs_a_virtio_blk(firmware, tmp_path) -> None:
     missing = run_pyuser(["-M", "virt", "-kernel", str(firmware / "hello.elf"),
                           "-drive", f"file={tmp_path / 'nope.img'},if=virtio"], timeout=10)
     assert missing.returncode == 1 and missing.stderr.decode().count("\n") == 1
+
+
+def test_host_forward_on_a_busy_port_is_one_line(firmware) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        result = run_pyuser(["-M", "virt", "-nographic", "-kernel", str(firmware / "hello.elf"),
+                             "-nic", f"user,hostfwd=tcp::{port}-:22"], timeout=10)
+    err = result.stderr.decode()
+    assert result.returncode == 1
+    assert err == f"pyuser-system-arm: could not set up host forwarding rule 'tcp:127.0.0.1:{port}-:22': " \
+        "Address already in use\n"

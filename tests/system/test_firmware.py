@@ -7,7 +7,7 @@ import subprocess
 import fdt
 import pytest
 
-from .conftest import run_pyuser, run_qemu
+from .conftest import QEMU, run_pyuser, run_qemu
 
 RUN = ["-M", "virt", "-nographic", "-semihosting", "-kernel"]
 
@@ -34,6 +34,8 @@ def test_expected_output(firmware) -> None:
     assert hello.returncode == 0
     assert b"Hello from the virt board!\n" in hello.stdout
     assert b"dtb: present\n" in hello.stdout
+    # QEMU's arm_gic (revision 2): GICC_IIDR = revision << 16 | ARM's JEP106 code.
+    assert b"\ngicd iidr: 0x0000043b\ngicc iidr: 0x0002043b\n" in hello.stdout
     assert hello.stderr == b"semihosting: SYS_WRITE0\n"
     tick = run_pyuser(RUN + [str(firmware / "tick.elf")])
     assert tick.returncode == 6 and tick.stdout.count(b"tick ") == 6
@@ -86,3 +88,48 @@ def test_device_on_the_command_line_is_in_the_dtb(firmware, tmp_path) -> None:
     assert result.returncode == 0, result.stderr
     tree = fdt.parse_dtb(out.read_bytes())
     assert list(tree.get_node("pl011@c000000").get_property("interrupts").data) == [0, 112, 4]
+
+
+@pytest.mark.parametrize("extra", [[], ["-no-reboot"]], ids=["reboot", "no-reboot"])
+def test_psci_system_reset_boots_again_or_exits_as_qemu(firmware, extra: list[str]) -> None:
+    """reboot.elf resets itself twice through PSCI and exits with its boot count."""
+    kernel = str(firmware / "reboot.elf")
+    ours = run_pyuser(RUN[:-1] + extra + ["-kernel", kernel])
+    theirs = subprocess.run(QEMU + extra + ["-kernel", kernel], capture_output=True, timeout=20)
+    assert (ours.stdout, ours.stderr, ours.returncode) == (theirs.stdout, theirs.stderr, theirs.returncode)
+    if extra:
+        assert ours.stdout == b"boot 1: mmu at entry off, loaded 7\n" and ours.returncode == 0
+    else:
+        assert ours.stdout == b"".join(b"boot %d: mmu at entry off, loaded 7\n" % n for n in (1, 2, 3))
+        assert ours.returncode == 3
+
+
+# Nodes of devices the board does not model (docs/system.md, "The device tree against QEMU's").
+ONLY_IN_QEMU = {"/flash@0", "/fw-cfg@9020000", "/gpio-keys", "/gpio-keys/poweroff", "/intc@8000000/v2m@8020000",
+                "/pcie@10000000", "/pl061@9030000", "/platform-bus@c000000", "/pmu"}
+
+
+def _dtb_nodes(blob: bytes) -> dict[str, dict[str, object]]:
+    out: dict[str, dict[str, object]] = {}
+
+    def walk(node, path: str) -> None:
+        out[path or "/"] = {p.name: list(p.data) if hasattr(p, "data") else True for p in node.props}
+        for child in node.nodes:
+            walk(child, f"{path}/{child.name}")
+
+    walk(fdt.parse_dtb(blob).root, "")
+    return out
+
+
+def test_dtb_matches_qemu_node_by_node(firmware, tmp_path) -> None:
+    subprocess.run(["qemu-system-arm", "-M", f"virt,dumpdtb={tmp_path / 'q.dtb'}", "-cpu", "cortex-a15"],
+                   capture_output=True, timeout=20, check=True)
+    run_pyuser(["-M", f"virt,dumpdtb={tmp_path / 'p.dtb'}", "-kernel", str(firmware / "hello.elf")])
+    theirs = _dtb_nodes((tmp_path / "q.dtb").read_bytes())
+    ours = _dtb_nodes((tmp_path / "p.dtb").read_bytes())
+    assert set(theirs) - set(ours) == ONLY_IN_QEMU
+    assert set(ours) <= set(theirs)
+    for seed, words in (("rng-seed", 8), ("kaslr-seed", 2)):  # random per run in both
+        assert len(ours["/chosen"].pop(seed)) == len(theirs["/chosen"].pop(seed)) == words
+    for path in ours:
+        assert ours[path] == theirs[path], path

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -14,13 +16,12 @@ from qemu.qmp.legacy import QEMUMonitorProtocol
 from .conftest import PYUSER_SYSTEM, ROOT
 
 
-@pytest.fixture()
-def machine(firmware, tmp_path):
+def _start(firmware, tmp_path, extra: list[str]):
     """echo.elf idles in wfi waiting for input: a running guest to poke at."""
     sock = tmp_path / "qmp.sock"
     proc = subprocess.Popen(
         PYUSER_SYSTEM + ["-M", "virt", "-nographic", "-semihosting", "-kernel", str(firmware / "echo.elf"),
-                         "-qmp", f"unix:{sock},server,wait=off"],
+                         "-qmp", f"unix:{sock},server,wait=off", *extra],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         env=dict(os.environ, PYTHONPATH=str(ROOT)))
     deadline = time.monotonic() + 10
@@ -37,7 +38,10 @@ def machine(firmware, tmp_path):
         except Exception:  # noqa: BLE001 - qemu.qmp wraps the refusal in its own ConnectError
             assert time.monotonic() < deadline, "QMP socket never accepted"
             time.sleep(0.02)
-    yield proc, qmp, greeting, tmp_path
+    return proc, qmp, greeting
+
+
+def _stop(proc, qmp) -> None:
     try:
         qmp.close()
     except (EOFError, ConnectionError):
@@ -45,6 +49,13 @@ def machine(firmware, tmp_path):
     if proc.poll() is None:
         proc.kill()
     proc.wait(timeout=10)
+
+
+@pytest.fixture()
+def machine(firmware, tmp_path):
+    proc, qmp, greeting = _start(firmware, tmp_path, [])
+    yield proc, qmp, greeting, tmp_path
+    _stop(proc, qmp)
 
 
 def dtb_nodes(qmp: QEMUMonitorProtocol, path: Path) -> list[str]:
@@ -166,3 +177,72 @@ def test_quit(machine) -> None:
     proc, qmp, _greeting, _tmp = machine
     qmp.cmd("quit")
     assert proc.wait(timeout=10) == 0
+
+
+def test_virtio_net_hot_plug_and_unplug(firmware, tmp_path) -> None:
+    """device_add/device_del of a virtio-net-device on a -netdev user back end, as for virtio-blk."""
+    proc, qmp, _greeting = _start(firmware, tmp_path, ["-netdev", "user,id=n0"])
+    try:
+        reply = qmp.cmd_raw("device_add", {"driver": "virtio-net-device", "id": "net0", "netdev": "nope"})
+        assert reply["error"]["desc"].endswith("Property 'netdev' can't find value 'nope'")
+        assert qmp.cmd("qom-list", path="/machine/peripheral") == []
+        qmp.cmd("device_add", driver="virtio-net-device", id="net0", netdev="n0")
+        assert qmp.cmd("qom-get", path="/machine/peripheral/net0", property="netdev") == "n0"
+        reply = qmp.cmd_raw("device_add", {"driver": "virtio-net-device", "id": "net1", "netdev": "n0"})
+        assert reply["error"]["desc"].endswith("Property 'netdev' can't take value 'n0', it's in use")
+        assert names(qmp.cmd("qom-list", path="/machine/peripheral")) == ["net0"]
+        qmp.clear_events()
+        qmp.cmd("device_del", id="net0")
+        events = [e for e in qmp.get_events(wait=5) if e["event"] == "DEVICE_DELETED"]
+        assert events and events[0]["data"]["device"] == "net0"
+        qmp.cmd("device_add", driver="virtio-net-device", id="net1", netdev="n0")  # free again
+        assert qmp.cmd("query-status")["status"] == "running"
+    finally:
+        _stop(proc, qmp)
+
+
+def _power_events(cmd: list[str], sock: Path) -> tuple[list[tuple[str, dict]], int]:
+    """Run `cmd` with a QMP server that waits for us; every event until the machine exits."""
+    # -S and `cont` after the negotiation: the guest runs only once we listen.
+    proc = subprocess.Popen(cmd + ["-S", "-qmp", f"unix:{sock},server=on,wait=on"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    client = socket.socket(socket.AF_UNIX)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            client.connect(str(sock))
+            break
+        except OSError:
+            assert time.monotonic() < deadline and proc.poll() is None, "no QMP socket"
+            time.sleep(0.02)
+    client.settimeout(20)
+    stream = client.makefile("rwb")
+    stream.readline()  # the greeting
+    stream.write(b'{"execute": "qmp_capabilities"}\n')
+    stream.flush()
+    stream.readline()
+    stream.write(b'{"execute": "cont"}\n')
+    stream.flush()
+    events = []
+    try:
+        for line in stream:
+            msg = json.loads(line)
+            if msg.get("event") in ("RESET", "SHUTDOWN"):
+                events.append((msg["event"], msg.get("data")))
+    except ConnectionResetError:
+        pass  # qemu-system-arm, exiting, sometimes resets the connection after its last event (measured)
+    client.close()
+    return events, proc.wait(timeout=20)
+
+
+@pytest.mark.parametrize("extra", [[], ["-no-reboot"]], ids=["reboot", "no-reboot"])
+def test_guest_reset_events(firmware, tmp_path, extra: list[str]) -> None:
+    """reboot.elf resets twice: a RESET event each time, or SHUTDOWN under -no-reboot, as qemu-system-arm's."""
+    args = ["-M", "virt", "-nographic", "-semihosting", *extra, "-kernel", str(firmware / "reboot.elf")]
+    ours = _power_events(PYUSER_SYSTEM + args, tmp_path / "p.sock")
+    theirs = _power_events(["qemu-system-arm", "-cpu", "cortex-a15", *args], tmp_path / "q.sock")
+    reset = ("RESET", {"guest": True, "reason": "guest-reset"})
+    if extra:
+        assert ours == theirs == ([("SHUTDOWN", {"guest": True, "reason": "guest-reset"})], 0)
+    else:
+        assert ours == theirs == ([reset, reset], 3)

@@ -26,7 +26,9 @@ D_IPRIORITYR, D_ITARGETSR, D_ICFGR, D_SGIR = 0x400, 0x800, 0xC00, 0xF00
 C_CTLR, C_PMR, C_BPR, C_IAR, C_EOIR, C_RPR, C_HPPIR, C_IIDR = 0x00, 0x04, 0x08, 0x0C, 0x10, 0x14, 0x18, 0xFC
 # PIDR2 with ArchRev = 2 (IHI 0048B 4.3.13); the rest of the ID block as QEMU's arm_gic.
 DIST_ID = {0xFD0: 0x04, 0xFE0: 0x90, 0xFE4: 0xB4, 0xFE8: 0x2B, 0xFF0: 0x0D, 0xFF4: 0xF0, 0xFF8: 0x05, 0xFFC: 0xB1}
-IIDR = 0x0200043B  # GICD_IIDR: ProductID 0x02 in [31:24], implementer ARM (JEP106 0x43B)
+# GICD_IIDR: implementer ARM (JEP106 0x43B), ProductID, Variant and Revision 0:
+# what qemu-system-arm 7.2's arm_gic answers (read by tests/guest_bins/system/hello.c).
+IIDR = 0x0000043B
 # GICC_IIDR has its own layout (IHI 0048B 4.4.15): ProductID [31:20], architecture
 # version [19:16] = 2 (GICv2), revision [15:12], implementer [11:0]; QEMU's
 # arm_gic answers (revision << 16) | 0x43b.
@@ -245,6 +247,11 @@ class GICv2(Device):
             "compatible": ["arm,cortex-a15-gic"],
             "#interrupt-cells": 3,
             "interrupt-controller": None,
+            # As QEMU's (create_gic), which gives the node cells and ranges for a
+            # GICv2m child; there is no such child here, and they are harmless.
+            "#address-cells": 2,
+            "#size-cells": 2,
+            "ranges": None,
             "reg": [0, self.prop("dist-addr"), 0, 0x10000, 0, self.prop("cpu-addr"), 0, 0x10000],
             "phandle": tree.phandle("intc"),
         })

@@ -146,10 +146,14 @@ class GenericTimer(Device):
     def _count() -> int:
         return time.monotonic_ns() // TICK_NS
 
-    def unrealize_hook(self) -> None:
+    def clear_traps(self) -> None:
+        """Drop the hooks trap_ctl_accesses added (a reset loads the image again)."""
         for hook in self._hooks:
             self.cpu.uc.hook_del(hook)
         self._hooks.clear()
+
+    def unrealize_hook(self) -> None:
+        self.clear_traps()
 
     def reset(self) -> None:
         self.ctl = [0, 0]

@@ -54,7 +54,8 @@ class GuestRam:
 
 
 class Virtqueue:
-    def __init__(self) -> None:
+    def __init__(self, index: int = 0) -> None:
+        self.index = index
         self.num = 0
         self.ready = False
         self.desc = self.driver = self.device = 0
@@ -62,19 +63,27 @@ class Virtqueue:
 
     def chains(self, ram: GuestRam):
         """Yield (head, [(addr, len, device-writable)]) for each new available chain."""
+        while (chain := self.pop(ram)) is not None:
+            yield chain
+
+    def pop(self, ram: GuestRam) -> tuple[int, list[tuple[int, int, bool]]] | None:
+        """The next available chain, or None when the driver has made none available."""
+        if not self.ready or not self.num:
+            return None
         avail_idx = struct.unpack("<H", ram.read(self.driver + 2, 2))[0]
-        while self.last_avail != avail_idx:
-            slot = self.driver + 4 + 2 * (self.last_avail % self.num)
-            head = struct.unpack("<H", ram.read(slot, 2))[0]
-            self.last_avail = (self.last_avail + 1) & 0xFFFF
-            buffers, index = [], head
-            for _ in range(self.num):
-                addr, length, flags, nxt = struct.unpack("<QIHH", ram.read(self.desc + 16 * index, 16))
-                buffers.append((addr, length, bool(flags & VRING_DESC_F_WRITE)))
-                if not flags & VRING_DESC_F_NEXT:
-                    break
-                index = nxt
-            yield head, buffers
+        if self.last_avail == avail_idx:
+            return None
+        slot = self.driver + 4 + 2 * (self.last_avail % self.num)
+        head = struct.unpack("<H", ram.read(slot, 2))[0]
+        self.last_avail = (self.last_avail + 1) & 0xFFFF
+        buffers, index = [], head
+        for _ in range(self.num):
+            addr, length, flags, nxt = struct.unpack("<QIHH", ram.read(self.desc + 16 * index, 16))
+            buffers.append((addr, length, bool(flags & VRING_DESC_F_WRITE)))
+            if not flags & VRING_DESC_F_NEXT:
+                break
+            index = nxt
+        return head, buffers
 
     def push_used(self, ram: GuestRam, head: int, written: int) -> None:
         used_idx = struct.unpack("<H", ram.read(self.device + 2, 2))[0]
@@ -93,6 +102,11 @@ class VirtioDevice(Device):
     device_id: ClassVar[int] = 0
     num_queues: ClassVar[int] = 1
     features: ClassVar[int] = F_VERSION_1
+
+    @property
+    def transport(self) -> VirtioMmio | None:
+        bus = self.parent_bus
+        return bus.parent if bus is not None and isinstance(bus.parent, VirtioMmio) else None
 
     def config(self) -> bytes:
         return b""
@@ -151,7 +165,7 @@ class VirtioMmio(SysBusDevice):
         backend = self.backend
         count = backend.num_queues if backend else 0
         while len(self.queues) < count:
-            self.queues.append(Virtqueue())
+            self.queues.append(Virtqueue(len(self.queues)))
         if self.queue_sel >= count:
             return Virtqueue()  # a queue that does not exist: writes are dropped
         return self.queues[self.queue_sel]
@@ -223,9 +237,13 @@ class VirtioMmio(SysBusDevice):
             return
         queue = self.queues[index]
         if queue.ready and queue.num and backend.notify(queue, self.ram):
-            self.interrupt_status |= 1
-            self.irq_line.set(False)  # an edge for each completion (the line is edge-triggered)
-            self.irq_line.set(True)
+            self.used_buffer_notification()
+
+    def used_buffer_notification(self) -> None:
+        """The device used buffers: InterruptStatus bit 0 and an edge on the line."""
+        self.interrupt_status |= 1
+        self.irq_line.set(False)  # an edge for each completion (the line is edge-triggered)
+        self.irq_line.set(True)
 
     def fdt_node(self, tree: Any) -> None:
         addr, irq = self.prop("addr"), self.prop("irq")

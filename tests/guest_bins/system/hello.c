@@ -19,6 +19,11 @@ int main(void)
 	}
 	uart_puts("\ngic lines: ");
 	put_dec(REG(GICD + 0x004) & 0x1f);
+	/* GICD_IIDR and GICC_IIDR: two layouts (IHI 0048B 4.3.3, 4.4.15). */
+	uart_puts("\ngicd iidr: ");
+	put_hex(REG(GICD + 0x008));
+	uart_puts("\ngicc iidr: ");
+	put_hex(REG(GICC + 0x0fc));
 	uart_puts("\nrtc running: ");
 	uart_puts(REG(RTC + 0x0) > 1000000000u ? "yes\n" : "no\n");
 	sh_write0("semihosting: SYS_WRITE0\n");

@@ -1,0 +1,1 @@
+"""Networking for system mode: the user-mode back end behind `-netdev user`."""
