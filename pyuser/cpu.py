@@ -23,7 +23,6 @@ import os
 import signal
 import sys
 import threading
-import traceback
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -325,6 +324,8 @@ class CpuLoop:
                 process.exit_process(end.status)
             except BaseException:  # noqa: BLE001 - an emulator bug: report, end the process
                 sys.stderr.write("pyuser: internal error in a guest thread\n")
+                import traceback  # only here: with linecache and tokenize, ~1 ms of start-up
+
                 traceback.print_exc()
                 sys.stderr.flush()
                 os._exit(70)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import os
-import random
 import threading
 import time
 from collections.abc import Callable
@@ -89,7 +88,11 @@ class Process:
             options.cpu = target.default_cpu
         self.log = log or Log(options.log_items, options.log_file)
         self.stack_size = options.stack_size
-        self._random = random.Random(options.seed) if options.seed is not None else None
+        self._random = None
+        if options.seed is not None:  # -seed: reproducible AT_RANDOM bytes
+            import random  # only here: not needed by a plain run
+
+            self._random = random.Random(options.seed)
 
         fit_address_space(target)  # under a low ulimit -v, where the target allows
         self.memory = GuestMemory(target.address_space_size)
