@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import typing
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pyuser.syscalls import types as T
@@ -36,29 +35,36 @@ def syscall(*names: str | Callable) -> Any:
     return lambda fn: mark(fn, tuple(names))  # type: ignore[arg-type]
 
 
-@dataclass
 class Param:
     """One handler parameter and the register it comes from."""
 
-    name: str
-    arg: T.Arg
-    reg: int  # index into the register bank (0 is the syscall number)
+    def __init__(self, name: str, arg: T.Arg, reg: int) -> None:
+        self.name = name
+        self.arg = arg
+        self.reg = reg  # index into the register bank (0 is the syscall number)
+
+    def __repr__(self) -> str:
+        return f"Param({self.name!r}, {self.arg!r}, {self.reg})"
 
 
 def _nothing_to_do() -> None:
     pass
 
 
-@dataclass
 class Entry:
     """A syscall number's handler, ready to dispatch."""
 
-    name: str
-    number: int
-    params: list[Param]
-    invoke: Invoker
-    # makes params and invoke if they are not made yet (see _deferred_entry)
-    complete: Callable[[], None] = _nothing_to_do
+    def __init__(self, name: str, number: int, params: list[Param], invoke: Invoker,
+                 complete: Callable[[], None] = _nothing_to_do) -> None:
+        self.name = name
+        self.number = number
+        self.params = params
+        self.invoke = invoke
+        # makes params and invoke if they are not made yet (see _deferred_entry)
+        self.complete = complete
+
+    def __repr__(self) -> str:
+        return f"Entry({self.name!r}, {self.number})"
 
 
 def _arg_of(annotation: Any) -> T.Arg:
