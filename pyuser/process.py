@@ -19,7 +19,7 @@ from pyuser.log import Log
 from pyuser.memory import GuestMemory
 from pyuser.signals import HostRelay, SigInfo, SignalState, ThreadSignals, encode_siginfo
 from pyuser.targets.base import Target
-from pyuser.threads import FutexTable, Scheduler
+from pyuser.threads import FutexTable, Scheduler, Wakeup
 from pyuser.vfs import GuestFileSystem
 
 if TYPE_CHECKING:
@@ -77,7 +77,7 @@ class Thread:
         # the mask sigsuspend/ppoll replaced, restored by the handler's sigreturn
         self.restore_mask_after_delivery: int | None = None
         # set to end a wait inside the emulator (futex, sigsuspend, sleep)
-        self.wakeup = threading.Event()
+        self.wakeup = Wakeup()
         self.host_thread = host_thread  # threading.get_ident() of the host thread running it
         self.in_host_call = False  # blocked in a host call a kick may interrupt
         # kicks sent to it, and how many it has answered (it checks for a
