@@ -67,9 +67,8 @@ class Scheduler:
         self.owner: Thread | None = None
         # the threads waiting for the token, each with the lock it sleeps on
         # (held; the thread handing the token on releases it): a direct
-        # hand-off, two C calls where a Condition's wait and notify_all took
-        # ~25 Python calls per hand-off (2 threads handing a futex back and
-        # forth 20,000 times: 1.19 -> ? s of CPU)
+        # hand-off in a few C calls, where a Condition's wait and notify_all
+        # made ~15 Python calls
         self._queue: collections.deque[tuple[Thread, _thread.LockType]] = collections.deque()
         self.active = False  # becomes True with the second guest thread
         self._ticker: threading.Thread | None = None
