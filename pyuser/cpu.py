@@ -349,11 +349,18 @@ class CpuLoop:
         inner = kernel.dispatch
         names = self.target.syscall_numbers
         outside = {names[name] for name in self.target.may_block_syscalls if name in names}
+        # calls that block only with some arguments (a futex WAIT): the kernel's test
+        waits_when = getattr(kernel, "waits_when", {})
 
         def dispatch(regs) -> int:
             if scheduler.in_engine:
-                if regs[0] in outside and scheduler.active:
-                    raise EngineBusy()
+                if scheduler.active:
+                    number = regs[0]
+                    if number in outside:
+                        raise EngineBusy()
+                    waits = waits_when.get(number)
+                    if waits is not None and waits(regs):
+                        raise EngineBusy()
                 try:
                     return inner(regs)
                 except EngineBusy as busy:

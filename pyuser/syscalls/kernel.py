@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno as host_errno
 import importlib
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from pyuser.memory import GuestFault, OutOfMemory
@@ -51,6 +52,12 @@ class KernelCore:
         self.abi = process.target.abi
         self.mem = process.memory
         self.log = process.log
+        # syscall number -> a test of the register bank that says the call
+        # will wait (a futex WAIT, not a WAKE): once a second thread exists the
+        # CPU loop serves such a call with the engine stopped from the start,
+        # rather than stopping it when the handler finds it must wait (which
+        # served the call twice).  Families add theirs in setup_family.
+        self.waits_when: dict[int, Callable[[Any], bool]] = {}
         self._setup_families()
         self.table, self.sparse = build_table(self)
         self._reported_unknown: set[int] = set()
