@@ -5,7 +5,11 @@ kernel names it implements.  :func:`build_table` places an entry for every
 marked method in a list indexed by syscall number; an entry's *invoker*,
 which takes the raw register bank and calls the handler with marshalled
 arguments, is made at the entry's first use (a run uses a few dozen of the
-~300 handlers; making them all cost ~4 ms of every start).
+~300 handlers; making them all cost ~4 ms of every start).  Which handler
+serves which number is worked out once per kernel class and target, and an
+entry is one small object until its first use (a table costs ~0.25 ms per
+process; with two closures per entry and the handlers looked up again for
+each process it cost ~0.7 ms).
 """
 
 from __future__ import annotations
@@ -47,21 +51,31 @@ class Param:
         return f"Param({self.name!r}, {self.arg!r}, {self.reg})"
 
 
-def _nothing_to_do() -> None:
-    pass
-
-
 class Entry:
-    """A syscall number's handler, ready to dispatch."""
+    """A syscall number's handler, ready to dispatch: `invoke(regs)`.
 
-    def __init__(self, name: str, number: int, params: list[Param], invoke: Invoker,
-                 complete: Callable[[], None] = _nothing_to_do) -> None:
+    Its params and invoker are made when first needed: at its first call
+    (the class's `invoke` makes them, and the invoker, an attribute of the
+    entry from then on, serves every later call) or :meth:`complete`
+    (tracers that read params first)."""
+
+    def __init__(self, name: str, number: int, kernel: Kernel, handler: Callable) -> None:
         self.name = name
         self.number = number
-        self.params = params
-        self.invoke = invoke
-        # makes params and invoke if they are not made yet (see _deferred_entry)
-        self.complete = complete
+        self.params: list[Param] = []
+        self._kernel = kernel
+        self._handler = handler
+
+    def complete(self) -> None:
+        if "invoke" in self.__dict__:
+            return  # made already
+        target = self._kernel.target
+        self.params = signature_of(self._handler, target.word_size, target.pairs_aligned)
+        self.invoke = make_invoker(self._kernel, self._handler, self.params)  # type: ignore[method-assign]
+
+    def invoke(self, regs: Any) -> int:
+        self.complete()
+        return self.invoke(regs)
 
     def __repr__(self) -> str:
         return f"Entry({self.name!r}, {self.number})"
@@ -198,48 +212,40 @@ def handlers_of(kernel_class: type) -> dict[str, Callable]:
     return found
 
 
-def build_table(kernel: Kernel) -> tuple[list[Entry | None], dict[int, Entry]]:
-    """The dispatch list indexed by number, and a dict for sparse numbers (ARM 0xf0000+)."""
-    target = kernel.target
-    handlers = handlers_of(type(kernel))
-    dense: list[Entry | None] = []
-    sparse: dict[int, Entry] = {}
-    limit = 4096
-    numbers = target.syscall_numbers
+_DENSE_LIMIT = 4096  # numbers above go in the sparse dict (ARM's 0xf0000+)
+# (kernel class, target class) -> (dense length, [(number, name, handler)])
+_layouts: dict[tuple[type, type], tuple[int, list[tuple[int, str, Callable]]]] = {}
+
+
+def _layout(kernel_class: type, numbers: dict[str, int]) -> tuple[int, list[tuple[int, str, Callable]]]:
+    """Which handler serves which number, and the dense list's length."""
+    handlers = handlers_of(kernel_class)
+    served = []
     for name, number in numbers.items():
         fn = handlers.get(name)
         if f"{name}32" in numbers and f"{name}16" in handlers:
             # arm and i386 keep the 16-bit-id calls (sys_chown16, ...) under
             # the plain names, beside the 32-bit ones
             fn = handlers[f"{name}16"]
-        if fn is None:
-            continue
-        entry = _deferred_entry(kernel, name, number, fn)
-        if number < limit:
-            if number >= len(dense):
-                dense.extend([None] * (number + 1 - len(dense)))
-            dense[number] = entry
+        if fn is not None:
+            served.append((number, name, fn))
+    dense_length = max((n + 1 for n, _, _ in served if n < _DENSE_LIMIT), default=0)
+    return dense_length, served
+
+
+def build_table(kernel: Kernel) -> tuple[list[Entry | None], dict[int, Entry]]:
+    """The dispatch list indexed by number, and a dict for sparse numbers (ARM 0xf0000+)."""
+    target = kernel.target
+    key = (type(kernel), type(target))
+    layout = _layouts.get(key)
+    if layout is None:
+        layout = _layouts[key] = _layout(type(kernel), target.syscall_numbers)
+    dense_length, served = layout
+    dense: list[Entry | None] = [None] * dense_length
+    sparse: dict[int, Entry] = {}
+    for number, name, fn in served:
+        if number < _DENSE_LIMIT:
+            dense[number] = Entry(name, number, kernel, fn)
         else:
-            sparse[number] = entry
+            sparse[number] = Entry(name, number, kernel, fn)
     return dense, sparse
-
-
-def _deferred_entry(kernel: Kernel, name: str, number: int, fn: Callable) -> Entry:
-    """An entry whose params and invoker are made when first needed: its
-    first call (the dispatch path looks `invoke` up on every call) or
-    :meth:`Entry.complete` (tracers that read params first)."""
-    entry = Entry(name, number, [], lambda regs: 0)
-
-    def complete() -> None:
-        target = kernel.target
-        entry.params = signature_of(fn, target.word_size, target.pairs_aligned)
-        entry.invoke = make_invoker(kernel, fn, entry.params)
-        entry.complete = _nothing_to_do
-
-    def first_call(regs: Any) -> int:
-        complete()
-        return entry.invoke(regs)
-
-    entry.invoke = first_call
-    entry.complete = complete
-    return entry
