@@ -55,9 +55,10 @@ class Entry:
     """A syscall number's handler, ready to dispatch: `invoke(regs)`.
 
     Its params and invoker are made when first needed: at its first call
-    (the class's `invoke` makes them, and the invoker, an attribute of the
-    entry from then on, serves every later call) or :meth:`complete`
-    (tracers that read params first)."""
+    (`invoke` is `_first_call` until then) or :meth:`complete` (tracers that
+    read params first).  `invoke` is always an attribute of the entry, never
+    a method of the class, so that the dispatch path's lookup of it stays a
+    plain (specialised) instance-attribute load."""
 
     def __init__(self, name: str, number: int, kernel: Kernel, handler: Callable) -> None:
         self.name = name
@@ -65,15 +66,18 @@ class Entry:
         self.params: list[Param] = []
         self._kernel = kernel
         self._handler = handler
+        self._made = False
+        self.invoke: Invoker = self._first_call
 
     def complete(self) -> None:
-        if "invoke" in self.__dict__:
-            return  # made already
+        if self._made:
+            return
         target = self._kernel.target
         self.params = signature_of(self._handler, target.word_size, target.pairs_aligned)
-        self.invoke = make_invoker(self._kernel, self._handler, self.params)  # type: ignore[method-assign]
+        self.invoke = make_invoker(self._kernel, self._handler, self.params)
+        self._made = True
 
-    def invoke(self, regs: Any) -> int:
+    def _first_call(self, regs: Any) -> int:
         self.complete()
         return self.invoke(regs)
 
