@@ -30,7 +30,6 @@ from __future__ import annotations
 import ctypes
 import os
 import stat
-from dataclasses import dataclass
 
 AT_EXECFD = 2
 AT_FLAGS = 8
@@ -38,12 +37,15 @@ AT_FLAGS_PRESERVE_ARGV0 = 1
 LAUNCHER_MARKER = "-binfmt-auxv"
 
 
-@dataclass
 class Launch:
     """The command line to parse, and where to read the program from."""
 
-    argv: list[str]
-    program_file: str | None = None  # host path to load instead of the program's name
+    def __init__(self, argv: list[str], program_file: str | None = None) -> None:
+        self.argv = argv
+        self.program_file = program_file  # host path to load instead of the program's name
+
+    def __repr__(self) -> str:
+        return f"Launch({self.argv!r}, {self.program_file!r})"
 
 
 def getauxval(kind: int) -> int | None:

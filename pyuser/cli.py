@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from pyuser import __version__
 from pyuser.errors import UserError, printable
@@ -19,29 +18,30 @@ from pyuser.log import LOG_ITEMS, stand_ins_for_closed_streams
 from pyuser.process import Options, Process
 
 
-@dataclass
 class Settings:
     """Everything the command line decides."""
 
-    options: Options = field(default_factory=Options)
-    set_env: list[str] = field(default_factory=list)
-    unset_env: list[str] = field(default_factory=list)
-    show_help: bool = False
-    show_version: bool = False
-    list_cpus: bool = False
-    gdb_port: int | None = None  # -g: wait for gdb on this TCP port (loopback)
-    plugins: list[str] = field(default_factory=list)  # -plugin FILE.py[,key=value...]
+    def __init__(self) -> None:
+        self.options = Options()
+        self.set_env: list[str] = []
+        self.unset_env: list[str] = []
+        self.show_help = False
+        self.show_version = False
+        self.list_cpus = False
+        self.gdb_port: int | None = None  # -g: wait for gdb on this TCP port (loopback)
+        self.plugins: list[str] = []  # -plugin FILE.py[,key=value...]
 
 
-@dataclass(frozen=True)
 class Opt:
     """One command-line option: its flag, environment twin, argument, effect and help."""
 
-    flag: str
-    env: str | None
-    arg: str | None  # metavar, or None for a switch
-    apply: Callable[[Settings, str], None]
-    help: str
+    def __init__(self, flag: str, env: str | None, arg: str | None,
+                 apply: Callable[[Settings, str], None], help: str) -> None:
+        self.flag = flag
+        self.env = env
+        self.arg = arg  # metavar, or None for a switch
+        self.apply = apply
+        self.help = help
 
 
 def _size(text: str) -> int:

@@ -23,7 +23,6 @@ import os
 import signal
 import sys
 import threading
-import traceback
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -325,6 +324,8 @@ class CpuLoop:
                 process.exit_process(end.status)
             except BaseException:  # noqa: BLE001 - an emulator bug: report, end the process
                 sys.stderr.write("pyuser: internal error in a guest thread\n")
+                import traceback  # only here: with linecache and tokenize, ~1 ms of start-up
+
                 traceback.print_exc()
                 sys.stderr.flush()
                 os._exit(70)
@@ -348,11 +349,18 @@ class CpuLoop:
         inner = kernel.dispatch
         names = self.target.syscall_numbers
         outside = {names[name] for name in self.target.may_block_syscalls if name in names}
+        # calls that block only with some arguments (a futex WAIT): the kernel's test
+        waits_when = getattr(kernel, "waits_when", {})
 
         def dispatch(regs) -> int:
             if scheduler.in_engine:
-                if regs[0] in outside and scheduler.active:
-                    raise EngineBusy()
+                if scheduler.active:
+                    number = regs[0]
+                    if number in outside:
+                        raise EngineBusy()
+                    waits = waits_when.get(number)
+                    if waits is not None and waits(regs):
+                        raise EngineBusy()
                 try:
                     return inner(regs)
                 except EngineBusy as busy:

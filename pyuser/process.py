@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import functools
 import os
-import random
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from types import ModuleType
 from typing import TYPE_CHECKING
 
@@ -21,7 +19,7 @@ from pyuser.log import Log
 from pyuser.memory import GuestMemory
 from pyuser.signals import HostRelay, SigInfo, SignalState, ThreadSignals, encode_siginfo
 from pyuser.targets.base import Target
-from pyuser.threads import FutexTable, Scheduler
+from pyuser.threads import FutexTable, Scheduler, Wakeup
 from pyuser.vfs import GuestFileSystem
 
 if TYPE_CHECKING:
@@ -42,43 +40,53 @@ def _si_codes_to_target(abi: ModuleType) -> dict[int, int]:
             if name.startswith("SI_") and value < 0 and name in host and host[name] != value}
 
 
-@dataclass
 class Options:
     """What the command line (or the Python API) asks of a run."""
 
-    sysroot: str | None = None
-    cpu: str = ""
-    stack_size: int = DEFAULT_STACK_SIZE
-    seed: int | None = None
-    log_items: set[str] = field(default_factory=set)
-    log_file: str | None = None
-    argv0: str | None = None
+    def __init__(self, sysroot: str | None = None, cpu: str = "",
+                 stack_size: int = DEFAULT_STACK_SIZE, seed: int | None = None,
+                 log_items: set[str] | None = None, log_file: str | None = None,
+                 argv0: str | None = None) -> None:
+        self.sysroot = sysroot
+        self.cpu = cpu
+        self.stack_size = stack_size
+        self.seed = seed
+        self.log_items: set[str] = set() if log_items is None else log_items
+        self.log_file = log_file
+        self.argv0 = argv0
+
+    def __repr__(self) -> str:
+        return f"Options({vars(self)})"
 
 
-@dataclass
 class Thread:
     """A guest thread: its id and the per-thread kernel state."""
 
-    tid: int
-    clear_child_tid: int = 0
-    robust_list: int = 0
-    name: bytes = b""
-    signals: ThreadSignals = field(default_factory=ThreadSignals)
-    # its registers while another thread has the engine (a Unicorn context;
-    # pyuser.threads explains the sharing)
-    context: object | None = None
-    # (syscall number, first argument, ...) of a syscall that ended with EINTR
-    interrupted: tuple[int, ...] | None = None
-    # the mask sigsuspend/ppoll replaced, restored by the handler's sigreturn
-    restore_mask_after_delivery: int | None = None
-    # set to end a wait inside the emulator (futex, sigsuspend, sleep)
-    wakeup: threading.Event = field(default_factory=threading.Event)
-    host_thread: int = 0  # threading.get_ident() of the host thread running it
-    in_host_call: bool = False  # blocked in a host call a kick may interrupt
-    # kicks sent to it, and how many it has answered (it checks for a
-    # deliverable signal before each host call); see SignalState.wake
-    kick_seq: int = 0
-    kick_ack: int = 0
+    def __init__(self, tid: int, *, name: bytes = b"", signals: ThreadSignals | None = None,
+                 context: object | None = None, host_thread: int = 0) -> None:
+        self.tid = tid
+        self.clear_child_tid = 0
+        self.robust_list = 0
+        self.name = name
+        self.signals = ThreadSignals() if signals is None else signals
+        # its registers while another thread has the engine (a Unicorn context;
+        # pyuser.threads explains the sharing)
+        self.context = context
+        # (syscall number, first argument, ...) of a syscall that ended with EINTR
+        self.interrupted: tuple[int, ...] | None = None
+        # the mask sigsuspend/ppoll replaced, restored by the handler's sigreturn
+        self.restore_mask_after_delivery: int | None = None
+        # set to end a wait inside the emulator (futex, sigsuspend, sleep)
+        self.wakeup = Wakeup()
+        self.host_thread = host_thread  # threading.get_ident() of the host thread running it
+        self.in_host_call = False  # blocked in a host call a kick may interrupt
+        # kicks sent to it, and how many it has answered (it checks for a
+        # deliverable signal before each host call); see SignalState.wake
+        self.kick_seq = 0
+        self.kick_ack = 0
+
+    def __repr__(self) -> str:
+        return f"Thread({self.tid}, name={self.name!r})"
 
 
 class Process:
@@ -89,7 +97,11 @@ class Process:
             options.cpu = target.default_cpu
         self.log = log or Log(options.log_items, options.log_file)
         self.stack_size = options.stack_size
-        self._random = random.Random(options.seed) if options.seed is not None else None
+        self._random = None
+        if options.seed is not None:  # -seed: reproducible AT_RANDOM bytes
+            import random  # only here: not needed by a plain run
+
+            self._random = random.Random(options.seed)
 
         fit_address_space(target)  # under a low ulimit -v, where the target allows
         self.memory = GuestMemory(target.address_space_size)

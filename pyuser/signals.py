@@ -30,7 +30,6 @@ import signal as host_signal
 import sys
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
@@ -71,35 +70,46 @@ _SYNCHRONOUS_HOST = {host_signal.SIGSEGV, host_signal.SIGBUS, host_signal.SIGILL
 _THREAD_DIRECTED = {host_signal.SIGPIPE, host_signal.SIGXFSZ}
 
 
-@dataclass
 class SigInfo:
     """A siginfo_t, in target signal numbers; encoded per target when delivered."""
 
-    signo: int
-    code: int = SI_USER
-    errno: int = 0
-    pid: int = 0
-    uid: int = 0
-    addr: int = 0  # SIGSEGV/SIGBUS/SIGILL/SIGFPE/SIGTRAP
-    status: int = 0  # SIGCHLD
-    value: int = 0  # sigqueue / timers
-    timerid: int = 0
-    overrun: int = 0
-    utime: int = 0
-    stime: int = 0
-    band: int = 0
-    fd: int = 0
-    fault: bool = False  # a synchronous CPU fault
+    def __init__(self, signo: int, code: int = SI_USER, *, errno: int = 0, pid: int = 0,
+                 uid: int = 0, addr: int = 0, status: int = 0, value: int = 0, timerid: int = 0,
+                 overrun: int = 0, utime: int = 0, stime: int = 0, band: int = 0, fd: int = 0,
+                 fault: bool = False) -> None:
+        self.signo = signo
+        self.code = code
+        self.errno = errno
+        self.pid = pid
+        self.uid = uid
+        self.addr = addr  # SIGSEGV/SIGBUS/SIGILL/SIGFPE/SIGTRAP
+        self.status = status  # SIGCHLD
+        self.value = value  # sigqueue / timers
+        self.timerid = timerid
+        self.overrun = overrun
+        self.utime = utime
+        self.stime = stime
+        self.band = band
+        self.fd = fd
+        self.fault = fault  # a synchronous CPU fault
+
+    def __repr__(self) -> str:
+        return f"SigInfo({self.signo}, code={self.code}, pid={self.pid}, addr={self.addr:#x})"
 
 
-@dataclass
 class Action:
     """A signal's disposition (struct sigaction)."""
 
-    handler: int = SIG_DFL
-    flags: int = 0
-    restorer: int = 0
-    mask: int = 0
+    def __init__(self, handler: int = SIG_DFL, flags: int = 0, restorer: int = 0,
+                 mask: int = 0) -> None:
+        self.handler = handler
+        self.flags = flags
+        self.restorer = restorer
+        self.mask = mask
+
+    def __repr__(self) -> str:
+        return (f"Action({self.handler:#x}, flags={self.flags:#x}, restorer={self.restorer:#x}, "
+                f"mask={self.mask:#x})")
 
 
 class PendingSet:
@@ -136,15 +146,15 @@ class PendingSet:
         return bool(self.queues)
 
 
-@dataclass
 class ThreadSignals:
     """What Linux keeps per thread: the blocked mask, pending, the alternate stack."""
 
-    mask: int = 0
-    pending: PendingSet = field(default_factory=PendingSet)
-    altstack_sp: int = 0
-    altstack_size: int = 0
-    altstack_flags: int = 2  # SS_DISABLE
+    def __init__(self, mask: int = 0) -> None:
+        self.mask = mask
+        self.pending = PendingSet()
+        self.altstack_sp = 0
+        self.altstack_size = 0
+        self.altstack_flags = 2  # SS_DISABLE
 
 
 class SignalState:

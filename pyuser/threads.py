@@ -23,12 +23,12 @@ thread only starts then.
 
 from __future__ import annotations
 
+import _thread
 import collections
-import contextlib
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -63,9 +63,13 @@ class Scheduler:
 
     def __init__(self, process: Process) -> None:
         self.process = process
-        self._cond = threading.Condition()
+        self._lock = threading.Lock()  # guards owner and _queue
         self.owner: Thread | None = None
-        self._queue: collections.deque[Thread] = collections.deque()
+        # the threads waiting for the token, each with the lock it sleeps on
+        # (held; the thread handing the token on releases it): a direct
+        # hand-off in a few C calls, where a Condition's wait and notify_all
+        # made ~15 Python calls
+        self._queue: collections.deque[tuple[Thread, _thread.LockType]] = collections.deque()
         self.active = False  # becomes True with the second guest thread
         self._ticker: threading.Thread | None = None
         # maintained by the CPU loop: True while guest code runs (inside emu_start)
@@ -77,21 +81,27 @@ class Scheduler:
 
     # ------------------------------------------------------------ the token
     def acquire(self, thread: Thread) -> None:
-        with self._cond:
+        with self._lock:
             if self.owner is None and not self._queue:
                 self.owner = thread
+                baton = None
             else:
-                self._queue.append(thread)
-                while self.owner is not thread:
-                    self._cond.wait()
+                baton = _thread.allocate_lock()
+                baton.acquire()
+                self._queue.append((thread, baton))
+        if baton is not None:
+            baton.acquire()  # until release() makes this thread the owner
         self.process.current = thread
         self.switch_to(thread)
 
     def release(self, thread: Thread) -> None:
-        with self._cond:
+        with self._lock:
             if self.owner is thread:
-                self.owner = self._queue.popleft() if self._queue else None
-                self._cond.notify_all()
+                if self._queue:
+                    self.owner, baton = self._queue.popleft()
+                    baton.release()
+                else:
+                    self.owner = None
 
     def contended(self) -> bool:
         return bool(self._queue)
@@ -108,22 +118,18 @@ class Scheduler:
             self.release(thread)
             self.acquire(thread)
 
-    @contextlib.contextmanager
-    def released(self, thread: Thread) -> Iterator[None]:
-        """Hand the token on around a host call that may block."""
-        if not self.active:
-            yield
-            return
-        self.need_stopped_engine(learn=True)
-        self.release(thread)
-        try:
-            yield
-        finally:
-            self.acquire(thread)
-            if self.process.exit_status is not None:  # embedded: ended meanwhile
-                from pyuser.syscalls.processes import ProcessExit
+    def released(self, thread: Thread) -> _Released:
+        """Hand the token on around a host call that may block (a context
+        manager; a class of its own rather than a generator: it runs at
+        every wait)."""
+        return _Released(self, thread)
 
-                raise ProcessExit(self.process.exit_status)
+    def _take_back(self, thread: Thread) -> None:
+        self.acquire(thread)
+        if self.process.exit_status is not None:  # embedded: ended meanwhile
+            from pyuser.syscalls.processes import ProcessExit
+
+            raise ProcessExit(self.process.exit_status)
 
     # ------------------------------------------------------------ preemption
     def activate(self) -> None:
@@ -140,6 +146,65 @@ class Scheduler:
             time.sleep(TIME_SLICE)
             if self.owner is not None and self._queue:
                 self.preempt()
+
+
+class _Released:
+    """Scheduler.released: the token handed on on entry, taken back on exit."""
+
+    __slots__ = ("_scheduler", "_thread", "_handed_on")
+
+    def __init__(self, scheduler: Scheduler, thread: Thread) -> None:
+        self._scheduler = scheduler
+        self._thread = thread
+        self._handed_on = False
+
+    def __enter__(self) -> None:
+        scheduler = self._scheduler
+        if scheduler.active:
+            scheduler.need_stopped_engine(learn=True)
+            scheduler.release(self._thread)
+            self._handed_on = True
+
+    def __exit__(self, *_exc: object) -> None:
+        if self._handed_on:
+            self._scheduler._take_back(self._thread)
+
+
+class Wakeup:
+    """A guest thread's wake-up flag: set by any thread (a futex wake, a
+    signal), cleared and waited on by its own thread only.
+
+    threading.Event, made of a Condition, costs ~25 Python calls per
+    set-and-wait; this is one lock, held while the flag is clear, released
+    by set() (a lock may be released by any thread) and acquired and given
+    back by wait().  Releasing a lock already released raises RuntimeError:
+    set() on a set flag, or a set() between wait()'s acquire and release,
+    leaves it set, as it should.
+    """
+
+    __slots__ = ("_lock",)
+
+    def __init__(self) -> None:
+        self._lock = _thread.allocate_lock()
+        self._lock.acquire()
+
+    def set(self) -> None:
+        try:
+            self._lock.release()
+        except RuntimeError:
+            pass  # already set
+
+    def clear(self) -> None:
+        self._lock.acquire(False)
+
+    def is_set(self) -> bool:
+        return not self._lock.locked()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        if not self._lock.acquire(True, -1 if timeout is None else max(timeout, 0)):
+            return False
+        self.set()  # it stays set until clear()
+        return True
 
 
 class Waiter:

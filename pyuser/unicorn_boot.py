@@ -3,13 +3,13 @@
 Importing unicorn 2.1.4's binding costs ~26 ms of CPU after Python's own
 start, of which the dlopen of libunicorn.so.2 is ~6 ms: its library search
 (``unicorn_py3.unicorn.__load_uc_lib``) imports pathlib and
-importlib.resources (~11 ms: tempfile, shutil, zipfile, urllib...) only to
-build the list of places where the library might be (inspect too, which
-dataclasses has imported by then anyway).  Measured with ``python -X importtime`` and wait4's
-CPU time, median of 15 runs.
+importlib.resources (~11 ms: tempfile, shutil, zipfile, urllib...) and
+inspect (~6 ms: ast, dis, tokenize...) only to build the list of places
+where the library might be.  Measured with ``python -X importtime`` and
+wait4's CPU time, median of 15 runs.
 
 :func:`install` adds an import hook that, while (and only while) that one
-module executes, lets it see small stand-ins for those two modules if
+module executes, lets it see small stand-ins for those three modules if
 they are not loaded yet: the same search runs in the same order over the
 same places (LIBUNICORN_PATH, the package's lib/, ...), with paths as
 plain strings.  The stand-ins are removed right after; nothing else sees
@@ -57,7 +57,10 @@ def _stand_ins(package_dir: str) -> dict[str, types.ModuleType]:
     pathlib.Path = pathlib.PurePath = _StrPath  # type: ignore[attr-defined]
     resources = types.ModuleType("importlib.resources")
     resources.files = lambda _package: _StrPath(package_dir)  # type: ignore[attr-defined]
-    return {"pathlib": pathlib, "importlib.resources": resources}
+    inspect = types.ModuleType("inspect")
+    # the binding asks only for the file of its own function
+    inspect.getfile = lambda function: function.__code__.co_filename  # type: ignore[attr-defined]
+    return {"pathlib": pathlib, "importlib.resources": resources, "inspect": inspect}
 
 
 class _BindingLoader:

@@ -98,6 +98,7 @@ BENCHES = [
     Bench("threads4", [], "cpuloop's work over 4 threads"),
     Bench("threadchurn", ["300"], "300 pthread create+join", real=True),
     Bench("forkwait", ["200"], "200 fork+exit+wait"),
+    Bench("futexpingpong", ["20000"], "2 threads: 20,000 futex hand-offs"),
     Bench("execchurn", ["100"], "100 fork+exec of a guest prog", real=True, max_runs=1,
           binfmt=True),
     Bench("shell", [str(SHELL_TURNS)], f"busybox sh: {SHELL_TURNS * 5} coreutils cmds",
@@ -319,7 +320,7 @@ def bench_arch(opts: argparse.Namespace, arch: str, only: set[str],
                 row[name] = None if cmd == "-" else Result(error=cmd)
                 continue
             runs = min(opts.runs, b.max_runs or opts.runs)
-            print(f"  {b.name:<11} {name:<6} ...", end="", file=sys.stderr, flush=True)
+            print(f"  {b.name:<13} {name:<6} ...", end="", file=sys.stderr, flush=True)
             row[name] = time_runs(cmd, runs, opts.timeout, opts.cpu_time)
             print(f" {fmt_time(row[name])}", file=sys.stderr)
         # every runner must print what the reference prints (native, else qemu)
@@ -334,7 +335,7 @@ def bench_arch(opts: argparse.Namespace, arch: str, only: set[str],
     clock = "CPU-time (user+system)" if opts.cpu_time else "wall-clock"
     print(f"median of {opts.runs} {clock} runs (rows with one run: execchurn, shell), "
           f"seconds and peak host RSS in MiB ({arch} guest); * = real workload")
-    head = f"{'benchmark':<13}{'what':<37}"
+    head = f"{'benchmark':<15}{'what':<37}"
     for name in order:
         head += f"{name:>10}{'MiB':>6}"
     head += f"{'pyuser/qemu':>13}{'pyuser/native':>15}"
@@ -344,7 +345,7 @@ def bench_arch(opts: argparse.Namespace, arch: str, only: set[str],
     for b in benches:
         row = results[b.name]
         mark = "*" if b.real else " "
-        line = f"{mark}{b.name:<12}{b.what:<37}"
+        line = f"{mark}{b.name:<14}{b.what:<37}"
         for name in order:
             line += f"{fmt_time(row[name]):>10}{fmt_rss(row[name]):>6}"
         vs_qemu = ratio(row.get("pyuser"), row.get("qemu"))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pyuser.errors import LoadError, printable
@@ -26,19 +25,19 @@ if TYPE_CHECKING:
 STACK_GUARD = 0x1000
 
 
-@dataclass
 class ImageLayout:
     """The addresses /proc/self/stat reports (the kernel's mm_struct fields)."""
 
-    start_code: int = 0
-    end_code: int = 0
-    start_data: int = 0
-    end_data: int = 0
-    start_stack: int = 0
-    arg_start: int = 0
-    arg_end: int = 0
-    env_start: int = 0
-    env_end: int = 0
+    def __init__(self, start_code: int = 0) -> None:
+        self.start_code = start_code
+        self.end_code = 0
+        self.start_data = 0
+        self.end_data = 0
+        self.start_stack = 0
+        self.arg_start = 0
+        self.arg_end = 0
+        self.env_start = 0
+        self.env_end = 0
 
 
 def _code_and_data(image: ElfImage, bias: int) -> ImageLayout:

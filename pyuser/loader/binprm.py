@@ -21,7 +21,6 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pyuser.errors import LoadError
@@ -35,14 +34,17 @@ BINPRM_BUF_SIZE = 256  # the bytes of a #! line the kernel looks at
 MAX_INTERPRETER_DEPTH = 4
 
 
-@dataclass
 class ExecPlan:
     """What an execve runs, as the kernel's checks found it."""
 
-    kind: str  # "guest" or "host"
-    guest_path: bytes  # the program, as the guest names it
-    host_path: bytes  # the file that is run
-    argv: list[bytes]
+    def __init__(self, kind: str, guest_path: bytes, host_path: bytes, argv: list[bytes]) -> None:
+        self.kind = kind  # "guest" or "host"
+        self.guest_path = guest_path  # the program, as the guest names it
+        self.host_path = host_path  # the file that is run
+        self.argv = argv
+
+    def __repr__(self) -> str:
+        return f"ExecPlan({self.kind!r}, {self.guest_path!r}, {self.host_path!r}, {self.argv!r})"
 
 
 def _fail(code: int, path: bytes) -> OSError:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import struct
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO
 
 from pyuser.errors import LoadError, printable
@@ -35,36 +34,48 @@ _PHDR = {32: "IIIIIIII", 64: "IIQQQQQQ"}
 _PHDR_SIZE = {32: 32, 64: 56}
 
 
-@dataclass(frozen=True)
 class ElfHeader:
-    e_type: int
-    e_machine: int
-    e_entry: int
-    e_phoff: int
-    e_phentsize: int
-    e_phnum: int
+    """The fields of the ELF header the kernel uses."""
+
+    def __init__(self, e_type: int, e_machine: int, e_entry: int, e_phoff: int,
+                 e_phentsize: int, e_phnum: int) -> None:
+        self.e_type = e_type
+        self.e_machine = e_machine
+        self.e_entry = e_entry
+        self.e_phoff = e_phoff
+        self.e_phentsize = e_phentsize
+        self.e_phnum = e_phnum
 
 
-@dataclass(frozen=True)
 class ProgramHeader:
-    p_type: int
-    p_flags: int
-    p_offset: int
-    p_vaddr: int
-    p_filesz: int
-    p_memsz: int
+    """One program header (segment)."""
+
+    def __init__(self, p_type: int, p_flags: int, p_offset: int, p_vaddr: int, p_filesz: int,
+                 p_memsz: int) -> None:
+        self.p_type = p_type
+        self.p_flags = p_flags
+        self.p_offset = p_offset
+        self.p_vaddr = p_vaddr
+        self.p_filesz = p_filesz
+        self.p_memsz = p_memsz
+
+    def __repr__(self) -> str:
+        return (f"ProgramHeader(type={self.p_type:#x}, flags={self.p_flags}, "
+                f"offset={self.p_offset:#x}, vaddr={self.p_vaddr:#x}, "
+                f"filesz={self.p_filesz:#x}, memsz={self.p_memsz:#x})")
 
 
-@dataclass
 class ElfImage:
     """A validated ELF file, ready to map."""
 
-    path: str
-    header: ElfHeader
-    segments: list[ProgramHeader]
-    stream: BinaryIO
-    size: int
-    address_mask: int  # 2**32 - 1 or 2**64 - 1: the kernel's unsigned long
+    def __init__(self, path: str, header: ElfHeader, segments: list[ProgramHeader],
+                 stream: BinaryIO, size: int, address_mask: int) -> None:
+        self.path = path
+        self.header = header
+        self.segments = segments
+        self.stream = stream
+        self.size = size
+        self.address_mask = address_mask  # 2**32 - 1 or 2**64 - 1: the kernel's unsigned long
 
     @property
     def is_dyn(self) -> bool:
@@ -103,17 +114,21 @@ class ElfImage:
         self.stream.close()
 
 
-@dataclass
 class LoadedImage:
     """Where an image landed, in the terms the auxiliary vector needs."""
 
-    entry: int
-    bias: int
-    phdr: int
-    phnum: int
-    phent: int
-    start: int
-    end: int  # end of the highest segment (the initial brk for a main program)
+    def __init__(self, *, entry: int, bias: int, phdr: int, phnum: int, phent: int, start: int,
+                 end: int) -> None:
+        self.entry = entry
+        self.bias = bias
+        self.phdr = phdr
+        self.phnum = phnum
+        self.phent = phent
+        self.start = start
+        self.end = end  # end of the highest segment (the initial brk for a main program)
+
+    def __repr__(self) -> str:
+        return f"LoadedImage(entry={self.entry:#x}, bias={self.bias:#x})"
 
 
 def _fail(path: str, why: str) -> LoadError:

@@ -9,32 +9,34 @@ NULL and the auxiliary vector (fs/binfmt_elf.c, fs/exec.c).
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field
 
 
-@dataclass
 class StackImage:
     """What goes on the initial stack."""
 
-    argv: list[bytes]
-    envp: list[bytes]
-    execfn: bytes
-    platform: bytes
-    random: bytes
-    auxv: list[tuple[int, int]] = field(default_factory=list)  # values; strings patched in
+    def __init__(self, *, argv: list[bytes], envp: list[bytes], execfn: bytes, platform: bytes,
+                 random: bytes, auxv: list[tuple[int, int]] | None = None) -> None:
+        self.argv = argv
+        self.envp = envp
+        self.execfn = execfn
+        self.platform = platform
+        self.random = random
+        self.auxv = [] if auxv is None else auxv  # values; strings patched in
 
 
-@dataclass
 class BuiltStack:
     """The stack's bytes and where its parts landed."""
 
-    sp: int  # where argc is
-    data: bytes  # bytes from sp up to the top
-    auxv: bytes  # the auxiliary vector as written (for /proc/self/auxv)
-    argv_start: int  # address of the argument strings (for /proc/self/cmdline)
-    argv_end: int
-    env_start: int  # the environment strings, right after the arguments (/proc/self/environ)
-    env_end: int
+    def __init__(self, *, sp: int, data: bytes, auxv: bytes, argv_start: int, argv_end: int,
+                 env_start: int, env_end: int) -> None:
+        self.sp = sp  # where argc is
+        self.data = data  # bytes from sp up to the top
+        self.auxv = auxv  # the auxiliary vector as written (for /proc/self/auxv)
+        self.argv_start = argv_start  # address of the argument strings (for /proc/self/cmdline)
+        self.argv_end = argv_end
+        # the environment strings, right after the arguments (/proc/self/environ)
+        self.env_start = env_start
+        self.env_end = env_end
 
 
 # auxv tags whose value is the address of a string/bytes we place on the stack

@@ -35,7 +35,6 @@ import os
 import signal
 import sys
 import threading
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pyuser.loader.binprm import plan_exec
@@ -52,17 +51,18 @@ AT_FDCWD = -100
 _MAX_STRINGS = 1 << 17
 
 
-@dataclass
 class ExecRequest:
     """The program an in-place exec loads, as the kernel's checks found it."""
 
-    host_path: bytes  # the file to load
-    guest_path: bytes  # its name in the guest (/proc/self/exe is its real path)
-    argv: list[bytes]
-    envp: list[bytes]
-    # the path execve was given: AT_EXECFN and the task name, as Linux's
-    # bprm->filename (a script's own name, "exe" for /proc/self/exe)
-    execfn: bytes
+    def __init__(self, host_path: bytes, guest_path: bytes, argv: list[bytes],
+                 envp: list[bytes], execfn: bytes) -> None:
+        self.host_path = host_path  # the file to load
+        self.guest_path = guest_path  # its name in the guest (/proc/self/exe is its real path)
+        self.argv = argv
+        self.envp = envp
+        # the path execve was given: AT_EXECFN and the task name, as Linux's
+        # bprm->filename (a script's own name, "exe" for /proc/self/exe)
+        self.execfn = execfn
 
 
 class ImageReplaced(NoReturn):

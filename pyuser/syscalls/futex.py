@@ -48,7 +48,19 @@ def _sign12(value: int) -> int:
     return value - 0x1000 if value & 0x800 else value
 
 
+def _waits(regs) -> bool:
+    """A futex call that is a WAIT (its op, the second argument, as the
+    kernel's 32-bit int): it waits unless the word has changed."""
+    return regs[2] & 0xFFFFFFFF & FUTEX_CMD_MASK in (FUTEX_WAIT, FUTEX_WAIT_BITSET)
+
+
 class FutexCalls(SyscallFamily):
+    def setup_family(self) -> None:
+        numbers = self.target.syscall_numbers
+        for name in ("futex", "futex_time64"):
+            if name in numbers:
+                self.waits_when[numbers[name]] = _waits
+
     # ------------------------------------------------------------ words
     def _word(self, address: int) -> int:
         if address & 3:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno as host_errno
 import importlib
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from pyuser.memory import GuestFault, OutOfMemory
@@ -61,6 +62,12 @@ class KernelCore(SyscallFamily):
         self.log = process.log
         # the CPU loop's services; the builder of the process attaches them
         self.cpu: CpuServices | None = None  # type: ignore[assignment]
+        # syscall number -> a test of the register bank that says the call
+        # will wait (a futex WAIT, not a WAKE): once a second thread exists the
+        # CPU loop serves such a call with the engine stopped from the start,
+        # rather than stopping it when the handler finds it must wait (which
+        # served the call twice).  Families add theirs in setup_family.
+        self.waits_when: dict[int, Callable[[Any], bool]] = {}
         self._setup_families()
         self.table, self.sparse = build_table(self)
         self._reported_unknown: set[int] = set()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ctypes
 import struct
-from dataclasses import dataclass
 
 from pyuser.syscalls import hostcalls
 from pyuser.syscalls.base import SyscallFamily
@@ -35,19 +34,20 @@ _SOCKETCALLS = {1: ("socket", 3), 2: ("bind", 3), 3: ("connect", 3), 4: ("listen
                 20: ("sendmmsg", 4)}
 
 
-@dataclass
 class SocketNumbers:
     """A target's socket numbering against the host's, matched by name."""
 
-    types: dict[int, int]  # SOCK_*: target -> host
-    guest_types: dict[int, int]  # host -> target
-    sol_socket: int  # the target's SOL_SOCKET
-    options: dict[int, int]  # SO_*: target -> host
-    # SO_RCVTIMEO/SO_SNDTIMEO carry a struct timeval: the _OLD ones in the
-    # target's longs (8 bytes on 32-bit targets), the _NEW ones in 64-bit
-    # fields; the host (x86_64) takes 16 bytes for either.  target -> (host
-    # option, the guest's struct format)
-    timeval_options: dict[int, tuple[int, str]]
+    def __init__(self, types: dict[int, int], guest_types: dict[int, int], sol_socket: int,
+                 options: dict[int, int], timeval_options: dict[int, tuple[int, str]]) -> None:
+        self.types = types  # SOCK_*: target -> host
+        self.guest_types = guest_types  # host -> target
+        self.sol_socket = sol_socket  # the target's SOL_SOCKET
+        self.options = options  # SO_*: target -> host
+        # SO_RCVTIMEO/SO_SNDTIMEO carry a struct timeval: the _OLD ones in the
+        # target's longs (8 bytes on 32-bit targets), the _NEW ones in 64-bit
+        # fields; the host (x86_64) takes 16 bytes for either.  target -> (host
+        # option, the guest's struct format)
+        self.timeval_options = timeval_options
 
     @classmethod
     def of(cls, const: dict[str, int], long_format: str) -> SocketNumbers:

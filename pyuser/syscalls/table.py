@@ -5,14 +5,17 @@ kernel names it implements.  :func:`build_table` places an entry for every
 marked method in a list indexed by syscall number; an entry's *invoker*,
 which takes the raw register bank and calls the handler with marshalled
 arguments, is made at the entry's first use (a run uses a few dozen of the
-~300 handlers; making them all cost ~4 ms of every start).
+~300 handlers; making them all cost ~4 ms of every start).  Which handler
+serves which number is worked out once per kernel class and target, and an
+entry is one small object until its first use (a table costs ~0.25 ms per
+process; with two closures per entry and the handlers looked up again for
+each process it cost ~0.7 ms).
 """
 
 from __future__ import annotations
 
 import typing
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pyuser.syscalls import types as T
@@ -35,29 +38,50 @@ def syscall(*names: str | Callable) -> Any:
     return lambda fn: mark(fn, tuple(names))  # type: ignore[arg-type]
 
 
-@dataclass
 class Param:
     """One handler parameter and the register it comes from."""
 
-    name: str
-    arg: T.Arg
-    reg: int  # index into the register bank (0 is the syscall number)
+    def __init__(self, name: str, arg: T.Arg, reg: int) -> None:
+        self.name = name
+        self.arg = arg
+        self.reg = reg  # index into the register bank (0 is the syscall number)
+
+    def __repr__(self) -> str:
+        return f"Param({self.name!r}, {self.arg!r}, {self.reg})"
 
 
-def _nothing_to_do() -> None:
-    pass
-
-
-@dataclass
 class Entry:
-    """A syscall number's handler, ready to dispatch."""
+    """A syscall number's handler, ready to dispatch: `invoke(regs)`.
 
-    name: str
-    number: int
-    params: list[Param]
-    invoke: Invoker
-    # makes params and invoke if they are not made yet (see _deferred_entry)
-    complete: Callable[[], None] = _nothing_to_do
+    Its params and invoker are made when first needed: at its first call
+    (`invoke` is `_first_call` until then) or :meth:`complete` (tracers that
+    read params first).  `invoke` is always an attribute of the entry, never
+    a method of the class, so that the dispatch path's lookup of it stays a
+    plain (specialised) instance-attribute load."""
+
+    def __init__(self, name: str, number: int, kernel: SyscallFamily, handler: Callable) -> None:
+        self.name = name
+        self.number = number
+        self.params: list[Param] = []
+        self._kernel = kernel
+        self._handler = handler
+        self._made = False
+        self.invoke: Invoker = self._first_call
+
+    def complete(self) -> None:
+        if self._made:
+            return
+        target = self._kernel.target
+        self.params = signature_of(self._handler, target.word_size, target.pairs_aligned)
+        self.invoke = make_invoker(self._kernel, self._handler, self.params)
+        self._made = True
+
+    def _first_call(self, regs: Any) -> int:
+        self.complete()
+        return self.invoke(regs)
+
+    def __repr__(self) -> str:
+        return f"Entry({self.name!r}, {self.number})"
 
 
 def _arg_of(annotation: Any) -> T.Arg:
@@ -189,49 +213,42 @@ def handlers_of(kernel_class: type) -> dict[str, Callable]:
     return found
 
 
-def build_table(kernel: SyscallFamily) -> tuple[list[Entry | None], dict[int, Entry]]:
-    """The dispatch list indexed by number, and a dict for sparse numbers (ARM 0xf0000+)."""
-    target = kernel.target
-    handlers = handlers_of(type(kernel))
-    dense: list[Entry | None] = []
-    sparse: dict[int, Entry] = {}
-    limit = 4096
-    numbers = target.syscall_numbers
-    entry_points = target.syscall_entry_points
+_DENSE_LIMIT = 4096  # numbers above go in the sparse dict (ARM's 0xf0000+)
+# (kernel class, target class) -> (dense length, [(number, name, handler)])
+_layouts: dict[tuple[type, type], tuple[int, list[tuple[int, str, Callable]]]] = {}
+
+
+def _layout(kernel_class: type, numbers: dict[str, int],
+            entry_points: dict[str, str]) -> tuple[int, list[tuple[int, str, Callable]]]:
+    """Which handler serves which number, and the dense list's length."""
+    handlers = handlers_of(kernel_class)
+    served = []
     for name, number in numbers.items():
         fn = handlers.get(entry_points.get(name, name))
         if f"{name}32" in numbers and f"{name}16" in handlers:
             # arm and i386 keep the 16-bit-id calls (sys_chown16, ...) under
             # the plain names, beside the 32-bit ones
             fn = handlers[f"{name}16"]
-        if fn is None:
-            continue
-        entry = _deferred_entry(kernel, name, number, fn)
-        if number < limit:
-            if number >= len(dense):
-                dense.extend([None] * (number + 1 - len(dense)))
-            dense[number] = entry
+        if fn is not None:
+            served.append((number, name, fn))
+    dense_length = max((n + 1 for n, _, _ in served if n < _DENSE_LIMIT), default=0)
+    return dense_length, served
+
+
+def build_table(kernel: SyscallFamily) -> tuple[list[Entry | None], dict[int, Entry]]:
+    """The dispatch list indexed by number, and a dict for sparse numbers (ARM 0xf0000+)."""
+    target = kernel.target
+    key = (type(kernel), type(target))
+    layout = _layouts.get(key)
+    if layout is None:
+        layout = _layouts[key] = _layout(type(kernel), target.syscall_numbers,
+                                         target.syscall_entry_points)
+    dense_length, served = layout
+    dense: list[Entry | None] = [None] * dense_length
+    sparse: dict[int, Entry] = {}
+    for number, name, fn in served:
+        if number < _DENSE_LIMIT:
+            dense[number] = Entry(name, number, kernel, fn)
         else:
-            sparse[number] = entry
+            sparse[number] = Entry(name, number, kernel, fn)
     return dense, sparse
-
-
-def _deferred_entry(kernel: SyscallFamily, name: str, number: int, fn: Callable) -> Entry:
-    """An entry whose params and invoker are made when first needed: its
-    first call (the dispatch path looks `invoke` up on every call) or
-    :meth:`Entry.complete` (tracers that read params first)."""
-    entry = Entry(name, number, [], lambda regs: 0)
-
-    def complete() -> None:
-        target = kernel.target
-        entry.params = signature_of(fn, target.word_size, target.pairs_aligned)
-        entry.invoke = make_invoker(kernel, fn, entry.params)
-        entry.complete = _nothing_to_do
-
-    def first_call(regs: Any) -> int:
-        complete()
-        return entry.invoke(regs)
-
-    entry.invoke = first_call
-    entry.complete = complete
-    return entry

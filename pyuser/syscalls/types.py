@@ -13,17 +13,19 @@ The same declarations drive `-strace`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Annotated
 
 
-@dataclass(frozen=True)
 class Arg:
     """How a parameter is taken from the registers and shown by strace."""
 
-    kind: str
-    # registers consumed (2 for a 64-bit value on a 32-bit target)
-    wide: bool = False
+    def __init__(self, kind: str, wide: bool = False) -> None:
+        self.kind = kind
+        # registers consumed (2 for a 64-bit value on a 32-bit target)
+        self.wide = wide
+
+    def __repr__(self) -> str:
+        return f"Arg({self.kind!r}, wide={self.wide})"
 
 
 # A plain `int` parameter is a C int: on 64-bit targets only the register's

@@ -13,7 +13,6 @@ import ctypes
 import errno as host_errno
 import signal as host_signal
 import struct
-from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING, Literal
 
@@ -48,15 +47,20 @@ LINUX_MAY_BLOCK = frozenset({
 IDENTITY_FIELDS = ("elf_machine", "elf_machine_number", "elf_class", "little_endian", "os_name")
 
 
-@dataclass(frozen=True)
 class Fault:
     """A synchronous CPU exception, as the target signal it means."""
 
-    signal: int  # target signal number
-    code: int = 0  # si_code
-    address: int = 0  # si_addr
-    pc: int = 0
-    trap_no: int = 0  # the architecture's trap number, saved in the signal frame
+    def __init__(self, signal: int, code: int = 0, address: int = 0, pc: int = 0,
+                 trap_no: int = 0) -> None:
+        self.signal = signal  # target signal number
+        self.code = code  # si_code
+        self.address = address  # si_addr
+        self.pc = pc
+        self.trap_no = trap_no  # the architecture's trap number, saved in the signal frame
+
+    def __repr__(self) -> str:
+        return (f"Fault(signal={self.signal}, code={self.code}, address={self.address:#x}, "
+                f"pc={self.pc:#x}, trap_no={self.trap_no})")
 
 
 class Target:
