@@ -13,12 +13,26 @@ from __future__ import annotations
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pyuser.syscalls import types as T
 
 if TYPE_CHECKING:
-    from pyuser.syscalls.base import SyscallFamily
+    from pyuser.memory import GuestMemory
+    from pyuser.targets.base import Target
+
+
+class HandlerOwner(Protocol):
+    """What the table needs of the kernel its handlers are bound to (a
+    pyuser.syscalls.base.SyscallFamily): declared here, so that the table
+    and the handlers' vocabulary (pyuser.syscalls.types) need nothing of the
+    families above them."""
+
+    target: Target
+    mem: GuestMemory
+
+    def resolve_path(self, guest_path: bytes) -> bytes: ...
+
 
 Invoker = Callable[[Any], int]
 
@@ -102,7 +116,7 @@ def signature_of(fn: Callable, word_size: int, pairs_aligned: bool) -> list[Para
     return params
 
 
-def make_invoker(kernel: SyscallFamily, fn: Callable, params: list[Param]) -> Invoker:
+def make_invoker(kernel: HandlerOwner, fn: Callable, params: list[Param]) -> Invoker:
     """A closure that marshals the register bank into the handler's arguments."""
     bound = fn.__get__(kernel)
     target = kernel.target
@@ -189,7 +203,7 @@ def handlers_of(kernel_class: type) -> dict[str, Callable]:
     return found
 
 
-def build_table(kernel: SyscallFamily) -> tuple[list[Entry | None], dict[int, Entry]]:
+def build_table(kernel: HandlerOwner) -> tuple[list[Entry | None], dict[int, Entry]]:
     """The dispatch list indexed by number, and a dict for sparse numbers (ARM 0xf0000+)."""
     target = kernel.target
     handlers = handlers_of(type(kernel))
@@ -216,7 +230,7 @@ def build_table(kernel: SyscallFamily) -> tuple[list[Entry | None], dict[int, En
     return dense, sparse
 
 
-def _deferred_entry(kernel: SyscallFamily, name: str, number: int, fn: Callable) -> Entry:
+def _deferred_entry(kernel: HandlerOwner, name: str, number: int, fn: Callable) -> Entry:
     """An entry whose params and invoker are made when first needed: its
     first call (the dispatch path looks `invoke` up on every call) or
     :meth:`Entry.complete` (tracers that read params first)."""
