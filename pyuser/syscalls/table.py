@@ -16,12 +16,26 @@ from __future__ import annotations
 
 import typing
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pyuser.syscalls import types as T
 
 if TYPE_CHECKING:
-    from pyuser.syscalls.base import SyscallFamily
+    from pyuser.memory import GuestMemory
+    from pyuser.targets.base import Target
+
+
+class HandlerOwner(Protocol):
+    """What the table needs of the kernel its handlers are bound to (a
+    pyuser.syscalls.base.SyscallFamily): declared here, so that the table
+    and the handlers' vocabulary (pyuser.syscalls.types) need nothing of the
+    families above them."""
+
+    target: Target
+    mem: GuestMemory
+
+    def resolve_path(self, guest_path: bytes) -> bytes: ...
+
 
 Invoker = Callable[[Any], int]
 
@@ -59,7 +73,7 @@ class Entry:
     a method of the class, so that the dispatch path's lookup of it stays a
     plain (specialised) instance-attribute load."""
 
-    def __init__(self, name: str, number: int, kernel: SyscallFamily, handler: Callable) -> None:
+    def __init__(self, name: str, number: int, kernel: HandlerOwner, handler: Callable) -> None:
         self.name = name
         self.number = number
         self.params: list[Param] = []
@@ -126,7 +140,7 @@ def signature_of(fn: Callable, word_size: int, pairs_aligned: bool) -> list[Para
     return params
 
 
-def make_invoker(kernel: SyscallFamily, fn: Callable, params: list[Param]) -> Invoker:
+def make_invoker(kernel: HandlerOwner, fn: Callable, params: list[Param]) -> Invoker:
     """A closure that marshals the register bank into the handler's arguments."""
     bound = fn.__get__(kernel)
     target = kernel.target
@@ -235,7 +249,7 @@ def _layout(kernel_class: type, numbers: dict[str, int],
     return dense_length, served
 
 
-def build_table(kernel: SyscallFamily) -> tuple[list[Entry | None], dict[int, Entry]]:
+def build_table(kernel: HandlerOwner) -> tuple[list[Entry | None], dict[int, Entry]]:
     """The dispatch list indexed by number, and a dict for sparse numbers (ARM 0xf0000+)."""
     target = kernel.target
     key = (type(kernel), type(target))
