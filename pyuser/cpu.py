@@ -38,13 +38,11 @@ from pyuser.engine import (
     RegisterWriter,
     flush_tlb,
 )
-from pyuser.instrument.hub import SafePointStop
+from pyuser.errors import FaultStop, ProcessExit, SafePointStop, SigReturn, ThreadExit
 from pyuser.memory import PAGE_MAPPED, GuestFault
 from pyuser.process import Thread
 from pyuser.signals import SIG_DFL, SIG_IGN, SigInfo, kill_process_with
 from pyuser.soft_tlb import MAX_ENTRIES, SoftTlb
-from pyuser.syscalls.processes import ProcessExit, ThreadExit
-from pyuser.syscalls.signals import SigReturn
 from pyuser.targets.base import Fault
 from pyuser.threads import EngineBusy
 
@@ -73,12 +71,6 @@ FINAL_EINTR = frozenset({"restart_syscall"})
 
 SEGV_MAPERR = 1
 SEGV_ACCERR = 2
-
-
-class FaultStop(Exception):  # noqa: N818 - control flow
-    def __init__(self, fault: Fault) -> None:
-        super().__init__(fault)
-        self.fault = fault
 
 
 class CpuLoop:

@@ -31,6 +31,8 @@ import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
+from pyuser.errors import ProcessExit
+
 if TYPE_CHECKING:
     from pyuser.process import Process, Thread
 
@@ -121,7 +123,6 @@ class Scheduler:
         finally:
             self.acquire(thread)
             if self.process.exit_status is not None:  # embedded: ended meanwhile
-                from pyuser.syscalls.processes import ProcessExit
 
                 raise ProcessExit(self.process.exit_status)
 

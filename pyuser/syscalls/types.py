@@ -16,6 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
+from pyuser.errors import NoReturn  # noqa: F401 - the handlers' vocabulary
+
 
 @dataclass(frozen=True)
 class Arg:
@@ -77,5 +79,3 @@ class SyscallError(Exception):
         self.name = name
 
 
-class NoReturn(Exception):  # noqa: N818 - control flow, not an error
-    """Base of exceptions that end the current syscall without a result."""

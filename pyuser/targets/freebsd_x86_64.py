@@ -29,7 +29,7 @@ from unicorn import unicorn_const as UC
 from unicorn import x86_const as X
 
 from pyuser.engine import INSN_CALLBACK
-from pyuser.syscalls.signals import SigReturn
+from pyuser.errors import SigReturn
 from pyuser.syscalls.table import syscall
 from pyuser.syscalls.types import Ptr, SyscallError
 from pyuser.targets.base import Fault

@@ -33,6 +33,7 @@ from unicorn import mips_const as M
 from unicorn import unicorn_const as UC
 from unicorn.unicorn_py3.unicorn import uclib
 
+from pyuser.errors import FaultStop
 from pyuser.limits import fit_translation_buffer
 from pyuser.memory import PROT_EXEC, PROT_READ, PROT_WRITE
 from pyuser.syscalls.table import syscall
@@ -309,7 +310,7 @@ class MipselTarget(Target):
         def on_interrupt(_uc: int, intno: int, _user_data: int) -> None:
             try:
                 if intno != _EXCP_SYSCALL:
-                    cpu.stop_reason = cpu_fault(fault_of(intno))
+                    cpu.stop_reason = FaultStop(fault_of(intno))
                     uc.emu_stop()
                     return
                 regs = list(read())
@@ -336,7 +337,6 @@ class MipselTarget(Target):
                 cpu.stop_reason = e
                 uc.emu_stop()
 
-        from pyuser.cpu import FaultStop as cpu_fault
 
         cpu.hooks.on_interrupt(on_interrupt)
         cpu.serve_syscall = lambda: on_interrupt(0, _EXCP_SYSCALL, 0)

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING
 from unicorn import UC_ARCH_RISCV, UC_MODE_RISCV64, Uc
 from unicorn import riscv_const as R
 
-from pyuser.cpu import FaultStop
+from pyuser.errors import FaultStop
 from pyuser.limits import fit_translation_buffer
 from pyuser.memory import PAGE_SIZE, PROT_EXEC, PROT_READ, PROT_WRITE
 from pyuser.targets.base import Fault, Target

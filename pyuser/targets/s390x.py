@@ -31,6 +31,7 @@ from unicorn import UC_ARCH_S390X, UC_MODE_BIG_ENDIAN, Uc
 from unicorn import s390x_const as S
 from unicorn import unicorn_const as UC
 
+from pyuser.errors import FaultStop
 from pyuser.syscalls.table import syscall
 from pyuser.syscalls.types import Ptr, SyscallError
 from pyuser.targets.base import Fault, Target
@@ -141,7 +142,6 @@ class S390xTarget(Target):
         sigill, sigfpe = c("SIGILL"), c("SIGFPE")
         eintr = -self.errno("EINTR") & self.word_mask
         regs_read = [S.UC_S390X_REG_R1, *self.syscall_arg_regs]
-        from pyuser.cpu import FaultStop as cpu_fault
         from pyuser.engine import RegisterBank
 
         bank = RegisterBank(uc, regs_read)
@@ -190,7 +190,7 @@ class S390xTarget(Target):
             try:
                 pc = uc.reg_read(S.UC_S390X_REG_PC)
                 if intno != _EXCP_SVC:
-                    cpu.stop_reason = cpu_fault(fault_of(pc))
+                    cpu.stop_reason = FaultStop(fault_of(pc))
                     uc.emu_stop()
                     return
                 uc.reg_write(S.UC_S390X_REG_PC, pc + 2)  # Unicorn leaves the PSW on the svc
