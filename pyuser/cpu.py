@@ -581,7 +581,7 @@ class CpuLoop:
         restorer = action.restorer if action.flags & state.sa_restorer else 0
         try:
             self.frames.setup(
-                uc, proc.memory, frame, signo=info.signo, siginfo=proc.encode_siginfo(info),
+                uc, proc.memory, frame, signo=info.signo, siginfo=self.target.encode_siginfo(info),
                 rt=rt, handler=action.handler, restorer=restorer, old_mask=old_mask,
                 altstack=(ts.altstack_sp, alt_flags, ts.altstack_size),
                 fault_address=fault_address, trap_no=trap_no)

@@ -3,7 +3,7 @@
 The Python binding's convenience calls cost ~13 µs per syscall (register
 reads build objects, hooks go through generic trampolines).  Calling the
 library directly through ctypes with preallocated buffers costs ~2 µs
-(shared UNICORN_FACTS.md).  Everything else keeps using the binding.
+(tools/bench.py's getppid row).  Everything else keeps using the binding.
 """
 
 from __future__ import annotations
@@ -152,14 +152,6 @@ class RawHooks:
     def on_invalid_instruction(self, fn: Callable[[], bool]) -> int:
         """fn() -> True when it handled the instruction (execution goes on)."""
         return self._add(UC.UC_HOOK_INSN_INVALID, INVALID_CALLBACK(lambda _uc, _ud: fn()))
-
-    def on_instruction(self, insn: int, fn: Callable[[], None]) -> int:
-        cb = INSN_CALLBACK(lambda _uc, _ud: fn())
-        return self._add(UC.UC_HOOK_INSN, cb, insn)
-
-    def on_code(self, fn: Callable[[int, int], None]) -> int:
-        cb = CODE_CALLBACK(lambda _uc, addr, size, _ud: fn(addr, size))
-        return self._add(UC.UC_HOOK_CODE, cb)
 
     def on_block(self, fn: Callable[[int, int], None]) -> int:
         cb = CODE_CALLBACK(lambda _uc, addr, size, _ud: fn(addr, size))

@@ -6,20 +6,18 @@ Python program may run several (one after the other, or in forked children).
 
 from __future__ import annotations
 
-import functools
 import os
 import random
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from types import ModuleType
 from typing import TYPE_CHECKING
 
 from pyuser.limits import fit_address_space
 from pyuser.log import Log
 from pyuser.memory import GuestMemory
-from pyuser.signals import HostRelay, SigInfo, SignalState, ThreadSignals, encode_siginfo
+from pyuser.signals import HostRelay, SignalState, ThreadSignals
 from pyuser.targets.base import Target
 from pyuser.threads import FutexTable, Scheduler
 from pyuser.vfs import GuestFileSystem
@@ -30,16 +28,6 @@ if TYPE_CHECKING:
     from pyuser.cpu import CpuLoop
 
 DEFAULT_STACK_SIZE = 8 * 1024 * 1024
-
-
-@functools.cache
-def _si_codes_to_target(abi: ModuleType) -> dict[int, int]:
-    """The host's negative si_codes -> the target's, where they differ (by name)."""
-    from pyuser.syscalls.byteorder import host_abi
-
-    host = host_abi().CONST
-    return {host[name]: value for name, value in abi.CONST.items()
-            if name.startswith("SI_") and value < 0 and name in host and host[name] != value}
 
 
 @dataclass
@@ -189,9 +177,6 @@ class Process:
     def current_tid(self) -> int:
         return self.current.tid
 
-    def has_thread(self, tid: int) -> bool:
-        return tid in self.threads
-
     def is_reserved_fd(self, fd: int) -> bool:
         """Descriptors the emulator itself needs (the -D log file)."""
         stream = self.log._stream
@@ -274,19 +259,6 @@ class Process:
             self.signals.relay.restart_after_fork()
         if self.instruments is not None:
             self.instruments.after_fork()
-
-    def encode_siginfo(self, info: SigInfo) -> bytes:
-        own = self.target.encode_siginfo(info)
-        if own is not None:
-            return own
-        data = encode_siginfo(info, self.target.word_size, self.target.const("SIGCHLD"),
-                              self.target.byteorder)
-        code = _si_codes_to_target(self.target.abi).get(info.code)
-        if code is not None:  # MIPS numbers SI_TIMER, SI_MESGQ, SI_ASYNCIO its own way
-            data = data[:8] + code.to_bytes(4, self.target.byteorder, signed=True) + data[12:]
-        if self.target.siginfo_code_offset == 4:  # MIPS: si_code before si_errno
-            data = data[:4] + data[8:12] + data[4:8] + data[12:]
-        return data
 
     # ------------------------------------------------------------ /proc/self
     def render_maps(self) -> bytes:

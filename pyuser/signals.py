@@ -31,20 +31,18 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
+
+from pyuser.targets.siginfo import SI_KERNEL, SI_QUEUE, SI_TIMER, SI_TKILL, SI_USER, SigInfo
 
 if TYPE_CHECKING:
     from pyuser.process import Process, Thread
 
+__all__ = ["SI_KERNEL", "SI_QUEUE", "SI_TIMER", "SI_TKILL", "SI_USER", "SigInfo"]
+
 SIG_DFL = 0
 SIG_IGN = 1
 
-# si_code values (include/uapi/asm-generic/siginfo.h)
-SI_USER = 0
-SI_KERNEL = 0x80
-SI_QUEUE = -1
-SI_TIMER = -2
-SI_TKILL = -6
 
 # The host signal pyuser keeps for itself: it interrupts a blocking host call
 # of the emulating thread when a guest signal arrives.  (Guest signal 64 is
@@ -69,27 +67,6 @@ _SYNCHRONOUS_HOST = {host_signal.SIGSEGV, host_signal.SIGBUS, host_signal.SIGILL
 # stay pending on the emulating thread where the watcher cannot take them, so
 # they stay unblocked and their host disposition follows the guest's.
 _THREAD_DIRECTED = {host_signal.SIGPIPE, host_signal.SIGXFSZ}
-
-
-@dataclass
-class SigInfo:
-    """A siginfo_t, in target signal numbers; encoded per target when delivered."""
-
-    signo: int
-    code: int = SI_USER
-    errno: int = 0
-    pid: int = 0
-    uid: int = 0
-    addr: int = 0  # SIGSEGV/SIGBUS/SIGILL/SIGFPE/SIGTRAP
-    status: int = 0  # SIGCHLD
-    value: int = 0  # sigqueue / timers
-    timerid: int = 0
-    overrun: int = 0
-    utime: int = 0
-    stime: int = 0
-    band: int = 0
-    fd: int = 0
-    fault: bool = False  # a synchronous CPU fault
 
 
 @dataclass
@@ -165,7 +142,6 @@ class SignalState:
                                    if n in c}
         self.stopping = {c[n] for n in STOP_NAMES if n in c}
         self.sigkill, self.sigstop = c["SIGKILL"], c["SIGSTOP"]
-        self.sigcont = c["SIGCONT"]
         self.sa_nodefer = c["SA_NODEFER"]
         self.sa_resethand = c["SA_RESETHAND"]
         self.sa_restart = c["SA_RESTART"]
@@ -224,8 +200,6 @@ class SignalState:
         signo = info.signo
         for watcher in self.arrival_watchers:
             watcher(signo)
-        if signo == self.sigcont:
-            pass  # a stopped emulator is continued by the host itself
         if self.is_ignored(signo) and not info.fault:
             return
         realtime = signo >= self.sigrtmin
@@ -390,7 +364,6 @@ class HostRelay:
         self.forwarded = {s for s in range(1, host_signal.NSIG)
                           if s not in _SYNCHRONOUS_HOST | _THREAD_DIRECTED
                           and s in self.target.signal_from_host}
-        self.main_thread = threading.get_ident()
         self._thread = 0  # the watcher's thread id (_thread's ident)
         # its host (native) id, set by the watcher itself once it runs
         self._native_id = 0
@@ -431,7 +404,6 @@ class HostRelay:
 
     def restart_after_fork(self) -> None:
         """The child of a fork has the mask but not the watcher thread."""
-        self.main_thread = threading.get_ident()
         self._start_watcher()
 
     def _start_watcher(self) -> None:
@@ -588,43 +560,3 @@ class _SigWaiter:
         return signo, code, pid, uid, status, value, addr
 
 
-def encode_siginfo(info: SigInfo, word_size: int, chld_code: int,
-                   byteorder: Literal["little", "big"] = "little") -> bytes:
-    """siginfo_t in the target's layout (128 bytes): fields placed by union member.
-
-    Offsets for 32-bit targets: signo 0, errno 4, code 8, then the union at 12
-    (pid/addr/timerid at 12, uid/overrun at 16, status/value at 20); on 64-bit
-    targets the union starts at 16 and pointers are 8 bytes.
-    """
-    buf = bytearray(128)
-    w = word_size
-    base = 12 if w == 4 else 16
-
-    def put(offset: int, value: int, size: int = 4) -> None:
-        buf[offset:offset + size] = (value & ((1 << (8 * size)) - 1)).to_bytes(size, byteorder)
-
-    put(0, info.signo)
-    put(4, info.errno)
-    put(8, info.code)
-    if info.fault:
-        put(base, info.addr, w)
-    elif info.code == SI_TIMER:
-        put(base, info.timerid)
-        put(base + 4, info.overrun)
-        put(base + 8, info.value, w)
-    elif info.signo == chld_code and info.code > 0:
-        put(base, info.pid)
-        put(base + 4, info.uid)
-        put(base + 8, info.status)
-        put(base + 8 + w, info.utime, w)
-        put(base + 8 + 2 * w, info.stime, w)
-    else:
-        put(base, info.pid)
-        put(base + 4, info.uid)
-        if info.code in (SI_QUEUE, SI_TIMER) or info.code < 0:
-            put(base + 8, info.value, w)
-    return bytes(buf)
-
-
-def current_uid_pid() -> tuple[int, int]:
-    return os.getuid(), os.getpid()

@@ -320,7 +320,7 @@ class SignalCalls:
                     if got is None:
                         continue
                     if info_ptr:
-                        self.mem.write(info_ptr, self.proc.encode_siginfo(got))
+                        self.mem.write(info_ptr, self.target.encode_siginfo(got))
                     return signo
             outcome = self.proc.block(lambda: bool(state.pending_bits(thread) & wanted),
                                       deadline)

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING, Literal
 
+from pyuser.targets.siginfo import SigInfo, encode_linux_siginfo
+
 if TYPE_CHECKING:
     from unicorn import Uc
 
@@ -156,10 +158,11 @@ class Target:
                     from_host[int(host)] = number
         return to_host, from_host
 
-    def encode_siginfo(self, info) -> bytes | None:
-        """The siginfo a handler gets, for personalities whose layout is not
-        Linux's (FreeBSD); None: Linux's, built by Process.encode_siginfo."""
-        return None
+    def encode_siginfo(self, info: SigInfo) -> bytes:
+        """The siginfo_t bytes the guest gets (a handler's frame, waitid,
+        signalfd, gdb): Linux's layout; a personality or an architecture
+        with its own (FreeBSD, MIPS) overrides this."""
+        return encode_linux_siginfo(info, self)
 
     def errno(self, name: str) -> int:
         return self.abi.ERRNO[name]

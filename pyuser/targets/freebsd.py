@@ -17,7 +17,7 @@ from pyuser.targets.base import LINUX_MAY_BLOCK
 
 if TYPE_CHECKING:
     from pyuser.cpu import CpuLoop
-    from pyuser.signals import SigInfo
+    from pyuser.targets.siginfo import SigInfo
 
 # Signals FreeBSD discards by default beyond those Linux does too
 # (sys/kern/kern_sig.c sigproptbl: SIGPROP_IGNORE); Linux terminates on SIGIO

@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from unicorn import Uc
 
     from pyuser.memory import GuestMemory
-    from pyuser.signals import SigInfo
+    from pyuser.targets.siginfo import SigInfo
 
 _CARRY = 1 << 29
 _LAYOUT = freebsd_aarch64_abi.LAYOUTS

@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from unicorn import Uc
 
     from pyuser.memory import GuestMemory
-    from pyuser.signals import SigInfo
+    from pyuser.targets.siginfo import SigInfo
 
 _CF = 1
 _LAYOUT = freebsd_x86_64_abi.LAYOUTS

@@ -42,6 +42,7 @@ from pyuser.targets.base import Fault, Target
 from pyuser.targets.generated import mipsel_abi
 from pyuser.targets.mips_signal import MipsSignalFrames
 from pyuser.targets.pages import map_code_page
+from pyuser.targets.siginfo import SigInfo
 
 if TYPE_CHECKING:
     from pyuser.memory import GuestMemory
@@ -246,6 +247,12 @@ class MipselTarget(Target):
     word_size = 4
     pairs_aligned = True
     siginfo_code_offset = 4
+
+    def encode_siginfo(self, info: SigInfo) -> bytes:
+        """MIPS's siginfo_t has si_code before si_errno
+        (arch/mips/include/uapi/asm/siginfo.h, __ARCH_HAS_SWAPPED_SIGINFO)."""
+        data = super().encode_siginfo(info)
+        return data[:4] + data[8:12] + data[4:8] + data[12:]
     stack_t_size_before_flags = True
     syscall_mixins = (MipsPrivateCalls,)
     # o32 passes the 5th to 8th syscall arguments at sp+16..sp+28 (n64: none)

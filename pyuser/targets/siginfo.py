@@ -1,0 +1,96 @@
+"""siginfo_t: what a signal carries, and its bytes in a Linux target's layout.
+
+The one place a siginfo is encoded: Target.encode_siginfo calls
+:func:`encode_linux_siginfo` (a personality or an architecture with a layout
+of its own, FreeBSD or MIPS, overrides it), and everything that hands a
+siginfo to the guest (a handler's frame, waitid, rt_sigtimedwait, signalfd,
+gdb's qXfer:siginfo) asks the target.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from types import ModuleType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pyuser.targets.base import Target
+
+# si_code values (include/uapi/asm-generic/siginfo.h)
+SI_USER = 0
+SI_KERNEL = 0x80
+SI_QUEUE = -1
+SI_TIMER = -2
+SI_TKILL = -6
+
+
+@dataclass
+class SigInfo:
+    """A siginfo_t, in target signal numbers; encoded per target when delivered."""
+
+    signo: int
+    code: int = SI_USER
+    errno: int = 0
+    pid: int = 0
+    uid: int = 0
+    addr: int = 0  # SIGSEGV/SIGBUS/SIGILL/SIGFPE/SIGTRAP
+    status: int = 0  # SIGCHLD
+    value: int = 0  # sigqueue / timers
+    timerid: int = 0
+    overrun: int = 0
+    utime: int = 0
+    stime: int = 0
+    band: int = 0
+    fd: int = 0
+    fault: bool = False  # a synchronous CPU fault
+
+
+@functools.cache
+def _si_codes_to_target(abi: ModuleType) -> dict[int, int]:
+    """The host's negative si_codes -> the target's, where they differ (by
+    name: MIPS numbers SI_TIMER, SI_MESGQ, SI_ASYNCIO its own way)."""
+    from pyuser.targets.generated import x86_64_abi  # the host's; ~9 ms, on first use
+
+    host = x86_64_abi.CONST
+    return {host[name]: value for name, value in abi.CONST.items()
+            if name.startswith("SI_") and value < 0 and name in host and host[name] != value}
+
+
+def encode_linux_siginfo(info: SigInfo, target: Target) -> bytes:
+    """siginfo_t in a Linux target's layout (128 bytes): fields placed by union member.
+
+    Offsets for 32-bit targets: signo 0, errno 4, code 8, then the union at 12
+    (pid/addr/timerid at 12, uid/overrun at 16, status/value at 20); on 64-bit
+    targets the union starts at 16 and pointers are 8 bytes.
+    """
+    buf = bytearray(128)
+    w = target.word_size
+    base = 12 if w == 4 else 16
+    byteorder = target.byteorder
+    code = _si_codes_to_target(target.abi).get(info.code, info.code)
+
+    def put(offset: int, value: int, size: int = 4) -> None:
+        buf[offset:offset + size] = (value & ((1 << (8 * size)) - 1)).to_bytes(size, byteorder)
+
+    put(0, info.signo)
+    put(4, info.errno)
+    put(8, code)
+    if info.fault:
+        put(base, info.addr, w)
+    elif info.code == SI_TIMER:
+        put(base, info.timerid)
+        put(base + 4, info.overrun)
+        put(base + 8, info.value, w)
+    elif info.signo == target.const("SIGCHLD") and info.code > 0:
+        put(base, info.pid)
+        put(base + 4, info.uid)
+        put(base + 8, info.status)
+        put(base + 8 + w, info.utime, w)
+        put(base + 8 + 2 * w, info.stime, w)
+    else:
+        put(base, info.pid)
+        put(base + 4, info.uid)
+        if info.code in (SI_QUEUE, SI_TIMER) or info.code < 0:
+            put(base + 8, info.value, w)
+    return bytes(buf)
