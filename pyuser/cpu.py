@@ -108,15 +108,12 @@ class CpuLoop:
         self._tlb_lookup_failed = False
         self._tlb_modes: set[int] = set()  # the MMU modes the guest has used
         self._tlb_sized_for = 256
-        self._install_debug_hooks()  # first: strace wraps kernel.dispatch
         t.install_syscall_hook(self)
         scheduler = process.scheduler
         scheduler.switch_to = self.switch_to
         scheduler.preempt = self.preempt
         process.signals.stop_cpu = self.interrupt
         process.signals.stop_cpu_unsafe = self.unsafe_interrupt
-        if process.instruments is not None:  # -g, -plugin, Emulator hooks: none in a plain run
-            process.instruments.attach(self)
 
     @property
     def thread(self) -> Thread:
@@ -389,18 +386,6 @@ class CpuLoop:
             uc = self.uc
             self._tlb.grow(sorted(self._tlb_modes), want, lambda: flush_tlb(uc))
             self._tlb_sized_for = want
-
-    def _install_debug_hooks(self) -> None:
-        log = self.process.log
-        if log.enabled("strace") and not getattr(self.kernel, "traced", False):
-            from pyuser.strace import install_strace
-
-            install_strace(self.kernel, log)
-        if log.enabled("in_asm") or log.enabled("exec") or log.enabled("cpu") or \
-                log.enabled("nochain"):
-            from pyuser.tracing import install_block_tracing
-
-            install_block_tracing(self, log)
 
     # ------------------------------------------------------------ the loop
     def run(self, thread: Thread) -> int:

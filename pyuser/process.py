@@ -1,5 +1,7 @@
 """A guest process: its memory, CPU, threads, signal state and kernel view.
 
+Thread (pyuser.threads) is re-exported here, where it used to live.
+
 No global state: everything a guest process has hangs off one Process, so a
 Python program may run several (one after the other, or in forked children).
 """
@@ -12,20 +14,18 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from pyuser.limits import fit_address_space
 from pyuser.log import Log
 from pyuser.memory import GuestMemory
-from pyuser.signals import HostRelay, SignalState, ThreadSignals
+from pyuser.signals import HostRelay, SignalState
 from pyuser.targets.base import Target
-from pyuser.threads import FutexTable, Scheduler
+from pyuser.threads import FutexTable, Scheduler, Thread
 from pyuser.vfs import GuestFileSystem
 
 if TYPE_CHECKING:
     from unicorn import Uc
-
-    from pyuser.cpu import CpuLoop
 
 DEFAULT_STACK_SIZE = 8 * 1024 * 1024
 
@@ -43,33 +43,31 @@ class Options:
     argv0: str | None = None
 
 
-@dataclass
-class Thread:
-    """A guest thread: its id and the per-thread kernel state."""
+class CpuControl(Protocol):
+    """What a process asks of its CPU loop (pyuser.cpu.CpuLoop, a layer above,
+    made by whoever builds the process: pyuser.launch.new_process)."""
 
-    tid: int
-    clear_child_tid: int = 0
-    robust_list: int = 0
-    name: bytes = b""
-    signals: ThreadSignals = field(default_factory=ThreadSignals)
-    # its registers while another thread has the engine (a Unicorn context;
-    # pyuser.threads explains the sharing)
-    context: object | None = None
-    # (syscall number, first argument, ...) of a syscall that ended with EINTR
-    interrupted: tuple[int, ...] | None = None
-    # the mask sigsuspend/ppoll replaced, restored by the handler's sigreturn
-    restore_mask_after_delivery: int | None = None
-    # set to end a wait inside the emulator (futex, sigsuspend, sleep)
-    wakeup: threading.Event = field(default_factory=threading.Event)
-    host_thread: int = 0  # threading.get_ident() of the host thread running it
-    in_host_call: bool = False  # blocked in a host call a kick may interrupt
-    # kicks sent to it, and how many it has answered (it checks for a
-    # deliverable signal before each host call); see SignalState.wake
-    kick_seq: int = 0
-    kick_ack: int = 0
+    uc: Uc
+    running: bool
+
+    def run(self, thread: Thread) -> int: ...
+    def size_tlb_for(self, pages: int) -> None: ...
+
+
+class KernelControl(Protocol):
+    """What a process asks of its kernel (pyuser.syscalls.kernel, above)."""
+
+    def futex_wake_address(self, address: int, count: int) -> int: ...
+    def release_robust_list(self, thread: Thread) -> None: ...
 
 
 class Process:
+    """A guest process; pyuser.launch.new_process hands it its kernel and
+    its CPU loop, which sit above it."""
+
+    kernel: KernelControl
+    cpu: CpuControl
+
     def __init__(self, target: Target, options: Options, log: Log | None = None) -> None:
         self.target = target
         self.options = options
@@ -82,12 +80,13 @@ class Process:
         fit_address_space(target)  # under a low ulimit -v, where the target allows
         self.memory = GuestMemory(target.address_space_size)
         self.memory.mmap_top = target.mmap_top
-        main_uc = target.create_cpu(options.cpu)
-        self.page_tables = target.create_page_tables(main_uc, self.memory)
+        # the one engine of the process, shared by its threads (pyuser.threads)
+        self.engine = target.create_cpu(options.cpu)
+        self.page_tables = target.create_page_tables(self.engine, self.memory)
         self.memory.mmu = self.page_tables
         self.memory.invalidate_code = self._invalidate_code
         self.memory.accessible_grew = self._accessible_grew
-        target.prepare_process(main_uc, self.memory, self.page_tables)
+        target.prepare_process(self.engine, self.memory, self.page_tables)
 
         self.signals = SignalState(self)
         self.vfs = GuestFileSystem(self, options.sysroot)
@@ -126,21 +125,14 @@ class Process:
         # pyuser.Emulator's code hooks: told of engines, threads, signals, exit
         self.instruments = None
 
-        from pyuser.cpu import CpuLoop
-        from pyuser.syscalls.kernel import kernel_for
-
-        self.kernel = kernel_for(self)
-        # the one engine of the process, shared by its threads (pyuser.threads)
-        self.cpu: CpuLoop = CpuLoop(self, main_uc)
-
     @property
     def uc(self) -> Uc:
         """The engine, holding the registers of the thread that has the CPU."""
-        return self.cpu.uc
+        return self.engine
 
     # ------------------------------------------------------------ helpers for handlers
     def _invalidate_code(self, start: int, end: int) -> None:
-        self.cpu.uc.ctl_remove_cache(start, end)
+        self.engine.ctl_remove_cache(start, end)
 
     def _accessible_grew(self, start: int, end: int) -> None:
         cpu = getattr(self, "cpu", None)  # the loader maps before the CPU exists
@@ -225,7 +217,7 @@ class Process:
         if not self.async_stops_wanted:
             self.async_stops_wanted = True
             if self.cpu.running:
-                self.cpu.uc.emu_stop()
+                self.engine.emu_stop()
 
     def forward_host_signals(self) -> None:
         """Take the host's signals for the guest (the command line does; an

@@ -31,12 +31,35 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from pyuser.targets.siginfo import SI_KERNEL, SI_QUEUE, SI_TIMER, SI_TKILL, SI_USER, SigInfo
 
 if TYPE_CHECKING:
-    from pyuser.process import Process, Thread
+    from pyuser.targets.base import Target
+
+
+class Thread(Protocol):
+    """What signal state uses of a guest thread (pyuser.threads.Thread, which
+    holds this module's ThreadSignals)."""
+
+    tid: int
+    signals: ThreadSignals
+    wakeup: threading.Event
+    host_thread: int
+    in_host_call: bool
+    kick_seq: int
+    kick_ack: int
+
+
+class Process(Protocol):
+    """What signal state uses of its process (pyuser.process.Process, which
+    owns it): the target, the threads, the current one."""
+
+    target: Target
+    threads: dict[int, Thread]
+    current: Thread
+    async_stops_wanted: bool
 
 __all__ = ["SI_KERNEL", "SI_QUEUE", "SI_TIMER", "SI_TKILL", "SI_USER", "SigInfo"]
 

@@ -29,12 +29,44 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import Protocol
 
 from pyuser.errors import ProcessExit
+from pyuser.signals import ThreadSignals
 
-if TYPE_CHECKING:
-    from pyuser.process import Process, Thread
+
+class SchedulingProcess(Protocol):
+    """What the scheduler asks of its process (pyuser.process, which owns it)."""
+
+    current: Thread
+    exit_status: int | None
+
+@dataclass
+class Thread:
+    """A guest thread: its id and the per-thread kernel state."""
+
+    tid: int
+    clear_child_tid: int = 0
+    robust_list: int = 0
+    name: bytes = b""
+    signals: ThreadSignals = field(default_factory=ThreadSignals)
+    # its registers while another thread has the engine (a Unicorn context;
+    # pyuser.threads explains the sharing)
+    context: object | None = None
+    # (syscall number, first argument, ...) of a syscall that ended with EINTR
+    interrupted: tuple[int, ...] | None = None
+    # the mask sigsuspend/ppoll replaced, restored by the handler's sigreturn
+    restore_mask_after_delivery: int | None = None
+    # set to end a wait inside the emulator (futex, sigsuspend, sleep)
+    wakeup: threading.Event = field(default_factory=threading.Event)
+    host_thread: int = 0  # threading.get_ident() of the host thread running it
+    in_host_call: bool = False  # blocked in a host call a kick may interrupt
+    # kicks sent to it, and how many it has answered (it checks for a
+    # deliverable signal before each host call); see SignalState.wake
+    kick_seq: int = 0
+    kick_ack: int = 0
+
 
 # seconds a guest thread may run while another waits (PYUSER_TIME_SLICE
 # overrides it, for tests that want many preemptions)
@@ -63,7 +95,7 @@ class EngineBusy(Exception):  # noqa: N818 - control flow, not an error
 class Scheduler:
     """The CPU token, handed on in FIFO order (fair, so no thread starves)."""
 
-    def __init__(self, process: Process) -> None:
+    def __init__(self, process: SchedulingProcess) -> None:
         self.process = process
         self._cond = threading.Condition()
         self.owner: Thread | None = None

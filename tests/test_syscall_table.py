@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import pytest
 
-from pyuser.process import Options, Process
+from pyuser.launch import new_process
+from pyuser.process import Options
 from pyuser.targets import load_target, target_names
 
 
 @pytest.mark.parametrize("arch", target_names())
 def test_every_entry_completes(arch: str) -> None:
-    process = Process(load_target(arch), Options())
+    process = new_process(load_target(arch), Options())
     kernel = process.kernel
     numbers = [n for n, e in enumerate(kernel.table) if e is not None] + list(kernel.sparse)
     # Linux's tables serve over 200 calls; FreeBSD's personality 136 or more

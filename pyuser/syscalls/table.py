@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from pyuser.syscalls import types as T
 
 if TYPE_CHECKING:
-    from pyuser.syscalls.kernel import Kernel
+    Kernel = Any  # pyuser.syscalls.kernel's, a layer above (targets use this module)
 
 Handler = Callable[..., int]
 Invoker = Callable[[Any], int]

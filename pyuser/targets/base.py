@@ -162,7 +162,7 @@ class Target:
         """The siginfo_t bytes the guest gets (a handler's frame, waitid,
         signalfd, gdb): Linux's layout; a personality or an architecture
         with its own (FreeBSD, MIPS) overrides this."""
-        return encode_linux_siginfo(info, self)
+        return encode_linux_siginfo(info, self.abi, self.word_size, self.byteorder)
 
     def errno(self, name: str) -> int:
         return self.abi.ERRNO[name]
@@ -217,8 +217,9 @@ class Target:
     def create_page_tables(self, uc: Uc, memory: GuestMemory) -> PageTableSync:
         raise NotImplementedError
 
-    def prepare_process(self, uc: Uc, memory: GuestMemory) -> None:
-        """Target-specific pages and state of a new process (e.g. ARM's kuser page)."""
+    def prepare_process(self, uc: Uc, memory: GuestMemory, tables: PageTableSync) -> None:
+        """Target-specific pages and state of a new process (e.g. ARM's kuser
+        page), with the page tables create_page_tables made for it."""
 
     def set_entry_state(self, uc: Uc, entry: int, sp: int) -> None:
         raise NotImplementedError

@@ -11,13 +11,25 @@ The 64-bit targets list this class in `syscall_mixins`.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from types import ModuleType
+from typing import Protocol
 
 from pyuser.syscalls.table import syscall
 from pyuser.syscalls.types import Fd, Long, Path, Ptr, UInt
 
-if TYPE_CHECKING:
-    from pyuser.syscalls.kernel import Kernel
+
+class Kernel(Protocol):
+    """What these handlers use of the kernel they are mixed into
+    (pyuser.syscalls.kernel, a layer above the targets)."""
+
+    abi: ModuleType
+
+    def fill_stat(self, address: int, s: os.stat_result, layout: type) -> int: ...
+    def fill_statfs(self, address: int, s: os.statvfs_result, layout: type) -> int: ...
+    def utimensat_time64(self, dirfd: int, path: int, times: int, flags: int) -> int: ...
+    def newselect(self, n: int, readfds: int, writefds: int, exceptfds: int,
+                  timeout: int) -> int: ...
+    def _fill_stat64(self, address: int, s: os.stat_result) -> int: ...
 
 
 class Wide64Calls:

@@ -12,10 +12,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from types import ModuleType
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from pyuser.targets.base import Target
+from typing import Literal
 
 # si_code values (include/uapi/asm-generic/siginfo.h)
 SI_USER = 0
@@ -57,7 +54,8 @@ def _si_codes_to_target(abi: ModuleType) -> dict[int, int]:
             if name.startswith("SI_") and value < 0 and name in host and host[name] != value}
 
 
-def encode_linux_siginfo(info: SigInfo, target: Target) -> bytes:
+def encode_linux_siginfo(info: SigInfo, abi: ModuleType, word_size: int,
+                         byteorder: Literal["little", "big"]) -> bytes:
     """siginfo_t in a Linux target's layout (128 bytes): fields placed by union member.
 
     Offsets for 32-bit targets: signo 0, errno 4, code 8, then the union at 12
@@ -65,10 +63,9 @@ def encode_linux_siginfo(info: SigInfo, target: Target) -> bytes:
     targets the union starts at 16 and pointers are 8 bytes.
     """
     buf = bytearray(128)
-    w = target.word_size
+    w = word_size
     base = 12 if w == 4 else 16
-    byteorder = target.byteorder
-    code = _si_codes_to_target(target.abi).get(info.code, info.code)
+    code = _si_codes_to_target(abi).get(info.code, info.code)
 
     def put(offset: int, value: int, size: int = 4) -> None:
         buf[offset:offset + size] = (value & ((1 << (8 * size)) - 1)).to_bytes(size, byteorder)
@@ -82,7 +79,7 @@ def encode_linux_siginfo(info: SigInfo, target: Target) -> bytes:
         put(base, info.timerid)
         put(base + 4, info.overrun)
         put(base + 8, info.value, w)
-    elif info.signo == target.const("SIGCHLD") and info.code > 0:
+    elif info.signo == abi.CONST["SIGCHLD"] and info.code > 0:
         put(base, info.pid)
         put(base + 4, info.uid)
         put(base + 8, info.status)
