@@ -99,16 +99,15 @@ class CpuLoop:
         # their Thread.context)
         self.loaded: Thread = process.current
         # serves the syscall the registers describe again, from outside
-        # emu_start (set by the target's install_syscall_hook)
+        # emu_start (set by pyuser.syscall_path, which the builder installs)
         self.serve_syscall: Callable[[], None] = lambda: None
         self.frames = t.signal_frames()
-        self._neg_eintr = (-t.errno("EINTR")) & t.word_mask
+        self.neg_eintr = (-t.errno("EINTR")) & t.word_mask
         # the soft TLB policy (pyuser.soft_tlb): found at the first big mapping
         self._tlb: SoftTlb | None = None
         self._tlb_lookup_failed = False
         self._tlb_modes: set[int] = set()  # the MMU modes the guest has used
         self._tlb_sized_for = 256
-        t.install_syscall_hook(self)
         scheduler = process.scheduler
         scheduler.switch_to = self.switch_to
         scheduler.preempt = self.preempt
@@ -133,64 +132,6 @@ class CpuLoop:
 
         return guarded
 
-    def interrupt_hook(self, syscall_interrupt: int, fault_of: Callable[[int], Fault],
-                       serve: Callable[[], None] | None = None
-                       ) -> Callable[[int, int, int], None]:
-        """The hot path for targets whose syscall instruction raises an interrupt.
-
-        One Python frame per syscall: read the argument registers in one call,
-        dispatch, write the result (or `serve()`, for a personality with its
-        own result convention: FreeBSD's carry flag).  Other interrupts are
-        faults: stop.
-        """
-        if serve is not None:
-            self.serve_syscall = serve  # outside emu_start too (a call that may block)
-
-            def on_other_abi(_uc: int, intno: int, _user_data: int) -> None:
-                try:
-                    if intno == syscall_interrupt:
-                        serve()
-                    else:
-                        self.stop_reason = FaultStop(fault_of(intno))
-                        self.uc.emu_stop()
-                except BaseException as e:  # noqa: BLE001 - re-raised by run()
-                    self.stop_reason = e
-                    self.uc.emu_stop()
-
-            return on_other_abi
-
-        read = self.bank.read
-        kernel = self.kernel  # kernel.dispatch is looked up per call: tracers wrap it
-        write = self.write_result
-        mask = self.word_mask
-        neg_eintr = self._neg_eintr
-        process = self.process
-        signals = process.signals
-        uc = self.uc
-
-        def on_interrupt(_uc: int, intno: int, _user_data: int) -> None:
-            try:
-                if intno == syscall_interrupt:
-                    # syscall_now, inlined: this is the hottest path there is
-                    regs = read()
-                    result = kernel.dispatch(regs) & mask
-                    write(result)
-                    if result == neg_eintr:
-                        process.current.interrupted = (regs[0], regs[1])
-                        signals.check = True
-                    if signals.check:
-                        uc.emu_stop()
-                else:
-                    self.stop_reason = FaultStop(fault_of(intno))
-                    uc.emu_stop()
-            except BaseException as e:  # noqa: BLE001 - re-raised by run()
-                self.stop_reason = e
-                uc.emu_stop()
-
-        if syscall_interrupt >= 0:
-            self.serve_syscall = lambda: on_interrupt(0, syscall_interrupt, 0)
-        return on_interrupt
-
     def spin_hint_hook(self, is_spin_hint: Callable[[], bool]) -> Callable[[], bool]:
         """For engines that stop at spin-wait hints (yield, wfe) as at an invalid
         instruction: go on, and let a waiting guest thread have the CPU."""
@@ -210,18 +151,6 @@ class CpuLoop:
                 return True
 
         return on_invalid
-
-    def syscall_now(self) -> None:
-        """Serve the syscall the registers describe."""
-        regs = self.bank.read()
-        result = self.kernel.dispatch(regs) & self.word_mask
-        self.write_result(result)
-        signals = self.process.signals
-        if result == self._neg_eintr:
-            self.process.current.interrupted = (regs[0], regs[1])
-            signals.check = True
-        if signals.check:
-            self.uc.emu_stop()
 
     def interrupt(self) -> None:
         """From another host thread: bring the CPU to a block boundary soon.

@@ -149,6 +149,11 @@ class RawHooks:
         """fn(uc_handle, intno, user_data), called straight from C."""
         return self._add(UC.UC_HOOK_INTR, INTR_CALLBACK(fn))
 
+    def on_syscall_instruction(self, insn: int, fn: Callable[[int, int], None]) -> int:
+        """fn(uc_handle, user_data) at each `insn` (UC_HOOK_INSN: x86's
+        syscall), called straight from C."""
+        return self._add(UC.UC_HOOK_INSN, INSN_CALLBACK(fn), insn)
+
     def on_invalid_instruction(self, fn: Callable[[], bool]) -> int:
         """fn() -> True when it handled the instruction (execution goes on)."""
         return self._add(UC.UC_HOOK_INSN_INVALID, INVALID_CALLBACK(lambda _uc, _ud: fn()))

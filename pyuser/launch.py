@@ -27,6 +27,7 @@ from pyuser.log import stand_ins_for_closed_streams
 from pyuser.memory import OutOfMemory
 from pyuser.process import Options, Process
 from pyuser.signals import kill_process_with
+from pyuser.syscall_path import install_syscall_path
 from pyuser.syscalls.exec import ExecRequest, ImageReplaced, drop_for_exec
 from pyuser.syscalls.kernel import kernel_for
 from pyuser.targets import load_target
@@ -93,6 +94,7 @@ def new_process(target: Target, options: Options, log: Log | None = None) -> Pro
     process = Process(target, options, log)
     process.kernel = kernel_for(process)
     process.cpu = CpuLoop(process, process.engine)
+    install_syscall_path(process.cpu)
     _install_debug_logging(process)
     return process
 

@@ -129,9 +129,9 @@ def render_environ(proc: Process) -> bytes:
 
 
 def render_cpuinfo(proc: Process) -> bytes:
-    render = getattr(proc.target, "cpuinfo", None)
-    if render is not None:
-        return render(proc.uc, proc.options.cpu)
+    own = proc.target.cpuinfo(proc.uc, proc.options.cpu)
+    if own is not None:
+        return own
     with open("/proc/cpuinfo", "rb") as f:
         return f.read()
 
