@@ -209,7 +209,8 @@ class Target:
         """The siginfo_t bytes the guest gets (a handler's frame, waitid,
         signalfd, gdb): Linux's layout; a personality or an architecture
         with its own (FreeBSD, MIPS) overrides this."""
-        return encode_linux_siginfo(info, self.abi, self.word_size, self.byteorder)
+        return encode_linux_siginfo(info, self.abi.CONST["SIGCHLD"], self.word_size,
+                                    self.byteorder)
 
     def errno(self, name: str) -> int:
         return self.abi.ERRNO[name]

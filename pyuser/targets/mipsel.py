@@ -24,8 +24,10 @@ from __future__ import annotations
 
 import bisect
 import ctypes
+import functools
 import re
 import struct
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 from unicorn import UC_ARCH_MIPS, UC_MODE_BIG_ENDIAN, UC_MODE_LITTLE_ENDIAN, UC_MODE_MIPS32, Uc
@@ -216,6 +218,16 @@ class MemoryProtections:
         self._starts[first:last] = [lo for lo, _, _ in new]
 
 
+@functools.cache
+def _si_codes_from_host(abi: ModuleType) -> dict[int, int]:
+    """The host's negative si_codes -> the target's, where they differ (by name)."""
+    from pyuser.targets.generated import x86_64_abi  # the host's; ~9 ms, on first use
+
+    host = x86_64_abi.CONST
+    return {host[name]: value for name, value in abi.CONST.items()
+            if name.startswith("SI_") and value < 0 and name in host and host[name] != value}
+
+
 class MipsPrivateCalls:
     @syscall
     def set_thread_area(self, address: Ptr) -> int:
@@ -250,9 +262,13 @@ class MipselTarget(Target):
     siginfo_code_offset = 4
 
     def encode_siginfo(self, info: SigInfo) -> bytes:
-        """MIPS's siginfo_t has si_code before si_errno
-        (arch/mips/include/uapi/asm/siginfo.h, __ARCH_HAS_SWAPPED_SIGINFO)."""
+        """MIPS numbers SI_TIMER, SI_MESGQ and SI_ASYNCIO its own way, and its
+        siginfo_t has si_code before si_errno (arch/mips/include/uapi/asm/siginfo.h,
+        __ARCH_HAS_SWAPPED_SIGINFO)."""
         data = super().encode_siginfo(info)
+        code = _si_codes_from_host(self.abi).get(info.code)
+        if code is not None:
+            data = data[:8] + code.to_bytes(4, self.byteorder, signed=True) + data[12:]
         return data[:4] + data[8:12] + data[4:8] + data[12:]
     stack_t_size_before_flags = True
     syscall_mixins = (MipsPrivateCalls,)

@@ -4,14 +4,13 @@ The one place a siginfo is encoded: Target.encode_siginfo calls
 :func:`encode_linux_siginfo` (a personality or an architecture with a layout
 of its own, FreeBSD or MIPS, overrides it), and everything that hands a
 siginfo to the guest (a handler's frame, waitid, rt_sigtimedwait, signalfd,
-gdb's qXfer:siginfo) asks the target.
+gdb's qXfer:siginfo) asks the target.  SigInfo.code holds the host's
+(asm-generic) numbering, which every Linux target but MIPS shares.
 """
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
-from types import ModuleType
 from typing import Literal
 
 # si_code values (include/uapi/asm-generic/siginfo.h)
@@ -43,18 +42,7 @@ class SigInfo:
     fault: bool = False  # a synchronous CPU fault
 
 
-@functools.cache
-def _si_codes_to_target(abi: ModuleType) -> dict[int, int]:
-    """The host's negative si_codes -> the target's, where they differ (by
-    name: MIPS numbers SI_TIMER, SI_MESGQ, SI_ASYNCIO its own way)."""
-    from pyuser.targets.generated import x86_64_abi  # the host's; ~9 ms, on first use
-
-    host = x86_64_abi.CONST
-    return {host[name]: value for name, value in abi.CONST.items()
-            if name.startswith("SI_") and value < 0 and name in host and host[name] != value}
-
-
-def encode_linux_siginfo(info: SigInfo, abi: ModuleType, word_size: int,
+def encode_linux_siginfo(info: SigInfo, sigchld: int, word_size: int,
                          byteorder: Literal["little", "big"]) -> bytes:
     """siginfo_t in a Linux target's layout (128 bytes): fields placed by union member.
 
@@ -65,21 +53,20 @@ def encode_linux_siginfo(info: SigInfo, abi: ModuleType, word_size: int,
     buf = bytearray(128)
     w = word_size
     base = 12 if w == 4 else 16
-    code = _si_codes_to_target(abi).get(info.code, info.code)
 
     def put(offset: int, value: int, size: int = 4) -> None:
         buf[offset:offset + size] = (value & ((1 << (8 * size)) - 1)).to_bytes(size, byteorder)
 
     put(0, info.signo)
     put(4, info.errno)
-    put(8, code)
+    put(8, info.code)
     if info.fault:
         put(base, info.addr, w)
     elif info.code == SI_TIMER:
         put(base, info.timerid)
         put(base + 4, info.overrun)
         put(base + 8, info.value, w)
-    elif info.signo == abi.CONST["SIGCHLD"] and info.code > 0:
+    elif info.signo == sigchld and info.code > 0:
         put(base, info.pid)
         put(base + 4, info.uid)
         put(base + 8, info.status)
