@@ -4,9 +4,9 @@ A process has one engine, shared by its guest threads (pyuser.threads): each
 guest thread runs this loop on its own host thread while it holds the CPU
 token, with its registers loaded into the engine.
 
-Syscalls are served inside Unicorn's interrupt hook, on the emulating
-thread, without stopping emulation: read the argument registers with one
-library call, look the handler up in a list, write the result back.
+Syscalls are served inside Unicorn's hook, on the emulating thread, without
+stopping emulation (pyuser.syscall_path builds that one hot path from the
+target's calling convention; the builder, pyuser.launch, installs it).
 Anything that must happen between instructions (process exit, a fault, a
 signal delivery, sigreturn) stops emulation from the hook -- a safe point,
 since the hook runs at an instruction boundary on the emulating thread --
