@@ -37,7 +37,7 @@ LAYERS: list[tuple[str, ...]] = [
     # 4 mapping images into a process
     ("pyuser.loader",),
     # 5 the CPU loop and signal delivery
-    ("pyuser.cpu", "pyuser.syscall_path", "pyuser.tracing", "pyuser.strace"),
+    ("pyuser.cpu", "pyuser.delivery", "pyuser.syscall_path", "pyuser.tracing", "pyuser.strace"),
     # 6 the syscall families, the kernel, the table
     ("pyuser.syscalls",),
     # 7 debugger and plugins
