@@ -19,9 +19,13 @@ from typing import IO
 
 _PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # The child: put this pyuser first on sys.path (-E keeps the guest's PYTHON*
-# variables away from the emulator's own Python), then run the command line.
+# variables away from the emulator's own Python), then run the command line
+# (the entry point layer, above this module: the child imports it, not this
+# module).  The child's sys.argv is [-c, arch, pyuser options..., --,
+# program, args...].
 _CHILD = ("import sys; sys.path.insert(0, sys.argv.pop(1)); "
-          "from pyuser.api import _child_main; _child_main()")
+          "from pyuser.cli import _main; arch = sys.argv[1] or None; "
+          "sys.argv = [f'pyuser-{arch}' if arch else 'pyuser', *sys.argv[2:]]; _main(arch)")
 
 # "<pid> name(args) = result", as pyuser.strace writes it
 _STRACE_LINE = re.compile(r"^(\d+) (\w+)\((.*)\) = (.*)$")
@@ -123,11 +127,3 @@ def _finish(proc: subprocess.CompletedProcess, calls: list[Syscall], text: bool)
         out, err = out.decode(errors="replace"), err.decode(errors="replace")
     return Result(proc.returncode, out, err, calls)
 
-
-def _child_main() -> None:
-    """In the child: sys.argv is [-c, arch, pyuser options..., --, program, args...]."""
-    from pyuser.cli import _main
-
-    arch = sys.argv[1] or None
-    sys.argv = [f"pyuser-{arch}" if arch else "pyuser", *sys.argv[2:]]
-    _main(arch)

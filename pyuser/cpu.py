@@ -4,9 +4,9 @@ A process has one engine, shared by its guest threads (pyuser.threads): each
 guest thread runs this loop on its own host thread while it holds the CPU
 token, with its registers loaded into the engine.
 
-Syscalls are served inside Unicorn's interrupt hook, on the emulating
-thread, without stopping emulation: read the argument registers with one
-library call, look the handler up in a list, write the result back.
+Syscalls are served inside Unicorn's hook, on the emulating thread, without
+stopping emulation (pyuser.syscall_path builds that one hot path from the
+target's calling convention; the builder, pyuser.launch, installs it).
 Anything that must happen between instructions (process exit, a fault, a
 signal delivery, sigreturn) stops emulation from the hook -- a safe point,
 since the hook runs at an instruction boundary on the emulating thread --
@@ -20,7 +20,6 @@ deliver an asynchronous signal to a guest that makes no syscalls.
 from __future__ import annotations
 
 import os
-import signal
 import sys
 import threading
 from collections.abc import Callable
@@ -29,6 +28,7 @@ from typing import TYPE_CHECKING
 from unicorn import UcError
 from unicorn import unicorn_const as UC
 
+from pyuser.delivery import SEGV_MAPERR, SignalDelivery
 from pyuser.engine import (
     AsyncStop,
     EngineCalls,
@@ -37,13 +37,9 @@ from pyuser.engine import (
     RegisterWriter,
     flush_tlb,
 )
-from pyuser.instrument.hub import SafePointStop
-from pyuser.memory import PAGE_MAPPED, GuestFault
+from pyuser.errors import FaultStop, ProcessExit, SafePointStop, SigReturn, ThreadExit
 from pyuser.process import Thread
-from pyuser.signals import SIG_DFL, SIG_IGN, SigInfo, kill_process_with
 from pyuser.soft_tlb import MAX_ENTRIES, SoftTlb
-from pyuser.syscalls.processes import ProcessExit, ThreadExit
-from pyuser.syscalls.signals import SigReturn
 from pyuser.targets.base import Fault
 from pyuser.threads import EngineBusy
 
@@ -52,32 +48,8 @@ if TYPE_CHECKING:
 
     from pyuser.process import Process
 
-__all__ = ["CpuLoop", "FaultStop", "kill_process_with"]
+__all__ = ["CpuLoop", "FaultStop"]
 
-# Syscalls Linux restarts after a handler with SA_RESTART (-ERESTARTSYS);
-# the others return EINTR when a handler runs (signal(7)).
-RESTARTABLE = frozenset({
-    "read", "readv", "write", "writev", "pread64", "pwrite64", "preadv", "pwritev",
-    "ioctl", "wait4", "waitid", "open", "openat", "futex", "futex_time64", "fcntl64",
-    "fcntl", "flock", "accept", "accept4", "connect", "recv", "recvfrom", "recvmsg", "send",
-    "sendto", "sendmsg", "sendfile64", "splice", "tee", "creat",
-})
-
-# Linux's restart_syscall with no restart block set up (do_no_restart_syscall,
-# kernel/signal.c) returns a final EINTR.  pyuser never sets one up (it
-# restarts a call by rewinding to it), so a guest's own restart_syscall ends
-# there: rewinding it, as an interrupted call is when no handler ran, would
-# make it again forever.
-FINAL_EINTR = frozenset({"restart_syscall"})
-
-SEGV_MAPERR = 1
-SEGV_ACCERR = 2
-
-
-class FaultStop(Exception):  # noqa: N818 - control flow
-    def __init__(self, fault: Fault) -> None:
-        super().__init__(fault)
-        self.fault = fault
 
 
 class CpuLoop:
@@ -106,24 +78,26 @@ class CpuLoop:
         # their Thread.context)
         self.loaded: Thread = process.current
         # serves the syscall the registers describe again, from outside
-        # emu_start (set by the target's install_syscall_hook)
+        # emu_start (set by pyuser.syscall_path, which the builder installs)
         self.serve_syscall: Callable[[], None] = lambda: None
         self.frames = t.signal_frames()
-        self._neg_eintr = (-t.errno("EINTR")) & t.word_mask
+        # signal delivery (pyuser.delivery); its entry points are the loop's
+        self.delivery = SignalDelivery(self)
+        self.deliver_signals = self.delivery.deliver_signals
+        self.force_fault = self.delivery.force_fault
+        self.sigreturn = self.delivery.sigreturn  # the sigreturn syscalls call it
+        self.die = self.delivery.die
+        self.neg_eintr = (-t.errno("EINTR")) & t.word_mask
         # the soft TLB policy (pyuser.soft_tlb): found at the first big mapping
         self._tlb: SoftTlb | None = None
         self._tlb_lookup_failed = False
         self._tlb_modes: set[int] = set()  # the MMU modes the guest has used
         self._tlb_sized_for = 256
-        self._install_debug_hooks()  # first: strace wraps kernel.dispatch
-        t.install_syscall_hook(self)
         scheduler = process.scheduler
         scheduler.switch_to = self.switch_to
         scheduler.preempt = self.preempt
         process.signals.stop_cpu = self.interrupt
         process.signals.stop_cpu_unsafe = self.unsafe_interrupt
-        if process.instruments is not None:  # -g, -plugin, Emulator hooks: none in a plain run
-            process.instruments.attach(self)
 
     @property
     def thread(self) -> Thread:
@@ -142,64 +116,6 @@ class CpuLoop:
                 self.uc.emu_stop()
 
         return guarded
-
-    def interrupt_hook(self, syscall_interrupt: int, fault_of: Callable[[int], Fault],
-                       serve: Callable[[], None] | None = None
-                       ) -> Callable[[int, int, int], None]:
-        """The hot path for targets whose syscall instruction raises an interrupt.
-
-        One Python frame per syscall: read the argument registers in one call,
-        dispatch, write the result (or `serve()`, for a personality with its
-        own result convention: FreeBSD's carry flag).  Other interrupts are
-        faults: stop.
-        """
-        if serve is not None:
-            self.serve_syscall = serve  # outside emu_start too (a call that may block)
-
-            def on_other_abi(_uc: int, intno: int, _user_data: int) -> None:
-                try:
-                    if intno == syscall_interrupt:
-                        serve()
-                    else:
-                        self.stop_reason = FaultStop(fault_of(intno))
-                        self.uc.emu_stop()
-                except BaseException as e:  # noqa: BLE001 - re-raised by run()
-                    self.stop_reason = e
-                    self.uc.emu_stop()
-
-            return on_other_abi
-
-        read = self.bank.read
-        kernel = self.kernel  # kernel.dispatch is looked up per call: tracers wrap it
-        write = self.write_result
-        mask = self.word_mask
-        neg_eintr = self._neg_eintr
-        process = self.process
-        signals = process.signals
-        uc = self.uc
-
-        def on_interrupt(_uc: int, intno: int, _user_data: int) -> None:
-            try:
-                if intno == syscall_interrupt:
-                    # syscall_now, inlined: this is the hottest path there is
-                    regs = read()
-                    result = kernel.dispatch(regs) & mask
-                    write(result)
-                    if result == neg_eintr:
-                        process.current.interrupted = (regs[0], regs[1])
-                        signals.check = True
-                    if signals.check:
-                        uc.emu_stop()
-                else:
-                    self.stop_reason = FaultStop(fault_of(intno))
-                    uc.emu_stop()
-            except BaseException as e:  # noqa: BLE001 - re-raised by run()
-                self.stop_reason = e
-                uc.emu_stop()
-
-        if syscall_interrupt >= 0:
-            self.serve_syscall = lambda: on_interrupt(0, syscall_interrupt, 0)
-        return on_interrupt
 
     def spin_hint_hook(self, is_spin_hint: Callable[[], bool]) -> Callable[[], bool]:
         """For engines that stop at spin-wait hints (yield, wfe) as at an invalid
@@ -220,18 +136,6 @@ class CpuLoop:
                 return True
 
         return on_invalid
-
-    def syscall_now(self) -> None:
-        """Serve the syscall the registers describe."""
-        regs = self.bank.read()
-        result = self.kernel.dispatch(regs) & self.word_mask
-        self.write_result(result)
-        signals = self.process.signals
-        if result == self._neg_eintr:
-            self.process.current.interrupted = (regs[0], regs[1])
-            signals.check = True
-        if signals.check:
-            self.uc.emu_stop()
 
     def interrupt(self) -> None:
         """From another host thread: bring the CPU to a block boundary soon.
@@ -406,18 +310,6 @@ class CpuLoop:
             self._tlb.grow(sorted(self._tlb_modes), want, lambda: flush_tlb(uc))
             self._tlb_sized_for = want
 
-    def _install_debug_hooks(self) -> None:
-        log = self.process.log
-        if log.enabled("strace") and not getattr(self.kernel, "traced", False):
-            from pyuser.strace import install_strace
-
-            install_strace(self.kernel, log)
-        if log.enabled("in_asm") or log.enabled("exec") or log.enabled("cpu") or \
-                log.enabled("nochain"):
-            from pyuser.tracing import install_block_tracing
-
-            install_block_tracing(self, log)
-
     # ------------------------------------------------------------ the loop
     def run(self, thread: Thread) -> int:
         """Run `thread` until it or the process exits; returns the exit status.
@@ -500,133 +392,3 @@ class CpuLoop:
         if error.errno in (UC.UC_ERR_INSN_INVALID, UC.UC_ERR_EXCEPTION):
             return Fault(self.target.const("SIGILL"), 1, pc, pc)
         return Fault(self.target.const("SIGSEGV"), SEGV_MAPERR, pc, pc)
-
-    # ------------------------------------------------------------ signals
-    def force_fault(self, fault: Fault) -> None:
-        """A synchronous fault: delivered now; blocked or ignored means death."""
-        state = self.process.signals
-        thread = self.thread
-        signo = fault.signal
-        code = fault.code
-        if self.process.instruments is not None:  # gdb sees the signal first
-            signo = self.process.instruments.before_signal(self, signo, fault)
-            if not signo:
-                return  # gdb took it: the instruction runs again
-        if signo == self.target.const("SIGSEGV") and fault.address:
-            mapped = self.process.memory.pages[fault.address >> 12] & PAGE_MAPPED \
-                if fault.address < self.process.memory.size else 0
-            code = SEGV_ACCERR if mapped else SEGV_MAPERR
-        action = state.action(signo)
-        bit = 1 << (signo - 1)
-        if thread.signals.mask & bit or action.handler == SIG_IGN:
-            # as the kernel's force_sig: the fault cannot be blocked or ignored
-            thread.signals.mask &= ~bit
-            state.actions.pop(signo, None)
-            action = state.action(signo)
-        info = SigInfo(signo, code=code, addr=fault.address, fault=True)
-        if action.handler == SIG_DFL:
-            self.die(signo, signo in state.core)
-        self._run_handler(info, action, trap_no=fault.trap_no, fault_address=fault.address)
-
-    def deliver_signals(self) -> None:
-        """Deliver every pending signal the current thread does not block."""
-        proc = self.process
-        state = proc.signals
-        thread = self.thread
-        state.check = False
-        interrupted, thread.interrupted = thread.interrupted, None
-        ran_handler = False
-        while True:
-            info = state.next_deliverable(thread)
-            if info is None:
-                break
-            signo = info.signo
-            if proc.instruments is not None:  # gdb sees the signal first
-                if not proc.instruments.before_signal(self, signo, info):
-                    continue
-            action = state.action(signo)
-            if action.handler == SIG_IGN:
-                continue
-            if action.handler == SIG_DFL:
-                if signo in state.ignored_by_default:
-                    continue
-                if signo in state.stopping:
-                    os.kill(os.getpid(), signal.SIGSTOP)
-                    continue
-                self.die(signo, signo in state.core)
-            if interrupted is not None:
-                name = self.target.syscall_names.get(interrupted[0], "")
-                if action.flags & state.sa_restart and name in RESTARTABLE:
-                    self._rewind_syscall(interrupted)
-                interrupted = None
-            self._run_handler(info, action)
-            ran_handler = True
-        if interrupted is not None and not ran_handler \
-                and self.target.syscall_names.get(interrupted[0]) not in FINAL_EINTR:
-            # nothing ran in between: the syscall goes on as if uninterrupted
-            self._rewind_syscall(interrupted)
-
-    def _rewind_syscall(self, interrupted: tuple[int, ...]) -> None:
-        uc = self.uc
-        uc.reg_write(self.target.syscall_arg_regs[0], interrupted[1])
-        if self.target.syscall_return_reg == self.target.syscall_number_reg:
-            uc.reg_write(self.target.syscall_number_reg, interrupted[0])  # x86: rax
-        self.target.restore_after_rewind(uc, interrupted)
-        pc = uc.reg_read(self.target.pc_reg)
-        self.target.set_pc(uc, pc - self.target.syscall_insn_size(uc))
-
-    def _run_handler(self, info: SigInfo, action, *, trap_no: int = 0,
-                     fault_address: int = 0) -> None:
-        proc = self.process
-        state = proc.signals
-        thread = self.thread
-        ts = thread.signals
-        uc = self.uc
-        rt = bool(action.flags & state.sa_siginfo)
-        sp = self.frames.interrupted_sp(uc)
-        on_alt = ts.altstack_size and ts.altstack_sp <= sp < ts.altstack_sp + ts.altstack_size
-        if action.flags & state.sa_onstack and ts.altstack_size and not on_alt:
-            sp = ts.altstack_sp + ts.altstack_size
-        frame = (sp - self.frames.frame_size(rt)) & ~15
-        if frame < 0:  # a stack pointer near 0: no room for the frame below it
-            self.die(self.target.const("SIGSEGV"), True)
-        old_mask = ts.mask
-        if thread.restore_mask_after_delivery is not None:
-            old_mask, thread.restore_mask_after_delivery = thread.restore_mask_after_delivery, None
-        alt_flags = 1 if on_alt else (2 if not ts.altstack_size else 0)  # SS_ONSTACK/SS_DISABLE
-        restorer = action.restorer if action.flags & state.sa_restorer else 0
-        try:
-            self.frames.setup(
-                uc, proc.memory, frame, signo=info.signo, siginfo=proc.encode_siginfo(info),
-                rt=rt, handler=action.handler, restorer=restorer, old_mask=old_mask,
-                altstack=(ts.altstack_sp, alt_flags, ts.altstack_size),
-                fault_address=fault_address, trap_no=trap_no)
-        except GuestFault:
-            self.die(self.target.const("SIGSEGV"), True)  # no room for the frame
-        ts.mask |= action.mask
-        if not action.flags & state.sa_nodefer:
-            ts.mask |= 1 << (info.signo - 1)
-        ts.mask &= ~state.unblockable
-        if action.flags & state.sa_resethand:
-            state.actions.pop(info.signo, None)
-        state.delivered += 1
-
-    def sigreturn(self, rt: bool) -> None:
-        """Called by the sigreturn syscalls: restore what the frame saved."""
-        proc = self.process
-        try:
-            mask, _altstack = self.frames.restore(self.uc, proc.memory, rt)
-        except GuestFault:
-            self.die(self.target.const("SIGSEGV"), True)
-        self.thread.signals.mask = mask & ~proc.signals.unblockable
-        proc.signals.check = True
-
-    def die(self, target_signal: int, core: bool) -> None:
-        """End the emulator the way the guest dies: message, then the same host signal."""
-        if self.process.instruments is not None:
-            self.process.instruments.process_killed(target_signal)
-        if self.process.on_death is not None:
-            self.process.on_death(target_signal, core)
-        kill_process_with(self.target.signal_to_host.get(target_signal, target_signal),
-                          target_signal, core)
-

@@ -203,7 +203,7 @@ class Emulator:
     def _install_hooks(self, process: Process) -> None:
         import threading
 
-        from pyuser.syscalls.processes import ProcessExit
+        from pyuser.errors import ProcessExit
 
         def on_death(target_signal: int, core: bool) -> None:
             if process.is_fork_child:

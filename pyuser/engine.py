@@ -3,7 +3,7 @@
 The Python binding's convenience calls cost ~13 µs per syscall (register
 reads build objects, hooks go through generic trampolines).  Calling the
 library directly through ctypes with preallocated buffers costs ~2 µs
-(shared UNICORN_FACTS.md).  Everything else keeps using the binding.
+(tools/bench.py's getppid row).  Everything else keeps using the binding.
 """
 
 from __future__ import annotations
@@ -149,17 +149,14 @@ class RawHooks:
         """fn(uc_handle, intno, user_data), called straight from C."""
         return self._add(UC.UC_HOOK_INTR, INTR_CALLBACK(fn))
 
+    def on_syscall_instruction(self, insn: int, fn: Callable[[int, int], None]) -> int:
+        """fn(uc_handle, user_data) at each `insn` (UC_HOOK_INSN: x86's
+        syscall), called straight from C."""
+        return self._add(UC.UC_HOOK_INSN, INSN_CALLBACK(fn), insn)
+
     def on_invalid_instruction(self, fn: Callable[[], bool]) -> int:
         """fn() -> True when it handled the instruction (execution goes on)."""
         return self._add(UC.UC_HOOK_INSN_INVALID, INVALID_CALLBACK(lambda _uc, _ud: fn()))
-
-    def on_instruction(self, insn: int, fn: Callable[[], None]) -> int:
-        cb = INSN_CALLBACK(lambda _uc, _ud: fn())
-        return self._add(UC.UC_HOOK_INSN, cb, insn)
-
-    def on_code(self, fn: Callable[[int, int], None]) -> int:
-        cb = CODE_CALLBACK(lambda _uc, addr, size, _ud: fn(addr, size))
-        return self._add(UC.UC_HOOK_CODE, cb)
 
     def on_block(self, fn: Callable[[int, int], None]) -> int:
         cb = CODE_CALLBACK(lambda _uc, addr, size, _ud: fn(addr, size))

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from pyuser.config import default_sysroot
-from pyuser.cpu import kill_process_with
+from pyuser.cpu import CpuLoop
 from pyuser.engine import close_engine
 from pyuser.errors import LoadError, UserError
 from pyuser.loader import load_program
@@ -26,7 +26,10 @@ from pyuser.loader.elf import guess_target
 from pyuser.log import stand_ins_for_closed_streams
 from pyuser.memory import OutOfMemory
 from pyuser.process import Options, Process
+from pyuser.signals import kill_process_with
+from pyuser.syscall_path import install_syscall_path
 from pyuser.syscalls.exec import ExecRequest, ImageReplaced, drop_for_exec
+from pyuser.syscalls.kernel import kernel_for
 from pyuser.targets import load_target
 from pyuser.vfs import under_sysroot
 
@@ -82,6 +85,37 @@ def resolve_program(target_name: str | None, program: str, options: Options,
     return target, host_program
 
 
+def new_process(target: Target, options: Options, log: Log | None = None) -> Process:
+    """A Process with its kernel and its CPU loop, before any image is loaded.
+
+    The one place that assembles the layers: the Process (process state)
+    knows neither its kernel (pyuser.syscalls) nor its CPU loop (pyuser.cpu),
+    which sit above it; both are made here and handed in."""
+    process = Process(target, options, log)
+    process.kernel = kernel_for(process)
+    process.cpu = CpuLoop(process, process.engine)
+    process.kernel.attach_cpu(process.cpu)
+    install_syscall_path(process.cpu)
+    _install_debug_logging(process)
+    return process
+
+
+def _install_debug_logging(process: Process) -> None:
+    """-strace and -d in_asm/exec/cpu/nochain: wrappers and hooks that a plain
+    run does not have (the hot path looks kernel.dispatch up on each call, so
+    a wrapper installed now is seen)."""
+    log = process.log
+    if log.enabled("strace") and not getattr(process.kernel, "traced", False):
+        from pyuser.strace import install_strace
+
+        install_strace(process.kernel, log)
+    if log.enabled("in_asm") or log.enabled("exec") or log.enabled("cpu") or \
+            log.enabled("nochain"):
+        from pyuser.tracing import install_block_tracing
+
+        install_block_tracing(process.cpu, log)
+
+
 def build_process(target: Target, options: Options, host_program: str, guest_name: bytes,
                   argv: list[bytes], envp: list[bytes], *, log: Log | None = None,
                   execfn: bytes | None = None,
@@ -90,7 +124,7 @@ def build_process(target: Target, options: Options, host_program: str, guest_nam
     `guest_name` (/proc/self/exe is its real path in the guest's view);
     `execfn` (default `guest_name`) is the name it was started by (AT_EXECFN,
     the task name).  `prepare` runs on the process before the image is loaded."""
-    process = Process(target, options, log)
+    process = new_process(target, options, log)
     if prepare is not None:
         prepare(process)
     process.exe_guest_path = os.fsdecode(process.vfs.guest_realpath(guest_name))

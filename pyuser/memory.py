@@ -1,6 +1,6 @@
 """Guest memory: one host reservation, page permissions, and the guest's mappings.
 
-Design (see shared UNICORN_FACTS.md):
+Design:
 - The whole guest user address space is one host mmap (reserved with
   MAP_NORESERVE, so untouched pages cost nothing) handed to Unicorn once with
   mem_map_ptr.  Unicorn slows down as regions multiply; one region never does.

@@ -1,43 +1,31 @@
 """A guest process: its memory, CPU, threads, signal state and kernel view.
 
+Thread (pyuser.threads) is re-exported here, where it used to live.
+
 No global state: everything a guest process has hangs off one Process, so a
 Python program may run several (one after the other, or in forked children).
 """
 
 from __future__ import annotations
 
-import functools
 import os
 import threading
 import time
 from collections.abc import Callable
-from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from pyuser.limits import fit_address_space
 from pyuser.log import Log
 from pyuser.memory import GuestMemory
-from pyuser.signals import HostRelay, SigInfo, SignalState, ThreadSignals, encode_siginfo
+from pyuser.signals import HostRelay, SignalState
 from pyuser.targets.base import Target
-from pyuser.threads import FutexTable, Scheduler, Wakeup
+from pyuser.threads import FutexTable, Scheduler, Thread
 from pyuser.vfs import GuestFileSystem
 
 if TYPE_CHECKING:
     from unicorn import Uc
 
-    from pyuser.cpu import CpuLoop
-
 DEFAULT_STACK_SIZE = 8 * 1024 * 1024
-
-
-@functools.cache
-def _si_codes_to_target(abi: ModuleType) -> dict[int, int]:
-    """The host's negative si_codes -> the target's, where they differ (by name)."""
-    from pyuser.syscalls.byteorder import host_abi
-
-    host = host_abi().CONST
-    return {host[name]: value for name, value in abi.CONST.items()
-            if name.startswith("SI_") and value < 0 and name in host and host[name] != value}
 
 
 class Options:
@@ -59,37 +47,31 @@ class Options:
         return f"Options({vars(self)})"
 
 
-class Thread:
-    """A guest thread: its id and the per-thread kernel state."""
+class CpuControl(Protocol):
+    """What a process asks of its CPU loop (pyuser.cpu.CpuLoop, a layer above,
+    made by whoever builds the process: pyuser.launch.new_process)."""
 
-    def __init__(self, tid: int, *, name: bytes = b"", signals: ThreadSignals | None = None,
-                 context: object | None = None, host_thread: int = 0) -> None:
-        self.tid = tid
-        self.clear_child_tid = 0
-        self.robust_list = 0
-        self.name = name
-        self.signals = ThreadSignals() if signals is None else signals
-        # its registers while another thread has the engine (a Unicorn context;
-        # pyuser.threads explains the sharing)
-        self.context = context
-        # (syscall number, first argument, ...) of a syscall that ended with EINTR
-        self.interrupted: tuple[int, ...] | None = None
-        # the mask sigsuspend/ppoll replaced, restored by the handler's sigreturn
-        self.restore_mask_after_delivery: int | None = None
-        # set to end a wait inside the emulator (futex, sigsuspend, sleep)
-        self.wakeup = Wakeup()
-        self.host_thread = host_thread  # threading.get_ident() of the host thread running it
-        self.in_host_call = False  # blocked in a host call a kick may interrupt
-        # kicks sent to it, and how many it has answered (it checks for a
-        # deliverable signal before each host call); see SignalState.wake
-        self.kick_seq = 0
-        self.kick_ack = 0
+    uc: Uc
+    running: bool
 
-    def __repr__(self) -> str:
-        return f"Thread({self.tid}, name={self.name!r})"
+    def run(self, thread: Thread) -> int: ...
+    def size_tlb_for(self, pages: int) -> None: ...
+
+
+class KernelControl(Protocol):
+    """What a process asks of its kernel (pyuser.syscalls.kernel, above)."""
+
+    def futex_wake_address(self, address: int, count: int) -> int: ...
+    def release_robust_list(self, thread: Thread) -> None: ...
 
 
 class Process:
+    """A guest process; pyuser.launch.new_process hands it its kernel and
+    its CPU loop, which sit above it."""
+
+    kernel: KernelControl
+    cpu: CpuControl
+
     def __init__(self, target: Target, options: Options, log: Log | None = None) -> None:
         self.target = target
         self.options = options
@@ -106,12 +88,13 @@ class Process:
         fit_address_space(target)  # under a low ulimit -v, where the target allows
         self.memory = GuestMemory(target.address_space_size)
         self.memory.mmap_top = target.mmap_top
-        main_uc = target.create_cpu(options.cpu)
-        self.page_tables = target.create_page_tables(main_uc, self.memory)
+        # the one engine of the process, shared by its threads (pyuser.threads)
+        self.engine = target.create_cpu(options.cpu)
+        self.page_tables = target.create_page_tables(self.engine, self.memory)
         self.memory.mmu = self.page_tables
         self.memory.invalidate_code = self._invalidate_code
         self.memory.accessible_grew = self._accessible_grew
-        target.prepare_process(main_uc, self.memory, self.page_tables)
+        target.prepare_process(self.engine, self.memory, self.page_tables)
 
         self.signals = SignalState(self)
         self.vfs = GuestFileSystem(self, options.sysroot)
@@ -150,22 +133,14 @@ class Process:
         # pyuser.Emulator's code hooks: told of engines, threads, signals, exit
         self.instruments = None
 
-        from pyuser.cpu import CpuLoop
-        from pyuser.syscalls.kernel import kernel_for
-
-        self.kernel = kernel_for(self)
-        # the one engine of the process, shared by its threads (pyuser.threads)
-        self.cpu: CpuLoop = CpuLoop(self, main_uc)
-        self.kernel.attach_cpu(self.cpu)
-
     @property
     def uc(self) -> Uc:
         """The engine, holding the registers of the thread that has the CPU."""
-        return self.cpu.uc
+        return self.engine
 
     # ------------------------------------------------------------ helpers for handlers
     def _invalidate_code(self, start: int, end: int) -> None:
-        self.cpu.uc.ctl_remove_cache(start, end)
+        self.engine.ctl_remove_cache(start, end)
 
     def _accessible_grew(self, start: int, end: int) -> None:
         cpu = getattr(self, "cpu", None)  # the loader maps before the CPU exists
@@ -201,9 +176,6 @@ class Process:
 
     def current_tid(self) -> int:
         return self.current.tid
-
-    def has_thread(self, tid: int) -> bool:
-        return tid in self.threads
 
     def is_reserved_fd(self, fd: int) -> bool:
         """Descriptors the emulator itself needs (the -D log file)."""
@@ -253,7 +225,7 @@ class Process:
         if not self.async_stops_wanted:
             self.async_stops_wanted = True
             if self.cpu.running:
-                self.cpu.uc.emu_stop()
+                self.engine.emu_stop()
 
     def forward_host_signals(self) -> None:
         """Take the host's signals for the guest (the command line does; an
@@ -287,19 +259,6 @@ class Process:
             self.signals.relay.restart_after_fork()
         if self.instruments is not None:
             self.instruments.after_fork()
-
-    def encode_siginfo(self, info: SigInfo) -> bytes:
-        own = self.target.encode_siginfo(info)
-        if own is not None:
-            return own
-        data = encode_siginfo(info, self.target.word_size, self.target.const("SIGCHLD"),
-                              self.target.byteorder)
-        code = _si_codes_to_target(self.target.abi).get(info.code)
-        if code is not None:  # MIPS numbers SI_TIMER, SI_MESGQ, SI_ASYNCIO its own way
-            data = data[:8] + code.to_bytes(4, self.target.byteorder, signed=True) + data[12:]
-        if self.target.siginfo_code_offset == 4:  # MIPS: si_code before si_errno
-            data = data[:4] + data[8:12] + data[4:8] + data[12:]
-        return data
 
     # ------------------------------------------------------------ /proc/self
     def render_maps(self) -> bytes:

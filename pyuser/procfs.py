@@ -18,10 +18,38 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from pyuser.process import Process
+    from unicorn import Uc
+
+    from pyuser.memory import GuestMemory
+    from pyuser.signals import SignalState
+    from pyuser.targets.base import Target
+
+
+class _Thread(Protocol):
+    name: bytes
+    signals: Any  # pyuser.signals.ThreadSignals
+
+
+class _Options(Protocol):
+    cpu: str
+
+
+class Process(Protocol):
+    """What the /proc renderers read of the process (pyuser.process.Process,
+    whose file system view, pyuser.vfs, calls them)."""
+
+    target: Target
+    threads: dict[int, Any]
+    current: _Thread
+    memory: GuestMemory
+    signals: SignalState
+    options: _Options
+    uc: Uc
+    brk_start: int
+    exe_guest_path: str
 
 # proc(5) field numbers (1-based) of /proc/<pid>/stat
 _COMM, _NUM_THREADS, _VSIZE, _RSSLIM = 2, 20, 23, 25
@@ -101,9 +129,9 @@ def render_environ(proc: Process) -> bytes:
 
 
 def render_cpuinfo(proc: Process) -> bytes:
-    render = getattr(proc.target, "cpuinfo", None)
-    if render is not None:
-        return render(proc.uc, proc.options.cpu)
+    own = proc.target.cpuinfo(proc.uc, proc.options.cpu)
+    if own is not None:
+        return own
     with open("/proc/cpuinfo", "rb") as f:
         return f.read()
 

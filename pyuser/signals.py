@@ -23,37 +23,50 @@ from __future__ import annotations
 
 import _thread
 import collections
-import ctypes
 import os
-import resource
 import signal as host_signal
-import sys
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Protocol
+
+from pyuser.host_signals import KICK_SIGNAL, Kicker, SigWaiter, ignore_kick, kick, kill_process_with
+from pyuser.targets.siginfo import SI_KERNEL, SI_QUEUE, SI_TIMER, SI_TKILL, SI_USER, SigInfo
 
 if TYPE_CHECKING:
-    from pyuser.process import Process, Thread
+    from pyuser.targets.base import Target
+
+
+class Thread(Protocol):
+    """What signal state uses of a guest thread (pyuser.threads.Thread, which
+    holds this module's ThreadSignals)."""
+
+    tid: int
+    signals: ThreadSignals
+    wakeup: threading.Event
+    host_thread: int
+    in_host_call: bool
+    kick_seq: int
+    kick_ack: int
+
+
+class Process(Protocol):
+    """What signal state uses of its process (pyuser.process.Process, which
+    owns it): the target, the threads, the current one."""
+
+    target: Target
+    threads: dict[int, Thread]
+    current: Thread
+    async_stops_wanted: bool
+
+__all__ = ["SI_KERNEL", "SI_QUEUE", "SI_TIMER", "SI_TKILL", "SI_USER", "SigInfo",
+           "kill_process_with"]
 
 SIG_DFL = 0
 SIG_IGN = 1
 
-# si_code values (include/uapi/asm-generic/siginfo.h)
-SI_USER = 0
-SI_KERNEL = 0x80
-SI_QUEUE = -1
-SI_TIMER = -2
-SI_TKILL = -6
 
-# The host signal pyuser keeps for itself: it interrupts a blocking host call
-# of the emulating thread when a guest signal arrives.  (Guest signal 64 is
-# still usable inside the guest; it is not forwarded from the host.)
-KICK_SIGNAL = host_signal.SIGRTMAX
 # seconds a forwarded signal may wait for a safe point before the fallback
 FALLBACK_DELAY = 0.3
-# seconds between kicks of a thread that has not answered one yet (doubling)
-REKICK_DELAY = 0.002
-REKICK_DELAY_MAX = 0.1
 
 CORE_NAMES = ("SIGQUIT", "SIGILL", "SIGTRAP", "SIGABRT", "SIGBUS", "SIGFPE", "SIGSEGV",
               "SIGXCPU", "SIGXFSZ", "SIGSYS")
@@ -68,33 +81,6 @@ _SYNCHRONOUS_HOST = {host_signal.SIGSEGV, host_signal.SIGBUS, host_signal.SIGILL
 # stay pending on the emulating thread where the watcher cannot take them, so
 # they stay unblocked and their host disposition follows the guest's.
 _THREAD_DIRECTED = {host_signal.SIGPIPE, host_signal.SIGXFSZ}
-
-
-class SigInfo:
-    """A siginfo_t, in target signal numbers; encoded per target when delivered."""
-
-    def __init__(self, signo: int, code: int = SI_USER, *, errno: int = 0, pid: int = 0,
-                 uid: int = 0, addr: int = 0, status: int = 0, value: int = 0, timerid: int = 0,
-                 overrun: int = 0, utime: int = 0, stime: int = 0, band: int = 0, fd: int = 0,
-                 fault: bool = False) -> None:
-        self.signo = signo
-        self.code = code
-        self.errno = errno
-        self.pid = pid
-        self.uid = uid
-        self.addr = addr  # SIGSEGV/SIGBUS/SIGILL/SIGFPE/SIGTRAP
-        self.status = status  # SIGCHLD
-        self.value = value  # sigqueue / timers
-        self.timerid = timerid
-        self.overrun = overrun
-        self.utime = utime
-        self.stime = stime
-        self.band = band
-        self.fd = fd
-        self.fault = fault  # a synchronous CPU fault
-
-    def __repr__(self) -> str:
-        return f"SigInfo({self.signo}, code={self.code}, pid={self.pid}, addr={self.addr:#x})"
 
 
 class Action:
@@ -175,7 +161,6 @@ class SignalState:
                                    if n in c}
         self.stopping = {c[n] for n in STOP_NAMES if n in c}
         self.sigkill, self.sigstop = c["SIGKILL"], c["SIGSTOP"]
-        self.sigcont = c["SIGCONT"]
         self.sa_nodefer = c["SA_NODEFER"]
         self.sa_resethand = c["SA_RESETHAND"]
         self.sa_restart = c["SA_RESTART"]
@@ -204,7 +189,7 @@ class SignalState:
         # and the unsafe way once, when it cannot stop at a block boundary yet
         self.stop_cpu: Callable[[], None] = lambda: None
         self.stop_cpu_unsafe: Callable[[], None] = lambda: None
-        self._kicker: _Kicker | None = None
+        self._kicker: Kicker | None = None
 
     # ------------------------------------------------------------ dispositions
     def action(self, signo: int) -> Action:
@@ -234,8 +219,6 @@ class SignalState:
         signo = info.signo
         for watcher in self.arrival_watchers:
             watcher(signo)
-        if signo == self.sigcont:
-            pass  # a stopped emulator is continued by the host itself
         if self.is_ignored(signo) and not info.fault:
             return
         realtime = signo >= self.sigrtmin
@@ -257,7 +240,7 @@ class SignalState:
         lost.  So every kick is counted (kick_seq) and the thread answers
         them (kick_ack) when it checks for a deliverable signal before each
         host call; a thread in a host call with an unanswered kick is kicked
-        again (_Kicker) until it answers."""
+        again (Kicker) until it answers."""
         threads = [thread] if thread is not None else list(self.process.threads.values())
         me = threading.get_ident()
         for t in threads:
@@ -265,9 +248,9 @@ class SignalState:
             t.kick_seq += 1
             # the kick's handler exists only when host signals are forwarded
             if t.in_host_call and self.relay is not None and t.host_thread != me:
-                _kick(t)
+                kick(t)
                 if self._kicker is None:
-                    self._kicker = _Kicker()
+                    self._kicker = Kicker()
                 self._kicker.watch(t)
 
     def post_from_host(self, info: SigInfo) -> None:
@@ -400,14 +383,13 @@ class HostRelay:
         self.forwarded = {s for s in range(1, host_signal.NSIG)
                           if s not in _SYNCHRONOUS_HOST | _THREAD_DIRECTED
                           and s in self.target.signal_from_host}
-        self.main_thread = threading.get_ident()
         self._thread = 0  # the watcher's thread id (_thread's ident)
         # its host (native) id, set by the watcher itself once it runs
         self._native_id = 0
         self._native_id_known = threading.Event()
 
     def start(self) -> None:
-        host_signal.signal(KICK_SIGNAL, _ignore_kick)
+        host_signal.signal(KICK_SIGNAL, ignore_kick)
         # Signals the emulator inherited as ignored are ignored for the guest too.
         for host in list(self.forwarded):
             target = self.target.signal_from_host[host]
@@ -441,7 +423,6 @@ class HostRelay:
 
     def restart_after_fork(self) -> None:
         """The child of a fork has the mask but not the watcher thread."""
-        self.main_thread = threading.get_ident()
         self._start_watcher()
 
     def _start_watcher(self) -> None:
@@ -485,7 +466,7 @@ class HostRelay:
     def _watch(self) -> None:
         self._native_id = threading.get_native_id()
         self._native_id_known.set()
-        waiter = _SigWaiter(self.forwarded)
+        waiter = SigWaiter(self.forwarded)
         while True:
             host_info = waiter.wait()
             if host_info is None:
@@ -500,141 +481,3 @@ class HostRelay:
                 info = SigInfo(target, code=code, pid=pid, uid=uid, status=status, value=value,
                                addr=addr)
             self.state.post_from_host(info)
-
-
-def _ignore_kick(_signum: int, _frame: object) -> None:
-    """The kick only has to interrupt a system call; nothing to do here."""
-
-
-def _kick(thread: Thread) -> None:
-    try:
-        host_signal.pthread_kill(thread.host_thread, KICK_SIGNAL)
-    except (ProcessLookupError, OSError):
-        pass
-
-
-class _Kicker:
-    """Kicks again the threads that have not answered a kick (see SignalState.wake).
-
-    One daemon thread, started at the first kick; it sleeps while no kick is
-    unanswered, then re-kicks every REKICK_DELAY, doubling up to
-    REKICK_DELAY_MAX (a thread kept in a host call that retries on EINTR by
-    itself is not kicked at a high rate forever)."""
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._watched: list[Thread] = []
-        threading.Thread(target=self._run, name="pyuser-kicker", daemon=True).start()
-
-    def watch(self, thread: Thread) -> None:
-        with self._cond:
-            if thread not in self._watched:
-                self._watched.append(thread)
-            self._cond.notify()
-
-    def _run(self) -> None:
-        delay = REKICK_DELAY
-        while True:
-            with self._cond:
-                while not self._watched:
-                    self._cond.wait()
-                    delay = REKICK_DELAY
-                self._cond.wait(delay)
-                self._watched = [t for t in self._watched
-                                 if t.in_host_call and t.kick_ack != t.kick_seq]
-                pending = list(self._watched)
-            for t in pending:
-                _kick(t)
-            delay = min(delay * 2, REKICK_DELAY_MAX)
-
-
-def kill_process_with(host_signal_number: int, target_signal: int, core: bool) -> None:
-    """Die of a host signal (from any host thread), with qemu's message for core signals."""
-    if core:
-        try:
-            name = host_signal.strsignal(host_signal_number) or f"signal {host_signal_number}"
-        except ValueError:
-            name = f"signal {host_signal_number}"
-        sys.stderr.write(f"pyuser: uncaught target signal {target_signal} ({name})"
-                         " - core dumped\n")
-    sys.stdout.flush()
-    sys.stderr.flush()
-    # the guest's core is not ours to write: no core file of the emulator
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    try:
-        host_signal.signal(host_signal_number, host_signal.SIG_DFL)
-    except (ValueError, OSError):
-        pass  # not the main thread, or SIGKILL/SIGSTOP: already the default
-    host_signal.pthread_sigmask(host_signal.SIG_UNBLOCK, {host_signal_number})
-    host_signal.pthread_kill(threading.get_ident(), host_signal_number)
-    os._exit(128 + target_signal)
-
-
-class _SigWaiter:
-    """sigwaitinfo through libc, for the fields Python's wrapper drops (si_value)."""
-
-    def __init__(self, signals: set[int]) -> None:
-        self._libc = ctypes.CDLL(None, use_errno=True)
-        self._set = ctypes.create_string_buffer(128)
-        self._libc.sigemptyset(self._set)
-        for s in signals:
-            self._libc.sigaddset(self._set, s)
-        self._info = ctypes.create_string_buffer(128)
-
-    def wait(self) -> tuple[int, int, int, int, int, int, int] | None:
-        result = self._libc.sigwaitinfo(self._set, self._info)
-        if result < 0:
-            return None
-        raw = self._info.raw
-        # x86_64 siginfo_t: signo, errno, code (ints), padding, then the union
-        # at offset 16: pid, uid, then status (SIGCHLD) or value (sigqueue/timer)
-        signo, _errno, code = (int.from_bytes(raw[i:i + 4], "little", signed=True)
-                               for i in (0, 4, 8))
-        pid = int.from_bytes(raw[16:20], "little", signed=True)
-        uid = int.from_bytes(raw[20:24], "little")
-        status = int.from_bytes(raw[24:28], "little", signed=True)
-        value = int.from_bytes(raw[24:32], "little")
-        addr = int.from_bytes(raw[16:24], "little")
-        return signo, code, pid, uid, status, value, addr
-
-
-def encode_siginfo(info: SigInfo, word_size: int, chld_code: int,
-                   byteorder: Literal["little", "big"] = "little") -> bytes:
-    """siginfo_t in the target's layout (128 bytes): fields placed by union member.
-
-    Offsets for 32-bit targets: signo 0, errno 4, code 8, then the union at 12
-    (pid/addr/timerid at 12, uid/overrun at 16, status/value at 20); on 64-bit
-    targets the union starts at 16 and pointers are 8 bytes.
-    """
-    buf = bytearray(128)
-    w = word_size
-    base = 12 if w == 4 else 16
-
-    def put(offset: int, value: int, size: int = 4) -> None:
-        buf[offset:offset + size] = (value & ((1 << (8 * size)) - 1)).to_bytes(size, byteorder)
-
-    put(0, info.signo)
-    put(4, info.errno)
-    put(8, info.code)
-    if info.fault:
-        put(base, info.addr, w)
-    elif info.code == SI_TIMER:
-        put(base, info.timerid)
-        put(base + 4, info.overrun)
-        put(base + 8, info.value, w)
-    elif info.signo == chld_code and info.code > 0:
-        put(base, info.pid)
-        put(base + 4, info.uid)
-        put(base + 8, info.status)
-        put(base + 8 + w, info.utime, w)
-        put(base + 8 + 2 * w, info.stime, w)
-    else:
-        put(base, info.pid)
-        put(base + 4, info.uid)
-        if info.code in (SI_QUEUE, SI_TIMER) or info.code < 0:
-            put(base + 8, info.value, w)
-    return bytes(buf)
-
-
-def current_uid_pid() -> tuple[int, int]:
-    return os.getuid(), os.getpid()

@@ -8,7 +8,9 @@ when tracing is asked for.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pyuser.memory import GuestFault
 from pyuser.syscalls.table import host_id, host_id16
@@ -16,8 +18,24 @@ from pyuser.syscalls.types import NoReturn
 
 if TYPE_CHECKING:
     from pyuser.log import Log
-    from pyuser.syscalls.kernel import Kernel
+    from pyuser.memory import GuestMemory
+    from pyuser.process import Process
     from pyuser.syscalls.table import Entry
+    from pyuser.targets.base import Target
+
+
+class Kernel(Protocol):
+    """What strace uses of the kernel it wraps (pyuser.syscalls.kernel, a
+    layer above: the builder installs strace on it)."""
+
+    target: Target
+    abi: ModuleType
+    mem: GuestMemory
+    proc: Process
+    traced: bool
+    dispatch: Callable[[Any], int]
+
+    def entry(self, number: int) -> Entry | None: ...
 
 _SHOWN_BYTES = 32
 

@@ -29,10 +29,48 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from pyuser.process import Process, Thread
+from pyuser.errors import ProcessExit
+from pyuser.signals import ThreadSignals
+
+
+class SchedulingProcess(Protocol):
+    """What the scheduler asks of its process (pyuser.process, which owns it)."""
+
+    current: Thread
+    exit_status: int | None
+
+
+class Thread:
+    """A guest thread: its id and the per-thread kernel state."""
+
+    def __init__(self, tid: int, *, name: bytes = b"", signals: ThreadSignals | None = None,
+                 context: object | None = None, host_thread: int = 0) -> None:
+        self.tid = tid
+        self.clear_child_tid = 0
+        self.robust_list = 0
+        self.name = name
+        self.signals = ThreadSignals() if signals is None else signals
+        # its registers while another thread has the engine (a Unicorn context;
+        # pyuser.threads explains the sharing)
+        self.context = context
+        # (syscall number, first argument, ...) of a syscall that ended with EINTR
+        self.interrupted: tuple[int, ...] | None = None
+        # the mask sigsuspend/ppoll replaced, restored by the handler's sigreturn
+        self.restore_mask_after_delivery: int | None = None
+        # set to end a wait inside the emulator (futex, sigsuspend, sleep)
+        self.wakeup = Wakeup()
+        self.host_thread = host_thread  # threading.get_ident() of the host thread running it
+        self.in_host_call = False  # blocked in a host call a kick may interrupt
+        # kicks sent to it, and how many it has answered (it checks for a
+        # deliverable signal before each host call); see SignalState.wake
+        self.kick_seq = 0
+        self.kick_ack = 0
+
+    def __repr__(self) -> str:
+        return f"Thread({self.tid}, name={self.name!r})"
+
 
 # seconds a guest thread may run while another waits (PYUSER_TIME_SLICE
 # overrides it, for tests that want many preemptions)
@@ -61,7 +99,7 @@ class EngineBusy(Exception):  # noqa: N818 - control flow, not an error
 class Scheduler:
     """The CPU token, handed on in FIFO order (fair, so no thread starves)."""
 
-    def __init__(self, process: Process) -> None:
+    def __init__(self, process: SchedulingProcess) -> None:
         self.process = process
         self._lock = threading.Lock()  # guards owner and _queue
         self.owner: Thread | None = None
@@ -127,8 +165,6 @@ class Scheduler:
     def _take_back(self, thread: Thread) -> None:
         self.acquire(thread)
         if self.process.exit_status is not None:  # embedded: ended meanwhile
-            from pyuser.syscalls.processes import ProcessExit
-
             raise ProcessExit(self.process.exit_status)
 
     # ------------------------------------------------------------ preemption

@@ -10,12 +10,19 @@ the guest program, not the emulator; a few /proc files are made up
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import Protocol
 
 from pyuser import procfs
 
-if TYPE_CHECKING:
-    from pyuser.process import Process
+
+class Process(Protocol):
+    """What the file system view uses of its process (pyuser.process.Process,
+    which owns it); procfs renders the rest."""
+
+    proc_files: dict[bytes, Callable[[], bytes]]
+    exe_host_path: str
+    exe_guest_path: str
 
 
 def under_sysroot(sysroot: bytes | None, path: bytes) -> bytes:

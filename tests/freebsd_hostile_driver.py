@@ -13,8 +13,9 @@ import signal
 import sys
 import traceback
 
+from pyuser.launch import new_process
 from pyuser.memory import PAGE_SIZE
-from pyuser.process import Options, Process
+from pyuser.process import Options
 from pyuser.syscalls.types import NoReturn
 from pyuser.targets import load_target
 
@@ -28,7 +29,7 @@ REPORT_FD = 1000
 
 
 def main(target_name: str) -> None:
-    proc = Process(load_target(target_name), Options(seed=1))
+    proc = new_process(load_target(target_name), Options(seed=1))
     none = proc.memory.find_free(PAGE_SIZE, 0x10000000)
     proc.memory.map(none, PAGE_SIZE, 0)
     top = proc.target.address_space_size - 0x1000

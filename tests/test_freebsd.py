@@ -155,7 +155,8 @@ def test_documented_syscall_list():
     """docs/freebsd.md lists exactly the syscalls the FreeBSD tables dispatch."""
     import re
 
-    from pyuser.process import Options, Process
+    from pyuser.launch import new_process
+    from pyuser.process import Options
     from pyuser.targets import load_target
 
     doc = (Path(__file__).resolve().parent.parent / "docs" / "freebsd.md").read_text()
@@ -163,7 +164,7 @@ def test_documented_syscall_list():
     listed = set(re.search(r"`([^`]+)`", section).group(1).replace("(amd64)", "").split())
     counts = {}
     for name in ("freebsd-x86_64", "freebsd-aarch64"):
-        kernel = Process(load_target(name), Options()).kernel
+        kernel = new_process(load_target(name), Options()).kernel
         served = {e.name for e in [*kernel.table, *kernel.sparse.values()] if e is not None}
         counts[name] = len(served)
         assert served <= listed and listed - served <= {"sysarch"}

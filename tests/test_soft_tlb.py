@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 import pyuser
-from pyuser.process import Options, Process
+from pyuser.launch import new_process
+from pyuser.process import Options
 from pyuser.soft_tlb import SoftTlb
 from pyuser.targets import load_target, target_names
 
@@ -16,7 +17,7 @@ def test_the_tlb_descriptors_are_found(arch):
     """The engine's TLB is found by content (a Unicorn whose layout differs
     makes this fail, and the policy is then off)."""
     target = load_target(arch)
-    process = Process(target, Options())
+    process = new_process(target, Options())
     tlb = SoftTlb.find(process.uc, target.sp_reg, target.word_mask)
     assert tlb is not None
     sizes = [tlb.size(mode) for mode in range(tlb.mode_count)]

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import pytest
 
-from pyuser.process import Options, Process
+from pyuser.launch import new_process
+from pyuser.process import Options
 from pyuser.targets import load_target, target_names
 
 
 @pytest.mark.parametrize("arch", target_names())
 def test_every_entry_completes(arch: str) -> None:
-    process = Process(load_target(arch), Options())
+    process = new_process(load_target(arch), Options())
     kernel = process.kernel
     numbers = [n for n, e in enumerate(kernel.table) if e is not None] + list(kernel.sparse)
     # Linux's tables serve over 200 calls; FreeBSD's personality 136 or more
@@ -33,7 +34,7 @@ def test_every_entry_completes(arch: str) -> None:
 def test_mmap_is_old_mmap_where_the_table_says_so(arch: str) -> None:
     """i386's and s390x's mmap (90) is sys_old_mmap: one pointer to six longs
     (addr, len, prot, flags, fd, offset), not six registers."""
-    process = Process(load_target(arch), Options())
+    process = new_process(load_target(arch), Options())
     kernel, target, memory = process.kernel, process.target, process.memory
     c, errno = target.abi.CONST, target.abi.ERRNO
     long_format = "I" if target.word_size == 4 else "Q"

@@ -24,18 +24,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pyuser.syscalls.types import NoReturn
+from pyuser.errors import NoReturn, SafePointStop
+
+__all__ = ["Client", "Instruments", "SafePointStop"]
 
 if TYPE_CHECKING:
     from pyuser.cpu import CpuLoop
     from pyuser.process import Process, Thread
-
-
-class SafePointStop(Exception):  # noqa: N818 - control flow, as SigReturn
-    """Parked in cpu.stop_reason by an instrument's hook; see the module doc."""
-
-    def handle(self, cpu: CpuLoop) -> None:
-        raise NotImplementedError
 
 
 class Client:

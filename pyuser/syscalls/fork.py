@@ -249,4 +249,4 @@ class ForkCalls(SyscallFamily):
             status = self.target.signal_from_host.get(status, status)
         info = SigInfo(self._sigchld, code=code, pid=pid,
                        uid=_int32(raw, _HOST_SI_UID, signed=False), status=status)
-        return self.proc.encode_siginfo(info)
+        return self.target.encode_siginfo(info)

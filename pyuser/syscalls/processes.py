@@ -9,12 +9,13 @@ import resource
 import time
 from types import ModuleType
 
+from pyuser.errors import ProcessExit, ThreadExit
 from pyuser.memory import GuestFault
 from pyuser.syscalls import hostcalls
 from pyuser.syscalls.base import SyscallFamily
 from pyuser.syscalls.byteorder import host_abi
 from pyuser.syscalls.table import syscall
-from pyuser.syscalls.types import Fd, Id, NoReturn, OutBuf, Ptr, SyscallError, UInt
+from pyuser.syscalls.types import Fd, Id, OutBuf, Ptr, SyscallError, UInt
 
 
 @functools.cache
@@ -41,22 +42,6 @@ def _host_resources(abi: ModuleType) -> dict[int, int]:
     host = host_abi().CONST
     return {number: host[name] for name, number in abi.CONST.items()
             if name.startswith("RLIMIT_") and name != "RLIMIT_NLIMITS" and name in host}
-
-
-class ProcessExit(NoReturn):
-    """exit_group (or the last thread's exit): the process ends with `status`."""
-
-    def __init__(self, status: int) -> None:
-        super().__init__(status)
-        self.status = status
-
-
-class ThreadExit(NoReturn):
-    """exit: the calling thread ends."""
-
-    def __init__(self, status: int) -> None:
-        super().__init__(status)
-        self.status = status
 
 
 _RLIMIT_INFINITY_64 = (1 << 64) - 1

@@ -14,19 +14,16 @@ import struct
 import time
 from typing import TYPE_CHECKING
 
+from pyuser.errors import SigReturn
 from pyuser.signals import SI_TKILL, SI_USER, Action, SigInfo
 from pyuser.syscalls.base import SyscallFamily
 from pyuser.syscalls.table import syscall
-from pyuser.syscalls.types import Fd, NoReturn, Ptr, SyscallError, UInt
+from pyuser.syscalls.types import Fd, Ptr, SyscallError, UInt
 
 if TYPE_CHECKING:
     from pyuser.targets.base import Target
 
 _NS = 1_000_000_000
-
-
-class SigReturn(NoReturn):
-    """sigreturn restored every register: the CPU loop must not write a result."""
 
 
 class SignalCalls(SyscallFamily):
@@ -323,7 +320,7 @@ class SignalCalls(SyscallFamily):
                     if got is None:
                         continue
                     if info_ptr:
-                        self.mem.write(info_ptr, self.proc.encode_siginfo(got))
+                        self.mem.write(info_ptr, self.target.encode_siginfo(got))
                     return signo
             outcome = self.proc.block(lambda: bool(state.pending_bits(thread) & wanted),
                                       deadline)

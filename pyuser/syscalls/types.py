@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
+from pyuser.errors import NoReturn  # noqa: F401 - the handlers' vocabulary
+
 
 class Arg:
     """How a parameter is taken from the registers and shown by strace."""
@@ -79,5 +81,3 @@ class SyscallError(Exception):
         self.name = name
 
 
-class NoReturn(Exception):  # noqa: N818 - control flow, not an error
-    """Base of exceptions that end the current syscall without a result."""

@@ -1,7 +1,6 @@
 """The Cortex-A15 in system mode: exception entry and guest-virtual memory access.
 
-Unicorn never enters the guest's vector table by itself (shared
-UNICORN_FACTS.md), so exceptions are entered here, at a safe point between
+Unicorn never enters the guest's vector table by itself, so exceptions are entered here, at a safe point between
 emu_start slices, following the ARMv7-A ARM's pseudocode for taking an
 exception to a PL1 mode (B1.8): switch mode (Unicorn then banks SP/LR/SPSR),
 save the old CPSR in the new mode's SPSR, set LR, mask, and jump to the

@@ -5,7 +5,8 @@ slices.  Other threads (the QMP server, the stdin reader) only queue work
 with :meth:`CpuLoop.call` and set :attr:`CpuLoop.wake`.
 
 Why slices bounded with ``count=``: Unicorn has no interrupt API and a stop
-requested from another thread can replay a store (shared UNICORN_FACTS.md).
+requested from another thread can replay a store (pyuser.engine.AsyncStop
+explains).
 Measured here on an 80M-instruction loop: unbounded 0.045 s; ``count=``
 slices of 100k/1M instructions 0.25/0.21 s; a Python block hook 7.6 s.  And an
 ``emu_stop`` from inside an MMIO callback rewinds the PC onto the store, which

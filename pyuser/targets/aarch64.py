@@ -33,11 +33,13 @@ from unicorn import arm64_const as A
 from pyuser.limits import fit_translation_buffer
 from pyuser.memory import PAGE_SIZE, PROT_EXEC, PROT_READ, PROT_WRITE
 from pyuser.targets.aarch64_signal import Aarch64SignalFrames
-from pyuser.targets.base import Fault, Target
+from pyuser.targets.base import Fault, SyscallConvention, Target
 from pyuser.targets.generated import aarch64_abi
 from pyuser.targets.pages import SharedTables, map_code_page
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from pyuser.memory import GuestMemory
 
 ADDRESS_SPACE = 1 << 32
@@ -274,22 +276,23 @@ class Aarch64Target(Target):
         uc.reg_write(A.UC_ARM64_REG_PC, entry)
         uc.reg_write(A.UC_ARM64_REG_X0, 0)  # no atexit function for the libc
 
-    def install_syscall_hook(self, cpu) -> None:
-        uc = cpu.uc
+    syscall_convention = SyscallConvention(interrupt=_EXCP_SWI)
+
+    def fault_classifier(self, uc: Uc, memory: GuestMemory) -> Callable[[int], Fault]:
         sigsegv, sigill, sigtrap, sigbus = (self.const(n) for n in (
             "SIGSEGV", "SIGILL", "SIGTRAP", "SIGBUS"))
 
         def fault_of(intno: int) -> Fault:
             pc = uc.reg_read(A.UC_ARM64_REG_PC)
             if intno == _EXCP_DATA_ABORT:
-                return data_abort_fault(uc, cpu.process.memory, (sigsegv, sigbus))
+                return data_abort_fault(uc, memory, (sigsegv, sigbus))
             if intno == _EXCP_PREFETCH_ABORT:
                 return Fault(sigsegv, 1, pc, pc)
             if intno == _EXCP_BKPT:
                 return Fault(sigtrap, 1, pc, pc)  # TRAP_BRKPT
             return Fault(sigill, 1, pc, pc)  # ILL_ILLOPC
 
-        cpu.hooks.on_interrupt(cpu.interrupt_hook(_EXCP_SWI, fault_of))
+        return fault_of
 
     def set_tls(self, uc: Uc, value: int) -> None:
         uc.reg_write(A.UC_ARM64_REG_TPIDR_EL0, value)

@@ -28,11 +28,14 @@ from pyuser.engine import flush_tlb
 from pyuser.memory import PAGE_SIZE, PROT_EXEC, PROT_READ, PROT_WRITE, GuestFault
 from pyuser.targets import arm_cpu
 from pyuser.targets.arm_signal import ArmSignalFrames
-from pyuser.targets.base import Fault, Target
+from pyuser.targets.base import Fault, SyscallConvention, Target
 from pyuser.targets.generated import arm_abi
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from pyuser.memory import GuestMemory
+    from pyuser.targets.base import CpuHooks
 
 # Guest physical layout outside user space (user space is [0, 0xc0000000),
 # mapped 1:1 VA == PA from the host reservation).
@@ -304,8 +307,9 @@ class ArmTarget(Target):
         """The PC, with the Thumb state in bit 0."""
         return values[0] | (1 if values[1] & arm_cpu.CPSR_THUMB else 0)
 
-    def install_syscall_hook(self, cpu) -> None:
-        uc = cpu.uc
+    syscall_convention = SyscallConvention(interrupt=_EXCP_SWI)
+
+    def fault_classifier(self, uc: Uc, memory: GuestMemory) -> Callable[[int], Fault]:
         sigsegv, sigill, sigtrap, sigbus = (self.const(n) for n in (
             "SIGSEGV", "SIGILL", "SIGTRAP", "SIGBUS"))
 
@@ -314,15 +318,17 @@ class ArmTarget(Target):
             if intno == _EXCP_DATA_ABORT:
                 # Unicorn does not fill in the fault address or status
                 # registers: both are derived from the faulting instruction
-                return data_abort_fault(uc, cpu.process.memory, (sigsegv, sigbus))
+                return data_abort_fault(uc, memory, (sigsegv, sigbus))
             if intno == _EXCP_PREFETCH_ABORT:
                 return Fault(sigsegv, 1, pc, pc, 14)
             if intno == _EXCP_BKPT:
                 return Fault(sigtrap, 1, pc, pc, 6)  # TRAP_BRKPT
             return Fault(sigill, 1 if intno == _EXCP_UDEF else 0, pc, pc, 6)  # ILL_ILLOPC
 
-        cpu.hooks.on_interrupt(cpu.interrupt_hook(_EXCP_SWI, fault_of))
-        memory = cpu.process.memory
+        return fault_of
+
+    def install_cpu_hooks(self, cpu: CpuHooks, memory: GuestMemory) -> None:
+        uc = cpu.uc
 
         def after_spin_hint() -> bool:
             """True when the instruction just before the PC is yield/wfe."""

@@ -49,7 +49,8 @@ def create_arm_cpu(model: str = DEFAULT_CPU_MODEL, *, page_size: int = 4096) -> 
     """A fresh Unicorn ARM CPU of `model` with VFP/NEON usable.
 
     The CPU model must be chosen before anything else touches the instance,
-    and the page size before the first mapping (see shared UNICORN_FACTS).
+    and the page size before the first mapping (Unicorn fixes both at the
+    instance's first use).
     """
     uc = Uc(UC_ARCH_ARM, UC_MODE_ARM)
     uc.ctl_set_cpu_model(CPU_MODELS[model])

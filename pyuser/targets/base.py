@@ -13,15 +13,18 @@ import ctypes
 import errno as host_errno
 import signal as host_signal
 import struct
+from collections.abc import Callable
 from types import ModuleType
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from pyuser.targets import registry
 from pyuser.targets.registry import TargetEntry
+from pyuser.targets.siginfo import SigInfo, encode_linux_siginfo
 
 if TYPE_CHECKING:
     from unicorn import Uc
 
+    from pyuser.engine import RawHooks
     from pyuser.memory import GuestMemory, PageTableSync
 
 # Linux syscalls that may block in the host: once a second thread exists the
@@ -61,6 +64,57 @@ class Fault:
     def __repr__(self) -> str:
         return (f"Fault(signal={self.signal}, code={self.code}, address={self.address:#x}, "
                 f"pc={self.pc:#x}, trap_no={self.trap_no})")
+
+
+class SyscallConvention:
+    """How a target's guest asks for a syscall and finds its result.
+
+    The CPU loop's one syscall hot path (pyuser.syscall_path) serves every
+    target from this declaration, with the number, argument and result
+    registers of the Target (syscall_number_reg, syscall_arg_regs,
+    syscall_return_reg).  The plainest convention (a result register holding
+    the value or -errno: arm, aarch64, riscv64, i386, x86_64) is its fastest
+    path; each field below adds a step to it.
+    """
+
+    def __init__(self, interrupt: int | None, instruction: int | None = None,
+                 error_reg: int | None = None, error_bit: int = 0, stack_arg_words: int = 0,
+                 stack_arg_offset: int = 16, number_in_instruction: bool = False,
+                 pc_advance_in_hook: int = 0) -> None:
+        # the interrupt number the syscall instruction raises (UC_HOOK_INTR);
+        # None: it arrives through UC_HOOK_INSN of `instruction` (x86_64's
+        # `syscall`), and every interrupt is a fault
+        self.interrupt = interrupt
+        self.instruction = instruction
+        # an error flag beside the result, which is then the positive errno: a
+        # register set to 1 or 0 (MIPS: a3), or one bit of a flags register
+        # (FreeBSD: the carry); None: the result is -errno
+        self.error_reg = error_reg
+        self.error_bit = error_bit  # 0: the whole register is the flag
+        # arguments beyond the registers, as words on the stack at sp + offset
+        # (MIPS o32: the fifth to eighth at sp+16)
+        self.stack_arg_words = stack_arg_words
+        self.stack_arg_offset = stack_arg_offset
+        # the syscall number is the instruction's 8-bit immediate when not 0
+        # (s390x's `svc N`; svc 0 takes it from the number register)
+        self.number_in_instruction = number_in_instruction
+        # bytes the hook adds to the PC before serving: where the engine leaves
+        # it on the syscall instruction (s390x's PSW)
+        self.pc_advance_in_hook = pc_advance_in_hook
+
+    def __repr__(self) -> str:
+        return f"SyscallConvention({vars(self)})"
+
+
+class CpuHooks(Protocol):
+    """What a target's extra hooks use of the CPU loop (pyuser.cpu.CpuLoop, a
+    layer above; it calls Target.install_cpu_hooks)."""
+
+    uc: Uc
+    hooks: RawHooks
+    stop_reason: BaseException | None
+
+    def spin_hint_hook(self, is_spin_hint: Callable[[], bool]) -> Callable[[], bool]: ...
 
 
 class Target:
@@ -192,10 +246,12 @@ class Target:
                     from_host[int(host)] = number
         return to_host, from_host
 
-    def encode_siginfo(self, info) -> bytes | None:
-        """The siginfo a handler gets, for personalities whose layout is not
-        Linux's (FreeBSD); None: Linux's, built by Process.encode_siginfo."""
-        return None
+    def encode_siginfo(self, info: SigInfo) -> bytes:
+        """The siginfo_t bytes the guest gets (a handler's frame, waitid,
+        signalfd, gdb): Linux's layout; a personality or an architecture
+        with its own (FreeBSD, MIPS) overrides this."""
+        return encode_linux_siginfo(info, self.abi.CONST["SIGCHLD"], self.word_size,
+                                    self.byteorder)
 
     def errno(self, name: str) -> int:
         return self.abi.ERRNO[name]
@@ -250,8 +306,9 @@ class Target:
     def create_page_tables(self, uc: Uc, memory: GuestMemory) -> PageTableSync:
         raise NotImplementedError
 
-    def prepare_process(self, uc: Uc, memory: GuestMemory) -> None:
-        """Target-specific pages and state of a new process (e.g. ARM's kuser page)."""
+    def prepare_process(self, uc: Uc, memory: GuestMemory, tables: PageTableSync) -> None:
+        """Target-specific pages and state of a new process (e.g. ARM's kuser
+        page), with the page tables create_page_tables made for it."""
 
     def set_entry_state(self, uc: Uc, entry: int, sp: int) -> None:
         raise NotImplementedError
@@ -272,11 +329,25 @@ class Target:
     def resume_address_from(self, values) -> int:
         return values[0]
 
-    def install_syscall_hook(self, cpu) -> None:
-        """Route the syscall instruction to cpu's dispatch and CPU exceptions to faults,
-        and set cpu.serve_syscall (CpuLoop.interrupt_hook does it for targets
-        whose syscall instruction raises an interrupt)."""
+    # how the guest makes a syscall (each target sets it)
+    syscall_convention: SyscallConvention
+
+    def fault_classifier(self, uc: Uc, memory: GuestMemory) -> Callable[[int], Fault]:
+        """For one engine: the fault an interrupt number that is not the
+        syscall means (called from the interrupt hook, engine stopped there)."""
         raise NotImplementedError
+
+    def install_cpu_hooks(self, cpu: CpuHooks, memory: GuestMemory) -> None:
+        """Hooks beyond the syscall and fault ones, which the CPU loop
+        installs itself (ARM's spin hints, RISC-V's ebreak): none by default."""
+
+    def get_tls(self, uc: Uc) -> int:
+        """The thread pointer the guest set (set_tls's counterpart)."""
+        raise NotImplementedError
+
+    def cpuinfo(self, uc: Uc, model: str) -> bytes | None:
+        """/proc/cpuinfo for the guest; None: the host's."""
+        return None
 
     def set_tls(self, uc: Uc, value: int) -> None:
         raise NotImplementedError

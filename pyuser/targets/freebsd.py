@@ -9,15 +9,12 @@ that into the carry convention.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from pyuser.engine import RegisterBank, RegisterWriter
 from pyuser.targets.base import LINUX_MAY_BLOCK
 
 if TYPE_CHECKING:
-    from pyuser.cpu import CpuLoop
-    from pyuser.signals import SigInfo
+    from pyuser.targets.siginfo import SigInfo
 
 # Signals FreeBSD discards by default beyond those Linux does too
 # (sys/kern/kern_sig.c sigproptbl: SIGPROP_IGNORE); Linux terminates on SIGIO
@@ -55,42 +52,3 @@ def encode_freebsd_siginfo(info: SigInfo, sigchld: int) -> bytes:
     if info.code == -2:
         buf[40:48] = info.timerid.to_bytes(4, "little") + info.overrun.to_bytes(4, "little")
     return bytes(buf)
-
-
-def carry_syscall(cpu: CpuLoop, flags_reg: int, carry: int) -> Callable[[], Any]:
-    """The body of a FreeBSD syscall: dispatch, then the carry convention.
-
-    The flags register is read in the same raw batch as the arguments and
-    written back raw: through the binding's reg_read/reg_write the two
-    accesses tripled the cost of a syscall (measured: 10 -> 30 µs per
-    getppid on a loaded 2-core machine)."""
-    target = cpu.target
-    bank = RegisterBank(cpu.uc, [target.syscall_number_reg, *target.syscall_arg_regs, flags_reg])
-    read = bank.read
-    flags_at = len(target.syscall_arg_regs) + 1
-    write_flags = RegisterWriter(cpu.uc, flags_reg)
-    kernel = cpu.kernel  # kernel.dispatch is looked up per call: tracers wrap it
-    write = cpu.write_result
-    mask = cpu.word_mask
-    eintr = target.errno("EINTR")
-    process = cpu.process
-    signals = process.signals
-    uc = cpu.uc
-
-    def run() -> None:
-        regs = read()
-        number, first, flags = regs[0], regs[1], regs[flags_at]
-        result = kernel.dispatch(regs)
-        if -4096 < result < 0:
-            write(-result)
-            write_flags(flags | carry)
-            if result == -eintr:
-                process.current.interrupted = (number, first)
-                signals.check = True
-        else:
-            write(result & mask)
-            write_flags(flags & ~carry)
-        if signals.check:
-            uc.emu_stop()
-
-    return run

@@ -34,20 +34,21 @@ from pyuser.targets.aarch64 import (
     Aarch64Target,
     data_abort_fault,
 )
-from pyuser.targets.base import Fault
+from pyuser.targets.base import Fault, SyscallConvention
 from pyuser.targets.freebsd import (
     FREEBSD_IGNORED_BY_DEFAULT,
     FREEBSD_MAY_BLOCK,
-    carry_syscall,
     encode_freebsd_siginfo,
 )
 from pyuser.targets.generated import aarch64_abi, freebsd_aarch64_abi
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from unicorn import Uc
 
     from pyuser.memory import GuestMemory
-    from pyuser.signals import SigInfo
+    from pyuser.targets.siginfo import SigInfo
 
 _CARRY = 1 << 29
 _LAYOUT = freebsd_aarch64_abi.LAYOUTS
@@ -177,10 +178,11 @@ class FreeBsdAarch64Target(Aarch64Target):
     def signal_frames(self) -> FreeBsdArm64Frames:
         return FreeBsdArm64Frames(self.shared_page)
 
-    def install_syscall_hook(self, cpu) -> None:
-        uc = cpu.uc
+    # svc, with the carry (NZCV's C) for an error (sys/arm64/arm64/trap.c)
+    syscall_convention = SyscallConvention(interrupt=_EXCP_SWI, error_reg=A.UC_ARM64_REG_NZCV,
+                                           error_bit=_CARRY)
 
-        run = carry_syscall(cpu, A.UC_ARM64_REG_NZCV, _CARRY)
+    def fault_classifier(self, uc: Uc, memory: GuestMemory) -> Callable[[int], Fault]:
         sigsegv, sigill, sigtrap, sigbus = (
             self.const(n) for n in ("SIGSEGV", "SIGILL", "SIGTRAP", "SIGBUS"))
 
@@ -189,14 +191,14 @@ class FreeBsdAarch64Target(Aarch64Target):
             if intno == _EXCP_DATA_ABORT:
                 # SIGBUS (BUS_ADRALN, 1 as on Linux: sys/sys/signal.h) for a
                 # misaligned exclusive access, else SIGSEGV
-                return data_abort_fault(uc, cpu.process.memory, (sigsegv, sigbus))
+                return data_abort_fault(uc, memory, (sigsegv, sigbus))
             if intno == _EXCP_PREFETCH_ABORT:
                 return Fault(sigsegv, 1, pc, pc)
             if intno == _EXCP_BKPT:
                 return Fault(sigtrap, 1, pc, pc)  # TRAP_BRKPT
             return Fault(sigill, 1, pc, pc)  # ILL_ILLOPC
 
-        cpu.hooks.on_interrupt(cpu.interrupt_hook(_EXCP_SWI, fault_of, run))
+        return fault_of
 
     def hwcap(self, model: str) -> int:
         # FreeBSD/arm64's HWCAP_* bits are Linux's (sys/arm64/include/elf.h)

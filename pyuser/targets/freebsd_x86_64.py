@@ -25,26 +25,24 @@ from __future__ import annotations
 import struct
 from typing import TYPE_CHECKING
 
-from unicorn import unicorn_const as UC
 from unicorn import x86_const as X
 
-from pyuser.engine import INSN_CALLBACK
-from pyuser.syscalls.signals import SigReturn
-from pyuser.targets.base import Fault
+from pyuser.targets.base import Fault, SyscallConvention
 from pyuser.targets.freebsd import (
     FREEBSD_IGNORED_BY_DEFAULT,
     FREEBSD_MAY_BLOCK,
-    carry_syscall,
     encode_freebsd_siginfo,
 )
 from pyuser.targets.generated import freebsd_x86_64_abi
-from pyuser.targets.x86_64 import X86_64Target
+from pyuser.targets.x86_64 import ExceptionLatch, X86_64Target
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from unicorn import Uc
 
     from pyuser.memory import GuestMemory
-    from pyuser.signals import SigInfo
+    from pyuser.targets.siginfo import SigInfo
 
 _CF = 1
 _LAYOUT = freebsd_x86_64_abi.LAYOUTS
@@ -177,23 +175,12 @@ class FreeBsdX86_64Target(X86_64Target):  # noqa: N801 - the architecture's name
     def signal_frames(self) -> FreeBsdAmd64Frames:
         return FreeBsdAmd64Frames(self.shared_page)
 
-    def install_syscall_hook(self, cpu) -> None:
-        uc = cpu.uc
+    # `syscall`, with FreeBSD's carry flag for an error (sys/amd64/amd64/trap.c)
+    syscall_convention = SyscallConvention(interrupt=None, instruction=X.UC_X86_INS_SYSCALL,
+                                           error_reg=X.UC_X86_REG_EFLAGS, error_bit=_CF)
 
-        run = carry_syscall(cpu, X.UC_X86_REG_EFLAGS, _CF)
-        cpu.serve_syscall = run  # outside emu_start the PC is past `syscall`
-
-        def on_syscall(_uc: int, _user_data: int) -> None:
-            try:
-                run()
-            except BaseException as e:  # noqa: BLE001 - re-raised by CpuLoop.run
-                if isinstance(e, SigReturn):
-                    # Unicorn adds the instruction's length to RIP after this hook
-                    uc.reg_write(X.UC_X86_REG_RIP, uc.reg_read(X.UC_X86_REG_RIP) - 2)
-                cpu.stop_reason = e
-                uc.emu_stop()
-
-        latch = uc.pyuser_exception_latch
+    def fault_classifier(self, uc: Uc, memory: GuestMemory) -> Callable[[int], Fault]:
+        latch = ExceptionLatch(uc)
         c = self.const
         sigsegv, sigbus, sigill, sigtrap, sigfpe = (
             c(n) for n in ("SIGSEGV", "SIGBUS", "SIGILL", "SIGTRAP", "SIGFPE"))
@@ -211,8 +198,7 @@ class FreeBsdX86_64Target(X86_64Target):  # noqa: N801 - the architecture's name
                 return Fault(sigtrap, 1, pc, pc, _T_BPTFLT)  # TRAP_BRKPT
             return Fault(sigill, 2, pc, pc, _T_PRIVINFLT)  # ILL_ILLOPN
 
-        cpu.hooks._add(UC.UC_HOOK_INSN, INSN_CALLBACK(on_syscall), X.UC_X86_INS_SYSCALL)
-        cpu.hooks.on_interrupt(cpu.interrupt_hook(-1, fault_of))
+        return fault_of
 
     def hwcap(self, model: str) -> int:
         return 0  # FreeBSD/amd64 passes no AT_HWCAP; programs use CPUID

@@ -42,13 +42,15 @@ from unicorn import x86_const as X
 from pyuser.limits import fit_translation_buffer
 from pyuser.memory import PAGE_SIZE, PROT_EXEC, PROT_READ, PROT_WRITE
 from pyuser.syscalls.types import SyscallError
-from pyuser.targets.base import Fault, Target
+from pyuser.targets.base import Fault, SyscallConvention, Target
 from pyuser.targets.generated import i386_abi
 from pyuser.targets.i386_signal import I386SignalFrames
 from pyuser.targets.pages import SharedTables
 from pyuser.targets.x86_64 import ExceptionLatch
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from pyuser.memory import GuestMemory
 
 ADDRESS_SPACE = 0xC0000000
@@ -208,7 +210,6 @@ class I386Target(Target):
         uc = Uc(UC_ARCH_X86, UC_MODE_32)
         uc.ctl_set_cpu_model(CPU_MODELS[model])
         fit_translation_buffer(uc)  # before the engine allocates it (ulimit -v)
-        uc.pyuser_exception_latch = ExceptionLatch(uc)  # type: ignore[attr-defined]
         return uc
 
     def create_page_tables(self, uc: Uc, memory: GuestMemory) -> PaePageTables:
@@ -230,12 +231,13 @@ class I386Target(Target):
         uc.reg_write(X.UC_X86_REG_FPCW, 0x37F)
         uc.reg_write(X.UC_X86_REG_MXCSR, 0x1F80)
 
-    def install_syscall_hook(self, cpu) -> None:
-        uc = cpu.uc
+    syscall_convention = SyscallConvention(interrupt=0x80)  # int $0x80
+
+    def fault_classifier(self, uc: Uc, memory: GuestMemory) -> Callable[[int], Fault]:
         c = self.const
         sigsegv, sigill, sigtrap, sigfpe = (c(n) for n in ("SIGSEGV", "SIGILL", "SIGTRAP",
                                                            "SIGFPE"))
-        latch = uc.pyuser_exception_latch
+        latch = ExceptionLatch(uc)
 
         def fault_of(intno: int) -> Fault:
             latch.clear()  # else the next fault is a double fault
@@ -250,7 +252,7 @@ class I386Target(Target):
                 return Fault(sigtrap, 0x80 if intno == 3 else 2, 0, pc, intno)
             return Fault(sigill, 2, pc, pc, 6)  # ILL_ILLOPN
 
-        cpu.hooks.on_interrupt(cpu.interrupt_hook(0x80, fault_of))
+        return fault_of
 
     def set_tls(self, uc: Uc, value: int) -> None:
         """clone(CLONE_SETTLS): value points at a struct user_desc.

@@ -24,8 +24,10 @@ from __future__ import annotations
 
 import bisect
 import ctypes
+import functools
 import re
 import struct
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 from unicorn import UC_ARCH_MIPS, UC_MODE_BIG_ENDIAN, UC_MODE_LITTLE_ENDIAN, UC_MODE_MIPS32, Uc
@@ -35,12 +37,15 @@ from unicorn.unicorn_py3.unicorn import uclib
 
 from pyuser.limits import fit_translation_buffer
 from pyuser.memory import PROT_EXEC, PROT_READ, PROT_WRITE
-from pyuser.targets.base import Fault, Target
+from pyuser.targets.base import Fault, SyscallConvention, Target
 from pyuser.targets.generated import mipsel_abi
 from pyuser.targets.mips_signal import MipsSignalFrames
 from pyuser.targets.pages import map_code_page
+from pyuser.targets.siginfo import SigInfo
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from pyuser.memory import GuestMemory
 
 ADDRESS_SPACE = 0x80000000  # kuseg
@@ -211,6 +216,16 @@ class MemoryProtections:
         self._starts[first:last] = [lo for lo, _, _ in new]
 
 
+@functools.cache
+def _si_codes_from_host(abi: ModuleType) -> dict[int, int]:
+    """The host's negative si_codes -> the target's, where they differ (by name)."""
+    from pyuser.targets.generated import x86_64_abi  # the host's; ~9 ms, on first use
+
+    host = x86_64_abi.CONST
+    return {host[name]: value for name, value in abi.CONST.items()
+            if name.startswith("SI_") and value < 0 and name in host and host[name] != value}
+
+
 class MipselTarget(Target):
     name = "mipsel"
     uname_machine = "mips"
@@ -232,6 +247,16 @@ class MipselTarget(Target):
     word_size = 4
     pairs_aligned = True
     siginfo_code_offset = 4
+
+    def encode_siginfo(self, info: SigInfo) -> bytes:
+        """MIPS numbers SI_TIMER, SI_MESGQ and SI_ASYNCIO its own way, and its
+        siginfo_t has si_code before si_errno (arch/mips/include/uapi/asm/siginfo.h,
+        __ARCH_HAS_SWAPPED_SIGINFO)."""
+        data = super().encode_siginfo(info)
+        code = _si_codes_from_host(self.abi).get(info.code)
+        if code is not None:
+            data = data[:8] + code.to_bytes(4, self.byteorder, signed=True) + data[12:]
+        return data[:4] + data[8:12] + data[4:8] + data[12:]
     stack_t_size_before_flags = True
     syscall_families = ("mips",)
     # o32 passes the 5th to 8th syscall arguments at sp+16..sp+28 (n64: none)
@@ -242,6 +267,12 @@ class MipselTarget(Target):
     def __init__(self) -> None:
         super().__init__()
         self._tables: MemoryProtections | None = None
+        # syscall: the result in v0, a3 set for an error (then v0 holds the
+        # positive errno); o32's arguments 5-8 on the stack
+        # (arch/mips/kernel/scall32-o32.S)
+        self.syscall_convention = SyscallConvention(
+            interrupt=_EXCP_SYSCALL, error_reg=M.UC_MIPS_REG_A3,
+            stack_arg_words=self.stack_arg_words)
 
     def create_cpu(self, model: str) -> Uc:
         order = UC_MODE_LITTLE_ENDIAN if self.little_endian else UC_MODE_BIG_ENDIAN
@@ -269,19 +300,10 @@ class MipselTarget(Target):
         uc.reg_write(M.UC_MIPS_REG_T9, entry)  # PIC entry code computes gp from t9
         uc.reg_write(M.UC_MIPS_REG_V0, 0)  # no atexit function for the libc
 
-    def install_syscall_hook(self, cpu) -> None:
-        uc = cpu.uc
-        memory = cpu.process.memory
-        kernel = cpu.kernel
-        signals = cpu.process.signals
-        read = cpu.bank.read
-        stack_words = self.stack_arg_words
-        unpack_words = struct.Struct(self.byte_order + f"{stack_words}I").unpack
-        word_mask = self.word_mask
+    def fault_classifier(self, uc: Uc, memory: GuestMemory) -> Callable[[int], Fault]:
         c = self.const
         sigsegv, sigill, sigtrap, sigfpe = (c(n) for n in ("SIGSEGV", "SIGILL", "SIGTRAP",
                                                            "SIGFPE"))
-        eintr = self.errno("EINTR")
 
         def fault_of(intno: int) -> Fault:
             pc = uc.reg_read(M.UC_MIPS_REG_PC)
@@ -293,40 +315,8 @@ class MipselTarget(Target):
                 return Fault(sigill, 1, pc, pc, intno)
             return Fault(sigsegv, 1, pc, pc, intno)
 
-        def on_interrupt(_uc: int, intno: int, _user_data: int) -> None:
-            try:
-                if intno != _EXCP_SYSCALL:
-                    cpu.stop_reason = cpu_fault(fault_of(intno))
-                    uc.emu_stop()
-                    return
-                regs = list(read())
-                if stack_words:
-                    sp = uc.reg_read(M.UC_MIPS_REG_SP)
-                    try:
-                        regs += unpack_words(memory.read(sp + 16, 4 * stack_words))
-                    except Exception:  # noqa: BLE001 - no stack words: fewer arguments
-                        regs += [0] * stack_words
-                result = self.to_signed(kernel.dispatch(regs) & word_mask)
-                if -4096 < result < 0:
-                    uc.reg_write(M.UC_MIPS_REG_V0, -result)
-                    uc.reg_write(M.UC_MIPS_REG_A3, 1)
-                    if -result == eintr:
-                        # a3 too: the error flag overwrote the fourth argument
-                        cpu.process.current.interrupted = (regs[0], regs[1], regs[4])
-                        signals.check = True
-                else:
-                    uc.reg_write(M.UC_MIPS_REG_V0, result & word_mask)
-                    uc.reg_write(M.UC_MIPS_REG_A3, 0)
-                if signals.check:
-                    uc.emu_stop()
-            except BaseException as e:  # noqa: BLE001 - re-raised by CpuLoop.run
-                cpu.stop_reason = e
-                uc.emu_stop()
+        return fault_of
 
-        from pyuser.cpu import FaultStop as cpu_fault
-
-        cpu.hooks.on_interrupt(on_interrupt)
-        cpu.serve_syscall = lambda: on_interrupt(0, _EXCP_SYSCALL, 0)
 
     def engine_fault(self, uc: Uc, error: int, memory: GuestMemory) -> Fault | None:
         pc = uc.reg_read(M.UC_MIPS_REG_PC)

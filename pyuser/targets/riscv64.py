@@ -38,16 +38,19 @@ from typing import TYPE_CHECKING
 from unicorn import UC_ARCH_RISCV, UC_MODE_RISCV64, Uc
 from unicorn import riscv_const as R
 
-from pyuser.cpu import FaultStop
+from pyuser.errors import FaultStop
 from pyuser.limits import fit_translation_buffer
 from pyuser.memory import PAGE_SIZE, PROT_EXEC, PROT_READ, PROT_WRITE
-from pyuser.targets.base import Fault, Target
+from pyuser.targets.base import Fault, SyscallConvention, Target
 from pyuser.targets.generated import riscv64_abi
 from pyuser.targets.pages import SharedTables, map_code_page
 from pyuser.targets.riscv64_signal import Riscv64SignalFrames
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from pyuser.memory import GuestMemory
+    from pyuser.targets.base import CpuHooks
 
 ADDRESS_SPACE = 64 << 30
 PAGE_TABLE_BASE = ADDRESS_SPACE  # guest-physical, above user space (PA == VA below it)
@@ -237,8 +240,9 @@ class Riscv64Target(Target):
         uc.reg_write(R.UC_RISCV_REG_PC, entry)
         uc.reg_write(R.UC_RISCV_REG_A0, 0)  # no atexit function for the libc
 
-    def install_syscall_hook(self, cpu) -> None:
-        uc = cpu.uc
+    syscall_convention = SyscallConvention(interrupt=_EXCP_U_ECALL)
+
+    def fault_classifier(self, uc: Uc, memory: GuestMemory) -> Callable[[int], Fault]:
         c = self.const
         sigsegv, sigill, sigtrap, sigbus = (c(n) for n in ("SIGSEGV", "SIGILL", "SIGTRAP",
                                                            "SIGBUS"))
@@ -247,7 +251,7 @@ class Riscv64Target(Target):
             pc = (uc.reg_read(R.UC_RISCV_REG_PC) - 4) & ((1 << 64) - 1)
             uc.reg_write(R.UC_RISCV_REG_PC, pc)  # Unicorn added 4
             if intno in _EXCP_DATA_FAULTS:
-                return Fault(sigsegv, 1, access_address(uc, cpu.process.memory, pc), pc, intno)
+                return Fault(sigsegv, 1, access_address(uc, memory, pc), pc, intno)
             if intno in _EXCP_FETCH_FAULTS:
                 return Fault(sigsegv, 1, pc, pc, intno)
             if intno == _EXCP_BREAKPOINT:
@@ -259,6 +263,12 @@ class Riscv64Target(Target):
                 return Fault(sigbus, 1, pc, pc, intno)
             return Fault(sigill, 1, pc, pc, intno)  # ILL_ILLOPC
 
+        return fault_of
+
+    def install_cpu_hooks(self, cpu: CpuHooks, memory: GuestMemory) -> None:
+        uc = cpu.uc
+        sigtrap = self.const("SIGTRAP")
+
         def on_breakpoint() -> bool:
             # Unicorn's riscv_stop_interrupt routes `ebreak` here, not to the
             # interrupt hook; declining makes emu_start fail, and the loop
@@ -267,7 +277,6 @@ class Riscv64Target(Target):
             cpu.stop_reason = FaultStop(Fault(sigtrap, 1, pc, pc, _EXCP_BREAKPOINT))
             return False
 
-        cpu.hooks.on_interrupt(cpu.interrupt_hook(_EXCP_U_ECALL, fault_of))
         cpu.hooks.on_invalid_instruction(on_breakpoint)
 
     def set_tls(self, uc: Uc, value: int) -> None:

@@ -31,14 +31,17 @@ from unicorn import UC_ARCH_S390X, UC_MODE_BIG_ENDIAN, Uc
 from unicorn import s390x_const as S
 from unicorn import unicorn_const as UC
 
-from pyuser.targets.base import Fault, Target
+from pyuser.targets.base import Fault, SyscallConvention, Target
 from pyuser.targets.generated import s390x_abi
 from pyuser.targets.mipsel import MemoryProtections
 from pyuser.targets.pages import map_code_page
 from pyuser.targets.s390x_signal import S390xSignalFrames
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from pyuser.memory import GuestMemory
+    from pyuser.targets.base import CpuHooks
 
 ADDRESS_SPACE = 0x1000000000  # 64 GiB
 PSW_MASK_64BIT = 0x180000000  # EA | BA
@@ -113,21 +116,17 @@ class S390xTarget(Target):
         uc.reg_write(S.UC_S390X_REG_R2, 0)
         uc.reg_write(S.UC_S390X_REG_PC, entry)
 
-    def install_syscall_hook(self, cpu) -> None:
-        uc = cpu.uc
-        memory = cpu.process.memory
-        kernel = cpu.kernel
-        signals = cpu.process.signals
+    # svc N: the number is N, or r1 for svc 0; the engine leaves the PSW on
+    # the 2-byte svc (arch/s390/kernel/syscall.c: the svc code, or r1)
+    syscall_convention = SyscallConvention(interrupt=_EXCP_SVC, number_in_instruction=True,
+                                           pc_advance_in_hook=2)
+
+    def fault_classifier(self, uc: Uc, memory: GuestMemory) -> Callable[[int], Fault]:
         c = self.const
         sigill, sigfpe = c("SIGILL"), c("SIGFPE")
-        eintr = -self.errno("EINTR") & self.word_mask
-        regs_read = [S.UC_S390X_REG_R1, *self.syscall_arg_regs]
-        from pyuser.cpu import FaultStop as cpu_fault
-        from pyuser.engine import RegisterBank
 
-        bank = RegisterBank(uc, regs_read)
-
-        def fault_of(pc: int) -> Fault:
+        def fault_of(_intno: int) -> Fault:
+            pc = uc.reg_read(S.UC_S390X_REG_PC)
             # a program interruption: SIGFPE for the divide instructions, else SIGILL
             try:
                 opcode = memory.read(pc, 4)
@@ -152,37 +151,10 @@ class S390xTarget(Target):
                 return Fault(sigfpe, 1, pc, pc)
             return Fault(sigill, 1, pc, pc)
 
-        def serve() -> None:
-            # the PC is past the 2-byte svc already; the number is its
-            # immediate, or r1 for svc 0
-            regs = list(bank.read())
-            code = memory.read(uc.reg_read(S.UC_S390X_REG_PC) - 1, 1)[0]
-            if code:
-                regs[0] = code
-            result = kernel.dispatch(regs) & self.word_mask
-            uc.reg_write(S.UC_S390X_REG_R2, result)
-            if result == eintr:
-                cpu.process.current.interrupted = (regs[0], regs[1])
-                signals.check = True
-            if signals.check:
-                uc.emu_stop()
+        return fault_of
 
-        def on_interrupt(_uc: int, intno: int, _user_data: int) -> None:
-            try:
-                pc = uc.reg_read(S.UC_S390X_REG_PC)
-                if intno != _EXCP_SVC:
-                    cpu.stop_reason = cpu_fault(fault_of(pc))
-                    uc.emu_stop()
-                    return
-                uc.reg_write(S.UC_S390X_REG_PC, pc + 2)  # Unicorn leaves the PSW on the svc
-                serve()
-            except BaseException as e:  # noqa: BLE001 - re-raised by CpuLoop.run
-                cpu.stop_reason = e
-                uc.emu_stop()
-
-        cpu.hooks.on_interrupt(on_interrupt)
-        # a call that may block is served again from outside emu_start
-        cpu.serve_syscall = serve
+    def install_cpu_hooks(self, cpu: CpuHooks, memory: GuestMemory) -> None:
+        uc = cpu.uc
 
         # Unicorn's s390x leaves the PSW address at an earlier instruction of
         # the block when a load or store fails (measured: the lgr before the

@@ -40,16 +40,16 @@ from unicorn import unicorn_const as UC
 from unicorn import x86_const as X
 from unicorn.unicorn_py3.unicorn import uclib
 
-from pyuser.engine import INSN_CALLBACK
 from pyuser.limits import fit_translation_buffer
 from pyuser.memory import PAGE_SIZE, PROT_EXEC, PROT_READ, PROT_WRITE
-from pyuser.syscalls.signals import SigReturn
-from pyuser.targets.base import Fault, Target
+from pyuser.targets.base import Fault, SyscallConvention, Target
 from pyuser.targets.generated import x86_64_abi
 from pyuser.targets.pages import SharedTables
 from pyuser.targets.x86_64_signal import X86_64SignalFrames
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from pyuser.memory import GuestMemory
 
 ADDRESS_SPACE = 64 << 30
@@ -225,7 +225,6 @@ class X86_64Target(Target):  # noqa: N801 - the architecture's name
                 remove_cache(start + CODE_ALIAS, end + CODE_ALIAS)
 
         uc.ctl_remove_cache = ctl_remove_cache  # type: ignore[method-assign]
-        uc.pyuser_exception_latch = ExceptionLatch(uc)  # type: ignore[attr-defined]
         return uc
 
     def create_page_tables(self, uc: Uc, memory: GuestMemory) -> X86PageTables:
@@ -241,26 +240,14 @@ class X86_64Target(Target):  # noqa: N801 - the architecture's name
         uc.reg_write(X.UC_X86_REG_RIP, entry)
         uc.reg_write(X.UC_X86_REG_RDX, 0)  # no atexit function for the libc
 
-    def install_syscall_hook(self, cpu) -> None:
-        uc = cpu.uc
-        syscall_now = cpu.syscall_now
+    # `syscall` arrives through UC_HOOK_INSN; every interrupt is a fault
+    syscall_convention = SyscallConvention(interrupt=None, instruction=X.UC_X86_INS_SYSCALL)
+
+    def fault_classifier(self, uc: Uc, memory: GuestMemory) -> Callable[[int], Fault]:
         c = self.const
         sigsegv, sigill, sigtrap, sigfpe = (c(n) for n in ("SIGSEGV", "SIGILL", "SIGTRAP",
                                                            "SIGFPE"))
-
-        def on_syscall(_uc: int, _user_data: int) -> None:
-            # one Python frame per syscall, as CpuLoop.interrupt_hook
-            try:
-                syscall_now()
-            except BaseException as e:  # noqa: BLE001 - re-raised by CpuLoop.run
-                if isinstance(e, SigReturn):
-                    # Unicorn's helper_syscall adds the instruction's length
-                    # to RIP after this hook: cancel it for the restored RIP
-                    uc.reg_write(X.UC_X86_REG_RIP, uc.reg_read(X.UC_X86_REG_RIP) - 2)
-                cpu.stop_reason = e
-                uc.emu_stop()
-
-        latch = uc.pyuser_exception_latch
+        latch = ExceptionLatch(uc)
 
         def fault_of(intno: int) -> Fault:
             latch.clear()  # else the next fault is a double fault
@@ -275,9 +262,7 @@ class X86_64Target(Target):  # noqa: N801 - the architecture's name
                 return Fault(sigtrap, 0x80 if intno == 3 else 2, 0, pc, intno)
             return Fault(sigill, 2, pc, pc, 6)  # ILL_ILLOPN
 
-        cpu.hooks._add(UC.UC_HOOK_INSN, INSN_CALLBACK(on_syscall), X.UC_X86_INS_SYSCALL)
-        cpu.hooks.on_interrupt(cpu.interrupt_hook(-1, fault_of))
-        cpu.serve_syscall = syscall_now  # outside emu_start the PC is past `syscall`
+        return fault_of
 
     def set_tls(self, uc: Uc, value: int) -> None:
         uc.reg_write(X.UC_X86_REG_FS_BASE, value)

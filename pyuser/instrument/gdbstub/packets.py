@@ -8,12 +8,40 @@ An empty reply means "not supported" to gdb.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pyuser.instrument.gdbstub.connection import escape, unescape
 
 if TYPE_CHECKING:
-    from pyuser.instrument.gdbstub.stub import GdbStub
+    from pyuser.instrument.gdbstub.connection import Connection
+    from pyuser.process import Process, Thread
+    from pyuser.targets.base import Target
+
+
+class GdbStub(Protocol):
+    """What the packet handlers use of the stub (pyuser.instrument.gdbstub.stub,
+    which imports this module to answer packets)."""
+
+    process: Process
+    target: Target
+    description: Any
+    conn: Connection | None
+    detached: bool
+    breakpoints: set[int]
+    watchpoints: dict[tuple[int, int, int], None]
+    catch_all: bool
+    catch: set[int] | None
+    reg_thread: int
+    stopped: Thread | None
+    pass_signals: set[int]
+
+    def registers(self) -> Any: ...
+    def thread_ids(self) -> list[int]: ...
+    def read_memory(self, address: int, length: int) -> bytes: ...
+    def write_memory(self, address: int, data: bytes) -> None: ...
+    def resume(self, actions: list[tuple[str, int, int]]) -> None: ...
+    def xfer(self, obj: str, annex: str) -> bytes | None: ...
+    def kill(self) -> None: ...
 
 ERROR_MEMORY = "E14"  # EFAULT, as gdbserver answers an unreadable address
 ERROR_ARGUMENT = "E16"

@@ -216,7 +216,7 @@ class GdbStub(Client):
             return signo
         if isinstance(info, Fault):  # a synchronous fault: the siginfo it will get
             info = SigInfo(signo, code=info.code, addr=info.address, fault=True)
-        self.siginfo = self.process.encode_siginfo(info) if isinstance(info, SigInfo) else b""
+        self.siginfo = self.process.target.encode_siginfo(info) if isinstance(info, SigInfo) else b""
         self.serve(self.signals.gdb(signo))
         self.sync_hooks()
         self.siginfo = b""

@@ -12,9 +12,9 @@ import os
 import signal as host_signal
 import struct
 
+from pyuser.errors import SigReturn
 from pyuser.signals import SI_TKILL, SI_USER, Action, SigInfo
 from pyuser.syscalls.base import SyscallFamily
-from pyuser.syscalls.signals import SigReturn
 from pyuser.syscalls.table import syscall
 from pyuser.syscalls.types import Long, Ptr, SyscallError
 
