@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import signal
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from pyuser.memory import PAGE_MAPPED, GuestFault
 from pyuser.signals import SIG_DFL, SIG_IGN, SigInfo, kill_process_with
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from unicorn import Uc
 
     from pyuser.process import Process
-    from pyuser.targets.base import Fault, Target
+    from pyuser.targets.base import Fault, SignalFrames, Target
 
 # Syscalls Linux restarts after a handler with SA_RESTART (-ERESTARTSYS);
 # the others return EINTR when a handler runs (signal(7)).
@@ -50,7 +50,7 @@ class Loop(Protocol):
     uc: Uc
     target: Target
     process: Process
-    frames: Any  # the target's signal frames
+    frames: SignalFrames
 
 
 class SignalDelivery:

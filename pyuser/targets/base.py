@@ -106,6 +106,23 @@ class SyscallConvention:
         return f"SyscallConvention({vars(self)})"
 
 
+class SignalFrames(Protocol):
+    """What a target's signal frames provide (targets.<arch>_signal), for
+    pyuser.delivery to run a handler and the sigreturn syscalls to unwind it."""
+
+    def frame_size(self, rt: bool) -> int: ...
+
+    def interrupted_sp(self, uc: Uc) -> int: ...
+
+    def setup(self, uc: Uc, mem: GuestMemory, frame: int, *, signo: int, siginfo: bytes,
+              rt: bool, handler: int, restorer: int, old_mask: int,
+              altstack: tuple[int, int, int], fault_address: int, trap_no: int) -> None:
+        """Write the frame at `frame` and point the CPU at the handler."""
+
+    def restore(self, uc: Uc, mem: GuestMemory, rt: bool) -> tuple[int, tuple[int, int, int]]:
+        """sigreturn: registers back from the frame; returns (mask, altstack)."""
+
+
 class CpuHooks(Protocol):
     """What a target's extra hooks use of the CPU loop (pyuser.cpu.CpuLoop, a
     layer above; it calls Target.install_cpu_hooks)."""
@@ -361,7 +378,7 @@ class Target:
         """The registers of a new thread returning 0 from clone."""
         uc.reg_write(self.syscall_return_reg, 0)
 
-    def signal_frames(self):
+    def signal_frames(self) -> SignalFrames:
         """The object that builds and unwinds this target's signal frames."""
         raise NotImplementedError
 
