@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from unicorn import arm_const as A
@@ -81,13 +82,17 @@ def run(cfg: Config) -> int:
         loop.paused = cfg.start_paused
         loop.boot_unbounded = image.linux
         loop.safe_point_hooks.extend(machine.boot_hooks)
+        end_debugging = _install_debugging(cfg, machine, cpu, loop)
         if cfg.qmp:
             from .qmp import QmpServer
 
             qmp = QmpServer(cfg.qmp, loop, machine)
             qmp.listen(cfg.qmp_wait)
         serial.start(loop.wake.set)
-        status = loop.run(entry)
+        try:
+            status = loop.run(entry)
+        finally:
+            end_debugging(loop.exit_status if loop.exit_status is not None else 1)
     except RealizeError as exc:
         raise UsageError(f"-device: {exc}") from None
     finally:
@@ -96,6 +101,29 @@ def run(cfg: Config) -> int:
         serial.close()
         machine.unrealize()
     return status
+
+
+def _install_debugging(cfg: Config, machine: VirtMachine, cpu: ArmCpu, loop: CpuLoop) -> Callable[[int], None]:
+    """-d/-D and -s/-gdb: nothing at all unless asked; returns what ends them."""
+    enders: list[Callable[[int], None]] = []
+    if cfg.log_items:
+        from .debuglog import InAsm, MachineLog, elf_functions
+
+        log = MachineLog(cfg.log_items, cfg.log_file)
+        cpu.log = log
+        machine.ctx.unimp = log.unimp
+        if log.enabled("in_asm"):
+            InAsm(log, cpu.uc, cpu.read, elf_functions(cfg.kernel))
+        enders.append(lambda _status: log.close())
+    if cfg.gdb is not None:
+        from .gdbstub import install
+
+        enders.append(install(loop, cpu, cfg.gdb))
+
+    def end(status: int) -> None:
+        for ender in enders:
+            ender(status)
+    return end
 
 
 def _check_in_ram(cfg: Config, what: str, paddr: int, size: int) -> None:
