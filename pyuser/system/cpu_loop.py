@@ -107,6 +107,12 @@ class CpuLoop:
         an exception entry only sets `resume`)."""
         self.cpu.uc.reg_write(A.UC_ARM_REG_PC, self.resume)
 
+    def data_abort_before(self, pc: int, fault: tuple[int, int]) -> None:
+        """From a code hook, the instruction at `pc` not yet run: take a data
+        abort with (DFSR, DFAR) = `fault` instead (LR = the instruction + 8)."""
+        self._pending = ("data", (pc & ~1) + 8, fault)
+        self.cpu.uc.emu_stop()
+
     def flush_output(self) -> None:
         self._flush()
 

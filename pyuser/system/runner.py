@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from unicorn import arm_const as A
 
 from . import devices  # noqa: F401  (registers the device types)
+from .alignment import AlignmentChecks
 from .board_virt import RAM_BASE, VirtMachine
 from .chardev import Chardev, parse_serial
 from .cpu import SCTLR, SCTLR_M, ArmCpu, GuestMemoryError
@@ -52,6 +53,8 @@ def run(cfg: Config) -> int:
         raise UsageError("-initrd and -append need a Linux kernel (a zImage or Image), not an ELF program")
     cpu = ArmCpu(cfg.cpu)
     machine = VirtMachine(cfg.ram, cpu, serial)
+    alignment = AlignmentChecks(cpu, lambda fn: loop.call(fn) if loop else None,
+                                lambda pc, fault: loop.data_abort_before(pc, fault) if loop else None)
     machine.realize()
     qmp = None
     try:
@@ -63,11 +66,12 @@ def run(cfg: Config) -> int:
             _check_in_ram(cfg, "kernel", paddr, memsz)
             cpu.uc.mem_write(paddr, data + bytes(memsz - len(data)))
         if image.linux:
-            entry = _boot_linux(cfg, machine, cpu, image, initrd, dtb_file)
+            entry = _boot_linux(cfg, machine, cpu, image, initrd, dtb_file, alignment)
             if entry is None:
                 return 0
         else:
             machine.timer.trap_ctl_accesses([(p, d) for p, d, _ in image.segments])
+            alignment.watch([(p, d) for p, d, _ in image.segments])
             dtb = dtb_file if dtb_file is not None else build_dtb(machine)
             if cfg.dtb_out:
                 return _dump_dtb(cfg.dtb_out, dtb)
@@ -82,6 +86,7 @@ def run(cfg: Config) -> int:
         loop.paused = cfg.start_paused
         loop.boot_unbounded = image.linux
         loop.safe_point_hooks.extend(machine.boot_hooks)
+        loop.safe_point_hooks.append(alignment.sync)
         end_debugging = _install_debugging(cfg, machine, cpu, loop)
         if cfg.qmp:
             from .qmp import QmpServer
@@ -140,7 +145,7 @@ def _dump_dtb(path: str, dtb: bytes) -> int:
 
 
 def _boot_linux(cfg: Config, machine: VirtMachine, cpu: ArmCpu, image: Image,
-                initrd: bytes | None, dtb_file: bytes | None) -> int | None:
+                initrd: bytes | None, dtb_file: bytes | None, alignment: AlignmentChecks) -> int | None:
     """Place initrd and DTB, set r0-r2; the entry point (None: only dump the DTB)."""
     initrd_start = initrd_address(image, RAM_BASE, cfg.ram)
     chosen: dict = {}
@@ -182,6 +187,7 @@ def _boot_linux(cfg: Config, machine: VirtMachine, cpu: ArmCpu, image: Image,
         if at < 0:
             return False
         machine.timer.trap_ctl_accesses([(LINUX_PAGE_OFFSET + RAM_BASE + at - phys_offset, text)])
+        alignment.watch([(LINUX_PAGE_OFFSET + RAM_BASE + at - phys_offset, text)])
         return True
     machine.boot_hooks.append(find_kernel)
     uc = cpu.uc
