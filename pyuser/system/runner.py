@@ -26,6 +26,7 @@ from .loader import (
     load_kernel,
     read_file,
 )
+from .midr import MidrOverride
 from .qdev import device_add
 from .semihosting import Semihosting
 
@@ -55,6 +56,7 @@ def run(cfg: Config) -> int:
     machine = VirtMachine(cfg.ram, cpu, serial)
     alignment = AlignmentChecks(cpu, lambda fn: loop.call(fn) if loop else None,
                                 lambda pc, fault: loop.data_abort_before(pc, fault) if loop else None)
+    midr = MidrOverride(cpu, cfg.cpu)
     machine.realize()
     qmp = None
     try:
@@ -66,12 +68,13 @@ def run(cfg: Config) -> int:
             _check_in_ram(cfg, "kernel", paddr, memsz)
             cpu.uc.mem_write(paddr, data + bytes(memsz - len(data)))
         if image.linux:
-            entry = _boot_linux(cfg, machine, cpu, image, initrd, dtb_file, alignment)
+            entry = _boot_linux(cfg, machine, cpu, image, initrd, dtb_file, [alignment.watch, midr.watch])
             if entry is None:
                 return 0
         else:
             machine.timer.trap_ctl_accesses([(p, d) for p, d, _ in image.segments])
             alignment.watch([(p, d) for p, d, _ in image.segments])
+            midr.watch([(p, d) for p, d, _ in image.segments])
             dtb = dtb_file if dtb_file is not None else build_dtb(machine)
             if cfg.dtb_out:
                 return _dump_dtb(cfg.dtb_out, dtb)
@@ -145,7 +148,8 @@ def _dump_dtb(path: str, dtb: bytes) -> int:
 
 
 def _boot_linux(cfg: Config, machine: VirtMachine, cpu: ArmCpu, image: Image,
-                initrd: bytes | None, dtb_file: bytes | None, alignment: AlignmentChecks) -> int | None:
+                initrd: bytes | None, dtb_file: bytes | None,
+                code_watchers: list[Callable[[list[tuple[int, bytes]]], int]]) -> int | None:
     """Place initrd and DTB, set r0-r2; the entry point (None: only dump the DTB)."""
     initrd_start = initrd_address(image, RAM_BASE, cfg.ram)
     chosen: dict = {}
@@ -187,7 +191,8 @@ def _boot_linux(cfg: Config, machine: VirtMachine, cpu: ArmCpu, image: Image,
         if at < 0:
             return False
         machine.timer.trap_ctl_accesses([(LINUX_PAGE_OFFSET + RAM_BASE + at - phys_offset, text)])
-        alignment.watch([(LINUX_PAGE_OFFSET + RAM_BASE + at - phys_offset, text)])
+        for watch in code_watchers:  # SCTLR writes, MIDR reads
+            watch([(LINUX_PAGE_OFFSET + RAM_BASE + at - phys_offset, text)])
         return True
     machine.boot_hooks.append(find_kernel)
     uc = cpu.uc
