@@ -7,13 +7,23 @@ MIDR read function returns the CPU object's constant, not the register
 field).  Unicorn has no coprocessor-access hook for 32-bit ARM, and no model
 with r4p0.  So each MIDR read found in the image (the ELF's segments, or the
 Linux kernel's text once its MMU is on, as the timer's CTL accesses are
-found) gets a code hook bounded to that one instruction, which does the read
-itself: Rt = the MIDR, PC past the instruction (a PC written in a code hook
-is where Unicorn continues, measured).  Nowhere else costs anything.
+found) gets two code hooks bounded to one instruction each: one on the read,
+which notes that it ran, and one on the instruction after it, which (before
+that instruction runs) puts the r4p0 value into Rt.  Nowhere else costs
+anything.  Doing the read in the first hook instead (Rt, then the PC past
+it) works but is ruinous: a PC written in a hook drops translated code
+(measured: Linux's boot stalled into a soft lockup).  Only unconditional
+ARM reads are taken (a conditional one may not write Rt).
 
-Limitation: a read from code that is not in the image (or, for Linux, that
-runs before its MMU is on: head.S's processor lookup, which masks the
-revision out anyway) still sees r2p1.
+This is done for bare-metal ELF images only.  For a Linux kernel the same
+hooks on its text (56 candidate reads in 6.1's armmp) made the boot crawl,
+with Unicorn's own r2p1 value as much as with r4p0 (so not through what
+Linux does with the value): "Problem loading in-kernel X.509 certificate
+(-110)" at 146-179 s of guest time, a soft lockup with the PC-writing
+variant, where the boot without them reaches power-off in about 90 s.  The
+cause was not found; Linux still sees r2p1 (measured: /proc/cpuinfo says
+CPU variant 0x2, revision 1, where QEMU 7.2 gives 0x4 and 0).  A read from
+code that is not in the image sees r2p1 too.
 """
 
 from __future__ import annotations
@@ -29,8 +39,8 @@ from .cpu import CPSR_T, ArmCpu
 # qemu-system-arm 7.2's Cortex-A15 (its cortex_a15_initfn: r4p0).
 QEMU_MIDR = {"cortex-a15": 0x414FC0F0}
 
-# mrc p15, 0, Rt, c0, c0, 0 (ARMv7-A ARM A8.8.108 MRC, encodings A1 and T1), Rt r0-r12.
-ARM_MIDR_READ = re.compile(rb"\x10[\x0f\x1f\x2f\x3f\x4f\x5f\x6f\x7f\x8f\x9f\xaf\xbf\xcf]\x10[\x0e\x1e\x2e\x3e\x4e\x5e\x6e\x7e\x8e\x9e\xae\xbe\xce\xde\xee]", re.DOTALL)
+# mrc p15, 0, Rt, c0, c0, 0 (ARMv7-A ARM A8.8.108 MRC, encodings A1 with cond AL, and T1), Rt r0-r12.
+ARM_MIDR_READ = re.compile(rb"\x10[\x0f\x1f\x2f\x3f\x4f\x5f\x6f\x7f\x8f\x9f\xaf\xbf\xcf]\x10\xee", re.DOTALL)
 THUMB_MIDR_READ = re.compile(rb"\x10\xee\x10[\x0f\x1f\x2f\x3f\x4f\x5f\x6f\x7f\x8f\x9f\xaf\xbf\xcf]", re.DOTALL)
 
 
@@ -52,20 +62,27 @@ class MidrOverride:
         self.cpu = cpu
         self.value = QEMU_MIDR.get(model)
         self.reads = 0  # MIDR reads served (for measurements)
+        self.pending: dict[int, int] = {}  # the instruction after a read that ran -> its Rt
 
     def watch(self, segments: list[tuple[int, bytes]]) -> int:
         """Hook the MIDR reads of the image; returns how many."""
         if self.value is None:
             return 0
         sites = midr_reads(segments)
+        uc = self.cpu.uc
         for address, info in sites.items():
-            self.cpu.uc.hook_add(UC_HOOK_CODE, self._on_read, info, address, address)
+            uc.hook_add(UC_HOOK_CODE, self._on_read, info, address, address)
+            uc.hook_add(UC_HOOK_CODE, self._after_read, None, address + 4, address + 4)
         return len(sites)
 
     def _on_read(self, uc: Any, address: int, size: int, info: tuple[bool, int]) -> None:
         thumb, rt = info
         if size != 4 or bool(uc.reg_read(A.UC_ARM_REG_CPSR) & CPSR_T) != thumb:
             return  # these bytes decode as something else in this state
-        self.reads += 1
-        uc.reg_write(A.UC_ARM_REG_R0 + rt, self.value)
-        uc.reg_write(A.UC_ARM_REG_PC, (address + 4) | int(thumb))
+        self.pending[address + 4] = rt
+
+    def _after_read(self, uc: Any, address: int, _size: int, _data: Any) -> None:
+        rt = self.pending.pop(address, None)
+        if rt is not None:
+            self.reads += 1
+            uc.reg_write(A.UC_ARM_REG_R0 + rt, self.value)

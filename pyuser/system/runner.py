@@ -68,7 +68,7 @@ def run(cfg: Config) -> int:
             _check_in_ram(cfg, "kernel", paddr, memsz)
             cpu.uc.mem_write(paddr, data + bytes(memsz - len(data)))
         if image.linux:
-            entry = _boot_linux(cfg, machine, cpu, image, initrd, dtb_file, [alignment.watch, midr.watch])
+            entry = _boot_linux(cfg, machine, cpu, image, initrd, dtb_file, [alignment.watch])
             if entry is None:
                 return 0
         else:
@@ -191,7 +191,7 @@ def _boot_linux(cfg: Config, machine: VirtMachine, cpu: ArmCpu, image: Image,
         if at < 0:
             return False
         machine.timer.trap_ctl_accesses([(LINUX_PAGE_OFFSET + RAM_BASE + at - phys_offset, text)])
-        for watch in code_watchers:  # SCTLR writes, MIDR reads
+        for watch in code_watchers:  # SCTLR writes (MIDR reads: see midr.py)
             watch([(LINUX_PAGE_OFFSET + RAM_BASE + at - phys_offset, text)])
         return True
     machine.boot_hooks.append(find_kernel)
