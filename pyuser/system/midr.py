@@ -7,9 +7,9 @@ MIDR read function returns the CPU object's constant, not the register
 field).  Unicorn has no coprocessor-access hook for 32-bit ARM, and no model
 with r4p0.  So each MIDR read found in the image (the ELF's segments, or the
 Linux kernel's text once its MMU is on, as the timer's CTL accesses are
-found) gets two code hooks bounded to one instruction each: one on the read,
-which notes that it ran, and one on the instruction after it, which (before
-that instruction runs) puts the r4p0 value into Rt.  Nowhere else costs
+found) gets a code hook bounded to it and the instruction after it: at the
+read it notes that it ran, at the next instruction (before it runs) it puts
+the r4p0 value into Rt.  Nowhere else costs
 anything.  Doing the read in the first hook instead (Rt, then the PC past
 it) works but is ruinous: a PC written in a hook drops translated code
 (measured: Linux's boot stalled into a soft lockup).  Only unconditional
@@ -17,13 +17,13 @@ ARM reads are taken (a conditional one may not write Rt).
 
 This is done for bare-metal ELF images only.  For a Linux kernel the same
 hooks on its text (56 candidate reads in 6.1's armmp) made the boot crawl,
-with Unicorn's own r2p1 value as much as with r4p0 (so not through what
-Linux does with the value): "Problem loading in-kernel X.509 certificate
-(-110)" at 146-179 s of guest time, a soft lockup with the PC-writing
-variant, where the boot without them reaches power-off in about 90 s.  The
-cause was not found; Linux still sees r2p1 (measured: /proc/cpuinfo says
-CPU variant 0x2, revision 1, where QEMU 7.2 gives 0x4 and 0).  A read from
-code that is not in the image sees r2p1 too.
+with Unicorn's own r2p1 value as much as with r4p0: "Problem loading
+in-kernel X.509 certificate (-110)" at 146-179 s of guest time, where the
+boot without them reaches power-off in about 90 s.  The cause: every code
+hook, wherever it is, costs every instruction of a count= slice (about
+1.5 ns each, measured; see alignment.py).  So Linux still sees r2p1
+(measured: /proc/cpuinfo says CPU variant 0x2, revision 1, where QEMU 7.2
+gives 0x4 and 0).  A read from code that is not in the image sees r2p1 too.
 """
 
 from __future__ import annotations
@@ -69,20 +69,17 @@ class MidrOverride:
         if self.value is None:
             return 0
         sites = midr_reads(segments)
-        uc = self.cpu.uc
         for address, info in sites.items():
-            uc.hook_add(UC_HOOK_CODE, self._on_read, info, address, address)
-            uc.hook_add(UC_HOOK_CODE, self._after_read, None, address + 4, address + 4)
+            # one hook over the read and the next instruction: every code hook,
+            # wherever it is, costs each instruction of a count= slice (~1.5 ns, measured)
+            self.cpu.uc.hook_add(UC_HOOK_CODE, self._on_hooked, (address, *info), address, address + 4)
         return len(sites)
 
-    def _on_read(self, uc: Any, address: int, size: int, info: tuple[bool, int]) -> None:
-        thumb, rt = info
-        if size != 4 or bool(uc.reg_read(A.UC_ARM_REG_CPSR) & CPSR_T) != thumb:
-            return  # these bytes decode as something else in this state
-        self.pending[address + 4] = rt
-
-    def _after_read(self, uc: Any, address: int, _size: int, _data: Any) -> None:
-        rt = self.pending.pop(address, None)
-        if rt is not None:
-            self.reads += 1
-            uc.reg_write(A.UC_ARM_REG_R0 + rt, self.value)
+    def _on_hooked(self, uc: Any, address: int, size: int, site: tuple[int, bool, int]) -> None:
+        read_at, thumb, rt = site
+        if address != read_at:  # the instruction after the read
+            if self.pending.pop(address, None) is not None:
+                self.reads += 1
+                uc.reg_write(A.UC_ARM_REG_R0 + rt, self.value)
+        elif size == 4 and bool(uc.reg_read(A.UC_ARM_REG_CPSR) & CPSR_T) == thumb:
+            self.pending[address + 4] = rt  # (in another state these bytes are something else)

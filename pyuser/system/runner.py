@@ -68,7 +68,7 @@ def run(cfg: Config) -> int:
             _check_in_ram(cfg, "kernel", paddr, memsz)
             cpu.uc.mem_write(paddr, data + bytes(memsz - len(data)))
         if image.linux:
-            entry = _boot_linux(cfg, machine, cpu, image, initrd, dtb_file, [alignment.watch])
+            entry = _boot_linux(cfg, machine, cpu, image, initrd, dtb_file)
             if entry is None:
                 return 0
         else:
@@ -148,8 +148,7 @@ def _dump_dtb(path: str, dtb: bytes) -> int:
 
 
 def _boot_linux(cfg: Config, machine: VirtMachine, cpu: ArmCpu, image: Image,
-                initrd: bytes | None, dtb_file: bytes | None,
-                code_watchers: list[Callable[[list[tuple[int, bytes]]], int]]) -> int | None:
+                initrd: bytes | None, dtb_file: bytes | None) -> int | None:
     """Place initrd and DTB, set r0-r2; the entry point (None: only dump the DTB)."""
     initrd_start = initrd_address(image, RAM_BASE, cfg.ram)
     chosen: dict = {}
@@ -191,8 +190,6 @@ def _boot_linux(cfg: Config, machine: VirtMachine, cpu: ArmCpu, image: Image,
         if at < 0:
             return False
         machine.timer.trap_ctl_accesses([(LINUX_PAGE_OFFSET + RAM_BASE + at - phys_offset, text)])
-        for watch in code_watchers:  # SCTLR writes (MIDR reads: see midr.py)
-            watch([(LINUX_PAGE_OFFSET + RAM_BASE + at - phys_offset, text)])
         return True
     machine.boot_hooks.append(find_kernel)
     uc = cpu.uc
