@@ -4,7 +4,7 @@ The protocol (framing, packets, register description) is the user-mode
 stub's core, pyuser.instrument.gdbstub.connection and .packets with the ARM
 registers of pyuser.targets.arm_gdb; this module adds what a machine needs:
 
-- one CPU, shown to gdb as thread 1;
+- one CPU, shown to gdb as thread 1 of process 1 (QEMU's spelling);
 - memory through the MMU the CPU sees (the short-descriptor walk of
   :meth:`ArmCpu.translate`, every domain as manager, as a debugger reads),
   or physical memory after `maint packet Qqemu.PhyMemMode:1` (QEMU's
@@ -50,7 +50,7 @@ if TYPE_CHECKING:
 
 SIGINT, SIGTRAP = 2, 5  # gdb's signal numbers (gdb/include/gdb/signals.def)
 THREAD = 1
-# multiprocess+: thread-ids are p<pid>.<tid>, the machine being process 1 (as QEMU's)
+# multiprocess+: thread-ids are p<pid>.<tid> (if gdb offers it too), the machine being process 1 (as QEMU's)
 SUPPORTED = "PacketSize=4000;QStartNoAckMode+;qXfer:features:read+;vContSupported+;swbreak+;multiprocess+"
 # bare metal or a kernel: no OS ABI, gdb goes by the ELF it was given
 MACHINE_DESCRIPTION = Description(DESCRIPTION.architecture, DESCRIPTION.features, osabi="")
@@ -85,7 +85,7 @@ class SystemGdbStub:
             raise UsageError(f"-gdb tcp:{host}:{port}: Failed to bind socket: {exc.strerror}") from None
         self.conn: Connection | None = None
         self.detached = True  # until gdb connects
-        self.last_reply = f"T{SIGTRAP:02x}thread:{self.thread_text(THREAD)};"
+        self.last_reply = f"T{SIGTRAP:02x}"  # until the first stop
         self.reg_thread = 0
         self.breakpoints: set[int] = set()
         self.watchpoints: dict[tuple[int, int, int], None] = {}
@@ -93,6 +93,7 @@ class SystemGdbStub:
         self.catch_all = False
         self.pass_signals: set[int] = set()
         self.physical = False  # Qqemu.PhyMemMode
+        self.multiprocess = False  # gdb offered multiprocess+ in qSupported
         self.hooks: dict[int, int] = {}  # breakpoint address -> Unicorn hook handle
         self.running = True  # False while gdb holds a stop
         self._accepting = threading.Thread(target=self._accept_loop, name="pyuser-gdb-accept", daemon=True)
@@ -183,7 +184,7 @@ class SystemGdbStub:
     def finish(self, status: int) -> None:
         """The machine has ended: tell gdb, stop listening."""
         if self.conn is not None and not self.detached:
-            self.conn.send(f"W{status & 0xFF:02x};process:1")
+            self.conn.send(f"W{status & 0xFF:02x}" + (";process:1" if self.multiprocess else ""))
             self.conn.close()
         self.detached = True
         try:
@@ -200,7 +201,8 @@ class SystemGdbStub:
         return [THREAD]
 
     def thread_text(self, tid: int) -> str:
-        return f"p1.{tid:x}"
+        """QEMU's spelling: p01.01 once gdb has offered multiprocess+, else 01."""
+        return f"p01.{tid:02x}" if self.multiprocess else f"{tid:02x}"
 
     def has_thread(self, tid: int) -> bool:
         return tid in (THREAD, 0, -1)
@@ -268,6 +270,9 @@ class SystemGdbStub:
         return f"unknown command: '{words[0]}'\n"
 
     def special(self, text: str) -> str | None:
+        if text.startswith("qSupported"):
+            self.multiprocess = "multiprocess+" in text
+            return None  # answered by packets.handle
         if text.startswith("qAttached"):
             return "1"  # attached to a running machine: quitting gdb detaches
         if text == "qqemu.PhyMemMode":

@@ -181,3 +181,55 @@ def test_linux_stops_at_start_kernel_as_under_qemu(tmp_path: Path) -> None:
     assert stop(ours) == stop(theirs)
     assert "[Inferior 1 (process 1) killed]" in ours
     assert run.returncode == 0
+
+
+def _packet(data: bytes) -> bytes:
+    return b"$" + data + b"#" + f"{sum(data) & 0xFF:02x}".encode()
+
+
+def _reply(sock: socket.socket) -> bytes:
+    buffer = b""
+    while True:
+        chunk = sock.recv(4096)
+        assert chunk, "the stub closed the connection"
+        buffer += chunk
+        start = buffer.find(b"$")
+        end = buffer.find(b"#", start)
+        if start >= 0 and end >= 0 and len(buffer) >= end + 3:
+            return buffer[start + 1:end]
+
+
+def _interrupt_session(emulator: list[str], args: list[str]) -> tuple[list[bytes], subprocess.CompletedProcess]:
+    """A bare remote-protocol client (gdb's batch mode cannot send Ctrl-C): ?, c, 0x03, k."""
+    port = free_port()
+    machine = subprocess.Popen([*emulator, *args, "-gdb", f"tcp::{port}"], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV)
+    try:
+        while not listening(port):
+            assert machine.poll() is None
+            time.sleep(0.05)
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+            replies = []
+            sock.sendall(_packet(b"?"))
+            replies.append(_reply(sock))
+            sock.sendall(b"+" + _packet(b"c"))
+            time.sleep(0.5)
+            sock.sendall(b"+\x03")
+            replies.append(_reply(sock))
+            sock.sendall(b"+" + _packet(b"k"))
+            out, err = machine.communicate(timeout=30)
+    finally:
+        if machine.poll() is None:
+            machine.kill()
+            machine.wait()
+    return replies, subprocess.CompletedProcess(machine.args, machine.returncode, out, err)
+
+
+def test_ctrl_c_stops_the_machine_as_qemus(firmware: Path) -> None:
+    args = ["-semihosting", "-kernel", str(firmware / "echo.elf"), "-S"]
+    ours, our_run = _interrupt_session(PYUSER, ["-M", "virt", "-nographic", *args])
+    theirs, their_run = _interrupt_session(QEMU, args)
+    assert theirs == [b"T05thread:01;", b"T02thread:01;"]
+    assert ours == theirs
+    assert our_run.stdout == their_run.stdout == b"echo ready\n"
+    assert our_run.returncode == their_run.returncode == 0
