@@ -20,8 +20,8 @@ hooks on its text (56 candidate reads in 6.1's armmp) made the boot crawl,
 with Unicorn's own r2p1 value as much as with r4p0: "Problem loading
 in-kernel X.509 certificate (-110)" at 146-179 s of guest time, where the
 boot without them reaches power-off in about 90 s.  The cause: every code
-hook, wherever it is, costs every instruction of a count= slice (about
-1.5 ns each, measured; see alignment.py).  So Linux still sees r2p1
+hook, wherever it is, costs every instruction of a count= slice (measured,
+see alignment.py).  So Linux still sees r2p1
 (measured: /proc/cpuinfo says CPU variant 0x2, revision 1, where QEMU 7.2
 gives 0x4 and 0).  A read from code that is not in the image sees r2p1 too.
 """
@@ -71,7 +71,7 @@ class MidrOverride:
         sites = midr_reads(segments)
         for address, info in sites.items():
             # one hook over the read and the next instruction: every code hook,
-            # wherever it is, costs each instruction of a count= slice (~1.5 ns, measured)
+            # wherever it is, costs each instruction of a count= slice (see alignment.py)
             self.cpu.uc.hook_add(UC_HOOK_CODE, self._on_hooked, (address, *info), address, address + 4)
         return len(sites)
 
