@@ -17,7 +17,7 @@ Nothing here costs a run whose guest never sets SCTLR.A:
   kernel's text is not hooked (50 candidates in 6.1's armmp): every code
   hook, wherever it is, costs every instruction of a count= slice (measured
   on a loop: 3.5 ns per instruction with no code hook, 8 ns with one
-  bounded hook elsewhere, 9 with three, 19.5 with 16, 72 with 178), and
+  bounded hook elsewhere, 9 with three, 19.5 with 16, 360 with 178), and
   Linux keeps SCTLR.A clear on ARMv7, so the slice-boundary look suffices;
 - only while SCTLR.A is set, a code hook on every instruction decodes each
   memory instruction (capstone, pyuser.system.abort) and checks the
