@@ -72,7 +72,7 @@ class MachineLog:
     @property
     def stream(self) -> TextIO:
         if self._stream is None:
-            self._stream = open(self._path, "w", buffering=1) if self._path else sys.stderr  # noqa: SIM115
+            self._stream = open(self._path, "a", buffering=1) if self._path else sys.stderr  # noqa: SIM115
         return self._stream
 
     def write(self, text: str) -> None:

@@ -114,6 +114,11 @@ def run(cfg: Config) -> int:
 def _install_debugging(cfg: Config, machine: VirtMachine, cpu: ArmCpu, loop: CpuLoop) -> Callable[[int], None]:
     """-d/-D and -s/-gdb: nothing at all unless asked; returns what ends them."""
     enders: list[Callable[[int], None]] = []
+    if cfg.log_file:
+        try:  # as QEMU: -D makes the file (empty without -d) at start-up
+            open(cfg.log_file, "w").close()
+        except OSError as exc:
+            raise UsageError(f"-D {cfg.log_file}: {exc.strerror}") from None
     if cfg.log_items:
         from .debuglog import InAsm, MachineLog, elf_functions
 

@@ -74,7 +74,7 @@ def test_unimp_reports_each_thing_once(firmware: Path) -> None:
 def test_no_log_unless_asked(firmware: Path, tmp_path: Path) -> None:
     result = run_pyuser(RUN + [str(firmware / "align.elf"), "-D", str(tmp_path / "log")])
     assert result.returncode == 0 and result.stderr == b""
-    assert not (tmp_path / "log").exists()
+    assert (tmp_path / "log").read_bytes() == b""  # made empty, as qemu-system-arm's -D does
 
 
 @pytest.mark.parametrize("items, message", [
@@ -94,3 +94,10 @@ def test_log_help() -> None:
         "int        show interrupts/exceptions in short format",
         "unimp      log unimplemented functionality",
     ]
+
+
+def test_unwritable_log_file_is_one_line(firmware: Path, tmp_path: Path) -> None:
+    path = tmp_path / "missing" / "log"
+    result = run_pyuser(RUN + [str(firmware / "tick.elf"), "-d", "int", "-D", str(path)])
+    assert result.returncode == 1
+    assert result.stderr.decode() == f"pyuser-system-arm: -D {path}: No such file or directory\n"
