@@ -15,6 +15,7 @@ CASES = {
     "hello": b"",
     "tick": b"",
     "echo": b"hello world\r\nq",
+    "align": b"",  # SCTLR.A: alignment faults as data aborts (pyuser/system/alignment.py)
 }
 
 
@@ -27,6 +28,22 @@ def test_same_as_qemu(firmware, name: str) -> None:
     assert ours.stdout == theirs.stdout
     assert ours.stderr == theirs.stderr
     assert ours.returncode == theirs.returncode
+
+
+def test_alignment_faults_with_sctlr_a(firmware) -> None:
+    result = run_pyuser(RUN + [str(firmware / "align.elf")])
+    lines = result.stdout.decode().splitlines()
+    a1 = lines[lines.index("A=1") + 1:lines.index("A=0 again")]
+    assert a1 == [
+        " ldr buf+1 value=0xdeadbeef abort dfsr=0x00000001 dfar=buf+1",  # FS 0b00001: alignment
+        " ldrh buf+1 value=0xdeadbeef abort dfsr=0x00000001 dfar=buf+1",
+        " ldrh buf+2 value=0x00000403",
+        " ldrb buf+3 value=0x00000004",
+        " ldr buf+4 value=0x33440605",
+        " str buf+6 value=0x11223344 abort dfsr=0x00000801 dfar=buf+6",  # WnR
+    ]
+    assert " ldr buf+1 value=0x05040302" in lines[lines.index("A=0 again"):]
+    assert "aborts: 3" in lines and result.returncode == 0
 
 
 def test_expected_output(firmware) -> None:
