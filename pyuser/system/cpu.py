@@ -74,6 +74,8 @@ class ArmCpu:
         # function, which is what flushes the TLB: write it once more.
         write_cp(self.uc, SCTLR, self.read_cp(SCTLR))
         self.uc.ctl_flush_tb()  # the image is written to RAM again: drop code translated from before
+        if self.log is not None:
+            self.log.reset()  # -d int: the exception state QEMU's log reads is reset too
 
     # -- the GIC drives this
     def set_irq(self, level: bool) -> None:

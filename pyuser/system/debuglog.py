@@ -13,8 +13,9 @@ test firmware):
   otherwise), then `0xADDR:  BYTES  MNEMONIC OPERANDS` per instruction (an
   ARM word as 8 hex digits; Thumb as 16-bit halfwords, padded to 9
   characters), then an empty line.  A block is logged the first time it
-  runs at that virtual address (QEMU logs each translation; it translates
-  again after a flush, pyuser does not log again);
+  runs at that virtual address, and again after a machine reset (QEMU logs
+  each translation; it translates again after a flush, where pyuser does
+  not log again, and after a reset, which writes the image again);
 - int: `Taking exception N [NAME] on CPU 0`, `...from ELx to EL1`,
   `...with ESR EC/SYNDROME` and, for aborts, `...with DFSR ... DFAR ...` or
   `...with IFSR ... IFAR ...`; semihosting and PSCI calls as QEMU words
@@ -27,7 +28,7 @@ test firmware):
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TextIO
 
 from unicorn import UC_HOOK_BLOCK, Uc
@@ -64,7 +65,21 @@ class MachineLog:
         self._path = path
         self._stream: TextIO | None = None
         self._seen: set[str] = set()
-        self.syndrome = 0  # QEMU's IRQ entry logs the last syndrome, which it leaves as it was
+        # QEMU's IRQ entry logs the last syndrome, which it leaves as it was,
+        # and its semihosting entry the last exception's target EL (0 at
+        # power-on: measured with -d int on hello.elf, "...from EL1 to EL0").
+        self.syndrome = 0
+        self.target_el = 0
+        self.on_reset: list[Callable[[], None]] = []
+
+    def reset(self) -> None:
+        """The CPU was reset: QEMU's CPU reset clears the exception state these
+        come from (measured: reboot.elf's semihosting exit after two resets
+        logs "...from EL1 to EL0")."""
+        self.syndrome = 0
+        self.target_el = 0
+        for forget in self.on_reset:
+            forget()
 
     def enabled(self, item: str) -> bool:
         return item in self.items
@@ -99,6 +114,7 @@ class MachineLog:
         syndrome = self._syndrome(kind, from_user, insn, thumb, write)
         if syndrome is not None:
             self.syndrome = syndrome
+        self.target_el = 1
         lines = [f"Taking exception {number} [{name}] on CPU 0",
                  f"...from EL{0 if from_user else 1} to EL1",
                  f"...with ESR 0x{self.syndrome >> 26:x}/0x{self.syndrome:x}"]
@@ -127,8 +143,10 @@ class MachineLog:
         if "int" not in self.items:
             return
         number, name = EXCEPTIONS[kind]
+        if kind == "hvc":
+            self.target_el = 2
         lines = [f"Taking exception {number} [{name}] on CPU 0",
-                 f"...from EL{0 if from_user else 1} to EL{2 if kind == 'hvc' else 1}"]
+                 f"...from EL{0 if from_user else 1} to EL{self.target_el}"]
         if kind == "hvc":
             self.syndrome = EC_HVC << 26 | IL
             lines.append(f"...with ESR 0x{EC_HVC:x}/0x{self.syndrome:x}")
@@ -150,6 +168,9 @@ class InAsm:
         self.thumb = capstone.Cs(capstone.CS_ARCH_ARM, capstone.CS_MODE_THUMB)
         self.uc = uc
         self.hook = uc.hook_add(UC_HOOK_BLOCK, self._on_block)
+        # A reset writes the image again, and QEMU translates (and logs) its
+        # blocks again: measured, reboot.elf's start block is logged once per boot.
+        log.on_reset.append(self.seen.clear)
 
     def _on_block(self, uc: Uc, address: int, size: int, _data: object) -> None:
         thumb = bool(uc.reg_read(UC_ARM_REG_CPSR) & (1 << 5))

@@ -65,6 +65,31 @@ def test_in_asm_blocks_are_qemus(firmware: Path, tmp_path: Path) -> None:
         assert block in theirs or any(b[0] == block[0] and b[-len(block) + 1:] == block[1:] for b in theirs), block
 
 
+def test_guest_reset_logs_as_qemus(firmware: Path, tmp_path: Path) -> None:
+    """reboot.elf resets twice through PSCI: -d int line for line (QEMU's CPU
+    reset clears the exception state its log reads, so the semihosting exit
+    after the resets says EL0), and in_asm logs the image's blocks again on
+    each boot, as QEMU translates the reloaded image again."""
+    kernel = firmware / "reboot.elf"
+    qemu_log(kernel, "in_asm,int", tmp_path / "qemu.log")
+    ours = run_pyuser(RUN + [str(kernel), "-d", "in_asm,int", "-D", str(tmp_path / "ours.log")])
+    assert ours.returncode == 3
+    theirs_text, ours_text = (tmp_path / "qemu.log").read_text(), (tmp_path / "ours.log").read_text()
+    hvc = ["Taking exception 11 [Hypervisor Call] on CPU 0", "...from EL1 to EL2",
+           "...with ESR 0x12/0x4a000000", "...handled as PSCI call"]
+    assert exception_lines(theirs_text) == hvc + hvc + [
+        "Taking exception 16 [Semihosting call] on CPU 0", "...from EL1 to EL0", "...handling as semihosting call 0x20"]
+    assert exception_lines(ours_text) == exception_lines(theirs_text)
+    theirs, mine = blocks(theirs_text), blocks(ours_text)
+
+    def boots(logged: list[list[str]]) -> int:
+        return sum(1 for block in logged if block[1].startswith("0x40200020:"))  # _start's first block
+
+    assert boots(mine) == boots(theirs) == 3
+    for block in theirs:
+        assert block in mine
+
+
 def test_unimp_reports_each_thing_once(firmware: Path) -> None:
     result = run_pyuser(RUN + [str(firmware / "align.elf"), "-d", "unimp"])
     assert result.returncode == 0
