@@ -167,6 +167,7 @@ class CpuLoop:
                 self._slice()
                 self._flush()
                 if stepped is not None and self.exit_status is None:
+                    # (a step onto a resetting hvc stops at the entry point)
                     self.single_step = None
                     stepped()
         finally:

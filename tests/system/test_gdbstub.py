@@ -18,11 +18,13 @@ import time
 from pathlib import Path
 
 import pytest
+from elftools.elf.elffile import ELFFile
 
 from .conftest import PYUSER_SYSTEM, ROOT, run_pyuser
 from .linux_guest import build_initramfs, fetch_kernel
 
 GDB = "gdb-multiarch"
+HVC0 = bytes.fromhex("700040e1")  # hvc #0, ARM encoding, little-endian
 QEMU = ["qemu-system-arm", "-M", "virt", "-cpu", "cortex-a15", "-nographic"]
 ENV = dict(os.environ, PYTHONPATH=str(ROOT))
 
@@ -99,6 +101,57 @@ def test_bare_metal_session_is_qemus(firmware: Path) -> None:
     assert "exited with code 06" in ours
     assert ours == theirs
     assert (our_run.returncode, our_run.stdout) == (their_run.returncode, their_run.stdout) == (6, their_run.stdout)
+
+
+REBOOT_SCRIPT = """
+break main
+continue
+info registers pc cpsr
+continue
+info registers pc cpsr
+continue
+info registers pc cpsr
+p/x $r0
+continue
+"""
+
+
+def test_session_across_guest_resets_is_qemus(firmware: Path) -> None:
+    """reboot.elf resets the machine twice: gdb stays connected, its breakpoint
+    on main is hit once per boot with the CPU as at power-on, the same text
+    as against qemu-system-arm's stub."""
+    elf = firmware / "reboot.elf"
+    args = ["-semihosting", "-kernel", str(elf), "-S"]
+    ours, our_run = session(PYUSER, ["-M", "virt", "-nographic", *args], REBOOT_SCRIPT, elf)
+    theirs, their_run = session(QEMU, args, REBOOT_SCRIPT, elf)
+    assert ours.count("Breakpoint 1, main ()") == 3
+    assert "exited with code 03" in ours
+    assert ours == theirs
+    assert (our_run.returncode, our_run.stdout) == (their_run.returncode, their_run.stdout) == (3, their_run.stdout)
+
+
+def test_step_onto_a_resetting_hvc_stops_at_the_entry(firmware: Path) -> None:
+    """stepi on reboot.elf's hvc (PSCI SYSTEM_RESET): the machine resets and the
+    step ends at the entry point, _start, the CPU as at power-on; gdb's next
+    stepi runs _start's first instruction, and the session goes on.
+
+    qemu-system-arm 7.2's stub does the same most of the time, but it serves
+    the reset request from its main loop, not from the step: measured over 6
+    runs, 5 stopped at _start and 1 at _start+4.  So its session is not
+    compared as text here."""
+    elf = firmware / "reboot.elf"
+    with elf.open("rb") as f:
+        text = ELFFile(f).get_section_by_name(".text")
+        code, base = text.data(), text["sh_addr"]
+    hvc = next(base + at for at in range(0, len(code), 4) if code[at:at + 4] == HVC0)
+    script = f"break *{hvc:#x}\ncontinue\nstepi\ninfo registers pc cpsr r0\nstepi\ninfo registers pc\ndelete\ncontinue"
+    args = ["-semihosting", "-kernel", str(elf), "-S"]
+    ours, our_run = session(PYUSER, ["-M", "virt", "-nographic", *args], script, elf)
+    registers = [line.split() for line in ours.splitlines() if line.startswith(("pc ", "cpsr ", "r0 "))]
+    assert registers == [["pc", "0x40200020", "0x40200020", "<_start>"], ["cpsr", "0x400001d3", "1073742291"],
+                         ["r0", "0x0", "0"], ["pc", "0x40200024", "0x40200024", "<_start+4>"]]
+    assert "exited with code 03" in ours
+    assert our_run.returncode == 3
 
 
 def test_attach_to_a_running_machine_then_detach(firmware: Path) -> None:
