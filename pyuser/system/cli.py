@@ -34,7 +34,12 @@ OPTIONS: dict[str, tuple[bool, str]] = {
     "-netdev": (True, "user,id=ID[,hostfwd=tcp:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT...]"),
     "-nic": (True, "user[,hostfwd=...][,model=virtio-net-device][,mac=MAC], or none (the default)"),
     "-net": (True, "only 'none'"),
-    "-S": (False, "do not start the CPU until 'cont' (QMP)"),
+    "-S": (False, "do not start the CPU until 'cont' (QMP) or gdb's continue"),
+    # debugging (gdbstub, log): one block
+    "-s": (False, "shorthand for -gdb tcp::1234"),
+    "-gdb": (True, "gdbstub on tcp:[HOST]:PORT (none: no stub)"),
+    "-d": (True, "log items: in_asm,int,unimp (-d help lists them)"),
+    "-D": (True, "write the -d log to this file (default stderr)"),
     "-display": (True, "accepted and ignored (only 'none' makes sense)"),
     "-monitor": (True, "accepted and ignored"),
     "-no-reboot": (False, "exit instead of rebooting when the guest resets"),
@@ -137,6 +142,8 @@ def parse_args(argv: list[str]) -> Config:
             cfg.no_reboot = True
         elif opt == "-S":
             cfg.start_paused = True
+        elif opt in ("-s", "-gdb", "-d", "-D"):
+            parse_debug_option(cfg, opt, value)
     if not cfg.machine:
         raise UsageError("no machine specified (use -M virt)")
     if not cfg.kernel:
@@ -144,6 +151,28 @@ def parse_args(argv: list[str]) -> Config:
     if cfg.ram < 1 << 20 or cfg.ram > 0xC0000000:
         raise UsageError(f"RAM size {cfg.ram:#x} does not fit the virt board's 32-bit map")
     return cfg
+
+
+def parse_debug_option(cfg: Config, opt: str, value: str) -> None:
+    """-s, -gdb, -d, -D (debugging: pyuser/system/gdbstub.py, debuglog.py)."""
+    from .debuglog import LOG_ITEMS
+    from .gdbstub import parse_gdb_option
+
+    if opt == "-s":
+        cfg.gdb = ("127.0.0.1", 1234)
+    elif opt == "-gdb":
+        cfg.gdb = parse_gdb_option(value)
+    elif opt == "-D":
+        cfg.log_file = value
+    elif value == "help":
+        raise _Help("Log items (comma separated):\n" + "".join(
+            f"{name:<10} {text}\n" for name, text in LOG_ITEMS.items()))
+    else:
+        items = set(filter(None, value.split(",")))
+        unknown = sorted(items - LOG_ITEMS.keys())
+        if unknown:
+            raise UsageError(f"-d {value}: unknown log item '{unknown[0]}' (-d help lists them)")
+        cfg.log_items |= items
 
 
 def parse_drive(cfg: Config, value: str) -> None:
@@ -221,7 +250,7 @@ def parse_qmp(value: str) -> tuple[str, bool]:
 
 
 class _Help(Exception):
-    pass
+    """-h, or -d help: print the text (the usage if none) and exit 0."""
 
 
 def usage() -> str:
@@ -237,8 +266,8 @@ def main(argv: list[str] | None = None) -> int:
         from .runner import run
 
         return run(cfg)
-    except _Help:
-        sys.stdout.write(usage())
+    except _Help as shown:
+        sys.stdout.write(str(shown) or usage())
         return 0
     except (SystemError_, OSError) as exc:
         sys.stdout.flush()

@@ -32,3 +32,7 @@ class Config:
     # -netdev user,id=ID: ID -> its host forwards (net.usernet.HostForward)
     netdevs: dict[str, list[Any]] = field(default_factory=dict)
     no_reboot: bool = False
+    # debugging (gdbstub, log)
+    gdb: tuple[str, int] | None = None
+    log_items: set[str] = field(default_factory=set)
+    log_file: str | None = None

@@ -12,13 +12,17 @@ extensions (SCR access is undefined on this Unicorn model).
 from __future__ import annotations
 
 import struct
+from typing import TYPE_CHECKING
 
 from unicorn import Uc, UcError
 from unicorn import arm_const as A
 
 from ..targets.arm_cpu import DACR, SCTLR, TTBCR, VBAR, create_arm_cpu, read_cp, write_cp
 from .abort import memory_accesses
-from .mmu import EXECUTE, FS_ALIGNMENT, FS_EXTERNAL, READ, WRITE, MmuFault, Translation
+from .mmu import EXECUTE, FS_ALIGNMENT, FS_EXTERNAL, FSR_WNR, READ, WRITE, MmuFault, Translation
+
+if TYPE_CHECKING:
+    from .debuglog import MachineLog
 
 CPSR_T = 1 << 5
 CPSR_F = 1 << 6
@@ -57,6 +61,7 @@ class ArmCpu:
     def __init__(self, model: str = "cortex-a15") -> None:
         self.uc: Uc = create_arm_cpu(model)
         self.irq_level = False  # the GIC's output, as last driven
+        self.log: MachineLog | None = None  # -d int
         # The state a reset returns to: Unicorn's context is the whole CPU
         # state (core and banked registers, CP15, VFP), as created.
         self._reset_context = self.uc.context_save()
@@ -68,6 +73,8 @@ class ArmCpu:
         # function, which is what flushes the TLB: write it once more.
         write_cp(self.uc, SCTLR, self.read_cp(SCTLR))
         self.uc.ctl_flush_tb()  # the image is written to RAM again: drop code translated from before
+        if self.log is not None:
+            self.log.reset()  # -d int: the exception state QEMU's log reads is reset too
 
     # -- the GIC drives this
     def set_irq(self, level: bool) -> None:
@@ -107,6 +114,8 @@ class ArmCpu:
             write_cp(self.uc, fsr_reg, fault[0])
             write_cp(self.uc, far_reg, fault[1])
         old = self.cpsr
+        if self.log is not None:
+            self._log_exception(kind, old, lr, fault)
         sctlr = self.read_cp(SCTLR)
         new = (old & ~(0x1F | CPSR_T | CPSR_IT | CPSR_J | CPSR_E)) | mode | CPSR_I
         if kind in ("irq", "data", "prefetch"):
@@ -120,6 +129,18 @@ class ArmCpu:
         self.uc.reg_write(A.UC_ARM_REG_LR, lr & 0xFFFFFFFF)
         base = 0xFFFF0000 if sctlr & SCTLR_V else self.read_cp(VBAR)
         return (base + offset) | (1 if new & CPSR_T else 0)
+
+    def _log_exception(self, kind: str, old_cpsr: int, lr: int, fault: tuple[int, int] | None) -> None:
+        assert self.log is not None
+        thumb = bool(old_cpsr & CPSR_T)
+        insn = None
+        if kind == "svc":  # LR is the instruction after the svc
+            try:
+                insn = int.from_bytes(self.read(lr - (2 if thumb else 4), 2 if thumb else 4), "little")
+            except (GuestMemoryError, UcError):
+                insn = 0
+        self.log.exception(kind, (old_cpsr & 0x1F) == MODE_USR, insn=insn, thumb=thumb, fault=fault,
+                           write=bool(fault is not None and fault[0] & FSR_WNR))
 
     def take_irq(self) -> int:
         # The preferred return address is the next instruction; LR = it + 4 (B1.8.10).

@@ -38,7 +38,7 @@ from unicorn import arm_const as A
 
 from .chardev import Chardev
 from .cpu import CPSR_I, SCTLR, SCTLR_M, ArmCpu, GuestMemoryError
-from .psci import PowerRequest, psci_call
+from .psci import IMPLEMENTED, PowerRequest, psci_call
 from .semihosting import (
     ARM_HLT,
     ARM_SVC,
@@ -86,6 +86,9 @@ class CpuLoop:
         # (-no-reboot): the run ends instead, with status 0, as in QEMU.
         self.on_reset: Callable[[], int] | None = None
         self.no_reboot = False
+        # Set by a debugger (the gdbstub): run one instruction, interrupts
+        # held off, then call it.
+        self.single_step: Callable[[], None] | None = None
         self._done = threading.Event()
 
     # -- for other threads
@@ -104,6 +107,20 @@ class CpuLoop:
             # only MMU-off code with interrupts masked can see.
             self.cpu.uc.emu_stop()
         return future
+
+    def sync_pc(self) -> None:
+        """Make the PC register say where the CPU resumes (a debugger reads it;
+        an exception entry only sets `resume`)."""
+        self.cpu.uc.reg_write(A.UC_ARM_REG_PC, self.resume)
+
+    def data_abort_before(self, pc: int, fault: tuple[int, int]) -> None:
+        """From a code hook, the instruction at `pc` not yet run: take a data
+        abort with (DFSR, DFAR) = `fault` instead (LR = the instruction + 8)."""
+        self._pending = ("data", (pc & ~1) + 8, fault)
+        self.cpu.uc.emu_stop()
+
+    def flush_output(self) -> None:
+        self._flush()
 
     def emit(self, event: str, data: dict[str, Any]) -> None:
         for listener in list(self.event_listeners):
@@ -132,6 +149,7 @@ class CpuLoop:
         uc = self.cpu.uc
         hook = uc.hook_add(UC_HOOK_INTR, self._on_intr)
         self.resume = entry
+        self.sync_pc()
         try:
             while self.exit_status is None:
                 self._service()
@@ -143,11 +161,16 @@ class CpuLoop:
                 if self.safe_point_hooks:
                     self.safe_point_hooks = [hook for hook in self.safe_point_hooks if not hook()]
                 self.machine.poll_devices(time.monotonic_ns())
-                if self.cpu.irq_level and not self.cpu.cpsr & CPSR_I:
+                stepped = self.single_step
+                if self.cpu.irq_level and not self.cpu.cpsr & CPSR_I and stepped is None:
                     uc.reg_write(A.UC_ARM_REG_PC, self.resume)
                     self.resume = self.cpu.take_irq()
                 self._slice()
                 self._flush()
+                if stepped is not None and self.exit_status is None:
+                    # (a step onto a resetting hvc stops at the entry point)
+                    self.single_step = None
+                    stepped()
         finally:
             uc.hook_del(hook)
             self._done.set()
@@ -187,13 +210,13 @@ class CpuLoop:
         # traps, waits or another thread asks for a stop (call()).  Not for
         # bare-metal programs, which may unmask interrupts with the MMU off.
         unbounded = self.boot_unbounded and bool(self.cpu.cpsr & CPSR_I) \
-            and not self.cpu.read_cp(SCTLR) & SCTLR_M
+            and not self.cpu.read_cp(SCTLR) & SCTLR_M and self.single_step is None
         try:
             self._unbounded = unbounded
             if unbounded and not self.calls.empty():
                 return
-            count = 0 if unbounded else self.quantum
-            if not unbounded and self.cpu.irq_level and self.cpu.cpsr & CPSR_I:
+            count = 1 if self.single_step is not None else 0 if unbounded else self.quantum
+            if not unbounded and count > 1 and self.cpu.irq_level and self.cpu.cpsr & CPSR_I:
                 # An interrupt waits for the guest to unmask it (Linux's idle
                 # loop runs wfi masked, then `cpsie i`): short slices, so that
                 # it is taken within a few instructions of the unmasking.
@@ -296,6 +319,8 @@ class CpuLoop:
         uc = self.cpu.uc
         assert self.semihosting is not None
         op, arg = uc.reg_read(A.UC_ARM_REG_R0), uc.reg_read(A.UC_ARM_REG_R1)
+        if self.cpu.log is not None:
+            self.cpu.log.call("semihosting", False, f"...handling as semihosting call 0x{op:x}")
         try:
             uc.reg_write(A.UC_ARM_REG_R0, self.semihosting.call(op, arg) & 0xFFFFFFFF)
         except SemihostingExit as done:
@@ -311,14 +336,31 @@ class CpuLoop:
         if fault is None:
             self._guest_error(str(exc))
             return
+        if self.cpu.log is not None:
+            self._log_unassigned(kind, fault[1])
         pc = self.cpu.uc.reg_read(A.UC_ARM_REG_PC)
         self.resume = self.cpu.take_exception(kind, pc + (8 if kind == "data" else 4), fault)
+
+    def _log_unassigned(self, kind: str, va: int) -> None:
+        assert self.cpu.log is not None
+        try:
+            where = f"physical address {self.cpu.translate(va):#010x}"
+        except GuestMemoryError:
+            where = f"address {va:#010x}"
+        access = "fetch" if kind == "prefetch" else "access"
+        self.cpu.log.unimp(f"unassigned {access} at {where} (nothing is mapped there)")
 
     def _psci(self) -> bool:
         """Serve a PSCI call; True if it reset the machine (the CPU starts over)."""
         uc = self.cpu.uc
+        function = uc.reg_read(A.UC_ARM_REG_R0)
+        log = self.cpu.log
+        if log is not None:
+            log.call("hvc", False, "...handled as PSCI call")
+            if function not in IMPLEMENTED:
+                log.unimp(f"psci: unsupported function {function:#x}")
         try:
-            result = psci_call(uc.reg_read(A.UC_ARM_REG_R0), uc.reg_read(A.UC_ARM_REG_R1))
+            result = psci_call(function, uc.reg_read(A.UC_ARM_REG_R1))
         except PowerRequest as request:
             # As qemu-system-arm: power-off ends the run with status 0; a
             # reset boots again (a RESET event), or under -no-reboot ends

@@ -89,6 +89,8 @@ class MachineContext:
     device_listeners: list[DeviceListener] = field(default_factory=list)
     # Host-side back ends (character devices...) that devices look up by id.
     backends: dict[str, Any] = field(default_factory=dict)
+    # `-d unimp`: told of each unimplemented register access (None: not asked)
+    unimp: Callable[[str], None] | None = None
     # Test hooks: called before each step; and the order of realize/unrealize hooks.
     fault_injector: FaultInjector | None = None
     trace: list[tuple[str, str]] = field(default_factory=list)

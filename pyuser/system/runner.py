@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 
 from unicorn import arm_const as A
 
 from . import devices  # noqa: F401  (registers the device types)
+from .alignment import AlignmentChecks
 from .board_virt import RAM_BASE, VirtMachine
 from .chardev import Chardev, parse_serial
 from .config import Config
@@ -24,6 +26,7 @@ from .loader import (
     load_kernel,
     read_file,
 )
+from .midr import MidrOverride
 from .net.usernet import UserNet
 from .qdev import device_add
 from .semihosting import Semihosting
@@ -49,6 +52,9 @@ def run(cfg: Config) -> int:
         raise UsageError("-initrd and -append need a Linux kernel (a zImage or Image), not an ELF program")
     cpu = ArmCpu(cfg.cpu)
     machine = VirtMachine(cfg.ram, cpu, serial)
+    alignment = AlignmentChecks(cpu, lambda fn: loop.call(fn) if loop else None,
+                                lambda pc, fault: loop.data_abort_before(pc, fault) if loop else None)
+    midr = MidrOverride(cpu, cfg.cpu)
     machine.realize()
     qmp = None
     netdevs: list[UserNet] = []
@@ -61,7 +67,7 @@ def run(cfg: Config) -> int:
             machine.ctx.backends[f"netdev:{netdev_id}"] = netdev
         for driver, props in cfg.devices:
             device_add(machine, driver, props)
-        entry = _load(cfg, machine, cpu, image, initrd, dtb_file)
+        entry = _load(cfg, machine, cpu, image, initrd, dtb_file, alignment, midr)
         if entry is None:
             return 0
 
@@ -71,6 +77,7 @@ def run(cfg: Config) -> int:
         loop.paused = cfg.start_paused
         loop.boot_unbounded = image.linux
         loop.safe_point_hooks.extend(machine.boot_hooks)
+        loop.safe_point_hooks.append(alignment.sync)
         loop.no_reboot = cfg.no_reboot
 
         def reboot() -> int:
@@ -81,13 +88,16 @@ def run(cfg: Config) -> int:
             cpu.reset()
             machine.reseed()
             machine.timer.clear_traps()
+            alignment.clear()
+            midr.clear()
             machine.boot_hooks.clear()
-            again = _load(cfg, machine, cpu, image, initrd, dtb_file)
+            again = _load(cfg, machine, cpu, image, initrd, dtb_file, alignment, midr)
             assert again is not None  # only -M virt,dumpdtb stops at the load, and it stopped the first time
-            loop.safe_point_hooks[:] = machine.boot_hooks
+            loop.safe_point_hooks[:] = [*machine.boot_hooks, alignment.sync]
             return again
 
         loop.on_reset = reboot
+        end_debugging = _install_debugging(cfg, machine, cpu, loop)
         if cfg.qmp:
             from .qmp import QmpServer
 
@@ -96,7 +106,10 @@ def run(cfg: Config) -> int:
         serial.start(loop.wake.set)
         for netdev in netdevs:
             netdev.start(loop.wake.set)
-        status = loop.run(entry)
+        try:
+            status = loop.run(entry)
+        finally:
+            end_debugging(loop.exit_status if loop.exit_status is not None else 1)
     except RealizeError as exc:
         raise UsageError(f"-device: {exc}") from None
     finally:
@@ -109,12 +122,15 @@ def run(cfg: Config) -> int:
     return status
 
 
-def _load(cfg: Config, machine: VirtMachine, cpu: ArmCpu, image: Image,
-          initrd: bytes | None, dtb_file: bytes | None) -> int | None:
+def _load(cfg: Config, machine: VirtMachine, cpu: ArmCpu, image: Image, initrd: bytes | None,
+          dtb_file: bytes | None, alignment: AlignmentChecks, midr: MidrOverride) -> int | None:
     """Put the images into RAM and the CPU's registers as the boot protocol wants: the entry point.
 
-    At power-on and again at each reset (QEMU reloads its ROM blobs then).
-    None: -M virt,dumpdtb wrote the blob and the run stops.
+    At power-on and again at each reset (QEMU reloads its ROM blobs then);
+    a bare-metal image's code hooks (the timer's CTL traps, the SCTLR-write
+    and MIDR watchers) are armed here too, so that a reset, which drops
+    them, finds them again.  None: -M virt,dumpdtb wrote the blob and the
+    run stops.
     """
     for paddr, data, memsz in image.segments:
         _check_in_ram(cfg, "kernel", paddr, memsz)
@@ -122,7 +138,10 @@ def _load(cfg: Config, machine: VirtMachine, cpu: ArmCpu, image: Image,
     if image.linux:
         return _boot_linux(cfg, machine, cpu, image, initrd, dtb_file)
     else:
-        machine.timer.trap_ctl_accesses([(p, d) for p, d, _ in image.segments])
+        segments = [(p, d) for p, d, _ in image.segments]
+        machine.timer.trap_ctl_accesses(segments)
+        alignment.watch(segments)
+        midr.watch(segments)
         dtb = dtb_file if dtb_file is not None else build_dtb(machine)
         if cfg.dtb_out:
             _dump_dtb(cfg.dtb_out, dtb)
@@ -132,6 +151,34 @@ def _load(cfg: Config, machine: VirtMachine, cpu: ArmCpu, image: Image,
             cpu.uc.mem_write(at, dtb)
         entry = image.entry
     return entry
+
+
+def _install_debugging(cfg: Config, machine: VirtMachine, cpu: ArmCpu, loop: CpuLoop) -> Callable[[int], None]:
+    """-d/-D and -s/-gdb: nothing at all unless asked; returns what ends them."""
+    enders: list[Callable[[int], None]] = []
+    if cfg.log_file:
+        try:  # as QEMU: -D makes the file (empty without -d) at start-up
+            open(cfg.log_file, "w").close()
+        except OSError as exc:
+            raise UsageError(f"-D {cfg.log_file}: {exc.strerror}") from None
+    if cfg.log_items:
+        from .debuglog import InAsm, MachineLog, elf_functions
+
+        log = MachineLog(cfg.log_items, cfg.log_file)
+        cpu.log = log
+        machine.ctx.unimp = log.unimp
+        if log.enabled("in_asm"):
+            InAsm(log, cpu.uc, cpu.read, elf_functions(cfg.kernel))
+        enders.append(lambda _status: log.close())
+    if cfg.gdb is not None:
+        from .gdbstub import install
+
+        enders.append(install(loop, cpu, cfg.gdb))
+
+    def end(status: int) -> None:
+        for ender in enders:
+            ender(status)
+    return end
 
 
 def _check_in_ram(cfg: Config, what: str, paddr: int, size: int) -> None:

@@ -74,8 +74,9 @@ class Description:
         """target.xml: every feature inline (no xi:include, one qXfer object)."""
         numbers = {id(reg): number for number, reg, _ in self.numbered}
         parts = ['<?xml version="1.0"?>', '<!DOCTYPE target SYSTEM "gdb-target.dtd">',
-                 "<target>", f"<architecture>{self.architecture}</architecture>",
-                 f"<osabi>{self.osabi}</osabi>"]
+                 "<target>", f"<architecture>{self.architecture}</architecture>"]
+        if self.osabi:  # none for a machine (system mode): gdb then follows the ELF
+            parts.append(f"<osabi>{self.osabi}</osabi>")
         for feature in self.features:
             parts.append(f'<feature name="{feature.name}">')
             if feature.types:

@@ -20,10 +20,10 @@ from collections.abc import Callable
 CLOSED = None  # what next_packet returns once gdb has gone
 
 
-def listen(port: int) -> socket.socket:
+def listen(port: int, host: str = "127.0.0.1") -> socket.socket:
     server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    server.bind(("127.0.0.1", port))
+    server.bind((host, port))
     server.listen(1)
     return server
 

@@ -1,47 +1,20 @@
-"""The gdb remote packets the stub answers, one small function each.
+"""The gdb remote packets a stub answers, one small function each.
 
-A handler returns the reply (str or bytes), or raises the stub's resume
-exception (through GdbStub.resume) for the packets that let the guest run.
-An empty reply means "not supported" to gdb.
+This is the protocol core both stubs share: the user-mode one
+(pyuser.instrument.gdbstub.stub, threads of a process) and the system-mode
+one (pyuser.system.gdbstub, one CPU of a machine).  A handler talks to the
+stub only through :class:`StubLike`.  It returns the reply (str or bytes),
+or raises the stub's resume exception (through ``resume``) for the packets
+that let the guest run.  An empty reply means "not supported" to gdb.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
-from pyuser.instrument.gdbstub.connection import escape, unescape
-
-if TYPE_CHECKING:
-    from pyuser.instrument.gdbstub.connection import Connection
-    from pyuser.process import Process, Thread
-    from pyuser.targets.base import Target
-
-
-class GdbStub(Protocol):
-    """What the packet handlers use of the stub (pyuser.instrument.gdbstub.stub,
-    which imports this module to answer packets)."""
-
-    process: Process
-    target: Target
-    description: Any
-    conn: Connection | None
-    detached: bool
-    breakpoints: set[int]
-    watchpoints: dict[tuple[int, int, int], None]
-    catch_all: bool
-    catch: set[int] | None
-    reg_thread: int
-    stopped: Thread | None
-    pass_signals: set[int]
-
-    def registers(self) -> Any: ...
-    def thread_ids(self) -> list[int]: ...
-    def read_memory(self, address: int, length: int) -> bytes: ...
-    def write_memory(self, address: int, data: bytes) -> None: ...
-    def resume(self, actions: list[tuple[str, int, int]]) -> None: ...
-    def xfer(self, obj: str, annex: str) -> bytes | None: ...
-    def kill(self) -> None: ...
+from pyuser.instrument.gdbstub.connection import Connection, escape, unescape
+from pyuser.targets.gdb_desc import Description
 
 ERROR_MEMORY = "E14"  # EFAULT, as gdbserver answers an unreadable address
 ERROR_ARGUMENT = "E16"
@@ -53,6 +26,41 @@ SUPPORTED = ";".join([
 ])
 
 
+class StubLike(Protocol):
+    """What the packet handlers need from a stub."""
+
+    description: Description
+    conn: Connection | None
+    supported: str  # the qSupported reply
+    last_reply: str
+    detached: bool
+    reg_thread: int
+    breakpoints: set[int]
+    watchpoints: dict[tuple[int, int, int], None]  # (kind, addr, len); unused without watch_kinds
+    watch_kinds: frozenset[int]  # the Z types 2-4 the stub can watch
+    catch: set[int] | None
+    catch_all: bool
+    pass_signals: set[int]
+
+    def current_thread_id(self) -> int: ...
+    def thread_text(self, tid: int) -> str: ...  # a thread-id as the stub writes it
+    def thread_ids(self) -> list[int]: ...
+    def has_thread(self, tid: int) -> bool: ...
+    def thread_name(self, tid: int) -> bytes: ...
+    def registers(self) -> Any: ...
+    def set_pc(self, address: int) -> None: ...
+    def read_memory(self, address: int, length: int) -> bytes: ...
+    def write_memory(self, address: int, data: bytes) -> None: ...
+    def resume(self, actions: list[tuple[str, int, int]]) -> None: ...
+    def kill(self) -> None: ...
+    def xfer(self, obj: str, annex: str) -> bytes | None: ...
+    def monitor(self, command: str) -> str | None: ...
+    def special(self, text: str) -> str | None: ...  # a stub's own packets first (None: not its own)
+
+
+GdbStub = StubLike  # the handlers' annotations
+
+
 def _thread_id(text: str) -> int:
     """A thread-id: hex, 0 (any) or -1 (all); p<pid>.<tid> is accepted too."""
     if text.startswith("p"):
@@ -62,24 +70,26 @@ def _thread_id(text: str) -> int:
 
 def _query(stub: GdbStub, body: str) -> str | bytes | None:
     if body.startswith("Supported"):
-        return SUPPORTED
+        return stub.supported
     if body == "C":
-        tid = stub.stopped.tid if stub.stopped is not None else stub.process.current.tid
-        return f"QC{tid:x}"
+        return f"QC{stub.thread_text(stub.current_thread_id())}"
     if body == "fThreadInfo":
-        return "m" + ",".join(f"{tid:x}" for tid in stub.thread_ids())
+        return "m" + ",".join(stub.thread_text(tid) for tid in stub.thread_ids())
     if body == "sThreadInfo":
         return "l"
     if body.startswith("ThreadExtraInfo,"):
-        thread = stub.process.threads.get(_thread_id(body.split(",", 1)[1]))
-        name = (thread.name or b"") if thread is not None else b""
-        return name.hex()
+        return stub.thread_name(_thread_id(body.split(",", 1)[1])).hex()
     if body.startswith("Attached"):
         return "0"  # the stub started the process: quitting gdb kills it
     if body.startswith("Xfer:"):
         return _xfer(stub, body[5:])
     if body.startswith("Symbol"):
         return "OK"
+    if body.startswith("Rcmd,"):  # `monitor CMD`: the answer is hex-encoded console text
+        answer = stub.monitor(bytes.fromhex(body[5:]).decode("latin-1"))
+        if answer is None:
+            return ""
+        return answer.encode().hex() if answer else "OK"
     return ""
 
 
@@ -140,7 +150,7 @@ def _write_memory(stub: GdbStub, data: bytes, address: int) -> str:
 
 def _set_thread(stub: GdbStub, body: str) -> str:
     kind, tid = body[0], _thread_id(body[1:])
-    if tid > 0 and tid not in stub.process.threads:
+    if tid > 0 and not stub.has_thread(tid):
         return "E22"
     if kind == "g":
         stub.reg_thread = max(tid, 0)
@@ -148,7 +158,7 @@ def _set_thread(stub: GdbStub, body: str) -> str:
 
 
 def _thread_alive(stub: GdbStub, body: str) -> str:
-    return "OK" if _thread_id(body) in stub.process.threads else "E01"
+    return "OK" if stub.has_thread(_thread_id(body)) else "E01"
 
 
 def _breakpoint(stub: GdbStub, body: str, insert: bool) -> str:
@@ -156,7 +166,7 @@ def _breakpoint(stub: GdbStub, body: str, insert: bool) -> str:
     number, addr, size = int(kind), int(address, 16), int(length.split(";")[0], 16)
     if number in (0, 1):
         (stub.breakpoints.add if insert else stub.breakpoints.discard)(addr)
-    elif number in (2, 3, 4):
+    elif number in stub.watch_kinds:
         key = (number, addr, max(size, 1))
         if insert:
             stub.watchpoints[key] = None
@@ -224,7 +234,7 @@ def _resume_simple(stub: GdbStub, body: str, step: bool, with_signal: bool) -> s
         signal = int(body.split(";")[0], 16)
     elif body:  # c/s with an address: resume there
         from_address = int(body, 16)
-        stub.target.set_pc(stub.registers(), from_address)
+        stub.set_pc(from_address)
     stub.resume([("s" if step else "c", signal, -1)])
     return ""
 
@@ -258,6 +268,9 @@ def handle(stub: GdbStub, packet: bytes) -> str | bytes | None:
         raw = unescape(data) if packet[:1] == b"X" else bytes.fromhex(data.decode())
         return _write_memory(stub, raw, address)
     text = packet.decode("latin-1")
+    own = stub.special(text)
+    if own is not None:
+        return own
     if text.startswith("QStartNoAckMode"):
         return _no_ack(stub)
     if text.startswith("QPassSignals:"):

@@ -89,6 +89,8 @@ class _Resume(Exception):  # noqa: N818 - ends a serving loop
 
 class GdbStub(Client):
     wants_syscalls = True
+    supported = packets.SUPPORTED
+    watch_kinds = frozenset((2, 3, 4))
 
     def __init__(self, process: Process, port: int) -> None:
         self.process = process
@@ -311,6 +313,28 @@ class GdbStub(Client):
     # ------------------------------------------------------------ state gdb reads
     def thread_ids(self) -> list[int]:
         return list(self.process.threads)
+
+    def current_thread_id(self) -> int:
+        return self.stopped.tid if self.stopped is not None else self.process.current.tid
+
+    def thread_text(self, tid: int) -> str:
+        return f"{tid:x}"
+
+    def has_thread(self, tid: int) -> bool:
+        return tid in self.process.threads
+
+    def thread_name(self, tid: int) -> bytes:
+        thread = self.process.threads.get(tid)
+        return (thread.name or b"") if thread is not None else b""
+
+    def set_pc(self, address: int) -> None:
+        self.target.set_pc(self.registers(), address)
+
+    def monitor(self, command: str) -> str | None:
+        return None  # no monitor commands in user mode (qemu-user has none either)
+
+    def special(self, text: str) -> str | None:
+        return None
 
     def selected_thread(self) -> Thread:
         thread = self.process.threads.get(self.reg_thread) if self.reg_thread else None

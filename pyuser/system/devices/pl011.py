@@ -112,11 +112,15 @@ class PL011(SysBusDevice):
             fr |= FR_RXFE if not self.rx else 0
             fr |= FR_RXFF if len(self.rx) >= depth else 0
             return fr
-        return {
+        value = {
             RSR: 0, ILPR: 0, IBRD: self.ibrd, FBRD: self.fbrd, LCR_H: self.lcr_h, CR: self.cr,
             IFLS: self.ifls, IMSC: self.imsc, RIS: self._ris(), MIS: self._ris() & self.imsc,
             DMACR: self.dmacr,
-        }.get(offset, 0)
+        }.get(offset)
+        if value is None:
+            self.unimplemented(offset, size, write=False)
+            return 0
+        return value
 
     def mmio_write(self, offset: int, size: int, value: int) -> None:
         if offset == DR:
@@ -142,6 +146,8 @@ class PL011(SysBusDevice):
                 self.tx_int = False
         elif offset == DMACR:
             self.dmacr = value & 0x7
+        elif offset not in (RSR, ILPR):  # error clear and IrDA: nothing to model
+            self.unimplemented(offset, size, write=True)
         self._update()
 
     def fdt_extra(self, tree: Any) -> dict[str, Any]:

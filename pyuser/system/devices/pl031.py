@@ -54,8 +54,12 @@ class PL031(SysBusDevice):
         ident = primecell_id(offset, PERIPH_ID)
         if ident is not None:
             return ident
-        return {DR: self._now(), MR: self.mr, LR: self._now(), CR: 1, IMSC: self.imsc,
-                RIS: self.ris, MIS: self.ris & self.imsc}.get(offset, 0)
+        value = {DR: self._now(), MR: self.mr, LR: self._now(), CR: 1, IMSC: self.imsc,
+                 RIS: self.ris, MIS: self.ris & self.imsc}.get(offset)
+        if value is None:
+            self.unimplemented(offset, size, write=False)
+            return 0
+        return value
 
     def mmio_write(self, offset: int, size: int, value: int) -> None:
         if offset == LR:
@@ -69,6 +73,8 @@ class PL031(SysBusDevice):
             self.imsc = value & 1
         elif offset == ICR:
             self.ris &= ~value & 1
+        elif offset != CR:  # CR: the RTC is always started
+            self.unimplemented(offset, size, write=True)
         self._update()
 
     def fdt_extra(self, tree: Any) -> dict[str, Any]:

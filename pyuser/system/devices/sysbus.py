@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from ..errors import PropertyError
+from ..errors import PropertyError, SystemError_
 from ..irq import IrqLine
 from ..memory import MemoryRegion
 from ..qdev import Device, Prop
@@ -42,6 +42,16 @@ class SysBusDevice(Device):
 
     def mmio_read(self, offset: int, size: int) -> int:
         return 0
+
+    def unimplemented(self, offset: int, size: int, write: bool) -> None:
+        """A register the model lacks: reads 0, writes are dropped; `-d unimp` says so once."""
+        try:
+            report = self.context().unimp
+        except SystemError_:
+            return
+        if report is not None:
+            access = "write" if write else "read"
+            report(f"{self.type_name}: unimplemented register {access} at offset {offset:#x} (size {size})")
 
     def mmio_write(self, offset: int, size: int, value: int) -> None:
         pass

@@ -17,6 +17,10 @@ int main(void)
 		uart_putc(' ');
 		put_hex(REG(RTC + off) & 0xff);
 	}
+	uart_puts("\nmidr: ");	/* qemu 7.2's Cortex-A15 is r4p0 */
+	uint32_t midr;
+	__asm__ volatile("mrc p15, 0, %0, c0, c0, 0" : "=r"(midr));
+	put_hex(midr);
 	uart_puts("\ngic lines: ");
 	put_dec(REG(GICD + 0x004) & 0x1f);
 	/* GICD_IIDR and GICC_IIDR: two layouts (IHI 0048B 4.3.3, 4.4.15). */
