@@ -166,9 +166,11 @@ def _general_serve(cpu: CpuLoop, convention: SyscallConvention) -> Callable[[], 
     if flag_reg is not None:
         if flag_reg in registers:  # MIPS: a3 is also the fourth argument
             flag_at = registers.index(flag_reg)
-        else:  # a flags register, read in the same batch (FreeBSD)
+        elif flag_bit:  # a flags register, read in the same batch (FreeBSD)
             flag_at = len(registers)
             registers.append(flag_reg)
+        # else a whole register that only the result writes (PowerPC's CR0
+        # field): nothing to read
     write_flag = RegisterWriter(uc, flag_reg) if flag_reg is not None else None
     words = convention.stack_arg_words
     if words:
