@@ -548,7 +548,10 @@ THREAD_SKIP: set[tuple[str, str]] = {("ppc", "cancel")}
 # 60 s; qemu-mipsel passes), qemu-mips64 in 2 runs of 3: the literal, Linux's
 # result, is the reference.
 THREAD_QEMU_WRONG = {("mips", "pi"), ("mips64", "pi"), ("s390x", "pi"),  # qemu-s390x too
-                     ("ppc", "pi"), ("m68k", "pi")}  # qemu-ppc, qemu-m68k: still waiting after 15 s
+                     ("ppc", "pi"), ("m68k", "pi"),  # qemu-ppc, qemu-m68k: still waiting after 15 s
+                     # qemu-ppc64: 5 runs of 5 still waiting after 30 s, another aborted in
+                     # glibc's robust-mutex assertion (FUTEX_OWNER_DIED), one passed
+                     ("ppc64", "pi")}
 
 
 @pytest.mark.parametrize("target", _params("threads"))

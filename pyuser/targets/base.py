@@ -87,8 +87,9 @@ class SyscallConvention:
         self.interrupt = interrupt
         self.instruction = instruction
         # an error flag beside the result, which is then the positive errno: a
-        # register set to 1 or 0 (MIPS: a3), or one bit of a flags register
-        # (FreeBSD: the carry); None: the result is -errno
+        # register set to 1 or 0 (MIPS: a3; PowerPC: the 4-bit CR0 field, 1
+        # being SO alone), or one bit of a flags register (FreeBSD: the carry),
+        # read and written back with the others; None: the result is -errno
         self.error_reg = error_reg
         self.error_bit = error_bit  # 0: the whole register is the flag
         # arguments beyond the registers, as words on the stack at sp + offset

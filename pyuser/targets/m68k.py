@@ -36,14 +36,17 @@ from unicorn import m68k_const as K
 from unicorn import unicorn_const as UC
 
 from pyuser.limits import fit_translation_buffer
-from pyuser.targets.base import Fault, Target
+from pyuser.targets.base import Fault, SyscallConvention, Target
 from pyuser.targets.generated import m68k_abi
 from pyuser.targets.m68k_signal import M68kSignalFrames
 from pyuser.targets.mipsel import MemoryProtections
 from pyuser.targets.pages import map_code_page
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from pyuser.memory import GuestMemory
+    from pyuser.targets.base import CpuHooks
 
 ADDRESS_SPACE = 0xC0000000
 VDSO_PAGE = 0xBFFF0000
@@ -157,41 +160,33 @@ class M68kTarget(Target):
         uc.reg_write(K.UC_M68K_REG_A1, 0)  # no rtld_fini for the libc
         uc.reg_write(K.UC_M68K_REG_PC, entry)
 
-    def install_syscall_hook(self, cpu) -> None:
+    # trap #0: the result (value or -errno) in d0; the engine leaves the PC on
+    # the 2-byte trap (measured), the hook moves it past
+    syscall_convention = SyscallConvention(interrupt=_EXCP_TRAP0, pc_advance_in_hook=2)
+
+    def fault_classifier(self, uc: Uc, memory: GuestMemory) -> Callable[[int], Fault]:
+        c = self.const
+        sigsegv, sigill, sigtrap, sigfpe = (c(n) for n in ("SIGSEGV", "SIGILL", "SIGTRAP",
+                                                           "SIGFPE"))
+
+        def fault_of(intno: int) -> Fault:
+            pc = uc.reg_read(K.UC_M68K_REG_PC)
+            if intno in (_EXCP_BUS, _EXCP_ADDRESS):
+                address, pc = self._fault_address.pop(id(uc), (pc, pc))
+                pc = faulting_instruction(uc, memory, pc, address)
+                uc.reg_write(K.UC_M68K_REG_PC, pc)
+                code = 2 if memory.find_mapping(address) is not None else 1
+                return Fault(sigsegv, code, address, pc, intno)
+            if intno in (_EXCP_DIV0, _EXCP_CHK, _EXCP_TRAPV):
+                return Fault(sigfpe, 1, pc, pc, intno)
+            if intno == 47:  # trap #15: a breakpoint (arch/m68k/kernel/traps.c)
+                return Fault(sigtrap, 1, pc, pc, intno)
+            return Fault(sigill, 1, pc, pc, intno)
+
+        return fault_of
+
+    def install_cpu_hooks(self, cpu: CpuHooks, memory: GuestMemory) -> None:
         uc = cpu.uc
-        memory = cpu.process.memory
-        kernel = cpu.kernel
-        signals = cpu.process.signals
-        read = cpu.bank.read
-        word_mask = self.word_mask
-        eintr = -self.errno("EINTR") & word_mask
-        from pyuser.cpu import FaultStop as cpu_fault
-
-        def serve() -> None:
-            regs = read()
-            result = kernel.dispatch(regs) & word_mask
-            uc.reg_write(K.UC_M68K_REG_D0, result)
-            if result == eintr:
-                cpu.process.current.interrupted = (regs[0], regs[1])
-                signals.check = True
-            if signals.check:
-                uc.emu_stop()
-
-        def on_interrupt(_uc: int, intno: int, _user_data: int) -> None:
-            try:
-                pc = uc.reg_read(K.UC_M68K_REG_PC)
-                if intno != _EXCP_TRAP0:
-                    cpu.stop_reason = cpu_fault(self._fault_of(uc, memory, intno, pc))
-                    uc.emu_stop()
-                    return
-                uc.reg_write(K.UC_M68K_REG_PC, pc + 2)  # Unicorn leaves the PC on the trap
-                serve()
-            except BaseException as e:  # noqa: BLE001 - re-raised by CpuLoop.run
-                cpu.stop_reason = e
-                uc.emu_stop()
-
-        cpu.hooks.on_interrupt(on_interrupt)
-        cpu.serve_syscall = serve
 
         # a failing access: its address, and the PC of its instruction (the PC
         # a failed emu_start leaves can be an earlier one of the block, as on
@@ -201,20 +196,6 @@ class M68kTarget(Target):
             return False
 
         uc.hook_add(UC.UC_HOOK_MEM_UNMAPPED | UC.UC_HOOK_MEM_PROT, on_bad_access)
-
-    def _fault_of(self, uc: Uc, memory: GuestMemory, intno: int, pc: int) -> Fault:
-        c = self.const
-        if intno in (_EXCP_BUS, _EXCP_ADDRESS):
-            address, pc = self._fault_address.pop(id(uc), (pc, pc))
-            pc = faulting_instruction(uc, memory, pc, address)
-            uc.reg_write(K.UC_M68K_REG_PC, pc)
-            code = 2 if memory.find_mapping(address) is not None else 1
-            return Fault(c("SIGSEGV"), code, address, pc, intno)
-        if intno in (_EXCP_DIV0, _EXCP_CHK, _EXCP_TRAPV):
-            return Fault(c("SIGFPE"), 1, pc, pc, intno)
-        if intno == 47:  # trap #15: a breakpoint (arch/m68k/kernel/traps.c)
-            return Fault(c("SIGTRAP"), 1, pc, pc, intno)
-        return Fault(c("SIGILL"), 1, pc, pc, intno)
 
     def engine_fault(self, uc: Uc, error: int, memory: GuestMemory) -> Fault | None:
         pc = uc.reg_read(K.UC_M68K_REG_PC)

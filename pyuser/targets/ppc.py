@@ -39,14 +39,17 @@ from unicorn import ppc_const as P
 from unicorn import unicorn_const as UC
 
 from pyuser.limits import fit_translation_buffer
-from pyuser.targets.base import Fault, Target
+from pyuser.targets.base import Fault, SyscallConvention, Target
 from pyuser.targets.generated import ppc_abi
 from pyuser.targets.mipsel import MemoryProtections
 from pyuser.targets.pages import map_code_page
 from pyuser.targets.ppc_signal import PpcSignalFrames
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from pyuser.memory import GuestMemory
+    from pyuser.targets.base import CpuHooks
 
 ADDRESS_SPACE = 0xC0000000  # TASK_SIZE of a 32-bit PowerPC kernel: 3 GiB
 VDSO_PAGE = 0xBFFF0000
@@ -138,57 +141,44 @@ class PpcTarget(Target):
             ("AT_UCACHEBSIZE", 0)]
 
     # ------------------------------------------------------------ syscalls
-    def syscall_arguments(self, values: list[int]) -> list[int]:
-        """The number and arguments, as read from r0 and r3-r8."""
-        return values
+    # sc: the result in r3, and for an error (-4095..-1) the positive errno
+    # with CR0.SO set.  The flag is written as the whole CR0 field (SO is its
+    # low bit), not as a read-modify-write of CR: cr0 is volatile across a
+    # syscall (glibc's syscall asm clobbers it), and one register access less
+    # is 0.3-1.5 us less per call (measured, idle and loaded)
+    syscall_convention = SyscallConvention(interrupt=_EXCP_SYSCALL, error_reg=P.UC_PPC_REG_CR0)
 
-    def write_syscall_result(self, uc: Uc, result: int) -> None:
-        """r3 and CR0.SO: a positive errno with SO set for -4095..-1.  The
-        whole CR0 field is written (SO is its low bit): cr0 is volatile across
-        a syscall (glibc's syscall asm clobbers it), and one register write
-        less is 0.3-1.5 us less per call (measured, idle and loaded)."""
-        result &= self.word_mask
-        if result > self.word_mask - 4095:
-            uc.reg_write(P.UC_PPC_REG_3, self.word_mask + 1 - result)
-            uc.reg_write(P.UC_PPC_REG_CR0, 1)
-        else:
-            uc.reg_write(P.UC_PPC_REG_3, result)
-            uc.reg_write(P.UC_PPC_REG_CR0, 0)
+    def fault_classifier(self, uc: Uc, memory: GuestMemory) -> Callable[[int], Fault]:
+        c = self.const
+        sigsegv, sigill, sigtrap, sigbus = (c(n) for n in ("SIGSEGV", "SIGILL", "SIGTRAP",
+                                                           "SIGBUS"))
+        mask = self.word_mask
 
-    def install_syscall_hook(self, cpu) -> None:
+        def fault_of(intno: int) -> Fault:
+            pc = uc.reg_read(P.UC_PPC_REG_PC)
+            if intno in (_EXCP_PROGRAM, _EXCP_HV_EMU):
+                # Unicorn leaves the PC after the trapping or illegal instruction
+                # (measured); Linux reports it on the instruction
+                pc = (pc - 4) & mask
+                uc.reg_write(P.UC_PPC_REG_PC, pc)
+                try:
+                    (insn,) = self.unpack("I", memory.read(pc, 4))
+                except Exception:  # noqa: BLE001 - an unreadable PC: the fetch faulted
+                    return Fault(sigsegv, 1, pc, pc, intno)
+                if is_trap(insn):
+                    return Fault(sigtrap, 1, pc, pc, intno)
+                return Fault(sigill, 1, pc, pc, intno)
+            if intno == _EXCP_ALIGN:
+                return Fault(sigbus, 1, pc, pc, intno)
+            if intno in (_EXCP_DSI, _EXCP_ISI):
+                address = self._fault_address.pop(id(uc), pc)
+                return Fault(sigsegv, _segv_code(memory, address), address, pc, intno)
+            return Fault(sigill, 1, pc, pc, intno)
+
+        return fault_of
+
+    def install_cpu_hooks(self, cpu: CpuHooks, memory: GuestMemory) -> None:
         uc = cpu.uc
-        memory = cpu.process.memory
-        kernel = cpu.kernel
-        signals = cpu.process.signals
-        read = cpu.bank.read
-        write_result = self.write_syscall_result
-        word_mask = self.word_mask
-        eintr = -self.errno("EINTR") & word_mask
-        from pyuser.cpu import FaultStop as cpu_fault
-
-        def serve() -> None:
-            regs = read()
-            result = kernel.dispatch(regs) & word_mask
-            write_result(uc, result)
-            if result == eintr:
-                cpu.process.current.interrupted = (regs[0], regs[1])
-                signals.check = True
-            if signals.check:
-                uc.emu_stop()
-
-        def on_interrupt(_uc: int, intno: int, _user_data: int) -> None:
-            try:
-                if intno == _EXCP_SYSCALL:
-                    serve()
-                    return
-                cpu.stop_reason = cpu_fault(self._fault_of(uc, memory, intno))
-                uc.emu_stop()
-            except BaseException as e:  # noqa: BLE001 - re-raised by CpuLoop.run
-                cpu.stop_reason = e
-                uc.emu_stop()
-
-        cpu.hooks.on_interrupt(on_interrupt)
-        cpu.serve_syscall = serve
 
         # the address of a failing load or store (page permissions are Unicorn
         # regions: the hook runs only when an access fails)
@@ -197,28 +187,6 @@ class PpcTarget(Target):
             return False
 
         uc.hook_add(UC.UC_HOOK_MEM_UNMAPPED | UC.UC_HOOK_MEM_PROT, on_bad_access)
-
-    def _fault_of(self, uc: Uc, memory: GuestMemory, intno: int) -> Fault:
-        c = self.const
-        pc = uc.reg_read(P.UC_PPC_REG_PC)
-        if intno in (_EXCP_PROGRAM, _EXCP_HV_EMU):
-            # Unicorn leaves the PC after the trapping or illegal instruction
-            # (measured); Linux reports it on the instruction
-            pc = (pc - 4) & self.word_mask
-            uc.reg_write(P.UC_PPC_REG_PC, pc)
-            try:
-                (insn,) = self.unpack("I", memory.read(pc, 4))
-            except Exception:  # noqa: BLE001 - an unreadable PC: the fetch faulted
-                return Fault(c("SIGSEGV"), 1, pc, pc, intno)
-            if is_trap(insn):
-                return Fault(c("SIGTRAP"), 1, pc, pc, intno)
-            return Fault(c("SIGILL"), 1, pc, pc, intno)
-        if intno == _EXCP_ALIGN:
-            return Fault(c("SIGBUS"), 1, pc, pc, intno)
-        if intno in (_EXCP_DSI, _EXCP_ISI):
-            address = self._fault_address.pop(id(uc), pc)
-            return Fault(c("SIGSEGV"), _segv_code(memory, address), address, pc, intno)
-        return Fault(c("SIGILL"), 1, pc, pc, intno)
 
     def engine_fault(self, uc: Uc, error: int, memory: GuestMemory) -> Fault | None:
         pc = uc.reg_read(P.UC_PPC_REG_PC)
