@@ -234,6 +234,38 @@ class AsyncStop:
         """The emulating thread, between runs."""
         self._end.value = _NOWHERE
 
+    @property
+    def requested(self) -> bool:
+        """A stop was asked for since the last clear()."""
+        return self._end.value != _NOWHERE
+
+
+class GatedBlockHook:
+    """A Python block hook that costs nothing while closed.
+
+    Installed next to an AsyncStop (whose carrier already puts a hook call
+    at the start of every translated block), it covers no address until
+    :meth:`open` widens it to every address with the same one-store trick,
+    so it can be switched on and off between runs without translating any
+    block again.  Emulating thread only.
+    """
+
+    def __init__(self, uc: Uc, fn: Callable[[Uc, int, int, object], None]) -> None:
+        self._handle = uc.hook_add(UC.UC_HOOK_BLOCK, fn, None, _NOWHERE, _NOWHERE)
+        self._end = ctypes.c_uint64.from_address(self._handle + _HOOK_END_OFFSET)
+        if self._end.value != _NOWHERE:
+            raise RuntimeError("unexpected Unicorn hook layout (pyuser needs unicorn 2.1.4)")
+        self._uc = uc
+
+    def open(self) -> None:
+        self._end.value = 0
+
+    def close(self) -> None:
+        self._end.value = _NOWHERE
+
+    def remove(self) -> None:
+        self._uc.hook_del(self._handle)
+
 
 def close_engine(uc: Uc) -> None:
     """Free an engine now (its translation cache and CPU state, ~4 MB), not at
