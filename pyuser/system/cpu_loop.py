@@ -22,6 +22,7 @@ timer deadline, host input, or a QMP command.
 
 from __future__ import annotations
 
+import ctypes
 import queue
 import sys
 import threading
@@ -39,6 +40,7 @@ from unicorn import (
     UcError,
 )
 from unicorn import arm_const as A
+from unicorn.unicorn_py3.unicorn import uclib
 
 from ..engine import AsyncStop, GatedBlockHook
 from .chardev import Chardev
@@ -77,6 +79,8 @@ class CpuLoop:
         self._unmask_watch: GatedBlockHook | None = None
         self._running = False
         self._stopped_at_block = False
+        self._cpsr = ctypes.c_uint32()
+        self._cpsr_ref = ctypes.byref(self._cpsr)
         self.slices = 0  # emu_start calls, for measurements
         self.wake = threading.Event()
         self.calls: queue.SimpleQueue[tuple[Callable[[], Any], Future]] = queue.SimpleQueue()
@@ -219,10 +223,13 @@ class CpuLoop:
             time.sleep(self.slice_ns / 1e9)
             self._stopper.request()
 
-    def _on_block_while_masked(self, uc, _address: int, _size: int, _data) -> None:
-        if not uc.reg_read(A.UC_ARM_REG_CPSR) & CPSR_I:
+    def _on_block_while_masked(self, handle: int, _address: int, _size: int, _data: int) -> None:
+        # Straight from C with raw library calls: the binding's hook wrapper
+        # and reg_read cost several times more, at every block of the window.
+        uclib.uc_reg_read(handle, A.UC_ARM_REG_CPSR, self._cpsr_ref)
+        if not self._cpsr.value & CPSR_I:
             self._stopped_at_block = True
-            uc.emu_stop()  # at a block boundary, on this thread: safe
+            uclib.uc_emu_stop(handle)  # at a block boundary, on this thread: safe
 
     def _slice(self) -> None:
         uc = self.cpu.uc
