@@ -78,6 +78,7 @@ class CpuLoop:
         self._stopper: AsyncStop | None = None
         self._unmask_watch: GatedBlockHook | None = None
         self._running = False
+        self._in_slice = threading.Event()  # the ticker sleeps while the CPU does not run
         self._stopped_at_block = False
         self._cpsr = ctypes.c_uint32()
         self._cpsr_ref = ctypes.byref(self._cpsr)
@@ -187,7 +188,7 @@ class CpuLoop:
                     stepped()
         finally:
             self._running = False
-            self.wake.set()
+            self._in_slice.set()
             ticker.join()
             uc.hook_del(hook)
             self._done.set()
@@ -220,8 +221,9 @@ class CpuLoop:
         """The ticker thread: end the running slice every slice_ns."""
         assert self._stopper is not None
         while self._running:
+            self._in_slice.wait()
             time.sleep(self.slice_ns / 1e9)
-            self._stopper.request()
+            self._stopper.request()  # a late one ends the next slice early: harmless
 
     def _on_block_while_masked(self, handle: int, _address: int, _size: int, _data: int) -> None:
         # Straight from C with raw library calls: the binding's hook wrapper
@@ -247,6 +249,7 @@ class CpuLoop:
         try:
             if not self.calls.empty():
                 return
+            self._in_slice.set()
             uc.emu_start(self.resume, UNTIL, count=1 if self.single_step is not None else 0)
         except UcError as exc:
             if exc.errno == UC_ERR_INSN_INVALID:
@@ -259,6 +262,7 @@ class CpuLoop:
                 self._guest_error(str(exc))
             return
         finally:
+            self._in_slice.clear()
             if watch:
                 self._unmask_watch.close()
         if self.exit_status is not None:
