@@ -234,6 +234,41 @@ class AsyncStop:
         """The emulating thread, between runs."""
         self._end.value = _NOWHERE
 
+    @property
+    def requested(self) -> bool:
+        """A stop was asked for since the last clear()."""
+        return self._end.value != _NOWHERE
+
+
+class GatedBlockHook:
+    """A block hook that costs nothing while closed.
+
+    Installed next to an AsyncStop (whose carrier already puts a hook call
+    at the start of every translated block), it covers no address until
+    :meth:`open` widens it to every address with the same one-store trick,
+    so it can be switched on and off between runs without translating any
+    block again.  `fn(uc_handle, address, size, user_data)` is called
+    straight from C (no binding wrapper); emulating thread only.
+    """
+
+    def __init__(self, uc: Uc, fn: Callable[[int, int, int, int], None]) -> None:
+        self._callback = CODE_CALLBACK(fn)  # kept alive as long as the hook
+        handle = ctypes.c_size_t()
+        status = uclib.uc_hook_add(uc._uch, ctypes.byref(handle), UC.UC_HOOK_BLOCK,
+                                   ctypes.cast(self._callback, ctypes.c_void_p), None,
+                                   ctypes.c_uint64(_NOWHERE), ctypes.c_uint64(_NOWHERE))
+        if status != UC.UC_ERR_OK:
+            raise RuntimeError(f"uc_hook_add(block) failed: {status}")
+        self._end = ctypes.c_uint64.from_address(handle.value + _HOOK_END_OFFSET)
+        if self._end.value != _NOWHERE:
+            raise RuntimeError("unexpected Unicorn hook layout (pyuser needs unicorn 2.1.4)")
+
+    def open(self) -> None:
+        self._end.value = 0
+
+    def close(self) -> None:
+        self._end.value = _NOWHERE
+
 
 def close_engine(uc: Uc) -> None:
     """Free an engine now (its translation cache and CPU state, ~4 MB), not at

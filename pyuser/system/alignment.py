@@ -14,11 +14,10 @@ Nothing here costs a run whose guest never sets SCTLR.A:
   which reads Rt before the write happens (the same scan the timer uses for
   its CTL accesses); the CPU loop also looks at SCTLR.A at each slice
   boundary, for a write from code that is not in the image.  A Linux
-  kernel's text is not hooked (50 candidates in 6.1's armmp): every code
-  hook, wherever it is, costs every instruction of a count= slice (measured
-  on a loop: 3.5 ns per instruction with no code hook, 8 ns with one
-  bounded hook elsewhere, 9 with three, 19.5 with 16, 360 with 178), and
-  Linux keeps SCTLR.A clear on ARMv7, so the slice-boundary look suffices;
+  kernel's text is not hooked (50 candidates in 6.1's armmp): Linux keeps
+  SCTLR.A clear on ARMv7, so the slice-boundary look suffices.  (A bounded
+  code hook costs nothing where it is not since the CPU loop stopped using
+  count= slices; in them each one cost every instruction, see cpu_loop.py);
 - only while SCTLR.A is set, a code hook on every instruction decodes each
   memory instruction (capstone, pyuser.system.abort) and checks the
   alignment of its accesses before it runs; an unaligned one becomes the

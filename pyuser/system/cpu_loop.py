@@ -4,20 +4,25 @@ Every change to the board happens on this (the emulating) thread, between
 slices.  Other threads (the QMP server, the stdin reader) only queue work
 with :meth:`CpuLoop.call` and set :attr:`CpuLoop.wake`.
 
-Why slices bounded with ``count=``: Unicorn has no interrupt API and a stop
-requested from another thread can replay a store (pyuser.engine.AsyncStop
-explains).
-Measured here on an 80M-instruction loop: unbounded 0.045 s; ``count=``
-slices of 100k/1M instructions 0.25/0.21 s; a Python block hook 7.6 s.  And an
-``emu_stop`` from inside an MMIO callback rewinds the PC onto the store, which
-then runs twice (measured), so devices never stop the CPU themselves.  Slices
-it is: at each boundary the timer is sampled and a pending, unmasked IRQ is
-entered by hand.  ``wfi`` makes emu_start return early; the loop then sleeps
-until the next timer deadline, host input, or a QMP command.
+Why slices ended by an AsyncStop: Unicorn has no interrupt API, a plain
+``emu_stop`` requested from another thread can replay a store, and one from
+inside an MMIO callback rewinds the PC onto the store, which then runs twice
+(both measured; pyuser.engine.AsyncStop explains), so devices never stop the
+CPU themselves.  ``count=`` slices are safe too but slow: Unicorn counts with
+a code hook on every instruction, which then also walks every other code hook
+(the timer's 16 CTL/CVAL traps on Linux): 20M instructions of a loop took
+0.07 s in ``count=`` slices with no other code hook and 0.44 s with 16, and
+0.08 s unbounded with the AsyncStop hooks, with or without the 16 (bounded
+code hooks then cost only where they are).  So a ticker thread asks the
+AsyncStop for a stop at the next block boundary every SLICE_NS; at each
+boundary the timer is sampled and a pending, unmasked IRQ is entered by hand.
+``wfi`` makes emu_start return early; the loop then sleeps until the next
+timer deadline, host input, or a QMP command.
 """
 
 from __future__ import annotations
 
+import ctypes
 import queue
 import sys
 import threading
@@ -35,7 +40,9 @@ from unicorn import (
     UcError,
 )
 from unicorn import arm_const as A
+from unicorn.unicorn_py3.unicorn import uclib
 
+from ..engine import AsyncStop, GatedBlockHook
 from .chardev import Chardev
 from .cpu import CPSR_I, SCTLR, SCTLR_M, ArmCpu, GuestMemoryError
 from .psci import IMPLEMENTED, PowerRequest, psci_call
@@ -50,8 +57,7 @@ from .semihosting import (
     UnsupportedSemihosting,
 )
 
-QUANTUM = 200_000  # instructions per slice: ~1 ms with count= active
-PENDING_QUANTUM = 32  # instructions per slice while an interrupt is pending but masked
+SLICE_NS = 1_000_000  # a slice: ~1 ms of host time, ended by the ticker thread
 UNTIL = 0xFFFFFFFF  # odd, so never a PC: run until count, wfi or a stop
 # QEMU's exception numbers, as UC_HOOK_INTR reports them (target/arm/cpu.h).
 EXCP_SWI, EXCP_PREFETCH_ABORT, EXCP_DATA_ABORT, EXCP_BKPT = 2, 3, 4, 7
@@ -64,11 +70,20 @@ CPSR_MODE_USR = 0x10
 
 class CpuLoop:
     def __init__(self, machine: Any, cpu: ArmCpu, semihosting: Semihosting | None = None,
-                 quantum: int = QUANTUM) -> None:
+                 slice_ns: int = SLICE_NS) -> None:
         self.machine = machine
         self.cpu = cpu
         self.semihosting = semihosting
-        self.quantum = quantum
+        self.slice_ns = slice_ns
+        self._stopper: AsyncStop | None = None
+        self._unmask_watch: GatedBlockHook | None = None
+        self._running = False
+        self._in_slice = threading.Event()  # the ticker sleeps while the CPU does not run
+        self._stopped_at_block = False
+        self.boot_unticked = False  # set for Linux kernels, see _slice
+        self._cpsr = ctypes.c_uint32()
+        self._cpsr_ref = ctypes.byref(self._cpsr)
+        self.slices = 0  # emu_start calls, for measurements
         self.wake = threading.Event()
         self.calls: queue.SimpleQueue[tuple[Callable[[], Any], Future]] = queue.SimpleQueue()
         self.paused = False
@@ -77,8 +92,6 @@ class CpuLoop:
         self.event_listeners: list[Callable[[str, dict[str, Any]], None]] = []
         self.resume = 0
         self._pending: tuple[str, int, tuple[int, int] | None] | None = None
-        self._unbounded = False
-        self.boot_unbounded = False  # set for Linux kernels, see _slice
         # Run at safe points until they return True (the Linux timer set-up).
         self.safe_point_hooks: list[Callable[[], bool]] = []
         # A guest reset (PSCI SYSTEM_RESET): reset the board, load the
@@ -101,11 +114,8 @@ class CpuLoop:
             return future
         self.calls.put((fn, future))
         self.wake.set()
-        if self._unbounded:
-            # The only stop from another thread, and only in an unbounded slice
-            # (see _slice): it may replay a store of the running block, which
-            # only MMU-off code with interrupts masked can see.
-            self.cpu.uc.emu_stop()
+        if self._stopper is not None:
+            self._stopper.request()  # at the next block boundary, see the module doc
         return future
 
     def sync_pc(self) -> None:
@@ -148,6 +158,12 @@ class CpuLoop:
     def run(self, entry: int) -> int:
         uc = self.cpu.uc
         hook = uc.hook_add(UC_HOOK_INTR, self._on_intr)
+        if self._stopper is None:
+            self._stopper = AsyncStop(uc)
+            self._unmask_watch = GatedBlockHook(uc, self._on_block_while_masked)
+        ticker = threading.Thread(target=self._tick, name="pyuser-slice-ticker", daemon=True)
+        self._running = True
+        ticker.start()
         self.resume = entry
         self.sync_pc()
         try:
@@ -172,6 +188,9 @@ class CpuLoop:
                     self.single_step = None
                     stepped()
         finally:
+            self._running = False
+            self._in_slice.set()
+            ticker.join()
             uc.hook_del(hook)
             self._done.set()
             self._drain()
@@ -199,29 +218,47 @@ class CpuLoop:
                 return
             future.set_exception(RuntimeError("the machine has shut down"))
 
+    def _tick(self) -> None:
+        """The ticker thread: end the running slice every slice_ns."""
+        assert self._stopper is not None
+        while self._running:
+            self._in_slice.wait()
+            time.sleep(self.slice_ns / 1e9)
+            self._stopper.request()  # a late one ends the next slice early: harmless
+
+    def _on_block_while_masked(self, handle: int, _address: int, _size: int, _data: int) -> None:
+        # Straight from C with raw library calls: the binding's hook wrapper
+        # and reg_read cost several times more, at every block of the window.
+        uclib.uc_reg_read(handle, A.UC_ARM_REG_CPSR, self._cpsr_ref)
+        if not self._cpsr.value & CPSR_I:
+            self._stopped_at_block = True
+            uclib.uc_emu_stop(handle)  # at a block boundary, on this thread: safe
+
     def _slice(self) -> None:
         uc = self.cpu.uc
+        assert self._stopper is not None and self._unmask_watch is not None
         self._pending = None
-        # count= costs a C hook on every instruction (3x on the zImage
-        # decompressor: 24 s against 8 s of CPU, measured).  Linux's boot
-        # protocol runs the decompressor and the kernel's first steps with
-        # interrupts masked and the MMU off, and Linux unmasks them only with
-        # its MMU on; so for a Linux kernel such a slice runs until the guest
-        # traps, waits or another thread asks for a stop (call()).  Not for
-        # bare-metal programs, which may unmask interrupts with the MMU off.
-        unbounded = self.boot_unbounded and bool(self.cpu.cpsr & CPSR_I) \
-            and not self.cpu.read_cp(SCTLR) & SCTLR_M and self.single_step is None
+        self.slices += 1
+        # An interrupt that waits for the guest to unmask it (Linux's idle
+        # loop runs wfi masked, then `cpsie i`) is taken at the first block
+        # boundary after the unmasking: the watch looks at CPSR.I at each one.
+        watch = bool(self.cpu.irq_level and self.cpu.cpsr & CPSR_I) and self.single_step is None
+        if watch:
+            self._unmask_watch.open()
+        self._stopper.clear()
+        self._stopped_at_block = False
         try:
-            self._unbounded = unbounded
-            if unbounded and not self.calls.empty():
+            if not self.calls.empty():
                 return
-            count = 1 if self.single_step is not None else 0 if unbounded else self.quantum
-            if not unbounded and count > 1 and self.cpu.irq_level and self.cpu.cpsr & CPSR_I:
-                # An interrupt waits for the guest to unmask it (Linux's idle
-                # loop runs wfi masked, then `cpsie i`): short slices, so that
-                # it is taken within a few instructions of the unmasking.
-                count = PENDING_QUANTUM
-            uc.emu_start(self.resume, UNTIL, count=count)
+            # Linux's boot protocol runs the decompressor and the kernel's
+            # first steps with interrupts masked and the MMU off (Linux
+            # unmasks them only with its MMU on), so for a Linux kernel such
+            # a slice is not ticked: it runs until the guest traps or waits,
+            # or CpuLoop.call stops it (about 9,000 slice boundaries fewer).
+            # Not for bare-metal programs, which may unmask with the MMU off.
+            if not (self.boot_unticked and self.cpu.cpsr & CPSR_I and not self.cpu.read_cp(SCTLR) & SCTLR_M):
+                self._in_slice.set()
+            uc.emu_start(self.resume, UNTIL, count=1 if self.single_step is not None else 0)
         except UcError as exc:
             if exc.errno == UC_ERR_INSN_INVALID:
                 self._undefined()
@@ -233,7 +270,9 @@ class CpuLoop:
                 self._guest_error(str(exc))
             return
         finally:
-            self._unbounded = False
+            self._in_slice.clear()
+            if watch:
+                self._unmask_watch.close()
         if self.exit_status is not None:
             return
         if self._pending is not None:
@@ -241,7 +280,12 @@ class CpuLoop:
             self.resume = self.cpu.take_exception(kind, lr, fault)
             return
         self.resume = self.cpu.resume_address()
-        if self._after_wfi():
+        # A slice also ends at a block boundary that may follow a wfi (the
+        # guest's return from the interrupt that woke it): then the wfi is
+        # not known to be the cause, and the guest goes on as after a
+        # spurious wake-up, which the architecture allows (ARMv7-A ARM
+        # B1.8.13), instead of sleeping with nothing to wake it.
+        if not (self._stopper.requested or self._stopped_at_block) and self._after_wfi():
             self._idle()
 
     def _after_wfi(self) -> bool:

@@ -20,8 +20,9 @@ hooks on its text (56 candidate reads in 6.1's armmp) made the boot crawl,
 with Unicorn's own r2p1 value as much as with r4p0: "Problem loading
 in-kernel X.509 certificate (-110)" at 146-179 s of guest time, where the
 boot without them reaches power-off in about 90 s.  The cause: every code
-hook, wherever it is, costs every instruction of a count= slice (measured,
-see alignment.py).  So Linux still sees r2p1
+hook, wherever it is, cost every instruction of the count= slices the CPU
+loop ran then (measured, see cpu_loop.py); its slices no longer use count=,
+and hooking Linux's reads has not been tried again.  So Linux still sees r2p1
 (measured: /proc/cpuinfo says CPU variant 0x2, revision 1, where QEMU 7.2
 gives 0x4 and 0).  A read from code that is not in the image sees r2p1 too.
 """
@@ -71,8 +72,7 @@ class MidrOverride:
             return 0
         sites = midr_reads(segments)
         for address, info in sites.items():
-            # one hook over the read and the next instruction: every code hook,
-            # wherever it is, costs each instruction of a count= slice (see alignment.py)
+            # one hook over the read and the next instruction (fewer hooks)
             self.hooks.append(self.cpu.uc.hook_add(UC_HOOK_CODE, self._on_hooked, (address, *info),
                                                    address, address + 4))
         return len(sites)

@@ -75,7 +75,7 @@ def run(cfg: Config) -> int:
         semihosting = Semihosting(cpu, console, cmdline=cfg.kernel) if cfg.semihosting else None
         loop = CpuLoop(machine, cpu, semihosting)
         loop.paused = cfg.start_paused
-        loop.boot_unbounded = image.linux
+        loop.boot_unticked = image.linux
         loop.safe_point_hooks.extend(machine.boot_hooks)
         loop.safe_point_hooks.append(alignment.sync)
         loop.no_reboot = cfg.no_reboot
