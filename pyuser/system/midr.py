@@ -15,16 +15,12 @@ it) works but is ruinous: a PC written in a hook drops translated code
 (measured: Linux's boot stalled into a soft lockup).  Only unconditional
 ARM reads are taken (a conditional one may not write Rt).
 
-This is done for bare-metal ELF images only.  For a Linux kernel the same
-hooks on its text (56 candidate reads in 6.1's armmp) made the boot crawl,
-with Unicorn's own r2p1 value as much as with r4p0: "Problem loading
-in-kernel X.509 certificate (-110)" at 146-179 s of guest time, where the
-boot without them reaches power-off in about 90 s.  The cause: every code
-hook, wherever it is, cost every instruction of the count= slices the CPU
-loop ran then (measured, see cpu_loop.py); its slices no longer use count=,
-and hooking Linux's reads has not been tried again.  So Linux still sees r2p1
-(measured: /proc/cpuinfo says CPU variant 0x2, revision 1, where QEMU 7.2
-gives 0x4 and 0).  A read from code that is not in the image sees r2p1 too.
+A Linux kernel gets the same hooks once it runs with its MMU on
+(pyuser.system.runner finds its text as it finds the timer's accesses), so
+its /proc/cpuinfo shows r4p0 as under QEMU; its reads made before the MMU is
+on see r2p1.  These hooks made Linux's boot crawl while the CPU loop bounded
+its slices with count= (Unicorn's own per-instruction hook, which walks every
+code hook); its slices no longer do, and the boot costs the same with them.
 """
 
 from __future__ import annotations

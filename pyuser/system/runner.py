@@ -136,7 +136,7 @@ def _load(cfg: Config, machine: VirtMachine, cpu: ArmCpu, image: Image, initrd: 
         _check_in_ram(cfg, "kernel", paddr, memsz)
         cpu.uc.mem_write(paddr, data + bytes(memsz - len(data)))
     if image.linux:
-        return _boot_linux(cfg, machine, cpu, image, initrd, dtb_file)
+        return _boot_linux(cfg, machine, cpu, image, initrd, dtb_file, midr)
     else:
         segments = [(p, d) for p, d, _ in image.segments]
         machine.timer.trap_ctl_accesses(segments)
@@ -195,7 +195,7 @@ def _dump_dtb(path: str, dtb: bytes) -> int:
 
 
 def _boot_linux(cfg: Config, machine: VirtMachine, cpu: ArmCpu, image: Image,
-                initrd: bytes | None, dtb_file: bytes | None) -> int | None:
+                initrd: bytes | None, dtb_file: bytes | None, midr: MidrOverride) -> int | None:
     """Place initrd and DTB, set r0-r2; the entry point (None: only dump the DTB)."""
     initrd_start = initrd_address(image, RAM_BASE, cfg.ram)
     chosen: dict = {}
@@ -219,7 +219,8 @@ def _boot_linux(cfg: Config, machine: VirtMachine, cpu: ArmCpu, image: Image,
     cpu.uc.mem_write(dtb_start, dtb)
     text = kernel_text(image)
     def find_kernel() -> bool:
-        """Hook the timer's CTL accesses where the kernel runs them, once its MMU is on.
+        """Hook the timer's CTL accesses and the MIDR reads where the kernel
+        runs them, once its MMU is on.
 
         The decompressor puts the kernel where it sees fit (measured: RAM +
         2 MiB + 0x8000 for a zImage at RAM + 0x10000), and its virtual
@@ -236,7 +237,9 @@ def _boot_linux(cfg: Config, machine: VirtMachine, cpu: ArmCpu, image: Image,
         at = ram.find(text[:256])
         if at < 0:
             return False
-        machine.timer.trap_ctl_accesses([(LINUX_PAGE_OFFSET + RAM_BASE + at - phys_offset, text)])
+        running_text = [(LINUX_PAGE_OFFSET + RAM_BASE + at - phys_offset, text)]
+        machine.timer.trap_ctl_accesses(running_text)
+        midr.watch(running_text)
         return True
     machine.boot_hooks.append(find_kernel)
     uc = cpu.uc

@@ -43,6 +43,7 @@ echo "== script"
 echo "6 * 7 = $((6 * 7))"
 uname -m
 cat /proc/cmdline
+grep -E '^CPU (implementer|part|variant|revision)' /proc/cpuinfo
 echo "== disk"
 for m in virtio_mmio virtio_blk crc16 mbcache jbd2 crc32c_generic ext4; do insmod /lib/modules/$m.ko; done
 mount -t ext4 -o ro /dev/vda /mnt && cat /mnt/hello.txt && umount /mnt
@@ -191,6 +192,9 @@ def test_script_output_and_power_off_match_qemu(boots) -> None:
     got = sections(ours.stdout.decode(errors="replace"))
     assert got["script"] == expected["script"]
     assert got["script"][:2] == ["6 * 7 = 42", "armv7l"]
+    # the CPU as qemu-system-arm 7.2 shows it: Cortex-A15 r4p0 (Unicorn's own is r2p1)
+    cpuinfo = {" ".join(line.split()) for line in got["script"] if line.startswith("CPU ")}
+    assert {"CPU part : 0xc0f", "CPU variant : 0x4", "CPU revision : 0"} <= cpuinfo
     assert "end" in got
     assert b"reboot: Power down" in ours.stdout
 
