@@ -40,7 +40,7 @@ from pyuser.targets.base import Fault, SyscallConvention, Target
 from pyuser.targets.generated import m68k_abi
 from pyuser.targets.m68k_signal import M68kSignalFrames
 from pyuser.targets.mipsel import MemoryProtections
-from pyuser.targets.pages import map_code_page
+from pyuser.targets.pages import FailedAccesses, map_code_page
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -135,7 +135,7 @@ class M68kTarget(Target):
     def __init__(self) -> None:
         super().__init__()
         # id(uc) -> the failed access's address and PC
-        self._fault_address: dict[int, tuple[int, int]] = {}
+        self._failed_accesses = FailedAccesses(K.UC_M68K_REG_PC)
 
     def create_cpu(self, model: str) -> Uc:
         uc = Uc(UC_ARCH_M68K, UC_MODE_BIG_ENDIAN)
@@ -172,7 +172,7 @@ class M68kTarget(Target):
         def fault_of(intno: int) -> Fault:
             pc = uc.reg_read(K.UC_M68K_REG_PC)
             if intno in (_EXCP_BUS, _EXCP_ADDRESS):
-                address, pc = self._fault_address.pop(id(uc), (pc, pc))
+                address, pc = self._failed_accesses.take(uc) or (pc, pc)
                 pc = faulting_instruction(uc, memory, pc, address)
                 uc.reg_write(K.UC_M68K_REG_PC, pc)
                 code = 2 if memory.find_mapping(address) is not None else 1
@@ -186,16 +186,10 @@ class M68kTarget(Target):
         return fault_of
 
     def install_cpu_hooks(self, cpu: CpuHooks, memory: GuestMemory) -> None:
-        uc = cpu.uc
-
         # a failing access: its address, and the PC of its instruction (the PC
         # a failed emu_start leaves can be an earlier one of the block, as on
         # s390x: signals.c's siginfo scenario saw it)
-        def on_bad_access(_uc, _access, address, _size, _value, _user_data) -> bool:
-            self._fault_address[id(uc)] = (address, uc.reg_read(K.UC_M68K_REG_PC))
-            return False
-
-        uc.hook_add(UC.UC_HOOK_MEM_UNMAPPED | UC.UC_HOOK_MEM_PROT, on_bad_access)
+        self._failed_accesses.install(cpu.uc)
 
     def engine_fault(self, uc: Uc, error: int, memory: GuestMemory) -> Fault | None:
         pc = uc.reg_read(K.UC_M68K_REG_PC)
@@ -203,7 +197,7 @@ class M68kTarget(Target):
             return Fault(self.const("SIGILL"), 1, pc, pc)
         if error in (UC.UC_ERR_FETCH_UNMAPPED, UC.UC_ERR_FETCH_PROT):
             return Fault(self.const("SIGSEGV"), 1, pc, pc)
-        address, pc = self._fault_address.pop(id(uc), (0, pc))
+        address, pc = self._failed_accesses.take(uc) or (0, pc)
         pc = faulting_instruction(uc, memory, pc, address)
         uc.reg_write(K.UC_M68K_REG_PC, pc)
         code = 2 if memory.find_mapping(address) is not None else 1

@@ -42,7 +42,7 @@ from pyuser.limits import fit_translation_buffer
 from pyuser.targets.base import Fault, SyscallConvention, Target
 from pyuser.targets.generated import ppc_abi
 from pyuser.targets.mipsel import MemoryProtections
-from pyuser.targets.pages import map_code_page
+from pyuser.targets.pages import FailedAccesses, map_code_page
 from pyuser.targets.ppc_signal import PpcSignalFrames
 
 if TYPE_CHECKING:
@@ -108,7 +108,7 @@ class PpcTarget(Target):
 
     def __init__(self) -> None:
         super().__init__()
-        self._fault_address: dict[int, int] = {}  # id(uc) -> the failed access's address
+        self._failed_accesses = FailedAccesses(P.UC_PPC_REG_PC)
 
     # ------------------------------------------------------------ CPU
     def create_cpu(self, model: str) -> Uc:
@@ -171,22 +171,16 @@ class PpcTarget(Target):
             if intno == _EXCP_ALIGN:
                 return Fault(sigbus, 1, pc, pc, intno)
             if intno in (_EXCP_DSI, _EXCP_ISI):
-                address = self._fault_address.pop(id(uc), pc)
+                failed = self._failed_accesses.take(uc)
+                address = failed[0] if failed else pc
                 return Fault(sigsegv, _segv_code(memory, address), address, pc, intno)
             return Fault(sigill, 1, pc, pc, intno)
 
         return fault_of
 
     def install_cpu_hooks(self, cpu: CpuHooks, memory: GuestMemory) -> None:
-        uc = cpu.uc
-
-        # the address of a failing load or store (page permissions are Unicorn
-        # regions: the hook runs only when an access fails)
-        def on_bad_access(_uc, _access, address, _size, _value, _user_data) -> bool:
-            self._fault_address[id(uc)] = address
-            return False
-
-        uc.hook_add(UC.UC_HOOK_MEM_UNMAPPED | UC.UC_HOOK_MEM_PROT, on_bad_access)
+        # the address of a failing load or store, which the DSI does not carry
+        self._failed_accesses.install(cpu.uc)
 
     def engine_fault(self, uc: Uc, error: int, memory: GuestMemory) -> Fault | None:
         pc = uc.reg_read(P.UC_PPC_REG_PC)
@@ -194,7 +188,8 @@ class PpcTarget(Target):
             return Fault(self.const("SIGILL"), 1, pc, pc)
         if error in (UC.UC_ERR_FETCH_UNMAPPED, UC.UC_ERR_FETCH_PROT):
             return Fault(self.const("SIGSEGV"), 1, pc, pc)
-        address = self._fault_address.pop(id(uc), 0)
+        failed = self._failed_accesses.take(uc)
+        address = failed[0] if failed else 0
         return Fault(self.const("SIGSEGV"), _segv_code(memory, address), address, pc)
 
     def set_clone_child_result(self, uc: Uc) -> None:

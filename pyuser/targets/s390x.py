@@ -34,7 +34,7 @@ from unicorn import unicorn_const as UC
 from pyuser.targets.base import Fault, SyscallConvention, Target
 from pyuser.targets.generated import s390x_abi
 from pyuser.targets.mipsel import MemoryProtections
-from pyuser.targets.pages import map_code_page
+from pyuser.targets.pages import FailedAccesses, map_code_page
 from pyuser.targets.s390x_signal import S390xSignalFrames
 
 if TYPE_CHECKING:
@@ -90,7 +90,7 @@ class S390xTarget(Target):
 
     def __init__(self) -> None:
         super().__init__()
-        self._fault_address: dict[int, int] = {}  # id(uc) -> the failed access's address
+        self._failed_accesses = FailedAccesses(S.UC_S390X_REG_PC)
 
     def create_cpu(self, model: str) -> Uc:
         uc = Uc(UC_ARCH_S390X, UC_MODE_BIG_ENDIAN)
@@ -134,9 +134,8 @@ class S390xTarget(Target):
                 return Fault(c("SIGSEGV"), 1, pc, pc)
             # an access exception at a load or store (Unicorn raises the null
             # page's as a program interruption): SIGSEGV at its address
-            address = self._fault_address.pop(id(uc), None)
-            if address is None:
-                address = self._access_address(uc, memory, pc)
+            failed = self._failed_accesses.take(uc)
+            address = failed[0] if failed else self._access_address(uc, memory, pc)
             if address is None and (opcode[0] == 0xE5 or opcode[0] & 0xF0 == 0x90):
                 # SI/SIL storage-immediate forms (mvi, mvhi, cli, ...) with base
                 # register 0, which capstone shows as an immediate: B1 D1 are
@@ -154,19 +153,13 @@ class S390xTarget(Target):
         return fault_of
 
     def install_cpu_hooks(self, cpu: CpuHooks, memory: GuestMemory) -> None:
-        uc = cpu.uc
-
         # Unicorn's s390x leaves the PSW address at an earlier instruction of
         # the block when a load or store fails (measured: the lgr before the
         # store), so the data address cannot be decoded from the PC.  A hook
         # on failing accesses sees the address and a PC restored to the
         # faulting instruction; stores take the slow path here anyway (no
         # guest MMU), so the hook costs nothing until an access fails.
-        def on_bad_access(_uc, _access, address, _size, _value, _user_data) -> bool:
-            self._fault_address[id(uc)] = address
-            return False
-
-        uc.hook_add(UC.UC_HOOK_MEM_UNMAPPED | UC.UC_HOOK_MEM_PROT, on_bad_access)
+        self._failed_accesses.install(cpu.uc)
 
     def engine_fault(self, uc: Uc, error: int, memory: GuestMemory) -> Fault | None:
         pc = uc.reg_read(S.UC_S390X_REG_PC)
@@ -174,9 +167,8 @@ class S390xTarget(Target):
             return Fault(self.const("SIGILL"), 1, pc, pc)
         if error in (UC.UC_ERR_FETCH_UNMAPPED, UC.UC_ERR_FETCH_PROT):
             return Fault(self.const("SIGSEGV"), 1, pc, pc)
-        address = self._fault_address.pop(id(uc), None)
-        if address is None:
-            address = self._access_address(uc, memory, pc) or 0
+        failed = self._failed_accesses.take(uc)
+        address = failed[0] if failed else self._access_address(uc, memory, pc) or 0
         # s390 reports the failing page, not the byte (the translation-exception
         # identification holds a page address; qemu-s390x does the same)
         return Fault(self.const("SIGSEGV"), 1, address & ~0xFFF, pc)
